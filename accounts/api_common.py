@@ -1,0 +1,113 @@
+"""Shared API building blocks: pagination, strict input serializers, decimal ↔ minor-unit fields."""
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
+
+from rest_framework import serializers
+from rest_framework.pagination import CursorPagination, PageNumberPagination
+
+
+class DefaultPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class IdCursorPagination(CursorPagination):
+    ordering = "-id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class StrictSerializer(serializers.Serializer):
+    """An input serializer that refuses fields it does not know (typos must not be silently dropped)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = set(data) - set(self.fields)
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: [serializers.ErrorDetail("unknown field", code="unknown_field")] for name in sorted(unknown)}
+                )
+        return super().to_internal_value(data)
+
+
+def to_minor(value: Decimal, scale: int) -> int:
+    """Exact conversion of a decimal with at most `scale` places to integer minor units."""
+    quantized = value.scaleb(scale)
+    if quantized != quantized.to_integral_value():
+        raise ValueError("too many decimal places")
+    return int(quantized)
+
+
+def from_minor(amount: int, scale: int) -> str:
+    """Integer minor units → decimal string with exactly `scale` places."""
+    return str((Decimal(amount).scaleb(-scale)).quantize(Decimal(1).scaleb(-scale)))
+
+
+def ceil_div(numerator: int, denominator: int) -> int:
+    """Integer division rounding up (toward +∞) — the one rounding rule for amounts owed by a participant
+    is: round in the exchange's favour on holds and fees (up), never create value."""
+    return -((-numerator) // denominator)
+
+
+class MinorUnitField(serializers.CharField):
+    """A decimal string at the edge, integer minor units inside. `scale` may be an int or a callable
+    taking the serializer's context (for per-asset scales validated in the serializer's `validate`)."""
+
+    default_error_messages = {
+        "invalid": "Enter a decimal number as a string, e.g. \"12.50\".",
+        "max_decimal_places": "Ensure there are no more than {scale} decimal places.",
+        "positive": "Must be greater than zero.",
+        "too_large": "Value is too large.",
+    }
+
+    def __init__(self, *, scale: int | None = None, positive: bool = True, **kwargs):
+        self.scale = scale
+        self.positive = positive
+        kwargs.setdefault("max_length", 40)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (str, int)):
+            self.fail("invalid")
+        text = super().to_internal_value(str(data)).strip()
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            self.fail("invalid")
+        if not value.is_finite():
+            self.fail("invalid")
+        if self.positive and value <= 0:
+            self.fail("positive")
+        if self.scale is None:
+            return value  # the serializer converts once it knows the asset's scale
+        try:
+            minor = to_minor(value, self.scale)
+        except ValueError:
+            self.fail("max_decimal_places", scale=self.scale)
+        if abs(minor) >= 2**62:
+            self.fail("too_large")
+        return minor
+
+    def to_representation(self, value):
+        if self.scale is None or not isinstance(value, int):
+            return str(value)
+        return from_minor(value, self.scale)
+
+
+def decimal_to_minor_or_error(value: Decimal, scale: int, field: str) -> int:
+    try:
+        minor = to_minor(value, scale)
+    except ValueError:
+        raise serializers.ValidationError(
+            {field: [serializers.ErrorDetail(f"Ensure there are no more than {scale} decimal places.",
+                                             code="max_decimal_places")]}
+        )
+    if abs(minor) >= 2**62:
+        raise serializers.ValidationError({field: [serializers.ErrorDetail("Value is too large.", code="too_large")]})
+    return minor
+
+
+__all__ = ["ROUND_CEILING", "ceil_div", "from_minor", "to_minor"]

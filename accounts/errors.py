@@ -1,0 +1,160 @@
+"""Every stable error code of the API, in one place, with its HTTP status and messages in Chinese and
+English; and the exception handler that turns every 4xx into one envelope:
+
+    {"code": "insufficient_balance", "message": "<in the request's language>", "fields": {...},
+     "request_id": "..."}
+
+Codes are part of the API contract: add new ones, never rename or reuse. Business rules (checks with
+codes such as `W-BASIN-001`) raise `ApiError` with their own code registered here through `register`.
+"""
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from django.utils import translation
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+# code: (http status, zh message, en message). Messages may use {placeholders} filled from params.
+CODES: dict[str, tuple[int, str, str]] = {
+    # generic
+    "validation_error": (400, "请求参数有误", "The request has invalid fields"),
+    "malformed_request": (400, "请求体无法解析", "The request body could not be parsed"),
+    "unknown_field": (400, "包含未知字段", "Unknown field"),
+    "unsupported_media_type": (415, "不支持的内容类型", "Unsupported content type"),
+    "not_authenticated": (401, "需要登录", "Authentication credentials were not provided"),
+    "authentication_failed": (401, "认证失败", "Invalid credentials"),
+    "token_expired": (401, "令牌已过期", "The token has expired"),
+    "token_revoked": (401, "令牌已撤销", "The token has been revoked"),
+    "permission_denied": (403, "无权执行此操作", "You do not have permission to perform this action"),
+    "not_found": (404, "对象不存在", "Not found"),
+    "method_not_allowed": (405, "不允许的请求方法", "Method not allowed"),
+    "not_acceptable": (406, "无法满足 Accept 要求", "Not acceptable"),
+    "throttled": (429, "请求过于频繁，请稍后再试", "Too many requests; try again later"),
+    "conflict": (409, "与当前状态冲突", "Conflicts with the current state"),
+    "idempotency_conflict": (
+        409,
+        "幂等键已用于不同的请求（字段 {field} 不同）",
+        "The idempotency key was used for a different request (field {field} differs)",
+    ),
+    "idempotency_in_progress": (409, "相同幂等键的请求正在处理", "A request with this idempotency key is in progress"),
+    # accounts
+    "invalid_uscc": (400, "统一社会信用代码校验失败", "Invalid unified social credit code"),
+    "unknown_region": (400, "未知的行政区划代码", "Unknown region code"),
+    "organization_suspended": (403, "机构已被暂停", "The organization is suspended"),
+    "no_membership": (403, "用户不属于该机构", "The user is not a member of that organization"),
+    "ambiguous_organization": (
+        400,
+        "用户属于多个机构，请指定 organization",
+        "The user belongs to several organizations; specify organization",
+    ),
+}
+
+
+def register(code: str, status_code: int, zh: str, en: str) -> str:
+    """Register a code from another app (rules, ledger checks); returns the code for use as a constant."""
+    existing = CODES.get(code)
+    if existing and existing != (status_code, zh, en):
+        raise ValueError(f"error code {code} registered twice with different meanings")
+    CODES[code] = (status_code, zh, en)
+    return code
+
+
+def message_for(code: str, **params) -> str:
+    status_code, zh, en = CODES.get(code, CODES["validation_error"])
+    template = en if (translation.get_language() or "").startswith("en") else zh
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError):
+        return template
+
+
+class ApiError(exceptions.APIException):
+    """A business error with a registered code. `fields` maps field names to messages."""
+
+    def __init__(self, code: str, *, fields: dict | None = None, status_code: int | None = None, **params):
+        if code not in CODES:
+            raise ValueError(f"unregistered error code {code}")
+        self.code = code
+        self.params = params
+        self.fields = fields or {}
+        self.status_code = status_code or CODES[code][0]
+        super().__init__(detail=code, code=code)
+
+    @property
+    def message(self) -> str:
+        return message_for(self.code, **self.params)
+
+
+_DRF_CODES = {
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.ParseError: "malformed_request",
+    exceptions.Throttled: "throttled",
+}
+
+
+def _field_errors(detail, prefix="") -> dict:
+    """Flatten DRF's nested error details into {"field.sub": [{"code", "message"}]}."""
+    out: dict[str, list] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out.update(_field_errors(value, name))
+    elif isinstance(detail, list):
+        if all(isinstance(x, exceptions.ErrorDetail) for x in detail):
+            out[prefix or "non_field_errors"] = [{"code": x.code, "message": str(x)} for x in detail]
+        else:
+            for i, value in enumerate(detail):
+                out.update(_field_errors(value, f"{prefix}[{i}]" if prefix else str(i)))
+    elif isinstance(detail, exceptions.ErrorDetail):
+        out[prefix or "non_field_errors"] = [{"code": detail.code, "message": str(detail)}]
+    return out
+
+
+def envelope(code: str, *, fields=None, message=None, request=None, **params) -> dict:
+    body = {"code": code, "message": message or message_for(code, **params), "fields": fields or {}}
+    if request is not None and getattr(request, "request_id", None):
+        body["request_id"] = request.request_id
+    return body
+
+
+def exception_handler(exc, context):
+    request = context.get("request")
+    headers = {}
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if isinstance(exc, ApiError):
+        fields = {k: v if isinstance(v, list) else [{"code": exc.code, "message": str(v)}] for k, v in exc.fields.items()}
+        body = envelope(exc.code, fields=fields, request=request, **exc.params)
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _field_errors(exc.detail)
+        code = "validation_error"
+        # a single well-known code (e.g. unknown_field, invalid_uscc) becomes the envelope's code
+        inner = {e["code"] for errs in fields.values() for e in errs}
+        if len(inner) == 1 and next(iter(inner)) in CODES:
+            code = next(iter(inner))
+        return Response(envelope(code, fields=fields, request=request), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, exceptions.APIException):
+        code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), None)
+        detail_code = getattr(exc, "get_codes", lambda: None)()
+        if isinstance(detail_code, str) and detail_code in CODES:
+            code = detail_code
+        code = code or "validation_error"
+        if isinstance(exc, exceptions.Throttled) and exc.wait:
+            headers["Retry-After"] = str(int(exc.wait))
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        status_code = exc.status_code
+        if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)) and request is not None:
+            status_code = 401
+        return Response(envelope(code, request=request), status=status_code, headers=headers)
+    return None  # a real bug: let it be a 500 and get logged
