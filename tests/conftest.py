@@ -15,6 +15,8 @@ from accounts.models import Basin, Membership, Organization, Region, User
 from accounts.regions import load_regions
 from accounts.services import token_issue
 from accounts.uscc import make_uscc
+from ledger.posting import forget_cached_accounts
+from ledger.reference import ensure_reference_data
 
 _seq = itertools.count(1)
 
@@ -32,6 +34,8 @@ def _regions_present(request):
     request.getfixturevalue("transactional_db" if transactional else "db")
     if not Region.objects.filter(code="350000").exists():
         load_regions(Region, Basin)
+    ensure_reference_data()
+    forget_cached_accounts()  # a flush (transactional tests) deletes accounts behind the per-process cache
     yield
 
 

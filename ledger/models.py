@@ -1,0 +1,206 @@
+"""The registry and its double-entry ledger.
+
+Design overview
+---------------
+Instruments. An `Asset` is CNY (scale 2, minor unit fen) or one rights instrument: a `RightType`
+(emission, water, farmland, energy, carbon, power_generation — rows of a code table, so a new right
+type is data), a subtype (SO2, COD, quantity, paddy, …), a unit, a scale (decimal places of the unit),
+a vintage, an origin region, an optional basin, a validity window and an issuing authority.
+Amounts everywhere are integers in the asset's minor unit (10**-scale of the unit).
+
+Chart of accounts. One `Account` per (organization, asset, kind); each has two buckets, `available`
+and `held` (escrow for open orders, bids and listings):
+  participant   an organization's own holding (both buckets ≥ 0, CHECK constraint)
+  earmarked     a county's farmland-protection fund (CNY; proceeds of farmland-quota sales) (≥ 0)
+  fee_income    the operator's fee income (CNY) (≥ 0)
+  retirement    per asset: rights surrendered for compliance (≥ 0)
+  expiry        per asset: rights expired by their authority (≥ 0)
+  issuance      per asset, no organization: the source of every unit. Its balance is minus the total
+                issued (for CNY: minus the cash deposited from banks), the only account that goes negative.
+
+Transactions. A `LedgerTransaction` (journal header: kind, idempotency key, actor, reference, memo)
+owns `Posting`s (account, asset, bucket, signed amount). The database guarantees:
+  * postings of a transaction sum to zero per asset — a DEFERRABLE INITIALLY DEFERRED constraint
+    trigger checked at commit;
+  * journal, postings, Merkle leaves/nodes and checkpoints are append-only (UPDATE/DELETE refused);
+  * balances are materialized by an AFTER INSERT trigger on postings and can change no other way
+    (a trigger refuses balance updates not made from inside that trigger);
+  * participant, earmarked, fee, retirement and expiry buckets never go negative (CHECK).
+Corrections are reversing transactions, never edits.
+
+Tamper evidence ("seal after commit", see `ledger.sealing`). Each transaction records the id of the
+database transaction that wrote it (`xid`). A periodic sealer takes the snapshot horizon (every xid
+below it has finished), appends the transactions below it to an RFC 6962 Merkle log in (xid, id)
+order, and writes a signed checkpoint chained to the previous one. Writers never wait for each other
+or for the sealer; inclusion and consistency proofs come from the log.
+"""
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.expressions import RawSQL
+
+from accounts.models import Basin, Organization, Region
+
+
+class RightType(models.Model):
+    """A kind of right (code table: adding one is adding a row)."""
+
+    code = models.SlugField(primary_key=True, max_length=30)
+    name_zh = models.CharField(max_length=40)
+    name_en = models.CharField(max_length=60)
+    default_unit = models.CharField(max_length=10)
+    basin_bound = models.BooleanField(default=False, help_text="trades bound to river basins (water)")
+
+    def __str__(self):
+        return self.code
+
+
+class AssetKind(models.TextChoices):
+    CASH = "cash", "Cash"
+    RIGHT = "right", "Right"
+
+
+class Asset(models.Model):
+    code = models.SlugField(unique=True, max_length=60)
+    kind = models.CharField(max_length=8, choices=AssetKind.choices)
+    right_type = models.ForeignKey(RightType, null=True, blank=True, on_delete=models.PROTECT)
+    subtype = models.CharField(max_length=30, blank=True)
+    unit = models.CharField(max_length=10)
+    scale = models.PositiveSmallIntegerField()
+    vintage = models.PositiveSmallIntegerField(null=True, blank=True)
+    origin_region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.PROTECT)
+    basin = models.ForeignKey(Basin, null=True, blank=True, on_delete=models.PROTECT)
+    valid_from = models.DateField(null=True, blank=True)
+    valid_to = models.DateField(null=True, blank=True)
+    issuer = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT)
+    name_zh = models.CharField(max_length=120, blank=True)
+    name_en = models.CharField(max_length=160, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(scale__lte=6), name="asset_scale_max_6"),
+            models.CheckConstraint(
+                condition=Q(kind="cash", right_type__isnull=True) | Q(kind="right", right_type__isnull=False),
+                name="asset_kind_right_type",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True) | Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                name="asset_validity_window",
+            ),
+        ]
+
+    def __str__(self):
+        return self.code
+
+    def is_expired(self, on_date) -> bool:
+        return self.valid_to is not None and on_date > self.valid_to
+
+
+class AccountKind(models.TextChoices):
+    PARTICIPANT = "participant", "Participant"
+    EARMARKED = "earmarked", "Earmarked fund"
+    FEE_INCOME = "fee_income", "Fee income"
+    RETIREMENT = "retirement", "Retirement"
+    EXPIRY = "expiry", "Expiry"
+    ISSUANCE = "issuance", "Issuance"
+
+
+class Account(models.Model):
+    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="ledger_accounts")
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="accounts")
+    kind = models.CharField(max_length=12, choices=AccountKind.choices)
+    available = models.BigIntegerField(default=0)
+    held = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "asset", "kind"], name="one_account_per_org_asset_kind",
+                                    nulls_distinct=False),
+            models.CheckConstraint(
+                condition=Q(kind="issuance") | (Q(available__gte=0) & Q(held__gte=0)), name="account_non_negative"
+            ),
+            models.CheckConstraint(condition=Q(kind="issuance") | Q(organization__isnull=False) |
+                                   Q(kind__in=["retirement", "expiry"]), name="account_owner"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind}:{self.organization_id}:{self.asset_id}"
+
+
+class LedgerTransaction(models.Model):
+    kind = models.CharField(max_length=24, db_index=True)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    request = models.JSONField(default=dict, help_text="the request that produced it (idempotency conflicts)")
+    actor_user_id = models.BigIntegerField(null=True, blank=True)
+    actor_organization_id = models.BigIntegerField(null=True, blank=True)
+    reference_type = models.CharField(max_length=30, blank=True)
+    reference_id = models.CharField(max_length=64, blank=True)
+    memo = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_default=RawSQL("statement_timestamp()", []), db_index=True)
+    xid = models.BigIntegerField(db_default=RawSQL("pg_current_xact_id()::text::bigint", []), db_index=True,
+                                 editable=False)
+    hash_version = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["reference_type", "reference_id"])]
+
+
+class Bucket(models.TextChoices):
+    AVAILABLE = "A", "available"
+    HELD = "H", "held"
+
+
+class Posting(models.Model):
+    transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="postings")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings")
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT)
+    bucket = models.CharField(max_length=1, choices=Bucket.choices)
+    amount = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.CheckConstraint(condition=~Q(amount=0), name="posting_nonzero")]
+        indexes = [models.Index(fields=["account", "id"])]
+
+
+class MerkleLeaf(models.Model):
+    """Leaf `index` of the log: H(0x00 ‖ canonical bytes of the transaction)."""
+
+    index = models.BigIntegerField(primary_key=True)
+    transaction = models.OneToOneField(LedgerTransaction, on_delete=models.PROTECT, related_name="leaf",
+                                       db_constraint=False)
+    leaf_hash = models.BinaryField()
+
+
+class MerkleNode(models.Model):
+    """Root of the perfect subtree of height `level` ≥ 1 covering leaves [index·2^level, (index+1)·2^level)."""
+
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["level", "index"], name="merkle_node_position")]
+
+
+class Checkpoint(models.Model):
+    """A signed tree head: the log's first `tree_size` leaves have root `root_hash`; chained by
+    `previous_hash` (the `checkpoint_hash` of the checkpoint before)."""
+
+    tree_size = models.BigIntegerField(unique=True)
+    root_hash = models.BinaryField()
+    previous_hash = models.BinaryField()
+    xid_horizon = models.BigIntegerField()
+    created_at = models.DateTimeField()
+    checkpoint_hash = models.BinaryField()
+    signature = models.CharField(max_length=128)
+
+    class Meta:
+        ordering = ["tree_size"]

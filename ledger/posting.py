@@ -1,0 +1,132 @@
+"""The one way value moves: `post()` writes a balanced ledger transaction.
+
+Three statements per transaction, whatever its size: insert the journal row (idempotent on its key),
+lock the touched accounts in id order (`SELECT … FOR UPDATE`, the fixed order that rules out
+deadlocks between ledger writers), insert the postings in one statement (a trigger applies them to the
+balances). Balance checks happen here, under the locks, so a shortfall is a clean 4xx; the CHECK
+constraints behind them make a negative participant balance impossible even for a buggy caller.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from accounts.actor import Actor
+from accounts.errors import ApiError
+
+from .errors import INSUFFICIENT_BALANCE, INSUFFICIENT_HELD
+
+AVAILABLE, HELD = "A", "H"
+_account_ids: dict[tuple, int] = {}
+
+
+@dataclass(frozen=True)
+class Leg:
+    account_id: int
+    bucket: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class Posted:
+    transaction_id: int
+    replayed: bool
+
+
+def accounts_ensure(keys: list[tuple[int | None, int, str]]) -> dict[tuple, int]:
+    """Account ids for (organization id, asset id, kind) keys, opening missing accounts (zero balances).
+    Accounts are never deleted, so ids are cached per process."""
+    missing = [k for k in dict.fromkeys(keys) if k not in _account_ids]
+    if missing:
+        values = ",".join(["(%s::bigint, %s::bigint, %s::varchar)"] * len(missing))
+        params = [x for k in missing for x in k]
+        with connection.cursor() as cur:
+            cur.execute(
+                f"""WITH wanted(org, asset, kind) AS (VALUES {values}),
+                    ins AS (INSERT INTO ledger_account (organization_id, asset_id, kind, available, held, created_at)
+                            SELECT org, asset, kind, 0, 0, now() FROM wanted
+                            ON CONFLICT (organization_id, asset_id, kind) DO NOTHING
+                            RETURNING id, organization_id, asset_id, kind)
+                    SELECT id, organization_id, asset_id, kind FROM ins
+                    UNION ALL
+                    SELECT a.id, a.organization_id, a.asset_id, a.kind FROM ledger_account a JOIN wanted w
+                      ON a.organization_id IS NOT DISTINCT FROM w.org AND a.asset_id = w.asset AND a.kind = w.kind""",
+                params,
+            )
+            for acc_id, org, asset, kind in cur.fetchall():
+                _account_ids[(org, asset, kind)] = acc_id
+    return {k: _account_ids[k] for k in keys}
+
+
+def forget_cached_accounts() -> None:
+    _account_ids.clear()
+
+
+def _first_difference(stored: dict, incoming: dict) -> str | None:
+    for field in sorted(set(stored) | set(incoming)):
+        if stored.get(field) != incoming.get(field):
+            return field
+    return None
+
+
+def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], actor: Actor,
+         reference: tuple[str, object] = ("", ""), memo: dict | None = None) -> Posted:
+    """Write one balanced ledger transaction, or return the one already written under this key.
+
+    Raises ApiError `idempotency_conflict` (naming the first differing field) when the key was used for
+    another request, `insufficient_balance` / `insufficient_held` when a participant bucket would go
+    negative. Must run inside the caller's `transaction.atomic`.
+    """
+    assert connection.in_atomic_block, "post() must run inside transaction.atomic"
+    legs = [leg for leg in legs if leg.amount != 0]
+    request_json = json.dumps(request, sort_keys=True, default=str)
+    with connection.cursor() as cur:
+        cur.execute(
+            """INSERT INTO ledger_ledgertransaction
+                   (kind, idempotency_key, request, actor_user_id, actor_organization_id, reference_type,
+                    reference_id, memo, hash_version)
+               VALUES (%s, %s, %s::jsonb, %s, %s, %s, %s, %s::jsonb, 1)
+               ON CONFLICT (idempotency_key) DO NOTHING RETURNING id""",
+            [kind, idempotency_key, request_json, actor.user_id, actor.organization_id, reference[0],
+             str(reference[1]), json.dumps(memo or {}, sort_keys=True)],
+        )
+        row = cur.fetchone()
+        if row is None:
+            cur.execute("SELECT id, request FROM ledger_ledgertransaction WHERE idempotency_key = %s",
+                        [idempotency_key])
+            existing_id, stored = cur.fetchone()
+            stored = stored if isinstance(stored, dict) else json.loads(stored)
+            differing = _first_difference(stored, json.loads(request_json))
+            if differing:
+                raise ApiError("idempotency_conflict", field=differing)
+            return Posted(transaction_id=existing_id, replayed=True)
+        txn_id = row[0]
+
+        account_ids = sorted({leg.account_id for leg in legs})
+        cur.execute(
+            "SELECT id, asset_id, kind, available, held FROM ledger_account WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+            [account_ids],
+        )
+        accounts = {r[0]: r for r in cur.fetchall()}
+        if len(accounts) != len(account_ids):
+            raise LookupError(f"unknown ledger accounts {set(account_ids) - set(accounts)}")
+        balance = {(a, AVAILABLE): accounts[a][3] for a in accounts} | {(a, HELD): accounts[a][4] for a in accounts}
+        for leg in legs:
+            balance[(leg.account_id, leg.bucket)] += leg.amount
+        for (acc_id, bucket), value in balance.items():
+            if value < 0 and accounts[acc_id][2] != "issuance":
+                raise ApiError(INSUFFICIENT_HELD if bucket == HELD else INSUFFICIENT_BALANCE)
+
+        values = ",".join(["(%s, %s, %s, %s, %s)"] * len(legs))
+        params = [x for leg in legs for x in (txn_id, leg.account_id, accounts[leg.account_id][1], leg.bucket,
+                                               leg.amount)]
+        cur.execute(f"INSERT INTO ledger_posting (transaction_id, account_id, asset_id, bucket, amount) VALUES {values}",
+                    params)
+    return Posted(transaction_id=txn_id, replayed=False)
+
+
+def atomic_post(**kwargs) -> Posted:
+    with transaction.atomic():
+        return post(**kwargs)

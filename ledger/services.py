@@ -1,0 +1,254 @@
+"""Registry use cases. Each is exactly one ledger transaction (through `ledger.posting.post`), idempotent
+by a client-supplied key, and writes its audit event in the same database transaction.
+
+Idempotency keys are namespaced by the acting organization (`<org>:<kind>:<client key>`), so two
+participants cannot collide; the same key with the same payload returns the original transaction, with
+another payload it is a 409 naming the differing field.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.actor import Actor
+from accounts.audit import audit_record
+from accounts.errors import ApiError
+from accounts.models import GOVERNMENT_KINDS, Organization
+
+from .errors import (ASSET_EXPIRED, ASSET_NOT_EXPIRED, EVIDENCE_REQUIRED, INVALID_AMOUNT,
+                     ISSUER_OUT_OF_JURISDICTION, NOT_A_CASH_ASSET, NOT_A_RIGHT, NOT_AN_ISSUER)
+from .models import Account, AccountKind, Asset, LedgerTransaction
+from .posting import AVAILABLE, HELD, Leg, Posted, accounts_ensure, post
+
+FARMLAND_EVIDENCE = ("project_id", "area_mu", "acceptance_document")
+
+
+def today() -> date:
+    return timezone.localdate()
+
+
+def client_key(actor: Actor, kind: str, key: str) -> str:
+    return f"{actor.organization_id or 'system'}:{kind}:{key}"
+
+
+def account_id(organization_id: int | None, asset_id: int, kind: str = AccountKind.PARTICIPANT) -> int:
+    return accounts_ensure([(organization_id, asset_id, kind)])[(organization_id, asset_id, kind)]
+
+
+def cash_asset() -> Asset:
+    return Asset.objects.get(code="CNY")
+
+
+def _positive(amount: int) -> None:
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise ApiError(INVALID_AMOUNT, fields={"amount": "must be a positive amount"})
+
+
+def _tradable(asset: Asset) -> None:
+    if asset.is_expired(today()):
+        raise ApiError(ASSET_EXPIRED, fields={"asset": asset.code})
+
+
+def _audit(actor: Actor, action: str, posted: Posted, after: dict, regions: list[str]) -> None:
+    if not posted.replayed:
+        audit_record(actor=actor, action=action, object_type="ledger_transaction", object_id=posted.transaction_id,
+                     after=after, region_codes=[r for r in regions if r])
+
+
+# --- instruments -------------------------------------------------------------------------------------
+
+@transaction.atomic
+def asset_create(*, actor: Actor, code: str, right_type_id: str, subtype: str, unit: str, scale: int,
+                 vintage: int | None, origin_region_id: str, issuer: Organization, valid_from=None, valid_to=None,
+                 basin_id: str | None = None, name_zh: str = "", name_en: str = "") -> Asset:
+    _issuer_may_issue(issuer, origin_region_id)
+    asset = Asset(code=code, kind="right", right_type_id=right_type_id, subtype=subtype, unit=unit, scale=scale,
+                  vintage=vintage, origin_region_id=origin_region_id, issuer=issuer, valid_from=valid_from,
+                  valid_to=valid_to, basin_id=basin_id, name_zh=name_zh, name_en=name_en)
+    asset.full_clean()
+    asset.save()
+    audit_record(actor=actor, action="asset.create", object_type="asset", object_id=asset.pk,
+                 after={"code": code, "right_type": right_type_id, "subtype": subtype, "scale": scale,
+                        "vintage": vintage, "origin_region": origin_region_id}, region_codes=[origin_region_id])
+    return asset
+
+
+def _issuer_may_issue(issuer: Organization, origin_region_id: str | None) -> None:
+    if issuer.kind not in GOVERNMENT_KINDS:
+        raise ApiError(NOT_AN_ISSUER)
+    if not issuer.region.covers(origin_region_id):
+        raise ApiError(ISSUER_OUT_OF_JURISDICTION, fields={"origin_region": origin_region_id})
+
+
+# --- issuance ----------------------------------------------------------------------------------------
+
+@transaction.atomic
+def rights_issue(*, actor: Actor, issuer: Organization, asset: Asset, recipient: Organization, amount: int,
+                 idempotency_key: str, evidence: dict | None = None) -> Posted:
+    """Issue (allocate) rights to a recipient: issuance account → recipient's available."""
+    _positive(amount)
+    if asset.kind != "right":
+        raise ApiError(NOT_A_RIGHT)
+    _issuer_may_issue(issuer, asset.origin_region_id)
+    _tradable(asset)
+    evidence = evidence or {}
+    if asset.right_type_id == "farmland":
+        missing = [f for f in FARMLAND_EVIDENCE if not evidence.get(f)]
+        if missing:
+            raise ApiError(EVIDENCE_REQUIRED, fields={f: "required for farmland quota issuance" for f in missing})
+    ids = accounts_ensure([(None, asset.id, AccountKind.ISSUANCE), (recipient.id, asset.id, AccountKind.PARTICIPANT)])
+    request = {"asset": asset.code, "recipient": recipient.id, "amount": amount, "evidence": evidence}
+    posted = post(kind="issue", idempotency_key=client_key(actor, "issue", idempotency_key), request=request,
+                  actor=actor, reference=("asset", asset.id), memo={"issuer": issuer.id, "evidence": evidence},
+                  legs=[Leg(ids[(None, asset.id, "issuance")], AVAILABLE, -amount),
+                        Leg(ids[(recipient.id, asset.id, "participant")], AVAILABLE, amount)])
+    _audit(actor, "rights.issue", posted, request, [asset.origin_region_id, recipient.region_id])
+    return posted
+
+
+# --- cash --------------------------------------------------------------------------------------------
+
+@transaction.atomic
+def cash_deposit(*, actor: Actor, organization: Organization, amount: int, bank_reference: str,
+                 idempotency_key: str) -> Posted:
+    """The operator confirms a bank transfer in: external cash (issuance) → participant's available."""
+    _positive(amount)
+    cny = cash_asset()
+    ids = accounts_ensure([(None, cny.id, "issuance"), (organization.id, cny.id, "participant")])
+    request = {"organization": organization.id, "amount": amount, "bank_reference": bank_reference}
+    posted = post(kind="deposit", idempotency_key=client_key(actor, "deposit", idempotency_key), request=request,
+                  actor=actor, reference=("bank", bank_reference), memo={"bank_reference": bank_reference},
+                  legs=[Leg(ids[(None, cny.id, "issuance")], AVAILABLE, -amount),
+                        Leg(ids[(organization.id, cny.id, "participant")], AVAILABLE, amount)])
+    _audit(actor, "cash.deposit", posted, request, [organization.region_id])
+    return posted
+
+
+@transaction.atomic
+def cash_withdraw(*, actor: Actor, organization: Organization, amount: int, bank_reference: str,
+                  idempotency_key: str) -> Posted:
+    """The operator pays out to the participant's bank: participant's available → external cash."""
+    _positive(amount)
+    cny = cash_asset()
+    ids = accounts_ensure([(None, cny.id, "issuance"), (organization.id, cny.id, "participant")])
+    request = {"organization": organization.id, "amount": amount, "bank_reference": bank_reference}
+    posted = post(kind="withdraw", idempotency_key=client_key(actor, "withdraw", idempotency_key), request=request,
+                  actor=actor, reference=("bank", bank_reference), memo={"bank_reference": bank_reference},
+                  legs=[Leg(ids[(organization.id, cny.id, "participant")], AVAILABLE, -amount),
+                        Leg(ids[(None, cny.id, "issuance")], AVAILABLE, amount)])
+    _audit(actor, "cash.withdraw", posted, request, [organization.region_id])
+    return posted
+
+
+# --- escrow (used by trading inside its own transactions) -------------------------------------------
+
+def hold_place(*, actor: Actor, organization_id: int, asset: Asset, amount: int, reference: tuple[str, object],
+               idempotency_key: str) -> Posted:
+    """Move `amount` from available to held (escrow for an order, bid or listing)."""
+    _positive(amount)
+    if asset.kind == "right":
+        _tradable(asset)
+    acc = account_id(organization_id, asset.id)
+    return post(kind="hold", idempotency_key=idempotency_key, actor=actor, reference=reference,
+                request={"account": acc, "amount": amount},
+                legs=[Leg(acc, AVAILABLE, -amount), Leg(acc, HELD, amount)])
+
+
+def hold_release(*, actor: Actor, organization_id: int, asset: Asset, amount: int, reference: tuple[str, object],
+                 idempotency_key: str) -> Posted:
+    """Move `amount` from held back to available (cancel, expiry, outbid, failure)."""
+    _positive(amount)
+    acc = account_id(organization_id, asset.id)
+    return post(kind="release", idempotency_key=idempotency_key, actor=actor, reference=reference,
+                request={"account": acc, "amount": amount},
+                legs=[Leg(acc, HELD, -amount), Leg(acc, AVAILABLE, amount)])
+
+
+@transaction.atomic
+def hold_create(*, actor: Actor, organization: Organization, asset: Asset, amount: int, idempotency_key: str,
+                reference: tuple[str, object] = ("manual", "")) -> Posted:
+    posted = hold_place(actor=actor, organization_id=organization.id, asset=asset, amount=amount,
+                        reference=reference, idempotency_key=client_key(actor, "hold", idempotency_key))
+    _audit(actor, "ledger.hold", posted, {"asset": asset.code, "amount": amount}, [organization.region_id])
+    return posted
+
+
+@transaction.atomic
+def hold_cancel(*, actor: Actor, organization: Organization, asset: Asset, amount: int, idempotency_key: str,
+                reference: tuple[str, object] = ("manual", "")) -> Posted:
+    posted = hold_release(actor=actor, organization_id=organization.id, asset=asset, amount=amount,
+                          reference=reference, idempotency_key=client_key(actor, "release", idempotency_key))
+    _audit(actor, "ledger.release", posted, {"asset": asset.code, "amount": amount}, [organization.region_id])
+    return posted
+
+
+# --- transfers, retirement, expiry ------------------------------------------------------------------
+
+@transaction.atomic
+def rights_transfer(*, actor: Actor, asset: Asset, sender: Organization, recipient: Organization, amount: int,
+                    idempotency_key: str, reason: str = "") -> Posted:
+    """Operator-initiated transfer between organizations (available → available)."""
+    _positive(amount)
+    _tradable(asset)
+    ids = accounts_ensure([(sender.id, asset.id, "participant"), (recipient.id, asset.id, "participant")])
+    request = {"asset": asset.code, "from": sender.id, "to": recipient.id, "amount": amount, "reason": reason}
+    posted = post(kind="transfer", idempotency_key=client_key(actor, "transfer", idempotency_key), request=request,
+                  actor=actor, reference=("asset", asset.id), memo={"reason": reason},
+                  legs=[Leg(ids[(sender.id, asset.id, "participant")], AVAILABLE, -amount),
+                        Leg(ids[(recipient.id, asset.id, "participant")], AVAILABLE, amount)])
+    _audit(actor, "rights.transfer", posted, request, [sender.region_id, recipient.region_id])
+    return posted
+
+
+@transaction.atomic
+def rights_retire(*, actor: Actor, asset: Asset, organization: Organization, amount: int, reason: str,
+                  compliance_period: str, idempotency_key: str) -> Posted:
+    """Surrender for compliance (清缴/履约): participant's available → the asset's retirement account.
+    Allowed for expired rights too."""
+    _positive(amount)
+    if asset.kind != "right":
+        raise ApiError(NOT_A_RIGHT)
+    ids = accounts_ensure([(organization.id, asset.id, "participant"), (None, asset.id, "retirement")])
+    request = {"asset": asset.code, "organization": organization.id, "amount": amount, "reason": reason,
+               "compliance_period": compliance_period}
+    posted = post(kind="retire", idempotency_key=client_key(actor, "retire", idempotency_key), request=request,
+                  actor=actor, reference=("asset", asset.id),
+                  memo={"reason": reason, "compliance_period": compliance_period, "organization": organization.id},
+                  legs=[Leg(ids[(organization.id, asset.id, "participant")], AVAILABLE, -amount),
+                        Leg(ids[(None, asset.id, "retirement")], AVAILABLE, amount)])
+    _audit(actor, "rights.retire", posted, request, [organization.region_id, asset.origin_region_id])
+    return posted
+
+
+@transaction.atomic
+def rights_expire(*, actor: Actor, issuer: Organization, asset: Asset, organization: Organization,
+                  idempotency_key: str) -> Posted | None:
+    """The authority expires what is left of an expired right in one holder's available bucket."""
+    if not asset.is_expired(today()):
+        raise ApiError(ASSET_NOT_EXPIRED)
+    _issuer_may_issue(issuer, asset.origin_region_id)
+    ids = accounts_ensure([(organization.id, asset.id, "participant"), (None, asset.id, "expiry")])
+    acc = Account.objects.get(pk=ids[(organization.id, asset.id, "participant")])
+    if acc.available == 0:
+        return None
+    request = {"asset": asset.code, "organization": organization.id, "amount": acc.available}
+    posted = post(kind="expire", idempotency_key=client_key(actor, "expire", idempotency_key), request=request,
+                  actor=actor, reference=("asset", asset.id),
+                  legs=[Leg(acc.id, AVAILABLE, -acc.available), Leg(ids[(None, asset.id, "expiry")], AVAILABLE,
+                                                                    acc.available)])
+    _audit(actor, "rights.expire", posted, request, [organization.region_id])
+    return posted
+
+
+def ensure_cash_asset() -> Asset:
+    asset, _ = Asset.objects.get_or_create(code="CNY", defaults=dict(kind="cash", unit="CNY", scale=2,
+                                                                     name_zh="人民币", name_en="Renminbi"))
+    if asset.kind != "cash":
+        raise ApiError(NOT_A_CASH_ASSET)
+    return asset
+
+
+def transaction_get(pk: int) -> LedgerTransaction:
+    return LedgerTransaction.objects.prefetch_related("postings").get(pk=pk)
