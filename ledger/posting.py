@@ -1,10 +1,10 @@
 """The one way value moves: `post()` writes a balanced ledger transaction.
 
-Three statements per transaction, whatever its size: insert the journal row (idempotent on its key),
-lock the touched accounts in id order (`SELECT … FOR UPDATE`, the fixed order that rules out
-deadlocks between ledger writers), insert the postings in one statement (a trigger applies them to the
-balances). Balance checks happen here, under the locks, so a shortfall is a clean 4xx; the CHECK
-constraints behind them make a negative participant balance impossible even for a buggy caller.
+Three statements per transaction, whatever its size: lock the touched accounts in id order
+(`SELECT … FOR UPDATE`, the fixed order that rules out deadlocks between ledger writers) and check the
+balances, insert the journal row (idempotent on its key), insert the postings in one statement (a
+trigger applies them to the balances). A shortfall is a clean 4xx raised before anything is written;
+the CHECK constraints behind it make a negative participant balance impossible even for a buggy caller.
 """
 from __future__ import annotations
 
@@ -77,33 +77,13 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
 
     Raises ApiError `idempotency_conflict` (naming the first differing field) when the key was used for
     another request, `insufficient_balance` / `insufficient_held` when a participant bucket would go
-    negative. Must run inside the caller's `transaction.atomic`.
+    negative. Every check happens before the first write, so a caller may catch these errors and carry
+    on in the same transaction. Must run inside the caller's `transaction.atomic`.
     """
     assert connection.in_atomic_block, "post() must run inside transaction.atomic"
     legs = [leg for leg in legs if leg.amount != 0]
     request_json = json.dumps(request, sort_keys=True, default=str)
     with connection.cursor() as cur:
-        cur.execute(
-            """INSERT INTO ledger_ledgertransaction
-                   (kind, idempotency_key, request, actor_user_id, actor_organization_id, reference_type,
-                    reference_id, memo, hash_version)
-               VALUES (%s, %s, %s::jsonb, %s, %s, %s, %s, %s::jsonb, 1)
-               ON CONFLICT (idempotency_key) DO NOTHING RETURNING id""",
-            [kind, idempotency_key, request_json, actor.user_id, actor.organization_id, reference[0],
-             str(reference[1]), json.dumps(memo or {}, sort_keys=True)],
-        )
-        row = cur.fetchone()
-        if row is None:
-            cur.execute("SELECT id, request FROM ledger_ledgertransaction WHERE idempotency_key = %s",
-                        [idempotency_key])
-            existing_id, stored = cur.fetchone()
-            stored = stored if isinstance(stored, dict) else json.loads(stored)
-            differing = _first_difference(stored, json.loads(request_json))
-            if differing:
-                raise ApiError("idempotency_conflict", field=differing)
-            return Posted(transaction_id=existing_id, replayed=True)
-        txn_id = row[0]
-
         account_ids = sorted({leg.account_id for leg in legs})
         cur.execute(
             "SELECT id, asset_id, kind, available, held FROM ledger_account WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
@@ -115,9 +95,40 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
         balance = {(a, AVAILABLE): accounts[a][3] for a in accounts} | {(a, HELD): accounts[a][4] for a in accounts}
         for leg in legs:
             balance[(leg.account_id, leg.bucket)] += leg.amount
-        for (acc_id, bucket), value in balance.items():
-            if value < 0 and accounts[acc_id][2] != "issuance":
-                raise ApiError(INSUFFICIENT_HELD if bucket == HELD else INSUFFICIENT_BALANCE)
+        shortfall = next(((acc_id, bucket) for (acc_id, bucket), value in balance.items()
+                          if value < 0 and accounts[acc_id][2] != "issuance"), None)
+
+        existing = None
+        if shortfall:  # a replay of a posted transaction is not a shortfall: look the key up first
+            cur.execute("SELECT id, request FROM ledger_ledgertransaction WHERE idempotency_key = %s",
+                        [idempotency_key])
+            existing = cur.fetchone()
+            if existing is None:
+                raise ApiError(INSUFFICIENT_HELD if shortfall[1] == HELD else INSUFFICIENT_BALANCE)
+
+        if existing is None:
+            cur.execute(
+                """INSERT INTO ledger_ledgertransaction
+                       (kind, idempotency_key, request, actor_user_id, actor_organization_id, reference_type,
+                        reference_id, memo, hash_version)
+                   VALUES (%s, %s, %s::jsonb, %s, %s, %s, %s, %s::jsonb, 1)
+                   ON CONFLICT (idempotency_key) DO NOTHING RETURNING id""",
+                [kind, idempotency_key, request_json, actor.user_id, actor.organization_id, reference[0],
+                 str(reference[1]), json.dumps(memo or {}, sort_keys=True)],
+            )
+            row = cur.fetchone()
+            if row is None:
+                cur.execute("SELECT id, request FROM ledger_ledgertransaction WHERE idempotency_key = %s",
+                            [idempotency_key])
+                existing = cur.fetchone()
+        if existing is not None:
+            existing_id, stored = existing
+            stored = stored if isinstance(stored, dict) else json.loads(stored)
+            differing = _first_difference(stored, json.loads(request_json))
+            if differing:
+                raise ApiError("idempotency_conflict", field=differing)
+            return Posted(transaction_id=existing_id, replayed=True)
+        txn_id = row[0]
 
         values = ",".join(["(%s, %s, %s, %s, %s)"] * len(legs))
         params = [x for leg in legs for x in (txn_id, leg.account_id, accounts[leg.account_id][1], leg.bucket,
