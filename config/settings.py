@@ -139,7 +139,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300, "socket_connect_timeout": 2}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY = False  # never block a committed request on a broker outage: the sweeper resends
+SETTLEMENT_SWEEP_AFTER_SECONDS = float(os.environ.get("SETTLEMENT_SWEEP_AFTER_SECONDS", "10"))
 # Keep DB connections across tasks (Celery's Django fixup otherwise closes after every task).
 CELERY_DB_REUSE_MAX = int(os.environ.get("CELERY_DB_REUSE_MAX", "1000"))
 SETTLEMENT_QUEUES = int(os.environ.get("SETTLEMENT_QUEUES", "4"))

@@ -6,6 +6,8 @@ from accounts.health import healthz, readyz
 
 api_v1 = [
     path("", include("accounts.urls")),
+    path("", include("marketplace.urls")),
+    path("", include("trading.urls")),
 ]
 
 urlpatterns = [

@@ -81,3 +81,126 @@ def client_for():
 @pytest.fixture
 def anon_client():
     return APIClient(HTTP_ACCEPT_LANGUAGE="en")
+
+
+# --- accounts helpers (opt-in: request them by name) ------------------------------------------------
+
+@pytest.fixture
+def fast_passwords(settings):
+    """A cheap password hasher: tests that create many users or log in often need not pay PBKDF2."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def clear_login_throttle():
+    """The login throttle counts in the shared Redis cache; forget earlier tests' attempts (and only those,
+    so that a concurrent run's other cache entries survive)."""
+    from django.core.cache import cache
+
+    def clear():
+        client = cache._cache.get_client(write=True)
+        keys = list(client.scan_iter(match=cache.make_key("throttle_login_*")))
+        if keys:
+            client.delete(*keys)
+
+    clear()
+    yield clear
+    clear()
+
+
+ROLE_MATRIX = (
+    # name: (organization key, role)
+    ("enterprise_admin", "enterprise", "admin"),
+    ("enterprise_trader", "enterprise", "trader"),
+    ("enterprise_approver", "enterprise", "approver"),
+    ("enterprise_viewer", "enterprise", "viewer"),
+    ("county_admin", "county", "admin"),
+    ("county_trader", "county", "trader"),
+    ("regulator_admin", "regulator", "admin"),
+    ("regulator_approver", "regulator", "approver"),
+    ("operator_admin", "operator", "admin"),
+    ("operator_approver", "operator", "approver"),
+    ("operator_viewer", "operator", "viewer"),
+)
+ROLE_NAMES = tuple(name for name, _, _ in ROLE_MATRIX)
+
+
+@pytest.fixture
+def role_world(make_org, make_member, fast_passwords):
+    """One organization of each main kind and a membership for every name in ROLE_MATRIX:
+    an enterprise in Gulou (Fuzhou), the Minhou county government, Fuzhou's city regulator and the
+    exchange operator; plus `other_enterprise` in Xiamen, outside Fuzhou, with an admin `other_admin`."""
+
+    class World:
+        pass
+
+    world = World()
+    world.orgs = {
+        "enterprise": make_org("enterprise", "350102", name="测试企业"),
+        "county": make_org("county_government", "350121", name="闽侯县人民政府"),
+        "regulator": make_org("regulator", "350100", jurisdiction="350100", name="福州市生态环境局"),
+        "operator": make_org("exchange_operator", "350000", name="交易中心"),
+        "other_enterprise": make_org("enterprise", "350205", name="厦门企业"),
+    }
+    world.members = {name: make_member(world.orgs[org_key], role) for name, org_key, role in ROLE_MATRIX}
+    world.members["other_admin"] = make_member(world.orgs["other_enterprise"], "admin")
+    return world
+
+
+# --- markets and money (trading tests) ----------------------------------------------------------------
+
+@pytest.fixture
+def operator_org(make_org):
+    from trading.settlement import forget_operator
+
+    forget_operator()
+    from accounts.models import Organization
+
+    existing = Organization.objects.filter(kind="exchange_operator").first()
+    return existing or make_org("exchange_operator", "350000", name="海峡资源环境交易中心")
+
+
+@pytest.fixture
+def make_market(make_org, operator_org):
+    """A market on a fresh instrument, issued by a county government of `region`."""
+    from accounts.actor import Actor
+    from ledger.services import asset_create
+    from marketplace.services import market_create
+
+    def factory(*, right_type="emission", subtype="SO2", unit="t", scale=3, region="350121", lot_units=1,
+                fee_bps=0, fee_min=0, price_band_bps=None, basin=None, **market_kwargs):
+        issuer = make_org("county_government", region)
+        n = next(_seq)
+        asset = asset_create(actor=Actor.system(), code=f"{right_type}-{subtype}-{n}", right_type_id=right_type,
+                             subtype=subtype, unit=unit, scale=scale, vintage=2026, origin_region_id=region,
+                             issuer=issuer, basin_id=basin)
+        market = market_create(actor=Actor.system(), asset=asset, code=f"m-{n}", lot_size=lot_units * 10**scale,
+                               fee_bps=fee_bps, fee_min=fee_min, price_band_bps=price_band_bps, **market_kwargs)
+        market.issuer = issuer
+        return market
+
+    return factory
+
+
+@pytest.fixture
+def fund():
+    """fund(org, cny=<fen>) deposits cash; fund(org, market=m, quantity=<minor units>) issues rights."""
+    from accounts.actor import Actor
+    from ledger.services import cash_deposit, rights_issue
+
+    def factory(org, *, cny: int = 0, market=None, quantity: int = 0):
+        key = f"fund-{org.id}-{next(_seq)}"
+        if cny:
+            cash_deposit(actor=Actor.system(), organization=org, amount=cny, bank_reference=key, idempotency_key=key)
+        if quantity:
+            rights_issue(actor=Actor.system(), issuer=market.issuer, asset=market.asset, recipient=org,
+                         amount=quantity, idempotency_key=key)
+
+    return factory
+
+
+def balances(org, asset) -> tuple[int, int]:
+    from ledger.models import Account
+
+    acc = Account.objects.filter(organization=org, asset=asset, kind="participant").first()
+    return (acc.available, acc.held) if acc else (0, 0)

@@ -1,0 +1,51 @@
+"""Market API representations: prices in yuan as decimal strings (2 places), quantities in the asset's unit."""
+from rest_framework import serializers
+
+from accounts.api_common import StrictSerializer, from_minor
+
+from .models import Market, SessionWindow
+
+
+class SessionWindowSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SessionWindow
+        fields = ["start", "end", "weekdays"]
+
+
+class MarketSerializer(serializers.ModelSerializer):
+    asset = serializers.CharField(source="asset.code")
+    right_type = serializers.CharField(source="asset.right_type_id")
+    subtype = serializers.CharField(source="asset.subtype")
+    unit = serializers.CharField(source="asset.unit")
+    vintage = serializers.IntegerField(source="asset.vintage", allow_null=True)
+    tick_size = serializers.SerializerMethodField()
+    lot_size = serializers.SerializerMethodField()
+    min_quantity = serializers.SerializerMethodField()
+    reference_price = serializers.SerializerMethodField()
+    fee_min = serializers.SerializerMethodField()
+    session_windows = SessionWindowSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Market
+        fields = ["id", "code", "name_zh", "name_en", "asset", "right_type", "subtype", "unit", "vintage", "status",
+                  "tick_size", "lot_size", "min_quantity", "price_band_bps", "reference_price", "always_open",
+                  "session_windows", "fee_bps", "fee_min", "settlement_mode", "eod_cutoff", "current_session"]
+
+    def get_tick_size(self, m) -> str:
+        return from_minor(m.tick_size, 2)
+
+    def get_lot_size(self, m) -> str:
+        return from_minor(m.lot_size, m.asset.scale)
+
+    def get_min_quantity(self, m) -> str:
+        return from_minor(m.min_quantity, m.asset.scale)
+
+    def get_reference_price(self, m) -> str | None:
+        return None if m.reference_price is None else from_minor(m.reference_price, 2)
+
+    def get_fee_min(self, m) -> str:
+        return from_minor(m.fee_min, 2)
+
+
+class MarketStatusInputSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=200)

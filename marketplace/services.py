@@ -1,0 +1,44 @@
+"""Market administration: create markets, halt/resume/close them. Each change is audited."""
+from __future__ import annotations
+
+from django.db import transaction
+
+from accounts.actor import Actor
+from accounts.audit import audit_record
+from accounts.errors import ApiError
+from ledger.models import Asset
+
+from .models import Market, SessionWindow
+
+
+@transaction.atomic
+def market_create(*, actor: Actor, asset: Asset, code: str, lot_size: int, min_quantity: int | None = None,
+                  tick_size: int = 1, price_band_bps: int | None = 1000, fee_bps: int = 0, fee_min: int = 0,
+                  always_open: bool = True, windows: list[tuple] = (), settlement_mode: str = "rtgs",
+                  eod_cutoff=None, name_zh: str = "", name_en: str = "") -> Market:
+    if lot_size <= 0 or lot_size % (10**asset.scale):
+        # whole units only: keeps every order-book value an exact number of fen
+        raise ApiError("validation_error", fields={"lot_size": "must be a positive whole number of units"})
+    market = Market.objects.create(
+        code=code, asset=asset, lot_size=lot_size, min_quantity=min_quantity or lot_size, tick_size=tick_size,
+        price_band_bps=price_band_bps, fee_bps=fee_bps, fee_min=fee_min, always_open=always_open,
+        settlement_mode=settlement_mode, eod_cutoff=eod_cutoff, name_zh=name_zh or asset.name_zh,
+        name_en=name_en or asset.name_en)
+    for start, end, *weekdays in windows:
+        SessionWindow.objects.create(market=market, start=start, end=end, weekdays=(weekdays or ["12345"])[0])
+    audit_record(actor=actor, action="market.create", object_type="market", object_id=market.id,
+                 after={"code": code, "asset": asset.code, "lot_size": lot_size, "tick_size": tick_size},
+                 region_codes=[asset.origin_region_id] if asset.origin_region_id else [])
+    return market
+
+
+@transaction.atomic
+def market_set_status(*, actor: Actor, market: Market, status: str, reason: str) -> Market:
+    m = Market.objects.select_for_update().get(pk=market.pk)
+    before = {"status": m.status}
+    m.status = status
+    m.save(update_fields=["status"])
+    audit_record(actor=actor, action=f"market.{ {'halted': 'halt', 'open': 'resume', 'closed': 'close'}[status] }",
+                 object_type="market", object_id=m.id, before=before, after={"status": status, "reason": reason},
+                 region_codes=[m.asset.origin_region_id] if m.asset.origin_region_id else [])
+    return m

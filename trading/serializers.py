@@ -1,0 +1,146 @@
+"""Order and trade representations. Prices: yuan per unit, decimal strings with 2 places; quantities:
+decimal strings in the asset's unit with at most its scale of decimals. Inside: integers."""
+from rest_framework import serializers
+
+from accounts.api_common import MinorUnitField, StrictSerializer, decimal_to_minor_or_error, from_minor
+from marketplace.models import Market
+
+from .models import Order, TimeInForce, Trade, TradeEvent
+
+
+class OrderCreateSerializer(StrictSerializer):
+    market = serializers.IntegerField(min_value=1)
+    side = serializers.ChoiceField(choices=["buy", "sell"])
+    price = MinorUnitField(scale=2, help_text="yuan per unit, e.g. \"28500.00\"")
+    quantity = MinorUnitField(help_text="in the instrument's unit, e.g. \"10\" or \"2.5\"")
+    time_in_force = serializers.ChoiceField(choices=TimeInForce.values, default="gtc")
+    client_order_id = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
+
+    def validate(self, attrs):
+        market = Market.objects.select_related("asset").filter(pk=attrs["market"]).first()
+        if market is None:
+            raise serializers.ValidationError({"market": [serializers.ErrorDetail("unknown market", code="unknown_market")]})
+        attrs["quantity"] = decimal_to_minor_or_error(attrs["quantity"], market.asset.scale, "quantity")
+        attrs["market_obj"] = market
+        return attrs
+
+
+class OrderReduceSerializer(StrictSerializer):
+    remaining = MinorUnitField(help_text="the new remaining quantity (smaller than now)")
+
+
+def _qty(obj, value):
+    return from_minor(value, obj.market.asset.scale)
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    market = serializers.CharField(source="market.code")
+    price = serializers.SerializerMethodField()
+    quantity = serializers.SerializerMethodField()
+    remaining = serializers.SerializerMethodField()
+    filled_value = serializers.SerializerMethodField()
+    fees_charged = serializers.SerializerMethodField()
+    held = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = ["id", "market", "side", "time_in_force", "price", "quantity", "remaining", "filled_value",
+                  "fees_charged", "held", "status", "cancel_reason", "client_order_id", "rule_version", "created_at",
+                  "updated_at"]
+
+    def get_price(self, o) -> str:
+        return from_minor(o.price, 2)
+
+    def get_quantity(self, o) -> str:
+        return _qty(o, o.quantity)
+
+    def get_remaining(self, o) -> str:
+        return _qty(o, o.remaining)
+
+    def get_filled_value(self, o) -> str:
+        return from_minor(o.filled_value, 2)
+
+    def get_fees_charged(self, o) -> str:
+        return from_minor(o.fees_charged, 2)
+
+    def get_held(self, o) -> str:
+        return from_minor(o.hold_remaining, 2) if o.side == "buy" else _qty(o, o.hold_remaining)
+
+
+class FillSerializer(serializers.ModelSerializer):
+    """A trade as seen by one of its parties."""
+
+    price = serializers.SerializerMethodField()
+    quantity = serializers.SerializerMethodField()
+    value = serializers.SerializerMethodField()
+    fee = serializers.SerializerMethodField()
+    side = serializers.SerializerMethodField()
+    market = serializers.CharField(source="market.code", allow_null=True, default=None)
+
+    class Meta:
+        model = Trade
+        fields = ["id", "market", "source", "side", "price", "quantity", "value", "fee", "status", "created_at",
+                  "settled_at", "ledger_transaction_id", "rule_version"]
+
+    def _scale(self, t):
+        return self.context["scales"][t.asset_id]
+
+    def get_price(self, t) -> str:
+        return from_minor(t.price, 2)
+
+    def get_quantity(self, t) -> str:
+        return from_minor(t.quantity, self._scale(t))
+
+    def get_value(self, t) -> str:
+        return from_minor(t.value, 2)
+
+    def get_side(self, t) -> str:
+        return "buy" if t.buyer_id == self.context["organization_id"] else "sell"
+
+    def get_fee(self, t) -> str:
+        return from_minor(t.buyer_fee if t.buyer_id == self.context["organization_id"] else t.seller_fee, 2)
+
+
+class PlaceResultSerializer(serializers.Serializer):
+    order = OrderSerializer()
+    fills = FillSerializer(many=True)
+
+
+class TradeEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TradeEvent
+        fields = ["id", "trade", "status", "detail", "created_at"]
+
+
+class PublicTradeSerializer(serializers.Serializer):
+    """Anonymized: price transparency without naming the parties."""
+
+    id = serializers.IntegerField()
+    market = serializers.CharField()
+    price = serializers.CharField()
+    quantity = serializers.CharField()
+    aggressor = serializers.CharField()
+    time = serializers.DateTimeField()
+
+
+class DepthLevelSerializer(serializers.Serializer):
+    price = serializers.CharField()
+    quantity = serializers.CharField()
+    orders = serializers.IntegerField()
+
+
+class DepthSerializer(serializers.Serializer):
+    market = serializers.CharField()
+    bids = DepthLevelSerializer(many=True)
+    asks = DepthLevelSerializer(many=True)
+
+
+class CandleSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    open = serializers.CharField()
+    high = serializers.CharField()
+    low = serializers.CharField()
+    close = serializers.CharField()
+    volume = serializers.CharField()
+    value = serializers.CharField()
+    trades = serializers.IntegerField()
