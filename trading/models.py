@@ -174,3 +174,6 @@ class SettlementOutbox(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["created_at"], name="outbox_pending", condition=Q(status="pending"))]
+
+
+from .listing_models import Bid, BidStatus, Listing, ListingKind, ListingStatus, WebhookDelivery, WebhookEndpoint  # noqa: E402,F401
