@@ -16,12 +16,12 @@ class Actor:
     request_id: str = field(default_factory=current_request_id.get)
 
     @classmethod
-    def system(cls, request_id: str = "") -> "Actor":
+    def system(cls, request_id: str = "") -> Actor:
         return cls(user_id=None, organization_id=None, role="system", organization_kind="system",
                    request_id=request_id or current_request_id.get())
 
     @classmethod
-    def from_request(cls, request) -> "Actor":
+    def from_request(cls, request) -> Actor:
         m = request.auth.membership
         return cls(user_id=m.user_id, organization_id=m.organization_id, role=m.role,
                    organization_kind=m.organization.kind, request_id=getattr(request, "request_id", ""))

@@ -1,10 +1,13 @@
-"""Shared API building blocks: pagination, strict input serializers, decimal ↔ minor-unit fields."""
+"""Shared API building blocks: pagination, strict input serializers, the error envelope's schema,
+decimal ↔ minor-unit fields."""
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination, PageNumberPagination
+
+from .errors import message_for
 
 
 class DefaultPagination(PageNumberPagination):
@@ -28,9 +31,30 @@ class StrictSerializer(serializers.Serializer):
             unknown = set(data) - set(self.fields)
             if unknown:
                 raise serializers.ValidationError(
-                    {name: [serializers.ErrorDetail("unknown field", code="unknown_field")] for name in sorted(unknown)}
+                    {name: [serializers.ErrorDetail(message_for("unknown_field"), code="unknown_field")]
+                     for name in sorted(unknown)}
                 )
         return super().to_internal_value(data)
+
+
+class FieldErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ErrorEnvelopeSerializer(serializers.Serializer):
+    """The body of every 4xx (see accounts.errors), for the OpenAPI schema."""
+
+    code = serializers.CharField(help_text="stable error code, listed in accounts.errors.CODES")
+    message = serializers.CharField(help_text="in the request's language (Accept-Language: zh-hans or en)")
+    fields = serializers.DictField(child=FieldErrorSerializer(many=True),
+                                   help_text="field name → errors, for field errors")
+    request_id = serializers.CharField(required=False)
+
+
+def error_responses(*statuses: int) -> dict:
+    """`extend_schema(responses=...)` entries documenting the error envelope for the given statuses."""
+    return {status: ErrorEnvelopeSerializer for status in statuses}
 
 
 def to_minor(value: Decimal, scale: int) -> int:

@@ -10,9 +10,11 @@ codes such as `W-BASIN-001`) raise `ApiError` with their own code registered her
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
 from django.utils import translation
 from rest_framework import exceptions, status
+from rest_framework.fields import get_error_detail
 from rest_framework.response import Response
 
 # code: (http status, zh message, en message). Messages may use {placeholders} filled from params.
@@ -48,6 +50,26 @@ CODES: dict[str, tuple[int, str, str]] = {
         "用户属于多个机构，请指定 organization",
         "The user belongs to several organizations; specify organization",
     ),
+    "duplicate_uscc": (
+        409, "该统一社会信用代码已被其他机构使用", "An organization with this unified social credit code already exists"
+    ),
+    "username_taken": (409, "用户名已被使用", "This username is already taken"),
+    "unknown_user": (400, "用户不存在", "No user with this username"),
+    "unknown_organization": (400, "机构不存在", "No such organization"),
+    "already_member": (409, "该用户已是本机构成员", "The user is already a member of this organization"),
+    "weak_password": (400, "密码不符合安全要求", "The password does not meet the password policy"),
+    "jurisdiction_required": (400, "监管机构必须指定管辖区域", "A regulator needs a jurisdiction region"),
+    "jurisdiction_not_allowed": (
+        400, "只有监管机构可以设置管辖区域", "Only regulators have a jurisdiction region"
+    ),
+    "invalid_parent": (
+        400, "上级机构无效（不存在、是自身或形成循环）", "Invalid parent organization (missing, itself, or a cycle)"
+    ),
+    "status_unchanged": (409, "机构已处于该状态", "The organization already has this status"),
+    "cannot_suspend_self": (409, "不能暂停当前所代表的机构", "You cannot suspend the organization you act for"),
+    "last_admin": (
+        409, "机构至少需要保留一名有效的管理员", "The organization must keep at least one active admin"
+    ),
 }
 
 
@@ -61,7 +83,7 @@ def register(code: str, status_code: int, zh: str, en: str) -> str:
 
 
 def message_for(code: str, **params) -> str:
-    status_code, zh, en = CODES.get(code, CODES["validation_error"])
+    _status, zh, en = CODES.get(code, CODES["validation_error"])
     template = en if (translation.get_language() or "").startswith("en") else zh
     try:
         return template.format(**params)
@@ -84,6 +106,11 @@ class ApiError(exceptions.APIException):
     @property
     def message(self) -> str:
         return message_for(self.code, **self.params)
+
+
+def field_error(code: str, field: str, **params) -> ApiError:
+    """An ApiError with one field error that repeats the code's message in the request's language."""
+    return ApiError(code, fields={field: [{"code": code, "message": message_for(code, **params)}]}, **params)
 
 
 _DRF_CODES = {
@@ -131,8 +158,12 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
+        # model.full_clean() or a password validator escaping a service: still a 400, never a 500
+        exc = exceptions.ValidationError(get_error_detail(exc))
     if isinstance(exc, ApiError):
-        fields = {k: v if isinstance(v, list) else [{"code": exc.code, "message": str(v)}] for k, v in exc.fields.items()}
+        fields = {k: v if isinstance(v, list) else [{"code": exc.code, "message": str(v)}]
+                  for k, v in exc.fields.items()}
         body = envelope(exc.code, fields=fields, request=request, **exc.params)
         return Response(body, status=exc.status_code)
     if isinstance(exc, exceptions.ValidationError):
@@ -158,3 +189,14 @@ def exception_handler(exc, context):
             status_code = 401
         return Response(envelope(code, request=request), status=status_code, headers=headers)
     return None  # a real bug: let it be a 500 and get logged
+
+
+def handler404(request, exception=None):
+    """Django's 404 for URLs no view matched: the envelope under /api/, Django's page elsewhere (admin).
+    Wire it with `handler404 = "accounts.errors.handler404"` in the root URLconf."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(envelope("not_found", request=request), status=404,
+                            json_dumps_params={"ensure_ascii": False})
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)

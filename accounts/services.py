@@ -1,18 +1,73 @@
-"""Use cases that change accounts: organizations, users, memberships and API tokens.
-Each is one transaction and writes its audit event in it."""
+"""Use cases that change accounts: organizations, users, memberships and API tokens (login, logout,
+refresh). Each is one transaction, takes keyword-only arguments, and writes its audit event in that
+transaction. Business refusals are `ApiError`s with codes from `accounts.errors`; a refused call writes
+nothing."""
 from __future__ import annotations
 
 import secrets
 
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
-from django.db import transaction
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError as DrfValidationError
+from rest_framework.fields import get_error_detail
 
 from .actor import Actor
 from .audit import audit_record
-from .errors import ApiError
-from .models import ApiToken, Membership, Organization, User
+from .errors import ApiError, field_error
+from .models import ApiToken, Membership, Organization, Role, User
+
+# (field, Django validation code) → our stable code; uniqueness conflicts are 409s, the rest 400s.
+_CODE_MAP = {
+    ("uscc", "unique"): "duplicate_uscc",
+    ("uscc", "invalid_uscc"): "invalid_uscc",
+    ("region", "invalid"): "unknown_region",
+    ("jurisdiction", "invalid"): "unknown_region",
+    ("username", "unique"): "username_taken",
+}
+_CONFLICT_CODES = {"duplicate_uscc", "username_taken"}
+
+
+def _full_clean(obj, *, exclude=None) -> None:
+    """`full_clean` whose failures become API errors with our codes (never a 500)."""
+    try:
+        obj.full_clean(exclude=exclude)
+    except DjangoValidationError as exc:
+        errors = exc.error_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.error_list}
+        fields = {}
+        for name, errs in errors.items():
+            fields[name] = [
+                {"code": _CODE_MAP.get((name, e.code), e.code or "invalid"), "message": " ".join(e.messages)}
+                for e in errs
+            ]
+        conflict = next((e["code"] for errs in fields.values() for e in errs if e["code"] in _CONFLICT_CODES), None)
+        if conflict:
+            raise ApiError(conflict, fields=fields)
+        codes = {e["code"] for errs in fields.values() for e in errs}
+        code = codes.pop() if len(codes) == 1 and next(iter(codes)) in ("invalid_uscc", "unknown_region") else None
+        if code:
+            raise ApiError(code, fields=fields)
+        raise DrfValidationError(get_error_detail(exc))
+
+
+def _save_unique(obj, *, conflict_code: str, field: str) -> None:
+    """Save; a unique violation lost to a concurrent insert is the same conflict a pre-check reports."""
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError as exc:
+        if getattr(getattr(exc, "__cause__", None), "pgcode", None) == "23505":
+            raise field_error(conflict_code, field) from exc
+        raise
+
+
+# --- organizations -----------------------------------------------------------------------------------
+
+ORGANIZATION_EDITABLE = {"name_zh", "name_en", "region_id", "uscc", "jurisdiction_id", "parent_id",
+                         "discharge_permit_no"}
 
 
 def _org_snapshot(org: Organization) -> dict:
@@ -23,14 +78,33 @@ def _org_snapshot(org: Organization) -> dict:
     }
 
 
+def _check_jurisdiction(org: Organization) -> None:
+    if org.kind == "regulator" and not org.jurisdiction_id:
+        raise field_error("jurisdiction_required", "jurisdiction")
+    if org.kind != "regulator" and org.jurisdiction_id:
+        raise field_error("jurisdiction_not_allowed", "jurisdiction")
+
+
+def _check_parent(org: Organization) -> None:
+    """No organization may be its own ancestor (surveillance walks this chain)."""
+    seen = {org.pk} if org.pk else set()
+    parent_id = org.parent_id
+    while parent_id is not None:
+        if parent_id in seen:
+            raise field_error("invalid_parent", "parent")
+        seen.add(parent_id)
+        parent_id = Organization.objects.filter(pk=parent_id).values_list("parent_id", flat=True).first()
+
+
 @transaction.atomic
 def organization_create(*, actor: Actor, kind: str, name_zh: str, region_id: str, uscc: str, name_en: str = "",
                         jurisdiction_id: str | None = None, parent_id: int | None = None,
                         discharge_permit_no: str = "") -> Organization:
     org = Organization(kind=kind, name_zh=name_zh, name_en=name_en, region_id=region_id, uscc=uscc,
                        jurisdiction_id=jurisdiction_id, parent_id=parent_id, discharge_permit_no=discharge_permit_no)
-    org.full_clean()
-    org.save()
+    _check_jurisdiction(org)
+    _full_clean(org)
+    _save_unique(org, conflict_code="duplicate_uscc", field="uscc")
     audit_record(actor=actor, action="organization.create", object_type="organization", object_id=org.pk,
                  after=_org_snapshot(org), region_codes=[region_id])
     return org
@@ -38,20 +112,32 @@ def organization_create(*, actor: Actor, kind: str, name_zh: str, region_id: str
 
 @transaction.atomic
 def organization_update(*, actor: Actor, organization: Organization, **changes) -> Organization:
+    """Change directory data. `kind` and `status` are not editable here (status: `organization_set_status`)."""
+    unknown = set(changes) - ORGANIZATION_EDITABLE
+    if unknown:
+        raise TypeError(f"organization_update cannot change {sorted(unknown)}")
     org = Organization.objects.select_for_update().get(pk=organization.pk)
     before = _org_snapshot(org)
     for field, value in changes.items():
         setattr(org, field, value)
-    org.full_clean()
-    org.save()
+    _check_jurisdiction(org)
+    _check_parent(org)
+    _full_clean(org)
+    _save_unique(org, conflict_code="duplicate_uscc", field="uscc")
+    after = _org_snapshot(org)
     audit_record(actor=actor, action="organization.update", object_type="organization", object_id=org.pk,
-                 before=before, after=_org_snapshot(org), region_codes=[org.region_id])
+                 before=before, after=after, region_codes=sorted({before["region"], org.region_id}))
     return org
 
 
 @transaction.atomic
 def organization_set_status(*, actor: Actor, organization: Organization, status: str, reason: str) -> Organization:
     org = Organization.objects.select_for_update().get(pk=organization.pk)
+    if org.status == status:
+        raise ApiError("status_unchanged", fields={"status": status})
+    if status == "suspended" and actor.organization_id == org.pk:
+        # the operator suspending itself would leave nobody able to lift the suspension over the API
+        raise ApiError("cannot_suspend_self")
     before = {"status": org.status}
     org.status = status
     org.save(update_fields=["status"])
@@ -61,45 +147,88 @@ def organization_set_status(*, actor: Actor, organization: Organization, status:
     return org
 
 
+# --- users and memberships ---------------------------------------------------------------------------
+
 @transaction.atomic
 def user_create(*, actor: Actor, username: str, password: str, display_name: str = "", email: str = "") -> User:
     user = User(username=username, display_name=display_name, email=email)
-    validate_password(password, user)
+    if User.objects.filter(username__iexact=username).exists():
+        # case-insensitively: "Chen" and "chen" as two people invites impersonation
+        raise field_error("username_taken", "username")
+    _full_clean(user, exclude=["password"])
+    try:
+        validate_password(password, user)
+    except DjangoValidationError as exc:
+        raise ApiError("weak_password", fields={
+            "password": [{"code": e.code or "invalid", "message": " ".join(e.messages)} for e in exc.error_list]
+        })
     user.set_password(password)
-    user.save()
+    _save_unique(user, conflict_code="username_taken", field="username")
     audit_record(actor=actor, action="user.create", object_type="user", object_id=user.pk,
-                 after={"username": username})
+                 after={"username": username, "display_name": display_name, "email": email})
     return user
 
 
 @transaction.atomic
 def membership_create(*, actor: Actor, user: User, organization: Organization, role: str) -> Membership:
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()  # serialize per organization
     if Membership.objects.filter(user=user, organization=organization).exists():
-        raise ApiError("conflict", fields={"user": "already a member of this organization"})
-    m = Membership.objects.create(user=user, organization=organization, role=role)
+        raise field_error("already_member", "username")
+    m = Membership(user=user, organization=organization, role=role)
+    _full_clean(m, exclude=["user", "organization"])
+    _save_unique(m, conflict_code="already_member", field="username")
     audit_record(actor=actor, action="membership.create", object_type="membership", object_id=m.pk,
-                 after={"user": user.pk, "organization": organization.pk, "role": role},
+                 after={"user": user.pk, "username": user.username, "organization": organization.pk, "role": role},
                  region_codes=[organization.region_id])
     return m
 
 
 @transaction.atomic
+def membership_add(*, actor: Actor, organization: Organization, role: str, username: str,
+                   password: str | None = None, display_name: str = "", email: str = "") -> Membership:
+    """Add a person to an organization: with `password` a new user is created (the username must be
+    free); without, an existing user is attached by username."""
+    if password is not None:
+        user = user_create(actor=actor, username=username, password=password, display_name=display_name,
+                           email=email)
+    else:
+        user = User.objects.filter(username=username, is_active=True).first()
+        if user is None:
+            raise field_error("unknown_user", "username")
+    return membership_create(actor=actor, user=user, organization=organization, role=role)
+
+
+@transaction.atomic
 def membership_update(*, actor: Actor, membership: Membership, role: str | None = None,
                       is_active: bool | None = None) -> Membership:
-    m = Membership.objects.select_for_update().get(pk=membership.pk)
+    # lock the organization first: two admins demoting each other at once must not both succeed
+    Organization.objects.select_for_update().filter(pk=membership.organization_id).first()
+    m = Membership.objects.select_for_update().select_related("organization").get(pk=membership.pk)
     before = {"role": m.role, "is_active": m.is_active}
     if role is not None:
+        if role not in Role.values:
+            raise ApiError("validation_error", fields={"role": "invalid choice"})
         m.role = role
     if is_active is not None:
         m.is_active = is_active
-        if not is_active:
-            ApiToken.objects.filter(membership=m, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    m.save()
+    was_admin = before["role"] == Role.ADMIN and before["is_active"]
+    if was_admin and not (m.role == Role.ADMIN and m.is_active):
+        others = Membership.objects.filter(organization_id=m.organization_id, role=Role.ADMIN, is_active=True,
+                                           user__is_active=True).exclude(pk=m.pk)
+        if not others.exists():
+            raise ApiError("last_admin")
+    if before == {"role": m.role, "is_active": m.is_active}:
+        return m  # nothing changed: nothing to record
+    if not m.is_active:
+        ApiToken.objects.filter(membership=m, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    m.save(update_fields=["role", "is_active"])
     audit_record(actor=actor, action="membership.update", object_type="membership", object_id=m.pk,
                  before=before, after={"role": m.role, "is_active": m.is_active},
                  region_codes=[m.organization.region_id])
     return m
 
+
+# --- API tokens --------------------------------------------------------------------------------------
 
 def _new_token(membership: Membership) -> tuple[str, ApiToken]:
     secret = secrets.token_urlsafe(32)
@@ -122,6 +251,37 @@ def token_issue(*, membership: Membership, request_id: str = "") -> tuple[str, A
 
 
 @transaction.atomic
+def login(*, username: str, password: str, organization_id: int | None = None,
+          request_id: str = "") -> tuple[str, ApiToken]:
+    """Check the password, choose the membership the token will act for, and issue the token.
+
+    The acting organization is fixed at login: `organization_id` names it, and may be left out when the
+    user has exactly one active membership. Acting for another organization means logging in again."""
+    # Django's ModelBackend hashes even for unknown usernames (no timing oracle) and refuses inactive users
+    user = authenticate(request=None, username=username, password=password)
+    if user is None:
+        raise ApiError("authentication_failed")
+    memberships = Membership.objects.select_related("organization", "organization__region").filter(
+        user=user, is_active=True)
+    if organization_id is not None:
+        membership = memberships.filter(organization_id=organization_id).first()
+        if membership is None:
+            raise field_error("no_membership", "organization")
+    else:
+        candidates = list(memberships[:20])
+        if not candidates:
+            raise ApiError("no_membership")
+        if len(candidates) > 1:
+            choices = ", ".join(f"{m.organization_id} ({m.organization.name_zh})" for m in candidates)
+            raise ApiError("ambiguous_organization", fields={"organization": choices})
+        membership = candidates[0]
+    if not membership.organization.is_active:
+        raise ApiError("organization_suspended")
+    User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+    return token_issue(membership=membership, request_id=request_id)
+
+
+@transaction.atomic
 def token_revoke(*, actor: Actor, token: ApiToken) -> None:
     updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     if updated:
@@ -131,7 +291,10 @@ def token_revoke(*, actor: Actor, token: ApiToken) -> None:
 @transaction.atomic
 def token_refresh(*, actor: Actor, token: ApiToken) -> tuple[str, ApiToken]:
     """Swap a live token for a new one with a fresh expiry; the old one is revoked."""
-    ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if not updated:
+        # a concurrent refresh or logout already consumed it: refreshing twice must not fork the session
+        raise ApiError("token_revoked")
     secret, new = _new_token(token.membership)
     audit_record(actor=actor, action="auth.refresh", object_type="token", object_id=new.pk,
                  before={"token": token.pk})
