@@ -8,6 +8,7 @@ api_v1 = [
     path("", include("accounts.urls")),
     path("", include("marketplace.urls")),
     path("", include("trading.urls")),
+    path("", include("trading.listing_urls")),
 ]
 
 urlpatterns = [

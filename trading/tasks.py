@@ -74,3 +74,9 @@ def roll_sessions() -> int:
         market_roll_session(market_id=market_id)
         n += 1
     return n
+
+
+from .listing_tasks import *  # noqa: E402,F401,F403
+from .listing_tasks import LISTING_BEAT_SCHEDULE  # noqa: E402
+
+BEAT_SCHEDULE.update(LISTING_BEAT_SCHEDULE)
