@@ -90,13 +90,14 @@ class MinorUnitField(serializers.CharField):
     def __init__(self, *, scale: int | None = None, positive: bool = True, **kwargs):
         self.scale = scale
         self.positive = positive
-        kwargs.setdefault("max_length", 40)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, (str, int)):
             self.fail("invalid")
         text = super().to_internal_value(str(data)).strip()
+        if len(text) > 40:  # checked here: CharField's max_length validator would run on the converted number
+            self.fail("invalid")
         try:
             value = Decimal(text)
         except InvalidOperation:

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # `make test`: bootstrap as `make run` does, then the whole suite on real PostgreSQL and Redis.
-REDIS_DB="${REDIS_DB:-1}"  # keep test messages away from a running `make run` worker
+# Each run gets its own test database and Redis database, so that two runs on one machine (or a run
+# beside `make run`) never share a database or consume each other's Celery messages.
+REDIS_DB="${REDIS_DB:-$((1 + $$ % 15))}"
+export TEST_DATABASE_NAME="${TEST_DATABASE_NAME:-test_exchange_$$}"
 source "$(dirname "$0")/services.sh"
 cd "$ROOT"
 ensure_venv
