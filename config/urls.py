@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("marketplace.urls")),
     path("", include("trading.urls")),
     path("", include("trading.listing_urls")),
+    path("", include("oversight.urls")),
 ]
 
 urlpatterns = [

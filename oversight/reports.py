@@ -1,0 +1,264 @@
+"""Reports for regulators, each one aggregate query, scoped to the caller's jurisdiction.
+
+* `volume_report`: count, volume, value and VWAP of settled trades by right type × region × period.
+* `flow_matrix`: origin region → destination (buyer's) region per right type: trades, quantity, value.
+* `farmland_proceeds`: the farmland-protection funds (earmarked CNY accounts) per county: balance and
+  everything received.
+* `concentration`: per instrument, the largest holders' shares and the HHI.
+* `pending_approvals`: open approval requests and their age.
+
+Volume and flows read the settled-trade summary (`FlowSummary` ∪ `FlowDelta` by day, or `FlowTotal` ∪
+`FlowDelta` for an all-time flow matrix; maintained by triggers on trading_trade — see
+`oversight.models`), so their cost depends on the number of groups, not on the number of trades.
+Days are local (Asia/Shanghai) settlement dates; `since` and `until` are inclusive dates. Quantities are
+whole units (decimal strings), values and prices CNY (decimal strings, prices per whole unit); a region
+is a county code, or with `level=city` / `level=province` the containing city / province code.
+Jurisdiction: a flow is visible when its origin or its destination lies in the caller's jurisdiction.
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.api_common import from_minor
+
+from .scope import Scope
+
+PERIODS = ("day", "week", "month", "quarter", "year")
+LEVELS = ("county", "city", "province")
+FLOW_LOCK = 0x0F10_0001
+
+
+def _region_sql(column: str, level: str) -> str:
+    if level == "city":
+        return f"left({column}, 4) || '00'"
+    if level == "province":
+        return f"left({column}, 2) || '0000'"
+    return column
+
+
+def _units(q) -> str:
+    if q is None:
+        return "0"
+    d = Decimal(q)
+    return format(d.normalize(), "f") if d else "0"
+
+
+def _vwap(value: int, quantity) -> str | None:
+    quantity = Decimal(quantity or 0)
+    if not quantity:
+        return None
+    return str((Decimal(value) / quantity / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def _flow_source(scope: Scope, *, since: date | None, until: date | None, right_type: str | None,
+                 origin: str | None = None, destination: str | None = None, daily: bool = False) -> tuple[str, list]:
+    """Rows (right_type, origin_region, dest_region, trades, quantity, value[, day]) of settled trades:
+    the daily summary ∪ the deltas, or — without a date range — the all-time totals ∪ the deltas."""
+    where, params = ["TRUE"], []
+    if right_type:
+        where.append("right_type = %s")
+        params.append(right_type)
+    if origin:
+        where.append("origin_region LIKE %s")
+        params.append(origin + "%")
+    if destination:
+        where.append("dest_region LIKE %s")
+        params.append(destination + "%")
+    if scope.prefix is not None:
+        where.append("(origin_region LIKE %s OR dest_region LIKE %s)")
+        params += [scope.prefix + "%", scope.prefix + "%"]
+    dated, dated_params = list(where), list(params)
+    if since:
+        dated.append("day >= %s")
+        dated_params.append(since)
+    if until:
+        dated.append("day <= %s")
+        dated_params.append(until)
+    columns = "right_type, origin_region, dest_region, trades, quantity, value"
+    if since is None and until is None and not daily:
+        sql = f"""SELECT {columns}, NULL::date AS day FROM oversight_flowtotal WHERE {" AND ".join(where)}
+                  UNION ALL
+                  SELECT {columns}, day FROM oversight_flowdelta WHERE {" AND ".join(where)}"""
+        return sql, params + params
+    sql = f"""SELECT {columns}, day FROM oversight_flowsummary WHERE {" AND ".join(dated)}
+              UNION ALL
+              SELECT {columns}, day FROM oversight_flowdelta WHERE {" AND ".join(dated)}"""
+    return sql, dated_params + dated_params
+
+
+def _prefix_of(code: str | None) -> str | None:
+    """The code prefix a region filter means (a city code filters its counties)."""
+    if not code:
+        return None
+    if code.endswith("0000"):
+        return code[:2]
+    if code.endswith("00"):
+        return code[:4]
+    return code
+
+
+def volume_report(scope: Scope, *, period: str = "month", by: str = "origin", level: str = "county",
+                  since: date | None = None, until: date | None = None, right_type: str | None = None,
+                  region: str | None = None) -> list[dict]:
+    assert period in PERIODS and level in LEVELS and by in ("origin", "destination")
+    column = "origin_region" if by == "origin" else "dest_region"
+    source, params = _flow_source(scope, since=since, until=until, right_type=right_type, daily=True,
+                                  origin=_prefix_of(region) if by == "origin" else None,
+                                  destination=_prefix_of(region) if by == "destination" else None)
+    sql = f"""SELECT date_trunc(%s, f.day)::date AS period, f.right_type, {_region_sql('f.' + column, level)} AS region,
+                     sum(f.trades), sum(f.quantity), sum(f.value)
+                FROM ({source}) f
+               GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
+    with connection.cursor() as cur:
+        cur.execute(sql, [period] + params)
+        rows = cur.fetchall()
+    return [{"period": p, "right_type": rt, "region": r, "trades": int(n), "volume": _units(q),
+             "value": from_minor(int(v), 2), "vwap": _vwap(int(v), q)} for p, rt, r, n, q, v in rows]
+
+
+def flow_matrix(scope: Scope, *, level: str = "county", since: date | None = None, until: date | None = None,
+                right_type: str | None = None) -> list[dict]:
+    assert level in LEVELS
+    source, params = _flow_source(scope, since=since, until=until, right_type=right_type)
+    sql = f"""SELECT f.right_type, {_region_sql('f.origin_region', level)}, {_region_sql('f.dest_region', level)},
+                     sum(f.trades), sum(f.quantity), sum(f.value)
+                FROM ({source}) f
+               GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    return [{"right_type": rt, "origin": o, "destination": d, "trades": int(n), "quantity": _units(q),
+             "value": from_minor(int(v), 2)} for rt, o, d, n, q, v in rows]
+
+
+def flow_rollup() -> int:
+    """Fold the flow deltas into the daily summary and the totals (one statement; concurrent
+    settlements keep appending deltas meanwhile, and a delta committed after this statement's snapshot
+    waits for the next run). Returns the number of deltas folded."""
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_xact_lock(%s)", [FLOW_LOCK])
+        if not cur.fetchone()[0]:
+            return 0
+        cur.execute("""
+            WITH moved AS (DELETE FROM oversight_flowdelta RETURNING day, right_type, origin_region, dest_region,
+                                                                       trades, quantity, value),
+                 grouped AS (SELECT day, right_type, origin_region, dest_region, sum(trades) AS trades,
+                                    sum(quantity) AS quantity, sum(value) AS value, count(*) AS n
+                               FROM moved GROUP BY 1, 2, 3, 4),
+                 daily AS (
+                    INSERT INTO oversight_flowsummary AS f
+                           (day, right_type, origin_region, dest_region, trades, quantity, value)
+                    SELECT day, right_type, origin_region, dest_region, trades, quantity, value FROM grouped
+                     ORDER BY 1, 2, 3, 4
+                    ON CONFLICT (day, right_type, origin_region, dest_region) DO UPDATE
+                       SET trades = f.trades + EXCLUDED.trades, quantity = f.quantity + EXCLUDED.quantity,
+                           value = f.value + EXCLUDED.value
+                    RETURNING 1),
+                 totals AS (
+                    INSERT INTO oversight_flowtotal AS t (right_type, origin_region, dest_region, trades, quantity,
+                                                          value)
+                    SELECT right_type, origin_region, dest_region, sum(trades), sum(quantity), sum(value)
+                      FROM grouped GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+                    ON CONFLICT (right_type, origin_region, dest_region) DO UPDATE
+                       SET trades = t.trades + EXCLUDED.trades, quantity = t.quantity + EXCLUDED.quantity,
+                           value = t.value + EXCLUDED.value
+                    RETURNING 1)
+            SELECT coalesce((SELECT sum(n) FROM grouped), 0), (SELECT count(*) FROM daily),
+                   (SELECT count(*) FROM totals)""")
+        return int(cur.fetchone()[0])
+
+
+def farmland_proceeds(scope: Scope) -> list[dict]:
+    """Per county: the earmarked farmland-protection funds of its government bodies (balance now, and
+    every amount received — the proceeds of farmland-quota sales)."""
+    where, params = ["a.kind = 'earmarked'", "s.code = 'CNY'"], []
+    if scope.prefix is not None:
+        where.append("o.region_id LIKE %s")
+        params.append(scope.prefix + "%")
+    sql = f"""SELECT o.region_id, r.name_zh, r.name_en, count(*), sum(a.available + a.held),
+                     coalesce(sum((SELECT sum(p.amount) FROM ledger_posting p
+                                    WHERE p.account_id = a.id AND p.amount > 0 AND p.bucket = 'A')), 0),
+                     coalesce(sum((SELECT count(*) FROM ledger_posting p
+                                    WHERE p.account_id = a.id AND p.amount > 0 AND p.bucket = 'A')), 0)
+                FROM ledger_account a
+                JOIN ledger_asset s ON s.id = a.asset_id
+                JOIN accounts_organization o ON o.id = a.organization_id
+                JOIN accounts_region r ON r.code = o.region_id
+               WHERE {' AND '.join(where)}
+               GROUP BY 1, 2, 3 ORDER BY 1"""
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    return [{"region": code, "name_zh": zh, "name_en": en, "accounts": int(n), "balance": from_minor(int(bal), 2),
+             "received": from_minor(int(rec), 2), "receipts": int(cnt)} for code, zh, en, n, bal, rec, cnt in rows]
+
+
+def concentration(scope: Scope, *, top: int = 5, right_type: str | None = None,
+                  asset_id: int | None = None) -> list[dict]:
+    """Per instrument: total held by participants, the `top` largest holders with their shares (in
+    percent, 2 places) and the Herfindahl–Hirschman index (0–10,000)."""
+    where, params = ["a.kind = 'participant'", "s.kind = 'right'"], []
+    if right_type:
+        where.append("s.right_type_id = %s")
+        params.append(right_type)
+    if asset_id:
+        where.append("s.id = %s")
+        params.append(asset_id)
+    if scope.prefix is not None:
+        where.append("s.origin_region_id LIKE %s")
+        params.append(scope.prefix + "%")
+    sql = f"""WITH h AS (
+                SELECT s.id AS asset_id, s.code, s.scale, a.organization_id, a.available + a.held AS holding
+                  FROM ledger_account a JOIN ledger_asset s ON s.id = a.asset_id
+                 WHERE {' AND '.join(where)} AND a.available + a.held > 0),
+              ranked AS (
+                SELECT h.*, sum(holding) OVER w AS total,
+                       row_number() OVER (PARTITION BY asset_id ORDER BY holding DESC, organization_id) AS rank,
+                       count(*) OVER w AS holders,
+                       sum(power(holding::numeric * 100, 2)) OVER w AS sq
+                  FROM h WINDOW w AS (PARTITION BY asset_id))
+              SELECT r.asset_id, r.code, r.scale, r.organization_id, o.name_zh, o.kind, r.holding, r.total, r.rank,
+                     r.holders, r.sq / power(r.total::numeric, 2)
+                FROM ranked r JOIN accounts_organization o ON o.id = r.organization_id
+               WHERE r.rank <= %s ORDER BY r.asset_id, r.rank"""
+    with connection.cursor() as cur:
+        cur.execute(sql, params + [top])
+        rows = cur.fetchall()
+    out: dict[int, dict] = {}
+    for aid, code, scale, org_id, name, kind, holding, total, rank, holders, hhi in rows:
+        entry = out.setdefault(aid, {"asset_id": aid, "asset": code, "total": from_minor(int(total), scale),
+                                     "holders": int(holders), "hhi": int(Decimal(hhi).quantize(Decimal(1))),
+                                     "top": []})
+        entry["top"].append({"rank": int(rank), "organization": org_id, "name": name, "kind": kind,
+                             "holding": from_minor(int(holding), scale),
+                             "share_pct": str((Decimal(holding) * 100 / Decimal(total)).quantize(Decimal("0.01"),
+                                                                                                rounding=ROUND_HALF_UP))})
+    return list(out.values())
+
+
+def pending_approvals(scope: Scope, *, now=None) -> dict:
+    from .models import ApprovalDecision, ApprovalRequest, ApprovalStatus
+
+    now = now or timezone.now()
+    qs = scope.approvals(ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING)).select_related("trade")
+    rows = []
+    approvals = {}
+    ids = list(qs.values_list("id", flat=True))
+    for rid in ApprovalDecision.objects.filter(request_id__in=ids, decision="approve").values_list("request_id",
+                                                                                                   flat=True):
+        approvals[rid] = approvals.get(rid, 0) + 1
+    for req in qs.order_by("pending_since"):
+        age = (now - req.pending_since).total_seconds()
+        rows.append({"id": req.id, "trade": req.trade_id, "rules": req.rule_codes, "jurisdiction": req.jurisdiction,
+                     "approvals": approvals.get(req.id, 0), "required": req.required_approvals,
+                     "pending_since": req.pending_since, "age_seconds": int(age), "deadline": req.deadline,
+                     "overdue": bool(req.deadline and req.deadline <= now), "escalated": req.escalated_at is not None,
+                     "notice_until": req.notice_until})
+    ages = [r["age_seconds"] for r in rows]
+    return {"count": len(rows), "oldest_age_seconds": max(ages) if ages else None,
+            "average_age_seconds": int(sum(ages) / len(ages)) if ages else None,
+            "escalated": sum(1 for r in rows if r["escalated"]), "requests": rows}

@@ -1,0 +1,41 @@
+"""Routes of the regulator API, mounted at /api/v1/ (no trailing slashes)."""
+from django.urls import path, re_path
+
+from . import views
+
+urlpatterns = [
+    path("oversight/trades", views.TradeListView.as_view(), name="oversight-trades"),
+    path("oversight/trades/<int:pk>", views.TradeDossierView.as_view(), name="oversight-trade"),
+    re_path(r"^oversight/exports/trades\.(?P<fmt>csv|jsonl)$", views.TradeExportView.as_view(),
+            name="oversight-export-trades"),
+    path("oversight/audit", views.AuditListView.as_view(), name="oversight-audit"),
+    re_path(r"^oversight/exports/audit\.(?P<fmt>csv|jsonl)$", views.AuditExportView.as_view(),
+            name="oversight-export-audit"),
+    path("oversight/organizations", views.OrganizationListView.as_view(), name="oversight-organizations"),
+    path("oversight/organizations/<int:pk>/freeze", views.OrganizationFreezeView.as_view(),
+         name="oversight-organization-freeze"),
+    path("oversight/organizations/<int:pk>/unfreeze", views.OrganizationUnfreezeView.as_view(),
+         name="oversight-organization-unfreeze"),
+    path("oversight/markets", views.MarketListView.as_view(), name="oversight-markets"),
+    path("oversight/markets/<int:pk>/halt", views.MarketHaltView.as_view(), name="oversight-market-halt"),
+    path("oversight/markets/<int:pk>/resume", views.MarketResumeView.as_view(), name="oversight-market-resume"),
+    path("oversight/rulebooks", views.RulebookListView.as_view(), name="oversight-rulebooks"),
+    path("oversight/rulebooks/<int:version>", views.RulebookDetailView.as_view(), name="oversight-rulebook"),
+    path("oversight/rule-kinds", views.RuleKindsView.as_view(), name="oversight-rule-kinds"),
+    path("oversight/non-attainment-flags", views.FlagListView.as_view(), name="oversight-flags"),
+    path("oversight/approvals", views.ApprovalListView.as_view(), name="oversight-approvals"),
+    path("oversight/approvals/<int:pk>", views.ApprovalDetailView.as_view(), name="oversight-approval"),
+    path("oversight/approvals/<int:pk>/approve", views.ApprovalActionView.as_view(), name="oversight-approve"),
+    path("oversight/approvals/<int:pk>/reject", views.ApprovalRejectView.as_view(), name="oversight-reject"),
+    path("oversight/approvals/<int:pk>/object", views.ApprovalObjectView.as_view(), name="oversight-object"),
+    path("oversight/reports/volume", views.VolumeReportView.as_view(), name="oversight-report-volume"),
+    path("oversight/reports/flows", views.FlowReportView.as_view(), name="oversight-report-flows"),
+    path("oversight/reports/farmland-proceeds", views.FarmlandProceedsView.as_view(),
+         name="oversight-report-farmland"),
+    path("oversight/reports/concentration", views.ConcentrationView.as_view(), name="oversight-report-concentration"),
+    path("oversight/reports/pending-approvals", views.PendingApprovalsReportView.as_view(),
+         name="oversight-report-pending"),
+    path("oversight/alerts", views.AlertListView.as_view(), name="oversight-alerts"),
+    path("oversight/alerts/<int:pk>", views.AlertDetailView.as_view(), name="oversight-alert"),
+    path("oversight/surveillance/run", views.SurveillanceRunView.as_view(), name="oversight-surveillance-run"),
+]
