@@ -20,7 +20,8 @@ from accounts.errors import ApiError
 from .models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
-IDEMPOTENCY_PARAMETER = {"name": HEADER, "in": "header", "required": False, "schema": {"type": "string", "maxLength": 128},
+IDEMPOTENCY_PARAMETER = {"name": HEADER, "in": "header", "required": False,
+                         "schema": {"type": "string", "maxLength": 128},
                          "description": "Replays the original response when the same request is sent again."}
 
 

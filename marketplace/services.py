@@ -16,9 +16,22 @@ def market_create(*, actor: Actor, asset: Asset, code: str, lot_size: int, min_q
                   tick_size: int = 1, price_band_bps: int | None = 1000, fee_bps: int = 0, fee_min: int = 0,
                   always_open: bool = True, windows: list[tuple] = (), settlement_mode: str = "rtgs",
                   eod_cutoff=None, name_zh: str = "", name_en: str = "") -> Market:
+    bad = {}
     if lot_size <= 0 or lot_size % (10**asset.scale):
         # whole units only: keeps every order-book value an exact number of fen
-        raise ApiError("validation_error", fields={"lot_size": "must be a positive whole number of units"})
+        bad["lot_size"] = "must be a positive whole number of units"
+    if tick_size <= 0:
+        bad["tick_size"] = "must be positive"
+    if min_quantity is not None and min_quantity <= 0:
+        bad["min_quantity"] = "must be positive"
+    if price_band_bps is not None and not 0 < price_band_bps < 10_000:
+        bad["price_band_bps"] = "between 1 and 9999 basis points, or none"
+    if not 0 <= fee_bps <= 10_000 or fee_min < 0:
+        bad["fee_bps"] = "0..10000 basis points with a non-negative minimum"
+    if any(end <= start for start, end, *_ in windows):
+        bad["windows"] = "each window must end after it starts"
+    if bad:
+        raise ApiError("validation_error", fields=bad)
     market = Market.objects.create(
         code=code, asset=asset, lot_size=lot_size, min_quantity=min_quantity or lot_size, tick_size=tick_size,
         price_band_bps=price_band_bps, fee_bps=fee_bps, fee_min=fee_min, always_open=always_open,

@@ -1,4 +1,6 @@
-"""Market directory (every member) and market administration (operator: halt, resume)."""
+"""Market directory (every member) and market administration by the exchange operator (halt, resume;
+closing, which cancels the book, is `trading`'s `markets/{id}/close`). Regulators halt and resume the
+markets of their jurisdiction through oversight."""
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
@@ -6,8 +8,10 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.actor import Actor
+from accounts.errors import ApiError
 from accounts.permissions import member_with
 
+from .errors import MARKET_CLOSED
 from .models import Market
 from .serializers import MarketSerializer, MarketStatusInputSerializer
 from .services import market_set_status
@@ -30,13 +34,15 @@ class MarketViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_permissions(self):
         if self.action in ("halt", "resume"):
-            return [member_with(roles=("admin", "approver"), kinds=("exchange_operator", "regulator"))()]
+            return [member_with(roles=("admin", "approver"), kinds=("exchange_operator",))()]
         return super().get_permissions()
 
     def _set_status(self, request, status):
         market = self.get_object()
         data = MarketStatusInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        if market.status == "closed":
+            raise ApiError(MARKET_CLOSED)
         market = market_set_status(actor=Actor.from_request(request), market=market, status=status,
                                    reason=data.validated_data["reason"])
         return Response(MarketSerializer(market).data)

@@ -3,30 +3,72 @@ decimal strings in the asset's unit with at most its scale of decimals. Inside: 
 from rest_framework import serializers
 
 from accounts.api_common import MinorUnitField, StrictSerializer, decimal_to_minor_or_error, from_minor
+from accounts.errors import ApiError
+from marketplace.errors import UNKNOWN_MARKET
 from marketplace.models import Market
 
 from .models import Order, TimeInForce, Trade, TradeEvent
 
+TOO_MANY_DECIMALS = "too_many_decimals"  # registered by the ledger (ledger.errors)
+
+
+class DecimalUnitField(MinorUnitField):
+    """MinorUnitField whose "too many decimal places" error carries the API's stable code
+    `too_many_decimals`, so that the error envelope names it."""
+
+    def fail(self, key, **kwargs):
+        if key == "max_decimal_places":
+            raise serializers.ValidationError(self.error_messages[key].format(**kwargs), code=TOO_MANY_DECIMALS)
+        super().fail(key, **kwargs)
+
+
+def to_asset_units(value, scale: int, field: str) -> int:
+    try:
+        return decimal_to_minor_or_error(value, scale, field)
+    except serializers.ValidationError as exc:
+        detail = exc.detail[field][0]
+        code = TOO_MANY_DECIMALS if detail.code == "max_decimal_places" else detail.code
+        raise serializers.ValidationError({field: [serializers.ErrorDetail(str(detail), code=code)]})
+
+
+_scales: dict[int, int] = {}
+
+
+def market_scale(market_id: int) -> int | None:
+    """The scale of a market's instrument (None for an unknown market). Cached per process: a market's
+    instrument and an instrument's scale never change, and ids are never reused."""
+    if market_id not in _scales:
+        scale = Market.objects.filter(pk=market_id).values_list("asset__scale", flat=True).first()
+        if scale is None:
+            return None
+        _scales[market_id] = scale
+    return _scales[market_id]
+
 
 class OrderCreateSerializer(StrictSerializer):
-    market = serializers.IntegerField(min_value=1)
+    market = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     side = serializers.ChoiceField(choices=["buy", "sell"])
-    price = MinorUnitField(scale=2, help_text="yuan per unit, e.g. \"28500.00\"")
-    quantity = MinorUnitField(help_text="in the instrument's unit, e.g. \"10\" or \"2.5\"")
+    price = DecimalUnitField(scale=2, help_text="yuan per unit, e.g. \"28500.00\"")
+    quantity = DecimalUnitField(help_text="in the instrument's unit, e.g. \"10\" or \"2.5\"")
     time_in_force = serializers.ChoiceField(choices=TimeInForce.values, default="gtc")
     client_order_id = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
 
     def validate(self, attrs):
-        market = Market.objects.select_related("asset").filter(pk=attrs["market"]).first()
-        if market is None:
-            raise serializers.ValidationError({"market": [serializers.ErrorDetail("unknown market", code="unknown_market")]})
-        attrs["quantity"] = decimal_to_minor_or_error(attrs["quantity"], market.asset.scale, "quantity")
-        attrs["market_obj"] = market
+        scale = market_scale(attrs["market"])
+        if scale is None:
+            raise ApiError(UNKNOWN_MARKET, fields={"market": f"no market {attrs['market']}"})
+        attrs["quantity"] = to_asset_units(attrs["quantity"], scale, "quantity")
         return attrs
 
 
 class OrderReduceSerializer(StrictSerializer):
-    remaining = MinorUnitField(help_text="the new remaining quantity (smaller than now)")
+    """`context["scale"]`: the order's instrument scale."""
+
+    remaining = DecimalUnitField(help_text="the new remaining quantity (smaller than now)")
+
+    def validate(self, attrs):
+        attrs["remaining"] = to_asset_units(attrs["remaining"], self.context["scale"], "remaining")
+        return attrs
 
 
 def _qty(obj, value):
@@ -116,10 +158,12 @@ class PublicTradeSerializer(serializers.Serializer):
     """Anonymized: price transparency without naming the parties."""
 
     id = serializers.IntegerField()
-    market = serializers.CharField()
-    price = serializers.CharField()
-    quantity = serializers.CharField()
-    aggressor = serializers.CharField()
+    market = serializers.CharField(help_text="market code; empty for a listing's trade")
+    asset = serializers.CharField(help_text="instrument code")
+    source = serializers.CharField()
+    price = serializers.CharField(help_text="yuan per unit")
+    quantity = serializers.CharField(help_text="in the instrument's unit")
+    aggressor = serializers.CharField(help_text="side of the incoming order (order book); empty otherwise")
     time = serializers.DateTimeField()
 
 
@@ -131,6 +175,7 @@ class DepthLevelSerializer(serializers.Serializer):
 
 class DepthSerializer(serializers.Serializer):
     market = serializers.CharField()
+    reference_price = serializers.CharField(allow_null=True, help_text="previous session's close (VWAP)")
     bids = DepthLevelSerializer(many=True)
     asks = DepthLevelSerializer(many=True)
 

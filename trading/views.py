@@ -5,22 +5,32 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.actor import Actor
 from accounts.errors import ApiError
 from accounts.permissions import acting_membership, member_with
-from marketplace.errors import NOT_A_TRADER
+from marketplace.errors import NOT_A_TRADER, UNKNOWN_MARKET
 from marketplace.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from marketplace.models import Market
+from marketplace.serializers import MarketSerializer, MarketStatusInputSerializer
 
 from . import selectors
 from .models import Order
-from .serializers import (CandleSerializer, DepthSerializer, FillSerializer, OrderCreateSerializer,
-                          OrderReduceSerializer, OrderSerializer, PlaceResultSerializer, PublicTradeSerializer,
-                          TradeEventSerializer)
-from .services import order_cancel, order_place, order_reduce
+from .serializers import (
+    CandleSerializer,
+    DepthSerializer,
+    FillSerializer,
+    OrderCreateSerializer,
+    OrderReduceSerializer,
+    OrderSerializer,
+    PlaceResultSerializer,
+    PublicTradeSerializer,
+    TradeEventSerializer,
+)
+from .services import market_close, order_cancel, order_place, order_reduce
 
 TRADING_KINDS = ("enterprise", "county_government", "city_government", "provincial_authority")
 IdemHeader = OpenApiParameter(IDEMPOTENCY_PARAMETER["name"], str, OpenApiParameter.HEADER, required=False,
@@ -61,7 +71,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         fills = result.trades
         ctx = {"scales": {result.order.market.asset_id: result.order.market.asset.scale},
                "organization_id": organization_id}
-        return {"order": OrderSerializer(result.order).data, "fills": FillSerializer(fills, many=True, context=ctx).data}
+        return {"order": OrderSerializer(result.order).data,
+                "fills": FillSerializer(fills, many=True, context=ctx).data}
 
     @extend_schema(request=OrderCreateSerializer, responses={201: PlaceResultSerializer}, parameters=[IdemHeader])
     def create(self, request):
@@ -82,10 +93,10 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         organization = _organization(request)
-        get_object_or_404(self.get_queryset(), pk=pk)
+        order_id = _order_id(pk)
 
         def handler():
-            order = order_cancel(actor=Actor.from_request(request), organization=organization, order_id=int(pk))
+            order = order_cancel(actor=Actor.from_request(request), organization=organization, order_id=order_id)
             return Response(OrderSerializer(order).data)
 
         return idempotent(request, organization.id, handler)
@@ -94,20 +105,32 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"])
     def reduce(self, request, pk=None):
         organization = _organization(request)
-        order = get_object_or_404(self.get_queryset(), pk=pk)
+        order = get_object_or_404(self.get_queryset(), pk=_order_id(pk))
 
         def handler():
-            data = OrderReduceSerializer(data=request.data)
+            data = OrderReduceSerializer(data=request.data, context={"scale": order.market.asset.scale})
             data.is_valid(raise_exception=True)
-            from accounts.api_common import decimal_to_minor_or_error
-
-            remaining = decimal_to_minor_or_error(data.validated_data["remaining"], order.market.asset.scale,
-                                                  "remaining")
             updated = order_reduce(actor=Actor.from_request(request), organization=organization, order_id=order.id,
-                                   new_remaining=remaining)
+                                   new_remaining=data.validated_data["remaining"])
             return Response(OrderSerializer(updated).data)
 
         return idempotent(request, organization.id, handler)
+
+
+def _order_id(pk) -> int:
+    try:
+        return int(pk)
+    except (TypeError, ValueError):
+        raise ApiError("not_found")
+
+
+def _int_param(request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    if not raw.isdigit():
+        raise ApiError("validation_error", fields={name: f"an integer from {low} to {high}"})
+    return min(max(int(raw), low), high)
 
 
 class TradeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -141,36 +164,74 @@ class _AllScales(dict):
         return self[asset_id]
 
 
+def _market(pk) -> Market:
+    market = Market.objects.select_related("asset").filter(pk=pk).first()
+    if market is None:
+        raise ApiError(UNKNOWN_MARKET)
+    return market
+
+
 class MarketDepthView(APIView):
+    """Order-book depth by price level (quantity and number of orders per level), best first."""
+
     @extend_schema(responses=DepthSerializer, parameters=[OpenApiParameter("levels", int)])
     def get(self, request, pk):
-        market = get_object_or_404(Market.objects.select_related("asset"), pk=pk)
-        levels = min(max(int(request.query_params.get("levels", 10) or 10), 1), 100) \
-            if str(request.query_params.get("levels", "10")).isdigit() else 10
-        return Response(selectors.book_depth(market, levels))
+        return Response(selectors.book_depth(_market(pk), _int_param(request, "levels", 10, 1, 100)))
 
 
 class MarketTradesView(APIView):
-    @extend_schema(responses=PublicTradeSerializer(many=True))
+    """A market's recent trades, newest first, without the parties."""
+
+    @extend_schema(responses=PublicTradeSerializer(many=True), parameters=[OpenApiParameter("limit", int)])
     def get(self, request, pk):
-        market = get_object_or_404(Market.objects.select_related("asset"), pk=pk)
-        return Response(PublicTradeSerializer(selectors.recent_trades(market), many=True).data)
+        trades = selectors.recent_trades(_market(pk), _int_param(request, "limit", 50, 1, 500))
+        return Response(PublicTradeSerializer(trades, many=True).data)
 
 
 class MarketCandlesView(APIView):
+    """OHLCV candles per interval (buckets aligned to Asia/Shanghai midnight), oldest first."""
+
     @extend_schema(responses=CandleSerializer(many=True),
-                   parameters=[OpenApiParameter("interval", str, enum=list(selectors.CANDLE_INTERVALS))])
+                   parameters=[OpenApiParameter("interval", str, enum=list(selectors.CANDLE_INTERVALS)),
+                               OpenApiParameter("limit", int)])
     def get(self, request, pk):
-        market = get_object_or_404(Market.objects.select_related("asset"), pk=pk)
+        market = _market(pk)
         interval = request.query_params.get("interval", "1h")
         if interval not in selectors.CANDLE_INTERVALS:
             raise ApiError("validation_error", fields={"interval": f"one of {', '.join(selectors.CANDLE_INTERVALS)}"})
-        return Response(CandleSerializer(selectors.candles(market, interval), many=True).data)
+        rows = selectors.candles(market, interval, _int_param(request, "limit", 200, 1, 1000))
+        return Response(CandleSerializer(rows, many=True).data)
+
+
+class MarketCloseView(APIView):
+    """The operator closes a market for good: open orders are cancelled and their escrow released."""
+
+    permission_classes = (member_with(roles=("admin",), kinds=("exchange_operator",)),)
+
+    @extend_schema(request=MarketStatusInputSerializer, responses=MarketSerializer, parameters=[IdemHeader])
+    def post(self, request, pk):
+        market = _market(pk)
+        membership = acting_membership(request)
+
+        def handler():
+            data = MarketStatusInputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            closed = market_close(actor=Actor.from_request(request), market_id=market.id,
+                                  reason=data.validated_data["reason"])
+            return Response(MarketSerializer(closed).data)
+
+        return idempotent(request, membership.organization_id, handler)
 
 
 class PublicTradeFeedView(APIView):
-    """Recent trades across all markets, without the parties."""
+    """Recent trades across all markets and listings, without the parties: public (no login), for
+    price transparency."""
 
-    @extend_schema(responses=PublicTradeSerializer(many=True))
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+    @extend_schema(responses=PublicTradeSerializer(many=True), parameters=[OpenApiParameter("limit", int)],
+                   auth=[])
     def get(self, request):
-        return Response(PublicTradeSerializer(selectors.recent_trades(None, 100), many=True).data)
+        trades = selectors.recent_trades(None, _int_param(request, "limit", 100, 1, 500))
+        return Response(PublicTradeSerializer(trades, many=True).data)
