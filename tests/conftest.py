@@ -204,3 +204,12 @@ def balances(org, asset) -> tuple[int, int]:
 
     acc = Account.objects.filter(organization=org, asset=asset, kind="participant").first()
     return (acc.available, acc.held) if acc else (0, 0)
+
+
+@pytest.fixture(autouse=True)
+def _forget_trading_caches():
+    """trading.services caches the CNY asset per process; a transactional test's flush re-creates it."""
+    from trading.services import forget_cached
+
+    forget_cached()
+    yield
