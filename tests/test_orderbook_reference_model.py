@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from accounts.actor import Actor
 from accounts.errors import ApiError
 from ledger.models import Account, Asset
+from ledger.posting import forget_cached_accounts
 from marketplace.sessions import LOCAL
 from trading import pricing
 from trading.models import Order, Trade
@@ -158,6 +159,7 @@ def check_totals(market, orgs):
 def test_matching_equals_reference_model(world, operator_org, stream):
     market, orgs = world
     actor = Actor.system()
+    forget_cached_accounts()  # accounts opened by an earlier, rolled-back example must not be remembered
     with transaction.atomic():
         model = Model()
         real_id: dict[int, int] = {}  # model seq -> order id
