@@ -6,6 +6,7 @@ from accounts.health import healthz, readyz
 
 api_v1 = [
     path("", include("accounts.urls")),
+    path("", include("ledger.urls")),
     path("", include("marketplace.urls")),
     path("", include("trading.urls")),
     path("", include("trading.listing_urls")),

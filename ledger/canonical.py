@@ -5,7 +5,9 @@ sorted keys, no whitespace, of
     {"v": 1, "id", "kind", "key", "created_at" (UTC, ISO 8601 with microseconds), "ref": [type, id],
      "actor": [user id | null, organization id | null], "memo", "postings": [[id, account, asset,
      bucket, amount], ... ordered by id]}
-Amounts are integers; no float can appear. Changing anything here means a new version number.
+Amounts are integers; no float can appear: `memo` is the JSON object as stored, decoded with any
+non-integer number kept as its decimal text (a string), so the bytes do not depend on the database
+driver's JSON rendering or on binary floating point. Changing anything here means a new version number.
 
 Merkle log (RFC 6962 §2.1): leaf hash = SHA-256(0x00 ‖ bytes), node = SHA-256(0x01 ‖ left ‖ right);
 the tree over n leaves splits at the largest power of two below n.
@@ -15,13 +17,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 HASH_VERSION = 1
 
 
 def _utc(ts: datetime) -> str:
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def memo_value(raw):
+    """The memo as hashed: Django's psycopg2 backend hands jsonb over as text; decode it (idempotent)."""
+    if isinstance(raw, (str, bytes, bytearray)):
+        return json.loads(raw, parse_float=str)
+    return raw
 
 
 def transaction_bytes(*, id, kind, key, created_at, reference_type, reference_id, actor_user_id,
@@ -34,7 +43,7 @@ def transaction_bytes(*, id, kind, key, created_at, reference_type, reference_id
         "created_at": _utc(created_at),
         "ref": [reference_type, reference_id],
         "actor": [actor_user_id, actor_organization_id],
-        "memo": memo,
+        "memo": memo_value(memo),
         "postings": [list(p) for p in sorted(postings)],
     }
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

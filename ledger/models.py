@@ -87,7 +87,8 @@ class Asset(models.Model):
                 name="asset_kind_right_type",
             ),
             models.CheckConstraint(
-                condition=Q(valid_from__isnull=True) | Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                condition=(Q(valid_from__isnull=True) | Q(valid_to__isnull=True)
+                           | Q(valid_to__gte=models.F("valid_from"))),
                 name="asset_validity_window",
             ),
         ]

@@ -35,18 +35,30 @@ class Posted:
     replayed: bool
 
 
+def _key_order(key: tuple) -> tuple:
+    org, asset, kind = key
+    return (org is not None, org or 0, asset, str(kind))
+
+
 def accounts_ensure(keys: list[tuple[int | None, int, str]]) -> dict[tuple, int]:
     """Account ids for (organization id, asset id, kind) keys, opening missing accounts (zero balances).
-    Accounts are never deleted, so ids are cached per process."""
-    missing = [k for k in dict.fromkeys(keys) if k not in _account_ids]
+
+    Accounts are never deleted, so ids are cached per process, but only once the transaction that
+    found or opened them has committed: an account opened by a transaction that then rolls back (a
+    refused transfer to a first-time recipient) must not stay in the cache. Missing accounts are opened
+    in one fixed order, so two transactions opening overlapping sets cannot deadlock on each other's
+    uncommitted inserts; one that waited on a concurrent insert reads the committed row afterwards."""
+    wanted = list(dict.fromkeys(keys))
+    found = {k: _account_ids[k] for k in wanted if k in _account_ids}
+    missing = sorted((k for k in wanted if k not in found), key=_key_order)
     if missing:
-        values = ",".join(["(%s::bigint, %s::bigint, %s::varchar)"] * len(missing))
-        params = [x for k in missing for x in k]
+        values = ",".join(["(%s::bigint, %s::bigint, %s::varchar, %s::int)"] * len(missing))
+        params = [x for i, k in enumerate(missing) for x in (*k, i)]
         with connection.cursor() as cur:
             cur.execute(
-                f"""WITH wanted(org, asset, kind) AS (VALUES {values}),
+                f"""WITH wanted(org, asset, kind, ord) AS (VALUES {values}),
                     ins AS (INSERT INTO ledger_account (organization_id, asset_id, kind, available, held, created_at)
-                            SELECT org, asset, kind, 0, 0, now() FROM wanted
+                            SELECT org, asset, kind, 0, 0, now() FROM wanted ORDER BY ord
                             ON CONFLICT (organization_id, asset_id, kind) DO NOTHING
                             RETURNING id, organization_id, asset_id, kind)
                     SELECT id, organization_id, asset_id, kind FROM ins
@@ -56,8 +68,27 @@ def accounts_ensure(keys: list[tuple[int | None, int, str]]) -> dict[tuple, int]
                 params,
             )
             for acc_id, org, asset, kind in cur.fetchall():
-                _account_ids[(org, asset, kind)] = acc_id
-    return {k: _account_ids[k] for k in keys}
+                found[(org, asset, kind)] = acc_id
+            late = [k for k in missing if k not in found]
+            if late:
+                # ON CONFLICT waited for a concurrent opener that has committed since: the statement's
+                # snapshot predates its row, a new statement sees it
+                values = ",".join(["(%s::bigint, %s::bigint, %s::varchar)"] * len(late))
+                cur.execute(
+                    f"""SELECT a.id, a.organization_id, a.asset_id, a.kind FROM ledger_account a
+                        JOIN (VALUES {values}) w(org, asset, kind)
+                          ON a.organization_id IS NOT DISTINCT FROM w.org AND a.asset_id = w.asset
+                         AND a.kind = w.kind""",
+                    [x for k in late for x in k],
+                )
+                for acc_id, org, asset, kind in cur.fetchall():
+                    found[(org, asset, kind)] = acc_id
+        opened = {k: found[k] for k in missing}
+        if connection.in_atomic_block:
+            transaction.on_commit(lambda: _account_ids.update(opened))
+        else:
+            _account_ids.update(opened)
+    return {k: found[k] for k in keys}
 
 
 def forget_cached_accounts() -> None:
@@ -69,6 +100,23 @@ def _first_difference(stored: dict, incoming: dict) -> str | None:
         if stored.get(field) != incoming.get(field):
             return field
     return None
+
+
+def replay_of(*, idempotency_key: str, request: dict) -> Posted | None:
+    """The transaction already written under this key for the same request, None when the key is unused;
+    ApiError `idempotency_conflict` when it was used for another request. For services that find they
+    have nothing to post (an expiry with nothing left) and must still honour a replay."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT id, request FROM ledger_ledgertransaction WHERE idempotency_key = %s", [idempotency_key])
+        row = cur.fetchone()
+    if row is None:
+        return None
+    stored = row[1] if isinstance(row[1], dict) else json.loads(row[1])
+    differing = _first_difference(stored, json.loads(json.dumps(request, sort_keys=True, default=str)))
+    if differing:
+        raise ApiError("idempotency_conflict", field=differing,
+                           fields={differing: "differs from the request first sent with this key"})
+    return Posted(transaction_id=row[0], replayed=True)
 
 
 def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], actor: Actor,
@@ -126,15 +174,16 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
             stored = stored if isinstance(stored, dict) else json.loads(stored)
             differing = _first_difference(stored, json.loads(request_json))
             if differing:
-                raise ApiError("idempotency_conflict", field=differing)
+                raise ApiError("idempotency_conflict", field=differing,
+                               fields={differing: "differs from the request first sent with this key"})
             return Posted(transaction_id=existing_id, replayed=True)
         txn_id = row[0]
 
         values = ",".join(["(%s, %s, %s, %s, %s)"] * len(legs))
         params = [x for leg in legs for x in (txn_id, leg.account_id, accounts[leg.account_id][1], leg.bucket,
                                                leg.amount)]
-        cur.execute(f"INSERT INTO ledger_posting (transaction_id, account_id, asset_id, bucket, amount) VALUES {values}",
-                    params)
+        cur.execute("INSERT INTO ledger_posting (transaction_id, account_id, asset_id, bucket, amount) "
+                    f"VALUES {values}", params)
     return Posted(transaction_id=txn_id, replayed=False)
 
 

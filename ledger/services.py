@@ -17,10 +17,22 @@ from accounts.audit import audit_record
 from accounts.errors import ApiError
 from accounts.models import GOVERNMENT_KINDS, Organization
 
-from .errors import (ASSET_EXPIRED, ASSET_NOT_EXPIRED, EVIDENCE_REQUIRED, INVALID_AMOUNT,
-                     ISSUER_OUT_OF_JURISDICTION, NOT_A_CASH_ASSET, NOT_A_RIGHT, NOT_AN_ISSUER)
-from .models import Account, AccountKind, Asset, LedgerTransaction
-from .posting import AVAILABLE, HELD, Leg, Posted, accounts_ensure, post
+from .errors import (
+    ASSET_EXISTS,
+    ASSET_EXPIRED,
+    ASSET_NOT_EXPIRED,
+    BASIN_REQUIRED,
+    EVIDENCE_REQUIRED,
+    INVALID_AMOUNT,
+    ISSUER_OUT_OF_JURISDICTION,
+    NOT_A_CASH_ASSET,
+    NOT_A_RIGHT,
+    NOT_AN_ISSUER,
+    SAME_ORGANIZATION,
+    UNKNOWN_RIGHT_TYPE,
+)
+from .models import Account, AccountKind, Asset, LedgerTransaction, RightType
+from .posting import AVAILABLE, HELD, Leg, Posted, accounts_ensure, post, replay_of
 
 FARMLAND_EVIDENCE = ("project_id", "area_mu", "acceptance_document")
 
@@ -63,15 +75,26 @@ def _audit(actor: Actor, action: str, posted: Posted, after: dict, regions: list
 def asset_create(*, actor: Actor, code: str, right_type_id: str, subtype: str, unit: str, scale: int,
                  vintage: int | None, origin_region_id: str, issuer: Organization, valid_from=None, valid_to=None,
                  basin_id: str | None = None, name_zh: str = "", name_en: str = "") -> Asset:
+    """Add a rights instrument to the catalog. The issuer must be a government body whose division
+    covers the origin region; basin-bound right types (water) must name a basin."""
+    right_type = RightType.objects.filter(pk=right_type_id).first()
+    if right_type is None:
+        raise ApiError(UNKNOWN_RIGHT_TYPE, fields={"right_type": right_type_id})
     _issuer_may_issue(issuer, origin_region_id)
-    asset = Asset(code=code, kind="right", right_type_id=right_type_id, subtype=subtype, unit=unit, scale=scale,
-                  vintage=vintage, origin_region_id=origin_region_id, issuer=issuer, valid_from=valid_from,
-                  valid_to=valid_to, basin_id=basin_id, name_zh=name_zh, name_en=name_en)
+    if right_type.basin_bound and not basin_id:
+        raise ApiError(BASIN_REQUIRED, fields={"basin": f"required for {right_type_id} rights"})
+    if Asset.objects.filter(code=code).exists():
+        raise ApiError(ASSET_EXISTS, fields={"code": code})
+    asset = Asset(code=code, kind="right", right_type_id=right_type_id, subtype=subtype,
+                  unit=unit or right_type.default_unit, scale=scale, vintage=vintage,
+                  origin_region_id=origin_region_id, issuer=issuer, valid_from=valid_from, valid_to=valid_to,
+                  basin_id=basin_id, name_zh=name_zh, name_en=name_en)
     asset.full_clean()
     asset.save()
     audit_record(actor=actor, action="asset.create", object_type="asset", object_id=asset.pk,
                  after={"code": code, "right_type": right_type_id, "subtype": subtype, "scale": scale,
-                        "vintage": vintage, "origin_region": origin_region_id}, region_codes=[origin_region_id])
+                        "vintage": vintage, "origin_region": origin_region_id, "issuer": issuer.pk},
+                 region_codes=[origin_region_id])
     return asset
 
 
@@ -99,7 +122,8 @@ def rights_issue(*, actor: Actor, issuer: Organization, asset: Asset, recipient:
         if missing:
             raise ApiError(EVIDENCE_REQUIRED, fields={f: "required for farmland quota issuance" for f in missing})
     ids = accounts_ensure([(None, asset.id, AccountKind.ISSUANCE), (recipient.id, asset.id, AccountKind.PARTICIPANT)])
-    request = {"asset": asset.code, "recipient": recipient.id, "amount": amount, "evidence": evidence}
+    request = {"asset": asset.code, "issuer": issuer.id, "recipient": recipient.id, "amount": amount,
+               "evidence": evidence}
     posted = post(kind="issue", idempotency_key=client_key(actor, "issue", idempotency_key), request=request,
                   actor=actor, reference=("asset", asset.id), memo={"issuer": issuer.id, "evidence": evidence},
                   legs=[Leg(ids[(None, asset.id, "issuance")], AVAILABLE, -amount),
@@ -192,8 +216,12 @@ def rights_transfer(*, actor: Actor, asset: Asset, sender: Organization, recipie
     """Operator-initiated transfer between organizations (available → available)."""
     _positive(amount)
     _tradable(asset)
+    if sender.pk == recipient.pk:
+        raise ApiError(SAME_ORGANIZATION, fields={"recipient": "must differ from sender"})
     ids = accounts_ensure([(sender.id, asset.id, "participant"), (recipient.id, asset.id, "participant")])
-    request = {"asset": asset.code, "from": sender.id, "to": recipient.id, "amount": amount, "reason": reason}
+    # request keys are the API's field names, so that an idempotency conflict names the field the client sent
+    request = {"asset": asset.code, "sender": sender.id, "recipient": recipient.id, "amount": amount,
+               "reason": reason}
     posted = post(kind="transfer", idempotency_key=client_key(actor, "transfer", idempotency_key), request=request,
                   actor=actor, reference=("asset", asset.id), memo={"reason": reason},
                   legs=[Leg(ids[(sender.id, asset.id, "participant")], AVAILABLE, -amount),
@@ -225,20 +253,29 @@ def rights_retire(*, actor: Actor, asset: Asset, organization: Organization, amo
 @transaction.atomic
 def rights_expire(*, actor: Actor, issuer: Organization, asset: Asset, organization: Organization,
                   idempotency_key: str) -> Posted | None:
-    """The authority expires what is left of an expired right in one holder's available bucket."""
+    """The authority expires what is left of an expired right in one holder's available bucket.
+
+    The amount is whatever is available once the holder's account is locked, so it is not part of the
+    idempotent request: replaying the key returns the original expiry even when nothing is left now.
+    Returns None when there is nothing to expire and the key is unused."""
+    if asset.kind != "right":
+        raise ApiError(NOT_A_RIGHT)
     if not asset.is_expired(today()):
         raise ApiError(ASSET_NOT_EXPIRED)
     _issuer_may_issue(issuer, asset.origin_region_id)
+    key = client_key(actor, "expire", idempotency_key)
+    request = {"asset": asset.code, "issuer": issuer.id, "organization": organization.id}
     ids = accounts_ensure([(organization.id, asset.id, "participant"), (None, asset.id, "expiry")])
-    acc = Account.objects.get(pk=ids[(organization.id, asset.id, "participant")])
-    if acc.available == 0:
-        return None
-    request = {"asset": asset.code, "organization": organization.id, "amount": acc.available}
-    posted = post(kind="expire", idempotency_key=client_key(actor, "expire", idempotency_key), request=request,
-                  actor=actor, reference=("asset", asset.id),
-                  legs=[Leg(acc.id, AVAILABLE, -acc.available), Leg(ids[(None, asset.id, "expiry")], AVAILABLE,
-                                                                    acc.available)])
-    _audit(actor, "rights.expire", posted, request, [organization.region_id])
+    holder = ids[(organization.id, asset.id, "participant")]
+    available = Account.objects.select_for_update().values_list("available", flat=True).get(pk=holder)
+    if available == 0:
+        return replay_of(idempotency_key=key, request=request)
+    posted = post(kind="expire", idempotency_key=key, request=request, actor=actor, reference=("asset", asset.id),
+                  memo={"issuer": issuer.id, "organization": organization.id, "amount": available},
+                  legs=[Leg(holder, AVAILABLE, -available),
+                        Leg(ids[(None, asset.id, "expiry")], AVAILABLE, available)])
+    _audit(actor, "rights.expire", posted, {**request, "amount": available},
+           [organization.region_id, asset.origin_region_id])
     return posted
 
 

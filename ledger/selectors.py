@@ -1,0 +1,186 @@
+"""Read-side queries of the ledger: what the acting membership may see. Views never build ledger
+querysets themselves, so the visibility rules live here and only here.
+
+* The instrument catalog (assets) and the checkpoints (signed tree heads: sizes and hashes, no data)
+  are public to every member.
+* Accounts, holdings and statements: the acting organization's own accounts only.
+* A ledger transaction: when it touches one of the acting organization's accounts; the exchange
+  operator sees all; a regulator sees those touching an organization in its jurisdiction or moving an
+  asset that originates there. Anything else is a 404, never a 403 that confirms it exists.
+* Journal exports: the operator everything, a regulator the transactions it may see (as above).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from rest_framework.exceptions import NotFound
+
+from accounts.models import GOVERNMENT_KINDS, Membership
+from accounts.permissions import is_operator
+
+from .canonical import memo_value
+from .models import Account, AccountKind, Asset, Checkpoint, LedgerTransaction, MerkleLeaf, Posting
+
+
+def regulator_prefix(membership: Membership) -> str | None:
+    """The region-code prefix a regulator oversees (None for anyone else)."""
+    org = membership.organization
+    if org.kind == "regulator" and org.jurisdiction_id:
+        return org.jurisdiction.prefix
+    return None
+
+
+# --- catalog -----------------------------------------------------------------------------------------
+
+def asset_list() -> QuerySet[Asset]:
+    return Asset.objects.select_related("right_type").order_by("id")
+
+
+def asset_by_code(code: str) -> Asset | None:
+    return Asset.objects.filter(code=code).first()
+
+
+# --- holdings and statements -------------------------------------------------------------------------
+
+def holding_list(*, membership: Membership) -> list[Account]:
+    """The acting organization's accounts. A government body always sees its earmarked CNY fund (the
+    farmland-protection fund fed by its quota sales), shown at zero until money arrives."""
+    org = membership.organization
+    accounts = list(Account.objects.select_related("asset").filter(organization_id=org.pk)
+                    .order_by("asset__code", "kind"))
+    if org.kind in GOVERNMENT_KINDS and not any(a.kind == AccountKind.EARMARKED for a in accounts):
+        cny = Asset.objects.filter(code="CNY").first()
+        if cny is not None:  # unsaved placeholder: a GET opens no account
+            accounts.append(Account(organization_id=org.pk, asset=cny, kind=AccountKind.EARMARKED, available=0,
+                                    held=0))
+    return accounts
+
+
+def statement_lines(*, membership: Membership | None) -> QuerySet[Posting]:
+    if membership is None:
+        return Posting.objects.none()
+    return (Posting.objects.filter(account__organization_id=membership.organization_id)
+            .select_related("transaction", "asset", "account"))
+
+
+# --- transactions ------------------------------------------------------------------------------------
+
+def visible_transactions(*, membership: Membership) -> QuerySet[LedgerTransaction]:
+    qs = LedgerTransaction.objects.all()
+    if is_operator(membership):
+        return qs
+    touches = Posting.objects.filter(transaction=OuterRef("pk"))
+    visible = Q(Exists(touches.filter(account__organization_id=membership.organization_id)))
+    prefix = regulator_prefix(membership)
+    if prefix is not None:
+        visible |= Q(Exists(touches.filter(Q(account__organization__region__code__startswith=prefix)
+                                           | Q(asset__origin_region__code__startswith=prefix))))
+    return qs.filter(visible)
+
+
+def transaction_for(*, membership: Membership, pk: int) -> LedgerTransaction:
+    txn = (visible_transactions(membership=membership).filter(pk=pk)
+           .prefetch_related("postings__asset", "postings__account").first())
+    if txn is None:
+        raise NotFound()
+    return txn
+
+
+def transaction_posted(*, transaction_id: int) -> LedgerTransaction:
+    """A transaction the caller has just written (no visibility filter needed)."""
+    return LedgerTransaction.objects.prefetch_related("postings__asset", "postings__account").get(pk=transaction_id)
+
+
+def leaf_of(transaction_id: int) -> MerkleLeaf | None:
+    return MerkleLeaf.objects.filter(transaction_id=transaction_id).first()
+
+
+# --- checkpoints -------------------------------------------------------------------------------------
+
+def checkpoint_list() -> QuerySet[Checkpoint]:
+    return Checkpoint.objects.all()
+
+
+def checkpoint_latest() -> Checkpoint | None:
+    return Checkpoint.objects.order_by("-tree_size").first()
+
+
+def checkpoint_at(tree_size: int) -> Checkpoint | None:
+    return Checkpoint.objects.filter(tree_size=tree_size).first()
+
+
+# --- journal export ----------------------------------------------------------------------------------
+
+def _export_scope(membership: Membership, since: datetime | None, until: datetime | None) -> tuple[str, list]:
+    where, params = ["TRUE"], []
+    if since is not None:
+        where.append("t.created_at >= %s")
+        params.append(since)
+    if until is not None:
+        where.append("t.created_at < %s")
+        params.append(until)
+    if not is_operator(membership):
+        prefix = regulator_prefix(membership)
+        if prefix is None:
+            where.append("FALSE")
+        else:
+            where.append("""EXISTS (SELECT 1 FROM ledger_posting sp
+                                     JOIN ledger_account sa ON sa.id = sp.account_id
+                                     LEFT JOIN accounts_organization so ON so.id = sa.organization_id
+                                     JOIN ledger_asset ss ON ss.id = sp.asset_id
+                                    WHERE sp.transaction_id = t.id
+                                      AND (so.region_id LIKE %s OR ss.origin_region_id LIKE %s))""")
+            params += [prefix + "%", prefix + "%"]
+    return " AND ".join(where), params
+
+
+def _streamed(name: str, sql: str, params: list, batch: int):
+    """Rows of `sql` from a server-side cursor inside one transaction (one snapshot, `batch` rows in
+    memory at a time). A generator: the transaction lives as long as the response is being sent."""
+    with transaction.atomic():
+        connection.ensure_connection()
+        with connection.connection.cursor(name=name) as cur:
+            cur.itersize = batch
+            cur.execute(sql, params)
+            yield from cur
+
+
+def journal_postings(*, membership: Membership, since=None, until=None, batch: int = 2000):
+    """One row per posting, in (time, transaction, posting) order: (transaction id, created_at, kind,
+    reference type, reference id, actor organization, posting id, account id, account kind,
+    organization id, asset code, asset scale, bucket, amount)."""
+    where, params = _export_scope(membership, since, until)
+    sql = f"""SELECT t.id, t.created_at, t.kind, t.reference_type, t.reference_id, t.actor_organization_id,
+                     p.id, p.account_id, a.kind, a.organization_id, s.code, s.scale, p.bucket, p.amount
+                FROM ledger_ledgertransaction t
+                JOIN ledger_posting p ON p.transaction_id = t.id
+                JOIN ledger_account a ON a.id = p.account_id
+                JOIN ledger_asset s ON s.id = p.asset_id
+               WHERE {where}
+               ORDER BY t.created_at, t.id, p.id"""
+    return _streamed("export_journal_postings", sql, params, batch)
+
+
+def journal_transactions(*, membership: Membership, since=None, until=None, batch: int = 2000):
+    """One row per transaction with its postings and its leaf (when sealed): (id, created_at, kind,
+    idempotency key, reference type, reference id, actor user, actor organization, memo, postings as
+    [[posting id, account, account kind, organization, asset code, asset id, bucket, amount, scale]],
+    leaf index, leaf hash)."""
+    where, params = _export_scope(membership, since, until)
+    sql = f"""SELECT t.id, t.created_at, t.kind, t.idempotency_key, t.reference_type, t.reference_id,
+                     t.actor_user_id, t.actor_organization_id, t.memo,
+                     (SELECT json_agg(json_build_array(p.id, p.account_id, a.kind, a.organization_id, s.code,
+                                                       p.asset_id, p.bucket, p.amount, s.scale) ORDER BY p.id)
+                        FROM ledger_posting p
+                        JOIN ledger_account a ON a.id = p.account_id
+                        JOIN ledger_asset s ON s.id = p.asset_id
+                       WHERE p.transaction_id = t.id),
+                     l.index, l.leaf_hash
+                FROM ledger_ledgertransaction t
+                LEFT JOIN ledger_merkleleaf l ON l.transaction_id = t.id
+               WHERE {where}
+               ORDER BY t.created_at, t.id"""
+    for row in _streamed("export_journal_transactions", sql, params, batch):
+        yield (*row[:8], memo_value(row[8]), *row[9:])
