@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "trading",
     "oversight",
 ]
+if env_bool("ENABLE_BENCH_APP"):  # `make bench` only: the bare ceiling endpoint and task (bench/)
+    INSTALLED_APPS.append("bench")
 
 MIDDLEWARE = [
     "accounts.middleware.RequestIdMiddleware",

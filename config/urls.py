@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -21,3 +22,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),
 ]
+if apps.is_installed("bench"):  # only with ENABLE_BENCH_APP=1 (`make bench`)
+    urlpatterns.append(path("api/v1/bench/", include("bench.urls")))

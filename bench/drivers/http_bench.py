@@ -1,0 +1,151 @@
+"""`order_place`: limit orders through HTTP with wrk (16 connections) against the bare one-insert DRF
+endpoint of the same deployment. Prints one JSON object (the scenario's result) on stdout."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from .common import STATE, load_seed, log, percentile, rnd, setup_django
+
+WRK_DIR = Path(__file__).resolve().parents[1] / "wrk"
+
+
+def wrk(script: str, url: str, *, duration: int, connections: int, threads: int, env: dict) -> dict:
+    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--timeout", "10s", "--latency",
+           "-s", str(WRK_DIR / script), url]
+    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env}, timeout=duration + 60)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no summary: {out.stdout[-2000:]} {out.stderr[-2000:]}")
+    r = json.loads(line[len("BENCH_JSON "):])
+    secs = r["duration_us"] / 1e6
+    r["per_s"] = r["ok"] / secs
+    return r
+
+
+def trade_latencies(since, until) -> dict:
+    """Match-to-settled of the order-book trades matched in [since, until): trade row written → the
+    settling transaction's audit event (written last, just before its commit)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("""SELECT count(*), count(*) FILTER (WHERE status = 'settled') FROM trading_trade
+                        WHERE created_at >= %s AND created_at < %s""", [since, until])
+        total, settled = cur.fetchone()
+        cur.execute("""SELECT extract(epoch FROM a.occurred_at - t.created_at) * 1000
+                         FROM trading_trade t JOIN accounts_auditevent a
+                           ON a.object_type = 'trade' AND a.object_id = t.id::text AND a.action = 'trade.settle'
+                        WHERE t.created_at >= %s AND t.created_at < %s""", [since, until])
+        lat = [float(r[0]) for r in cur.fetchall()]
+    return {"trades": total, "settled": settled, "p50_ms": rnd(percentile(lat, 50)), "p99_ms": rnd(percentile(lat, 99))}
+
+
+def wait_settled(since, timeout: float = 60) -> None:
+    from trading.models import Trade
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if not Trade.objects.filter(created_at__gte=since, status="matched").exists():
+            return
+        time.sleep(0.5)
+    log("warning: trades still unsettled after the order run")
+
+
+def profile_orders(args, env: dict, opts: dict) -> None:
+    """A further order run with py-spy on both gunicorn workers → bench/results/order_place_profile.txt."""
+    import threading
+    from urllib.parse import urlparse
+
+    from . import profile
+
+    if not profile.PY_SPY.exists():
+        log("profile: py-spy is not installed in .bench-venv")
+        return
+    pids = profile.gunicorn_workers(urlparse(args.base).port)
+    t = threading.Thread(target=wrk, args=("order_place.lua", f"{args.base}/api/v1/orders/"),
+                         kwargs=dict(duration=14, env={**env, "BENCH_RUN_ID": f"p{int(time.time())}"}, **opts))
+    t.start()
+    time.sleep(2)
+    files = profile.record(pids, 10, STATE / "results")
+    t.join()
+    text = profile.summarize(files)
+    (STATE / "results" / "order_place_profile.txt").write_text(text)
+    out = Path(__file__).resolve().parents[1] / "results" / "order_place_profile.txt"
+    out.write_text(text)
+    log(f"profile of the order path: {out}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--base", default="http://127.0.0.1:8442")
+    ap.add_argument("--duration", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--only", choices=["bare", "orders"], default=None)
+    args = ap.parse_args()
+    setup_django()
+    from django.utils import timezone
+
+    seed = load_seed()
+    data = STATE / "wrk-data.txt"
+    data.write_text(",".join(map(str, seed["markets"])) + "\n" + "\n".join(seed["tokens"]) + "\n")
+    env = {"BENCH_WRK_DATA": str(data), "BENCH_WRK_DIR": str(WRK_DIR), "BENCH_MID_PRICE": str(seed["mid_price"])}
+    opts = dict(connections=args.connections, threads=args.threads)
+    result: dict = {"connections": args.connections, "duration_s": args.duration, "wrk_threads": args.threads,
+                    "markets": len(seed["markets"]), "organizations": len(seed["tokens"])}
+
+    bare_runs = []
+
+    def bare(seconds: int) -> None:
+        r = wrk("bare.lua", f"{args.base}/api/v1/bench/rows", duration=seconds, env=env, **opts)
+        log(f"bare insert: {r['per_s']:.0f}/s p50 {r['p50_us'] / 1000:.1f} ms")
+        bare_runs.append(r)
+
+    # bare, orders, bare: the ceiling is measured on both sides of the real run (drifting background load)
+    half = max(2, args.duration // 2)
+    if args.only in (None, "bare"):
+        wrk("bare.lua", f"{args.base}/api/v1/bench/rows", duration=args.warmup, env=env, **opts)
+        bare(half)
+    if args.only in (None, "orders"):
+        wrk("order_place.lua", f"{args.base}/api/v1/orders/", duration=args.warmup,
+            env={**env, "BENCH_RUN_ID": f"w{int(time.time())}"}, **opts)
+        since = timezone.now()
+        orders = wrk("order_place.lua", f"{args.base}/api/v1/orders/", duration=args.duration,
+                     env={**env, "BENCH_RUN_ID": f"r{int(time.time())}"}, **opts)
+        until = timezone.now()
+        log(f"order_place: {orders['per_s']:.0f}/s p50 {orders['p50_us'] / 1000:.1f} ms, "
+            f"{orders['http_4xx']} 4xx, {orders['http_5xx']} 5xx")
+        wait_settled(since)
+        lat = trade_latencies(since, until)
+        result.update(orders_per_s=rnd(orders["per_s"]), p50_ms=rnd(orders["p50_us"] / 1000, 2),
+                      p99_ms=rnd(orders["p99_us"] / 1000, 2), errors_4xx=orders["http_4xx"],
+                      errors_5xx=orders["http_5xx"], socket_errors=orders["socket_errors"],
+                      trades=lat["trades"], trades_per_s=rnd(lat["trades"] / (orders["duration_us"] / 1e6)),
+                      trades_settled=lat["settled"], http_match_to_settled_p50_ms=lat["p50_ms"],
+                      http_match_to_settled_p99_ms=lat["p99_ms"])
+        mode = os.environ.get("BENCH_PROFILE", "auto")  # auto: when below the goal against the first bare run
+        if mode == "1" or (mode == "auto" and bare_runs and orders["per_s"] < 0.5 * bare_runs[0]["per_s"]):
+            profile_orders(args, env, opts)
+            result["profile"] = "bench/results/order_place_profile.txt"
+    if args.only in (None, "bare"):
+        bare(half)
+        ok = sum(r["ok"] for r in bare_runs)
+        secs = sum(r["duration_us"] for r in bare_runs) / 1e6
+        weights = [r["ok"] for r in bare_runs]
+        result.update(bare_per_s=rnd(ok / secs),
+                      bare_p50_ms=rnd(sum(r["p50_us"] * w for r, w in zip(bare_runs, weights)) / ok / 1000, 2),
+                      bare_p99_ms=rnd(max(r["p99_us"] for r in bare_runs) / 1000, 2),
+                      bare_runs_per_s=[rnd(r["per_s"]) for r in bare_runs],
+                      bare_errors=sum(r["http_4xx"] + r["http_5xx"] for r in bare_runs))
+    if "orders_per_s" in result and "bare_per_s" in result:
+        result["ratio_to_bare_insert"] = round(result["orders_per_s"] / result["bare_per_s"], 3)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
