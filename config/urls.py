@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("marketplace.urls")),
     path("", include("trading.urls")),
     path("", include("trading.listing_urls")),
+    path("", include("trading.webhook_urls")),
     path("", include("oversight.urls")),
 ]
 

@@ -213,3 +213,7 @@ def _forget_trading_caches():
 
     forget_cached()
     yield
+
+
+# --- settlement: a real Celery worker and a private Redis (see tests/celery_support.py) ------------------
+from .celery_support import celery_env, celery_worker  # noqa: E402,F401

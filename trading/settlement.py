@@ -1,56 +1,93 @@
-"""Delivery versus payment: `trade_settle` turns a MATCHED (or APPROVED) trade into one ledger
-transaction, exactly once in effect however often it runs; `trade_fail` releases a trade's escrow.
+"""Delivery versus payment and the trade lifecycle after matching.
 
-The settling transaction locks the trade row first, so two deliveries of the same task serialize and
-the second sees SETTLED and does nothing; the ledger transaction's idempotency key
+    MATCHED ──────────────────────────────┐
+       └→ PENDING_APPROVAL → APPROVED ────┴→ SETTLING → SETTLED
+                          └→ REJECTED               └→ FAILED
+
+`trade_settle` turns a MATCHED (or APPROVED) trade into one ledger transaction, exactly once in effect
+however often and however concurrently it runs; `trade_approve` / `trade_fail(status="rejected")` are
+the regulator's decisions (called by oversight); `trade_fail` also ends a trade that cannot settle.
+Every transition writes a `TradeEvent` (what the parties list as notifications), an audit event, and
+records the webhook deliveries it triggers, all in the transaction that makes the transition.
+
+SETTLING is not a state a trade rests in: the settling transaction records MATCHED/APPROVED →
+SETTLING → SETTLED in one commit, so a crash leaves the trade as it was and the outbox sends it again.
+
+Exactly once: the settling transaction locks the trade row first, so two deliveries of the same task
+serialize and the second sees SETTLED and does nothing; the ledger transaction's idempotency key
 (`settle:trade:<id>`) is a second line of defence. Legs of the one ledger transaction:
-  rights  seller held      −quantity        buyer available   +quantity
-  cash    buyer held       −buyer_hold      buyer available   +(buyer_hold − value − buyer_fee)
+  rights  seller held      −seller_hold     buyer available   +quantity
+          seller available +(seller_hold − quantity)        (a listing that escrowed more than it sold)
+  cash    buyer held       −buyer_hold      buyer available   +(buyer_hold − value − buyer_fee)  (price
+                                                                improvement and unused fee reserve)
           seller available +(value − seller_fee)   (farmland quotas sold by a government: its
                                                     earmarked farmland-protection fund instead)
-          operator fee income  +(buyer_fee + seller_fee)
+  fees    operator fee income +buyer_fee ; operator fee income +seller_fee  (one posting per side)
+
+Lock order: trade row, then ledger accounts in id order (inside `post`). Placement takes market →
+accounts and never a trade lock while holding accounts, so the two cannot deadlock. The ledger write is
+the last statement before the trade's own updates, which keeps the time the shared fee-income account
+stays locked short.
+
+A short escrow at settlement (impossible unless something else is wrong): the trade FAILS, whatever
+escrow is there is released side by side, an `alert.settlement_failed` audit event is raised, and no
+part of the exchange is posted.
 """
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from accounts.actor import Actor
-from accounts.audit import audit_record
 from accounts.errors import ApiError
-from accounts.models import GOVERNMENT_KINDS, Organization
+from accounts.models import GOVERNMENT_KINDS, AuditEvent, Organization
 from ledger.models import AccountKind, Asset
 from ledger.posting import AVAILABLE, HELD, Leg, accounts_ensure, post
+from marketplace.models import Market
 from marketplace.rules import CheckContext, evaluate
 
-from .models import OutboxStatus, SettlementOutbox, Trade, TradeEvent, TradeStatus
+from .errors import INVALID_TRANSITION
+from .models import TERMINAL_TRADE_STATUSES, OutboxStatus, SettlementOutbox, Trade, TradeEvent, TradeStatus
 
 log = logging.getLogger(__name__)
 SETTLEABLE = {TradeStatus.MATCHED, TradeStatus.APPROVED, TradeStatus.SETTLING}
-_operator: dict[str, int] = {}
+FAILURE_ALERT = "alert.settlement_failed"
 
 
-def operator_organization_id() -> int:
-    if "id" not in _operator:
-        org = Organization.objects.filter(kind="exchange_operator").order_by("id").first()
-        if org is None:
-            raise RuntimeError("no exchange operator organization: fees have nowhere to go")
-        _operator["id"] = org.id
-    return _operator["id"]
+def operator_organization_id() -> int | None:
+    return Organization.objects.filter(kind="exchange_operator").order_by("id").values_list("id", flat=True).first()
 
 
 def forget_operator() -> None:
-    _operator.clear()
+    """Kept for callers of the former per-process cache: nothing is cached any more (a cached id
+    outlives a database restore and, in tests, a flush)."""
 
 
-def _event(trade: Trade, status: str, **detail) -> TradeEvent:
-    return TradeEvent(trade=trade, status=status, detail=detail)
+def _regions(trade: Trade) -> list[str]:
+    return [r for r in (trade.buyer.region_id, trade.seller.region_id) if r]
+
+
+def _audit_rows(actor: Actor, trade: Trade, rows: list[tuple[str, dict | None, dict | None]]) -> list[AuditEvent]:
+    regions = _regions(trade)
+    return [AuditEvent(actor_user_id=actor.user_id, actor_organization_id=actor.organization_id, action=action,
+                       object_type="trade", object_id=str(trade.id), before=before, after=after,
+                       request_id=actor.request_id or "", region_codes=regions)
+            for action, before, after in rows]
+
+
+def _audit_many(actor: Actor, trade: Trade, rows: list[tuple[str, dict | None, dict | None]]) -> None:
+    """Audit events for the transitions of one trade, in one statement."""
+    AuditEvent.objects.bulk_create(_audit_rows(actor, trade, rows))
 
 
 def _proceeds_kind(trade: Trade, asset: Asset) -> str:
+    """Farmland-quota proceeds of a government seller go to its earmarked farmland-protection fund
+    (指标调剂收益主要用于耕地保护、农业农村发展), never to its free cash."""
     if asset.right_type_id == "farmland" and trade.seller.kind in GOVERNMENT_KINDS:
         return AccountKind.EARMARKED
     return AccountKind.PARTICIPANT
@@ -61,22 +98,121 @@ def _outbox_done(trade: Trade, now: datetime) -> None:
                                                                                      done_at=now)
 
 
+class _LockQuery:
+    """SELECT … FOR UPDATE OF the trade row, joined with the parties, the market and the outbox row,
+    plus the ids of the CNY asset and of the operator: what `select_related` + two `Subquery`
+    annotations would run, but built once per process (compiling that queryset cost more CPU than the
+    rest of a settlement). Instances are made with `Model.from_db`; none of these models has a field
+    needing a database converter (asserted)."""
+
+    models = ((Trade, "t"), (Organization, "b"), (Organization, "s"), (Market, "m"), (SettlementOutbox, "o"))
+
+    def __init__(self):
+        self.fields = [[f for f in model._meta.concrete_fields] for model, _ in self.models]
+        for fields in self.fields:
+            for f in fields:
+                assert not f.get_db_converters(connection), f"{f} needs a converter: extend _LockQuery"
+        columns = ", ".join(f'{alias}."{f.column}"' for (_, alias), fields in zip(self.models, self.fields)
+                            for f in fields)
+        asset, org = Asset._meta.db_table, Organization._meta.db_table
+        self.sql = f"""SELECT {columns},
+                              (SELECT id FROM {asset} WHERE code = 'CNY'),
+                              (SELECT id FROM {org} WHERE kind = 'exchange_operator' ORDER BY id LIMIT 1)
+                         FROM {Trade._meta.db_table} t
+                         JOIN {org} b ON b.id = t.buyer_id
+                         JOIN {org} s ON s.id = t.seller_id
+                         LEFT JOIN {Market._meta.db_table} m ON m.id = t.market_id
+                         LEFT JOIN {SettlementOutbox._meta.db_table} o ON o.trade_id = t.id
+                        WHERE t.id = %s
+                          FOR UPDATE OF t"""
+
+    def run(self, trade_id: int) -> Trade | None:
+        with connection.cursor() as cur:
+            cur.execute(self.sql, [trade_id])
+            row = cur.fetchone()
+        if row is None:
+            return None
+        objs, at = [], 0
+        for (model, _), fields in zip(self.models, self.fields):
+            values = row[at:at + len(fields)]
+            at += len(fields)
+            objs.append(None if values[0] is None else model.from_db(connection.alias, None, values))
+        trade, buyer, seller, market, outbox = objs
+        Trade._meta.get_field("buyer").set_cached_value(trade, buyer)
+        Trade._meta.get_field("seller").set_cached_value(trade, seller)
+        Trade._meta.get_field("market").set_cached_value(trade, market)
+        SettlementOutbox._meta.get_field("trade").remote_field.set_cached_value(trade, outbox)
+        if outbox is not None:
+            SettlementOutbox._meta.get_field("trade").set_cached_value(outbox, trade)
+        trade.cny_id, trade.operator_id = row[at], row[at + 1]
+        return trade
+
+
+_lock_query: list[_LockQuery] = []
+
+
+def _lock_trade(trade_id: int) -> Trade | None:
+    """Lock the trade row (nothing else) and read what settling it needs in the same statement: the
+    parties, the market, the outbox row, and the ids of the CNY asset and of the operator (neither is
+    cached across transactions: a cached id would outlive a database restore, and a test's flush)."""
+    if not _lock_query:
+        _lock_query.append(_LockQuery())
+    return _lock_query[0].run(trade_id)
+
+
+_assets: dict[int, tuple[float, Asset]] = {}
+ASSET_CACHE_SECONDS = 60.0  # as long as the rulebook's own compiled reference data (marketplace.rules.MAX_AGE)
+
+
+def _asset(asset_id: int) -> Asset:
+    """The traded instrument, from a per-process cache refreshed every ASSET_CACHE_SECONDS (ids are never
+    reused; an instrument's catalog data changes rarely, and the settlement re-check may see such a change
+    that late)."""
+    hit = _assets.get(asset_id)
+    if hit is None or time.monotonic() - hit[0] > ASSET_CACHE_SECONDS:
+        hit = (time.monotonic(), Asset.objects.get(pk=asset_id))
+        _assets[asset_id] = hit
+    return hit[1]
+
+
+def _outbox_of(trade: Trade) -> SettlementOutbox | None:
+    try:
+        return trade.outbox
+    except SettlementOutbox.DoesNotExist:
+        return None
+
+
+def _insert_sql(model, objs: list) -> tuple[str, list]:
+    """The INSERT statement Django would run for `objs` (auto_now_add and JSON adaptation included), to
+    be embedded in a larger statement."""
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    query = InsertQuery(model)
+    query.insert_values(fields, objs)
+    [(sql, params)] = query.get_compiler(connection=connection).as_sql()
+    return sql, list(params)
+
+
 @transaction.atomic
 def trade_settle(*, trade_id: int, now: datetime | None = None) -> str:
-    """Settle one trade if it is due; returns the trade's status afterwards."""
+    """Settle one trade if it is due; returns the trade's status afterwards ("not_due" for an
+    end-of-day trade before its cut-off, "missing" for an unknown id).
+
+    Round trips on the way to SETTLED: the trade lock (with everything it needs), the rulebook's
+    generation check, the ledger posting (three statements, `ledger.posting.post`), one statement for
+    all of the trade's own writes (status, events, outbox, audit; it also returns the parties' webhook
+    endpoints), and the commit."""
     now = now or timezone.now()
-    trade = (Trade.objects.select_for_update(of=("self",)).select_related("buyer", "seller", "market")
-             .filter(pk=trade_id).first())
+    trade = _lock_trade(trade_id)
     if trade is None:
         return "missing"
     if trade.status not in SETTLEABLE:
-        if trade.status in ("settled", "failed", "rejected"):
+        if trade.status in TERMINAL_TRADE_STATUSES:
             _outbox_done(trade, now)
         return trade.status
-    outbox = SettlementOutbox.objects.filter(trade=trade).only("not_before", "status").first()
-    if outbox and outbox.not_before and outbox.not_before > now:
+    outbox = _outbox_of(trade)
+    if outbox is not None and outbox.not_before and outbox.not_before > now:
         return "not_due"
-    asset = Asset.objects.get(pk=trade.asset_id)
+    asset = _asset(trade.asset_id)
     actor = Actor.system()
 
     _, refusal = evaluate(CheckContext(stage="settlement", asset=asset, at=now, buyer=trade.buyer, seller=trade.seller,
@@ -84,39 +220,38 @@ def trade_settle(*, trade_id: int, now: datetime | None = None) -> str:
     if refusal and not refusal.needs_approval:
         return _fail(trade, asset, actor, now, reason=refusal.code)
     if refusal and trade.status != TradeStatus.APPROVED:
-        trade.status = TradeStatus.PENDING_APPROVAL
-        trade.save(update_fields=["status"])
-        TradeEvent.objects.create(trade=trade, status=trade.status, detail={"rule": refusal.code,
-                                                                            "jurisdiction": refusal.jurisdiction})
-        audit_record(actor=actor, action="trade.pending_approval", object_type="trade", object_id=trade.id,
-                     after={"rule": refusal.code}, region_codes=[trade.buyer.region_id, trade.seller.region_id])
-        return trade.status
+        return _to_pending_approval(trade, actor, refusal)
 
-    cny_id = _cny_id()
+    fees = trade.buyer_fee + trade.seller_fee
+    if fees and trade.operator_id is None:
+        raise RuntimeError("no exchange operator organization: fees have nowhere to go")
+    cny_id = trade.cny_id
     proceeds_kind = _proceeds_kind(trade, asset)
-    fee_org = operator_organization_id()
-    keys = [(trade.seller_id, asset.id, "participant"), (trade.buyer_id, asset.id, "participant"),
-            (trade.buyer_id, cny_id, "participant"), (trade.seller_id, cny_id, proceeds_kind),
-            (fee_org, cny_id, "fee_income")]
+    seller_rights = (trade.seller_id, asset.id, AccountKind.PARTICIPANT)
+    buyer_rights = (trade.buyer_id, asset.id, AccountKind.PARTICIPANT)
+    buyer_cash = (trade.buyer_id, cny_id, AccountKind.PARTICIPANT)
+    seller_cash = (trade.seller_id, cny_id, proceeds_kind)
+    fee_income = (trade.operator_id, cny_id, AccountKind.FEE_INCOME)
+    keys = [seller_rights, buyer_rights, buyer_cash, seller_cash] + ([fee_income] if fees else [])
     ids = accounts_ensure(keys)
-    refund = trade.buyer_hold - trade.value - trade.buyer_fee
     legs = [
-        Leg(ids[keys[0]], HELD, -trade.seller_hold),
-        Leg(ids[keys[1]], AVAILABLE, trade.quantity),
-        Leg(ids[keys[2]], HELD, -trade.buyer_hold),
-        Leg(ids[keys[2]], AVAILABLE, refund),
-        Leg(ids[keys[3]], AVAILABLE, trade.value - trade.seller_fee),
-        Leg(ids[keys[4]], AVAILABLE, trade.buyer_fee + trade.seller_fee),
+        Leg(ids[seller_rights], HELD, -trade.seller_hold),
+        Leg(ids[buyer_rights], AVAILABLE, trade.quantity),
+        Leg(ids[seller_rights], AVAILABLE, trade.seller_hold - trade.quantity),
+        Leg(ids[buyer_cash], HELD, -trade.buyer_hold),
+        Leg(ids[buyer_cash], AVAILABLE, trade.buyer_hold - trade.value - trade.buyer_fee),
+        Leg(ids[seller_cash], AVAILABLE, trade.value - trade.seller_fee),
     ]
-    if trade.seller_hold != trade.quantity:  # a listing may escrow more than it sells: return the rest
-        legs.append(Leg(ids[keys[0]], AVAILABLE, trade.seller_hold - trade.quantity))
+    if fees:
+        legs += [Leg(ids[fee_income], AVAILABLE, trade.buyer_fee), Leg(ids[fee_income], AVAILABLE, trade.seller_fee)]
     try:
         posted = post(kind="settle", idempotency_key=f"settle:trade:{trade.id}", actor=actor,
                       reference=("trade", trade.id), legs=legs,
                       request={"trade": trade.id, "value": trade.value, "quantity": trade.quantity},
                       memo={"buyer": trade.buyer_id, "seller": trade.seller_id, "price": trade.price,
                             "buyer_fee": trade.buyer_fee, "seller_fee": trade.seller_fee,
-                            "proceeds_account": proceeds_kind})
+                            "proceeds_account": proceeds_kind,
+                            "market": trade.market_id, "listing": trade.listing_id})
     except ApiError as exc:  # a short escrow should be impossible: fail loudly, release what is there
         log.error("settlement of trade %s failed: %s", trade.id, exc.code)
         return _fail(trade, asset, actor, now, reason=f"settlement_error:{exc.code}", alert=True)
@@ -125,77 +260,140 @@ def trade_settle(*, trade_id: int, now: datetime | None = None) -> str:
     trade.status = TradeStatus.SETTLED
     trade.ledger_transaction_id = posted.transaction_id
     trade.settled_at = now
-    trade.save(update_fields=["status", "ledger_transaction_id", "settled_at"])
-    TradeEvent.objects.bulk_create([_event(trade, TradeStatus.SETTLING, previous=previous),
-                                    _event(trade, TradeStatus.SETTLED, ledger_transaction=posted.transaction_id)])
-    _outbox_done(trade, now)
-    audit_record(actor=actor, action="trade.settle", object_type="trade", object_id=trade.id,
-                 before={"status": previous}, after={"status": "settled", "ledger_transaction": posted.transaction_id},
-                 region_codes=[trade.buyer.region_id, trade.seller.region_id])
-    _after_commit_notify(trade.id, "settled")
+    events_sql, events_params = _insert_sql(TradeEvent, [
+        TradeEvent(trade=trade, status=TradeStatus.SETTLING, detail={"previous": previous}),
+        TradeEvent(trade=trade, status=TradeStatus.SETTLED, detail={"ledger_transaction": posted.transaction_id})])
+    audit_sql, audit_params = _insert_sql(AuditEvent, _audit_rows(actor, trade, [
+        ("trade.settling", {"status": previous}, {"status": "settling"}),
+        ("trade.settle", {"status": "settling"}, {"status": "settled", "ledger_transaction": posted.transaction_id,
+                                                  "value": trade.value, "fees": [trade.buyer_fee, trade.seller_fee],
+                                                  "proceeds_account": proceeds_kind}),
+    ]))
+    with connection.cursor() as cur:
+        cur.execute(f"""WITH settled AS (UPDATE trading_trade SET status = %s, ledger_transaction_id = %s,
+                                                                 settled_at = %s WHERE id = %s),
+                              outbox AS (UPDATE trading_settlementoutbox SET status = %s, done_at = %s
+                                          WHERE trade_id = %s AND status = %s),
+                              events AS ({events_sql}),
+                              audit AS ({audit_sql})
+                         SELECT id, organization_id, events FROM trading_webhookendpoint
+                          WHERE active AND organization_id IN (%s, %s)""",
+                    [TradeStatus.SETTLED, posted.transaction_id, now, trade.id,
+                     OutboxStatus.DONE, now, trade.id, OutboxStatus.PENDING,
+                     *events_params, *audit_params, trade.buyer_id, trade.seller_id])
+        endpoints = cur.fetchall()
+    if endpoints:
+        _record_webhooks(trade, "settled", asset, endpoints=endpoints)
     return trade.status
 
 
-_cny: dict[str, int] = {}
+def _to_pending_approval(trade: Trade, actor: Actor, refusal) -> str:
+    previous = trade.status
+    trade.status = TradeStatus.PENDING_APPROVAL
+    trade.save(update_fields=["status"])
+    TradeEvent.objects.create(trade=trade, status=trade.status, detail={"rule": refusal.code,
+                                                                        "jurisdiction": refusal.jurisdiction})
+    _audit_many(actor, trade, [("trade.pending_approval", {"status": previous},
+                                {"status": trade.status, "rule": refusal.code, "jurisdiction": refusal.jurisdiction})])
+    return trade.status
 
 
-def _cny_id() -> int:
-    if "id" not in _cny:
-        _cny["id"] = Asset.objects.values_list("id", flat=True).get(code="CNY")
-    return _cny["id"]
-
-
-def _release_legs(trade: Trade, asset: Asset) -> list[tuple[int, int, int]]:
+def _release_parts(trade: Trade, asset: Asset, cny_id: int) -> list[tuple[int, int, int]]:
     """(organization, asset, amount) escrow of a trade to give back."""
-    return [(trade.buyer_id, _cny_id(), trade.buyer_hold), (trade.seller_id, asset.id, trade.seller_hold)]
+    return [p for p in ((trade.buyer_id, cny_id, trade.buyer_hold), (trade.seller_id, asset.id, trade.seller_hold))
+            if p[2] > 0]
 
 
 def _fail(trade: Trade, asset: Asset, actor: Actor, now: datetime, *, reason: str, alert: bool = False,
           status: str = TradeStatus.FAILED) -> str:
-    """Release the trade's escrow (in one ledger transaction, or side by side if one side is short) and
-    mark it failed (or rejected)."""
-    parts = [p for p in _release_legs(trade, asset) if p[2] > 0]
-    ids = accounts_ensure([(org, a, "participant") for org, a, _ in parts])
-    groups = [parts] if not alert else [[p] for p in parts]
-    released = []
+    """Release the trade's escrow and mark it failed (or rejected). Normally one ledger transaction
+    releases both sides; with `alert` (something is already inconsistent) each side is released on its
+    own, so that one short side does not keep the other side's escrow locked up."""
+    cny_id = getattr(trade, "cny_id", None) or Asset.objects.values_list("id", flat=True).get(code="CNY")
+    parts = _release_parts(trade, asset, cny_id)
+    ids = accounts_ensure([(org, a, AccountKind.PARTICIPANT) for org, a, _ in parts])
+    groups = [[p] for p in parts] if alert else ([parts] if parts else [])
+    released, short = [], []
     for group in groups:
         legs = []
         for org, a, amount in group:
-            acc = ids[(org, a, "participant")]
+            acc = ids[(org, a, AccountKind.PARTICIPANT)]
             legs += [Leg(acc, HELD, -amount), Leg(acc, AVAILABLE, amount)]
         try:
             post(kind="release", idempotency_key=f"release:trade:{trade.id}:{group[0][0]}:{len(group)}", actor=actor,
                  reference=("trade", trade.id), legs=legs, request={"trade": trade.id, "reason": reason})
             released += group
-        except ApiError:
-            log.error("could not release escrow %s of trade %s", group, trade.id)
+        except ApiError as exc:
+            log.error("could not release escrow %s of trade %s: %s", group, trade.id, exc.code)
+            short += group
     previous = trade.status
     trade.status = status
     trade.failure_reason = reason[:200]
     trade.save(update_fields=["status", "failure_reason"])
     TradeEvent.objects.create(trade=trade, status=status, detail={"reason": reason, "released": len(released)})
     _outbox_done(trade, now)
-    audit_record(actor=actor, action=f"trade.{status}", object_type="trade", object_id=trade.id,
-                 before={"status": previous}, after={"status": status, "reason": reason},
-                 region_codes=[trade.buyer.region_id, trade.seller.region_id])
+    rows = [(f"trade.{status}", {"status": previous}, {"status": status, "reason": reason,
+                                                       "released": [list(p) for p in released]})]
     if alert:
-        audit_record(actor=actor, action="alert.settlement_failed", object_type="trade", object_id=trade.id,
-                     after={"reason": reason, "released": [list(p) for p in released]})
-    _after_commit_notify(trade.id, status)
+        rows.append((FAILURE_ALERT, None, {"reason": reason, "released": [list(p) for p in released],
+                                           "not_released": [list(p) for p in short]}))
+    _audit_many(actor, trade, rows)
+    _record_webhooks(trade, status, asset)
     return status
 
 
 @transaction.atomic
-def trade_fail(*, trade_id: int, reason: str, actor: Actor | None = None, status: str = TradeStatus.FAILED) -> str:
-    """Fail (or reject) a trade that has not settled, releasing its escrow."""
-    trade = Trade.objects.select_for_update(of=("self",)).select_related("buyer", "seller").get(pk=trade_id)
-    if trade.status in ("settled", "failed", "rejected"):
+def trade_fail(*, trade_id: int, reason: str, actor: Actor | None = None, status: str = TradeStatus.FAILED,
+               alert: bool = False) -> str:
+    """Fail a trade that has not settled, releasing its escrow (a trade already in a final state is left
+    as it is); with status="rejected", reject a trade pending approval (`invalid_trade_transition` when
+    it is not pending approval, a no-op when it is already rejected). `alert` raises an
+    `alert.settlement_failed` audit event and releases each side on its own."""
+    if status not in (TradeStatus.FAILED, TradeStatus.REJECTED):
+        raise ValueError("status must be failed or rejected")
+    trade = _lock_trade(trade_id)
+    if trade is None:
+        raise ApiError("not_found")
+    if status == TradeStatus.REJECTED:
+        if trade.status == TradeStatus.REJECTED:
+            return trade.status  # rejecting twice is a no-op
+        if trade.status != TradeStatus.PENDING_APPROVAL:
+            raise ApiError(INVALID_TRANSITION)
+    elif trade.status in TERMINAL_TRADE_STATUSES:
         return trade.status
-    asset = Asset.objects.get(pk=trade.asset_id)
-    return _fail(trade, asset, actor or Actor.system(), timezone.now(), reason=reason, status=status)
+    return _fail(trade, _asset(trade.asset_id), actor or Actor.system(), timezone.now(), reason=reason,
+                 status=status, alert=alert)
 
 
-def _after_commit_notify(trade_id: int, status: str) -> None:
+@transaction.atomic
+def trade_approve(*, trade_id: int, actor: Actor, note: str = "") -> str:
+    """A regulator approves a trade pending approval: APPROVED, its settlement due again (at once, or at
+    the market's next end-of-day cut-off), the nudge sent after commit. Approving again is a no-op;
+    approving a trade that is not pending approval is `invalid_trade_transition`."""
+    from .outbox import is_deferred, outbox_make_due, send_settlement
+
+    trade = _lock_trade(trade_id)
+    if trade is None:
+        raise ApiError("not_found")
+    if trade.status in (TradeStatus.APPROVED, TradeStatus.SETTLING, TradeStatus.SETTLED):
+        return trade.status
+    if trade.status != TradeStatus.PENDING_APPROVAL:
+        raise ApiError(INVALID_TRANSITION)
+    now = timezone.now()
+    trade.status = TradeStatus.APPROVED
+    trade.save(update_fields=["status"])
+    TradeEvent.objects.create(trade=trade, status=trade.status,
+                              detail={"by_organization": actor.organization_id, "note": note[:200]})
+    _audit_many(actor, trade, [("trade.approve", {"status": TradeStatus.PENDING_APPROVAL},
+                                {"status": TradeStatus.APPROVED, "note": note[:200]})])
+    row = outbox_make_due(trade, now=now)
+    if not is_deferred(trade.market):
+        trade_id, queue = trade.id, row.queue
+        transaction.on_commit(lambda: send_settlement(trade_id, queue))
+    return trade.status
+
+
+def _record_webhooks(trade: Trade, status: str, asset: Asset | None = None, endpoints=None) -> None:
     from .notifications import notify_trade_event
 
-    transaction.on_commit(lambda: notify_trade_event(trade_id=trade_id, status=status))
+    notify_trade_event(trade=trade, status=status, asset=asset, endpoints=endpoints)

@@ -1,0 +1,131 @@
+"""Earmarked farmland-protection funds: paying out, and the per-county report.
+
+Farmland-quota (耕地占补平衡指标) proceeds of a government seller are settled into its `earmarked` CNY
+account, not its free cash (trading.settlement): 指标调剂收益主要用于耕地保护、农业农村发展.
+
+`earmarked_payout` spends from that fund. It is a payment OUT of the exchange (earmarked available →
+the CNY issuance account, exactly like a bank withdrawal), not a move into the county's free cash:
+once in free cash the money could be spent on anything (including buying rights back on the exchange)
+and the earmarking would be lost, while a payment out records, in one ledger transaction, what left the
+fund, for which purpose (a code from a fixed list), described how, and against which bank reference.
+The county's fiscal department pays the projects from there; the exchange's books show the fund
+draining only by coded payouts.
+
+`earmarked_report` sums, per government body holding a fund: proceeds received (settlements), paid out
+(per purpose code) and the balance.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from django.db import connection, transaction
+
+from accounts.actor import Actor
+from accounts.audit import audit_record
+from accounts.errors import ApiError, register
+from accounts.models import GOVERNMENT_KINDS, Organization, Region
+
+from .errors import INVALID_AMOUNT
+from .models import AccountKind
+from .posting import AVAILABLE, Leg, Posted, accounts_ensure, post
+from .services import cash_asset, client_key
+
+# code: (zh, en). Codes are part of the API contract: add, never rename or reuse.
+EARMARK_PURPOSES: dict[str, tuple[str, str]] = {
+    "farmland_protection": ("耕地保护", "Farmland protection"),
+    "high_standard_farmland": ("高标准农田建设", "High-standard farmland construction"),
+    "farmland_quality": ("耕地质量提升", "Farmland quality improvement"),
+    "land_consolidation": ("土地整治与复垦", "Land consolidation and reclamation"),
+    "farmland_supplement": ("补充耕地项目", "Farmland supplement projects"),
+    "rural_development": ("农业农村发展", "Agricultural and rural development"),
+    "rural_revitalization": ("乡村振兴", "Rural revitalization"),
+}
+PAYOUT_KIND = "earmark_payout"
+
+INVALID_PURPOSE_CODE = register("invalid_purpose_code", 400, "用途代码无效，专项资金只能用于规定用途",
+                                "Invalid purpose code: earmarked funds may only be paid out for listed purposes")
+NOT_AN_EARMARK_HOLDER = register("not_an_earmark_holder", 400, "只有政府机构持有耕地保护专项资金",
+                                 "Only government bodies hold earmarked farmland-protection funds")
+DESCRIPTION_REQUIRED = register("description_required", 400, "必须说明支出事项", "A description is required")
+
+
+@transaction.atomic
+def earmarked_payout(*, actor: Actor, organization: Organization, amount: int, purpose_code: str,
+                     idempotency_key: str, description: str, bank_reference: str = "") -> Posted:
+    """Pay `amount` fen out of `organization`'s earmarked fund for `purpose_code` (EARMARK_PURPOSES).
+
+    Allowed for the fund's holder itself, the exchange operator and the system. Idempotent by key (the
+    same key and request return the original transaction; another request under the key is a 409).
+    A fund too small for the amount is `insufficient_balance`, and nothing is written."""
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise ApiError(INVALID_AMOUNT, fields={"amount": "must be a positive amount"})
+    if purpose_code not in EARMARK_PURPOSES:
+        raise ApiError(INVALID_PURPOSE_CODE, fields={"purpose_code": f"one of {', '.join(EARMARK_PURPOSES)}"})
+    if not (description or "").strip():
+        raise ApiError(DESCRIPTION_REQUIRED, fields={"description": "required"})
+    if organization.kind not in GOVERNMENT_KINDS:
+        raise ApiError(NOT_AN_EARMARK_HOLDER)
+    if not (actor.is_system or actor.organization_id == organization.id
+            or actor.organization_kind == "exchange_operator"):
+        raise ApiError("permission_denied")
+    cny = cash_asset()
+    fund_key, out_key = (organization.id, cny.id, AccountKind.EARMARKED), (None, cny.id, AccountKind.ISSUANCE)
+    ids = accounts_ensure([fund_key, out_key])
+    request = {"organization": organization.id, "amount": amount, "purpose_code": purpose_code,
+               "description": description.strip(), "bank_reference": bank_reference}
+    posted = post(kind=PAYOUT_KIND, idempotency_key=client_key(actor, PAYOUT_KIND, idempotency_key), request=request,
+                  actor=actor, reference=("organization", organization.id),
+                  memo={"purpose_code": purpose_code, "description": description.strip(),
+                        "bank_reference": bank_reference, "organization": organization.id},
+                  legs=[Leg(ids[fund_key], AVAILABLE, -amount), Leg(ids[out_key], AVAILABLE, amount)])
+    if not posted.replayed:
+        audit_record(actor=actor, action="earmark.payout", object_type="ledger_transaction",
+                     object_id=posted.transaction_id, after=request, region_codes=[organization.region_id])
+    return posted
+
+
+def earmarked_report(*, region: Region | None = None, date_from: datetime | None = None,
+                     date_to: datetime | None = None) -> list[dict]:
+    """Per government body with an earmarked fund (within `region` when given): proceeds received and
+    amounts paid out in [date_from, date_to), payouts per purpose code, and the fund's current balance.
+    Amounts in fen."""
+    window, params = "", []
+    if date_from is not None:
+        window += " AND t.created_at >= %s"
+        params.append(date_from)
+    if date_to is not None:
+        window += " AND t.created_at < %s"
+        params.append(date_to)
+    with connection.cursor() as cur:
+        cur.execute(f"""
+            SELECT acc.organization_id, o.name_zh, o.region_id, acc.available, t.kind,
+                   coalesce(t.memo->>'purpose_code', ''), sum(p.amount), count(DISTINCT t.id)
+              FROM ledger_account acc
+              JOIN accounts_organization o ON o.id = acc.organization_id
+              LEFT JOIN (ledger_posting p JOIN ledger_ledgertransaction t ON t.id = p.transaction_id{window})
+                     ON p.account_id = acc.id
+             WHERE acc.kind = 'earmarked'
+             GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY o.region_id, acc.organization_id""", params)
+        rows = cur.fetchall()
+    out: dict[int, dict] = {}
+    for org_id, name, region_id, balance, kind, purpose, total, count in rows:
+        if region is not None and not region.covers(region_id):
+            continue
+        entry = out.setdefault(org_id, {"organization": org_id, "name": name, "region": region_id, "received": 0,
+                                        "sales": 0, "paid_out": 0, "payouts": 0, "by_purpose": defaultdict(int),
+                                        "other": 0, "balance": balance})
+        if kind is None:
+            continue
+        if kind == "settle":
+            entry["received"] += total
+            entry["sales"] += count
+        elif kind == PAYOUT_KIND:
+            entry["paid_out"] += -total
+            entry["payouts"] += count
+            entry["by_purpose"][purpose] += -total
+        else:
+            entry["other"] += total
+    for entry in out.values():
+        entry["by_purpose"] = dict(entry["by_purpose"])
+    return list(out.values())
