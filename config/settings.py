@@ -44,6 +44,7 @@ if env_bool("ENABLE_BENCH_APP"):  # `make bench` only: the bare ceiling endpoint
 MIDDLEWARE = [
     "accounts.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # the admin's static files under gunicorn
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -119,6 +120,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "accounts.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("LOGIN_THROTTLE", "10/min")},
     "UNAUTHENTICATED_USER": None,
+    # Behind a reverse proxy set NUM_PROXIES so that throttling sees the client's address, not the proxy's.
+    "NUM_PROXIES": int(os.environ["NUM_PROXIES"]) if os.environ.get("NUM_PROXIES") else None,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -128,6 +131,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "OrganizationKindEnum": "accounts.models.OrganizationKind",
+        "OrganizationStatusEnum": "accounts.models.OrganizationStatus",
+        "MembershipRoleEnum": "accounts.models.Role",
+        "RegionLevelEnum": "accounts.models.RegionLevel",
+    },
 }
 
 API_TOKEN_TTL = timedelta(hours=int(os.environ.get("API_TOKEN_TTL_HOURS", "12")))

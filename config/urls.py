@@ -15,6 +15,8 @@ api_v1 = [
     path("", include("oversight.urls")),
 ]
 
+handler404 = "accounts.errors.handler404"  # the API's error envelope, not Django's HTML page
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),

@@ -1,9 +1,6 @@
 """Routes of the order book API, mounted at /api/v1/ without trailing slashes, like the rest of the
 API: orders, orders/{id}, orders/{id}/cancel|reduce, trades, trades/{id}, trades/events,
-markets/{id}/book|trades|candles|close, feed/trades (public).
-
-The first version of these routes had trailing slashes; clients written against it keep working
-(same views, left out of the OpenAPI document)."""
+markets/{id}/book|trades|candles|close, feed/trades (public)."""
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
@@ -21,11 +18,7 @@ router = SimpleRouter(trailing_slash=False)
 router.register("orders", OrderViewSet, basename="order")
 router.register("trades", TradeViewSet, basename="trade")
 
-legacy = SimpleRouter(trailing_slash=True)
-legacy.register("orders", type("LegacyOrderViewSet", (OrderViewSet,), {"schema": None}), basename="order-slash")
-legacy.register("trades", type("LegacyTradeViewSet", (TradeViewSet,), {"schema": None}), basename="trade-slash")
-
-urlpatterns = router.urls + legacy.urls + [
+urlpatterns = router.urls + [
     path("markets/<int:pk>/book", MarketDepthView.as_view(), name="market-book"),
     path("markets/<int:pk>/trades", MarketTradesView.as_view(), name="market-trades"),
     path("markets/<int:pk>/candles", MarketCandlesView.as_view(), name="market-candles"),
