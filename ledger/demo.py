@@ -56,12 +56,12 @@ INSTRUMENTS: dict[str, tuple] = {
 
 # (asset code, recipient key, amount in minor units, evidence)
 ISSUANCES: list[tuple] = [
-    ("EM-SO2-2026-350121", "minhou", 500_000_000, None),          # 500 t county reserve
-    ("EM-SO2-2026-350121", "ent_minjiang", 120_500_000, None),    # 120.5 t to the thermal power plant
-    ("EM-NOX-2026-350121", "minhou", 300_000_000, None),
-    ("EM-NOX-2026-350121", "ent_minjiang", 85_250_000, None),
-    ("EM-COD-2026-350181", "fuqing", 200_000_000, None),
-    ("EM-NH3N-2026-350181", "fuqing", 40_000_000, None),
+    ("EM-SO2-2026-350121", "minhou", 500_000, None),          # 500 t county reserve
+    ("EM-SO2-2026-350121", "ent_minjiang", 120_500, None),    # 120.5 t to the thermal power plant
+    ("EM-NOX-2026-350121", "minhou", 300_000, None),
+    ("EM-NOX-2026-350121", "ent_minjiang", 85_250, None),
+    ("EM-COD-2026-350181", "fuqing", 200_000, None),
+    ("EM-NH3N-2026-350181", "fuqing", 40_000, None),
     ("WR-MINJIANG-2026-350724", "songxi", 5_000_000, None),          # 5 million m³
     ("WR-TINGHAN-2026-350803", "yongding", 3_000_000, None),
     ("FL-QTY-2026-350724", "songxi", 120_050, {
@@ -161,7 +161,7 @@ def seed_ledger() -> dict[str, Asset]:
                            idempotency_key="demo-retire-carbon-longyan")
     minjiang = orgs["ent_minjiang"]
     services.rights_retire(actor=_acting_for(minjiang), asset=assets["EM-SO2-2026-350121"], organization=minjiang,
-                           amount=20_000_000, reason="2026年度排污许可量核销", compliance_period="2026",
+                           amount=20_000, reason="2026年度排污许可量核销", compliance_period="2026",
                            idempotency_key="demo-retire-so2-minjiang")
     seal()
     return assets

@@ -23,7 +23,19 @@ python manage.py seed_demo
 gunicorn config.wsgi:application --bind "127.0.0.1:$PORT" --workers "${WEB_WORKERS:-2}" \
   --no-control-socket --access-logfile - --log-level warning &
 pids+=($!)
-celery -A config worker -Q "$(python -c 'from trading.routing import all_queues; print(",".join(all_queues()))')" \
+# The worker runs under a tiny supervisor: Celery may exit on a broker outage (see README), and the
+# outbox sweeper relies on a worker coming back. TERM to the loop stops the worker and the loop.
+supervise() {
+  local child=
+  trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 0' TERM INT
+  while true; do
+    "$@" & child=$!
+    wait "$child" || true
+    echo "worker exited; restarting in 2 s" >&2
+    sleep 2
+  done
+}
+supervise celery -A config worker -Q "$(python -c 'from trading.routing import all_queues; print(",".join(all_queues()))')" \
   --loglevel INFO --concurrency 2 --hostname "run-worker@%h" &
 pids+=($!)
 celery -A config beat --loglevel INFO --schedule "$STATE/celerybeat-schedule" --pidfile= &
@@ -36,7 +48,7 @@ cat <<MSG
     API docs : http://127.0.0.1:$PORT/api/docs/   (OpenAPI: /api/schema/)
     Admin    : http://127.0.0.1:$PORT/admin/
     Health   : http://127.0.0.1:$PORT/healthz  /readyz
-  Demo logins (password for all: $(python -c 'from accounts.demo import DEMO_PASSWORD; print(DEMO_PASSWORD)')):
+  Demo logins (password for all: $(python manage.py shell -c 'from accounts.demo import DEMO_PASSWORD; print(DEMO_PASSWORD)')):
 $(python manage.py seed_demo --list-logins)
   Management commands against the same services: make manage ARGS="verify_ledger"
   Ctrl-C stops everything started here.
