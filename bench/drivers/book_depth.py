@@ -51,7 +51,7 @@ def order_body(market: int, i: int, rng: random.Random) -> dict:
     return {"market": market, "side": "sell", "price": f"{rng.randint(ASK_LO, ASK_HI) / 100:.2f}", "quantity": "1"}
 
 
-def measure(client: Client, seed: dict, n: int, rng: random.Random) -> dict:
+def measure(client: Client, seed: dict, n: int, rng: random.Random, path: str) -> dict:
     """n placements on each book, alternating; latencies of the 201s per book."""
     lat = {"small": [], "large": []}
     errors, last_error = 0, None
@@ -62,7 +62,7 @@ def measure(client: Client, seed: dict, n: int, rng: random.Random) -> dict:
         for book in ("small", "large") if (i // 2) % 2 else ("large", "small"):
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
                        "Idempotency-Key": f"depth-{time.time_ns()}-{book}-{i}"}
-            status, data, ms = client.post("/api/v1/orders/", order_body(seed["depth_markets"][book], i, rng), headers)
+            status, data, ms = client.post(path, order_body(seed["depth_markets"][book], i, rng), headers)
             if status == 201:
                 lat[book].append(ms)
             else:
@@ -104,11 +104,16 @@ def main() -> None:
         cur.execute("ANALYZE trading_order")
     log(f"books of {args.small} and {args.large} resting orders inserted in {time.monotonic() - t0:.1f} s")
 
+    from django.urls import reverse
+
+    path = reverse("order-list")
     rng = random.Random(7)
     client = Client(args.base)
-    measure(client, seed, 30, rng)  # warm-up
-    r = measure(client, seed, args.orders, rng)
+    measure(client, seed, 30, rng, path)  # warm-up
+    r = measure(client, seed, args.orders, rng, path)
     small, large = r["lat"]["small"], r["lat"]["large"]
+    if not small or not large:
+        raise SystemExit(f"no placement was accepted on one of the books: {r['last_error']}")
     p50_s, p50_l = percentile(small, 50), percentile(large, 50)
     sizes = {b: book_size(m) for b, m in seed["depth_markets"].items()}
     log(f"placement p50: {p50_s or 0:.1f} ms at {sizes['small']} resting, {p50_l or 0:.1f} ms at {sizes['large']}")

@@ -66,7 +66,7 @@ def profile_orders(args, env: dict, opts: dict) -> None:
         log("profile: py-spy is not installed in .bench-venv")
         return
     pids = profile.gunicorn_workers(urlparse(args.base).port)
-    t = threading.Thread(target=wrk, args=("order_place.lua", f"{args.base}/api/v1/orders/"),
+    t = threading.Thread(target=wrk, args=("order_place.lua", f"{args.base}{env['BENCH_ORDERS_PATH']}"),
                          kwargs=dict(duration=14, env={**env, "BENCH_RUN_ID": f"p{int(time.time())}"}, **opts))
     t.start()
     time.sleep(2)
@@ -89,12 +89,15 @@ def main() -> None:
     ap.add_argument("--only", choices=["bare", "orders"], default=None)
     args = ap.parse_args()
     setup_django()
+    from django.urls import reverse
     from django.utils import timezone
 
+    orders_path, bare_path = reverse("order-list"), reverse("bench-rows")  # wherever the routers put them
     seed = load_seed()
     data = STATE / "wrk-data.txt"
     data.write_text(",".join(map(str, seed["markets"])) + "\n" + "\n".join(seed["tokens"]) + "\n")
-    env = {"BENCH_WRK_DATA": str(data), "BENCH_WRK_DIR": str(WRK_DIR), "BENCH_MID_PRICE": str(seed["mid_price"])}
+    env = {"BENCH_WRK_DATA": str(data), "BENCH_WRK_DIR": str(WRK_DIR), "BENCH_MID_PRICE": str(seed["mid_price"]),
+           "BENCH_ORDERS_PATH": orders_path, "BENCH_BARE_PATH": bare_path}
     opts = dict(connections=args.connections, threads=args.threads)
     result: dict = {"connections": args.connections, "duration_s": args.duration, "wrk_threads": args.threads,
                     "markets": len(seed["markets"]), "organizations": len(seed["tokens"])}
@@ -102,24 +105,27 @@ def main() -> None:
     bare_runs = []
 
     def bare(seconds: int) -> None:
-        r = wrk("bare.lua", f"{args.base}/api/v1/bench/rows", duration=seconds, env=env, **opts)
+        r = wrk("bare.lua", f"{args.base}{bare_path}", duration=seconds, env=env, **opts)
         log(f"bare insert: {r['per_s']:.0f}/s p50 {r['p50_us'] / 1000:.1f} ms")
         bare_runs.append(r)
 
     # bare, orders, bare: the ceiling is measured on both sides of the real run (drifting background load)
     half = max(2, args.duration // 2)
     if args.only in (None, "bare"):
-        wrk("bare.lua", f"{args.base}/api/v1/bench/rows", duration=args.warmup, env=env, **opts)
+        wrk("bare.lua", f"{args.base}{bare_path}", duration=args.warmup, env=env, **opts)
         bare(half)
     if args.only in (None, "orders"):
-        wrk("order_place.lua", f"{args.base}/api/v1/orders/", duration=args.warmup,
+        wrk("order_place.lua", f"{args.base}{orders_path}", duration=args.warmup,
             env={**env, "BENCH_RUN_ID": f"w{int(time.time())}"}, **opts)
         since = timezone.now()
-        orders = wrk("order_place.lua", f"{args.base}/api/v1/orders/", duration=args.duration,
+        orders = wrk("order_place.lua", f"{args.base}{orders_path}", duration=args.duration,
                      env={**env, "BENCH_RUN_ID": f"r{int(time.time())}"}, **opts)
         until = timezone.now()
         log(f"order_place: {orders['per_s']:.0f}/s p50 {orders['p50_us'] / 1000:.1f} ms, "
             f"{orders['http_4xx']} 4xx, {orders['http_5xx']} 5xx")
+        if orders["ok"] == 0:
+            raise SystemExit(f"no order was accepted (last 4xx status {orders['last_4xx']}, "
+                             f"{orders['http_5xx']} 5xx): is {orders_path} still the order endpoint?")
         wait_settled(since)
         lat = trade_latencies(since, until)
         result.update(orders_per_s=rnd(orders["per_s"]), p50_ms=rnd(orders["p50_us"] / 1000, 2),

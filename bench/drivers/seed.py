@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from .common import SEED_FILE, log, setup_django
 
@@ -16,6 +17,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--orgs", type=int, default=64)
     ap.add_argument("--markets", type=int, default=4)
+    ap.add_argument("--settle-fee-bps", type=int, default=int(os.environ.get("BENCH_SETTLE_FEE_BPS", "5")),
+                    help="fee of the settlement markets (0: settlements post no fee legs)")
     args = ap.parse_args()
     setup_django()
 
@@ -59,7 +62,7 @@ def main() -> None:
             asset = asset_create(actor=system, code=f"bench-s-{rt}-{sub}-{i}", right_type_id=rt, subtype=sub,
                                  unit=unit, scale=3, vintage=2026, origin_region_id="350121", issuer=issuer)
             settle_markets.append(market_create(actor=system, asset=asset, code=f"bench-s{i}", lot_size=1000,
-                                                fee_bps=5, fee_min=0))
+                                                fee_bps=args.settle_fee_bps, fee_min=0))
     depth = []  # the book-depth scenario's two fee-free books: a small one and a large one, same instrument kind
     for tag in ("small", "large"):
         with transaction.atomic():

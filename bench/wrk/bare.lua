@@ -2,6 +2,7 @@
 package.path = os.getenv("BENCH_WRK_DIR") .. "/?.lua;" .. package.path
 local c = require("common")
 local data
+local path = os.getenv("BENCH_BARE_PATH") or "/api/v1/bench/rows"
 
 function setup(thread) c.setup(thread) end
 
@@ -12,7 +13,7 @@ end
 
 function request()
   local token = data.tokens[math.random(#data.tokens)]
-  return wrk.format("POST", "/api/v1/bench/rows",
+  return wrk.format("POST", path,
     {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, '{"note":"wrk"}')
 end
 

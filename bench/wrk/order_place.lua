@@ -7,6 +7,7 @@ local data
 local counter = 0
 local run = os.getenv("BENCH_RUN_ID") or "0"
 local mid = tonumber(os.getenv("BENCH_MID_PRICE") or "10000")
+local path = os.getenv("BENCH_ORDERS_PATH") or "/api/v1/orders"
 
 function setup(thread) c.setup(thread) end
 
@@ -36,7 +37,7 @@ function request()
   end
   local body = string.format('{"market":%d,"side":"%s","price":"%s","quantity":"%d","time_in_force":"%s"}',
     market, buy and "buy" or "sell", yuan(price), math.random(1, 5), tif)
-  return wrk.format("POST", "/api/v1/orders/", {
+  return wrk.format("POST", path, {
     ["Authorization"] = "Bearer " .. token,
     ["Content-Type"] = "application/json",
     ["Idempotency-Key"] = string.format("wrk-%s-%d-%d", run, tid, counter),
