@@ -12,7 +12,8 @@ Chart of accounts. One `Account` per (organization, asset, kind); each has two b
 and `held` (escrow for open orders, bids and listings):
   participant   an organization's own holding (both buckets ≥ 0, CHECK constraint)
   earmarked     a county's farmland-protection fund (CNY; proceeds of farmland-quota sales) (≥ 0)
-  fee_income    the operator's fee income (CNY) (≥ 0)
+  fee_income    the operator's fee income (CNY) (≥ 0), one account per settlement queue (`shard`) so
+                that settlements of different markets never serialize on one row
   retirement    per asset: rights surrendered for compliance (≥ 0)
   expiry        per asset: rights expired by their authority (≥ 0)
   issuance      per asset, no organization: the source of every unit. Its balance is minus the total
@@ -114,6 +115,9 @@ class Account(models.Model):
                                      related_name="ledger_accounts")
     asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="accounts")
     kind = models.CharField(max_length=12, choices=AccountKind.choices)
+    shard = models.PositiveSmallIntegerField(
+        default=0, help_text="splits a hot account (the operator's fee income) so that settlements of "
+                             "different markets never wait on one row; the account's balance is the sum")
     available = models.BigIntegerField(default=0)
     held = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -121,8 +125,8 @@ class Account(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["organization", "asset", "kind"], name="one_account_per_org_asset_kind",
-                                    nulls_distinct=False),
+            models.UniqueConstraint(fields=["organization", "asset", "kind", "shard"],
+                                    name="one_account_per_org_asset_kind_shard", nulls_distinct=False),
             models.CheckConstraint(
                 condition=Q(kind="issuance") | (Q(available__gte=0) & Q(held__gte=0)), name="account_non_negative"
             ),

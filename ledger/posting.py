@@ -35,60 +35,67 @@ class Posted:
     replayed: bool
 
 
+def _normal(key: tuple) -> tuple:
+    return key if len(key) == 4 else (*key, 0)
+
+
 def _key_order(key: tuple) -> tuple:
-    org, asset, kind = key
-    return (org is not None, org or 0, asset, str(kind))
+    org, asset, kind, shard = key
+    return (org is not None, org or 0, asset, str(kind), shard)
 
 
-def accounts_ensure(keys: list[tuple[int | None, int, str]]) -> dict[tuple, int]:
-    """Account ids for (organization id, asset id, kind) keys, opening missing accounts (zero balances).
+def accounts_ensure(keys: list[tuple]) -> dict[tuple, int]:
+    """Account ids for (organization id, asset id, kind[, shard]) keys, opening missing accounts (zero
+    balances). A key without a shard means shard 0.
 
     Accounts are never deleted, so ids are cached per process, but only once the transaction that
     found or opened them has committed: an account opened by a transaction that then rolls back (a
     refused transfer to a first-time recipient) must not stay in the cache. Missing accounts are opened
     in one fixed order, so two transactions opening overlapping sets cannot deadlock on each other's
     uncommitted inserts; one that waited on a concurrent insert reads the committed row afterwards."""
-    wanted = list(dict.fromkeys(keys))
+    wanted = list(dict.fromkeys(_normal(k) for k in keys))
     found = {k: _account_ids[k] for k in wanted if k in _account_ids}
     missing = sorted((k for k in wanted if k not in found), key=_key_order)
     if missing:
-        values = ",".join(["(%s::bigint, %s::bigint, %s::varchar, %s::int)"] * len(missing))
+        values = ",".join(["(%s::bigint, %s::bigint, %s::varchar, %s::smallint, %s::int)"] * len(missing))
         params = [x for i, k in enumerate(missing) for x in (*k, i)]
         with connection.cursor() as cur:
             cur.execute(
-                f"""WITH wanted(org, asset, kind, ord) AS (VALUES {values}),
-                    ins AS (INSERT INTO ledger_account (organization_id, asset_id, kind, available, held, created_at)
-                            SELECT org, asset, kind, 0, 0, now() FROM wanted ORDER BY ord
-                            ON CONFLICT (organization_id, asset_id, kind) DO NOTHING
-                            RETURNING id, organization_id, asset_id, kind)
-                    SELECT id, organization_id, asset_id, kind FROM ins
+                f"""WITH wanted(org, asset, kind, shard, ord) AS (VALUES {values}),
+                    ins AS (INSERT INTO ledger_account (organization_id, asset_id, kind, shard, available, held,
+                                                        created_at)
+                            SELECT org, asset, kind, shard, 0, 0, now() FROM wanted ORDER BY ord
+                            ON CONFLICT (organization_id, asset_id, kind, shard) DO NOTHING
+                            RETURNING id, organization_id, asset_id, kind, shard)
+                    SELECT id, organization_id, asset_id, kind, shard FROM ins
                     UNION ALL
-                    SELECT a.id, a.organization_id, a.asset_id, a.kind FROM ledger_account a JOIN wanted w
-                      ON a.organization_id IS NOT DISTINCT FROM w.org AND a.asset_id = w.asset AND a.kind = w.kind""",
+                    SELECT a.id, a.organization_id, a.asset_id, a.kind, a.shard FROM ledger_account a JOIN wanted w
+                      ON a.organization_id IS NOT DISTINCT FROM w.org AND a.asset_id = w.asset AND a.kind = w.kind
+                     AND a.shard = w.shard""",
                 params,
             )
-            for acc_id, org, asset, kind in cur.fetchall():
-                found[(org, asset, kind)] = acc_id
+            for acc_id, org, asset, kind, shard in cur.fetchall():
+                found[(org, asset, kind, shard)] = acc_id
             late = [k for k in missing if k not in found]
             if late:
                 # ON CONFLICT waited for a concurrent opener that has committed since: the statement's
                 # snapshot predates its row, a new statement sees it
-                values = ",".join(["(%s::bigint, %s::bigint, %s::varchar)"] * len(late))
+                values = ",".join(["(%s::bigint, %s::bigint, %s::varchar, %s::smallint)"] * len(late))
                 cur.execute(
-                    f"""SELECT a.id, a.organization_id, a.asset_id, a.kind FROM ledger_account a
-                        JOIN (VALUES {values}) w(org, asset, kind)
+                    f"""SELECT a.id, a.organization_id, a.asset_id, a.kind, a.shard FROM ledger_account a
+                        JOIN (VALUES {values}) w(org, asset, kind, shard)
                           ON a.organization_id IS NOT DISTINCT FROM w.org AND a.asset_id = w.asset
-                         AND a.kind = w.kind""",
+                         AND a.kind = w.kind AND a.shard = w.shard""",
                     [x for k in late for x in k],
                 )
-                for acc_id, org, asset, kind in cur.fetchall():
-                    found[(org, asset, kind)] = acc_id
+                for acc_id, org, asset, kind, shard in cur.fetchall():
+                    found[(org, asset, kind, shard)] = acc_id
         opened = {k: found[k] for k in missing}
         if connection.in_atomic_block:
             transaction.on_commit(lambda: _account_ids.update(opened))
         else:
             _account_ids.update(opened)
-    return {k: found[k] for k in keys}
+    return {k: found[_normal(k)] for k in keys}
 
 
 def forget_cached_accounts() -> None:

@@ -19,9 +19,13 @@ DEFAULT_QUEUE = "default"
 WEBHOOK_QUEUE = "webhooks"
 
 
-def settlement_queue(market_id: int | None, listing_id: int | None = None) -> str:
+def settlement_shard(market_id: int | None, listing_id: int | None = None) -> int:
     key = market_id if market_id is not None else (listing_id or 0)
-    return f"settle.{key % settings.SETTLEMENT_QUEUES}"
+    return key % settings.SETTLEMENT_QUEUES
+
+
+def settlement_queue(market_id: int | None, listing_id: int | None = None) -> str:
+    return f"settle.{settlement_shard(market_id, listing_id)}"
 
 
 def settlement_queues() -> list[str]:

@@ -53,6 +53,7 @@ from marketplace.rules import CheckContext, evaluate
 
 from .errors import INVALID_TRANSITION
 from .models import TERMINAL_TRADE_STATUSES, OutboxStatus, SettlementOutbox, Trade, TradeEvent, TradeStatus
+from .routing import settlement_shard
 
 log = logging.getLogger(__name__)
 SETTLEABLE = {TradeStatus.MATCHED, TradeStatus.APPROVED, TradeStatus.SETTLING}
@@ -231,7 +232,9 @@ def trade_settle(*, trade_id: int, now: datetime | None = None) -> str:
     buyer_rights = (trade.buyer_id, asset.id, AccountKind.PARTICIPANT)
     buyer_cash = (trade.buyer_id, cny_id, AccountKind.PARTICIPANT)
     seller_cash = (trade.seller_id, cny_id, proceeds_kind)
-    fee_income = (trade.operator_id, cny_id, AccountKind.FEE_INCOME)
+    # one fee account per settlement queue: markets on different queues never wait on one row
+    shard = settlement_shard(trade.market_id, trade.listing_id)
+    fee_income = (trade.operator_id, cny_id, AccountKind.FEE_INCOME, shard)
     keys = [seller_rights, buyer_rights, buyer_cash, seller_cash] + ([fee_income] if fees else [])
     ids = accounts_ensure(keys)
     legs = [
