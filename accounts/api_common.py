@@ -2,8 +2,10 @@
 decimal ↔ minor-unit fields."""
 from __future__ import annotations
 
+from datetime import UTC
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
+from django_filters import IsoDateTimeFilter
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 
@@ -136,3 +138,17 @@ def decimal_to_minor_or_error(value: Decimal, scale: int, field: str) -> int:
 
 
 __all__ = ["ROUND_CEILING", "ceil_div", "from_minor", "to_minor"]
+
+
+class UtcIsoDateTimeFilter(IsoDateTimeFilter):
+    """An ISO 8601 time filter that hands PostgreSQL UTC: any offset Python accepts (up to ±23:59) is
+    valid input, while PostgreSQL refuses offsets beyond ±15:59."""
+
+    def filter(self, qs, value):
+        if value is not None:
+            try:
+                value = value.astimezone(UTC)
+            except OverflowError:
+                raise serializers.ValidationError(
+                    {self.field_name: [serializers.ErrorDetail("time out of range", code="invalid")]})
+        return super().filter(qs, value)

@@ -6,6 +6,8 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 
+from accounts.api_common import UtcIsoDateTimeFilter
+
 from .errors import UNKNOWN_ASSET
 from .models import Asset, Posting
 
@@ -44,9 +46,9 @@ StatementFilter = type(django_filters.FilterSet)("StatementFilter", (django_filt
     "__module__": __name__,
     "__doc__": "from/to: transaction time (ISO 8601, from inclusive, to exclusive); asset: asset code; "
                "kind: transaction kind (issue, deposit, withdraw, hold, release, transfer, retire, expire, settle…)",
-    "from": django_filters.IsoDateTimeFilter(field_name="transaction__created_at", lookup_expr="gte",
+    "from": UtcIsoDateTimeFilter(field_name="transaction__created_at", lookup_expr="gte",
                                              help_text="transaction time, inclusive (ISO 8601)"),
-    "to": django_filters.IsoDateTimeFilter(field_name="transaction__created_at", lookup_expr="lt",
+    "to": UtcIsoDateTimeFilter(field_name="transaction__created_at", lookup_expr="lt",
                                            help_text="transaction time, exclusive (ISO 8601)"),
     "asset": AssetCodeFilter(field_name="asset__code", help_text="asset code (unknown codes: 400 unknown_asset)"),
     "kind": django_filters.CharFilter(field_name="transaction__kind",

@@ -246,7 +246,7 @@ def _region_code(params: dict, key: str, *, keywords=()) -> str | None:
     value = params.get(key)
     if value is None or value in keywords:
         return value
-    if not (isinstance(value, str) and len(value) == 6 and value.isdigit()):
+    if not (isinstance(value, str) and len(value) == 6 and value.isascii() and value.isdigit()):
         raise RuleParamsError(key, "a 6-digit region code" + (f" or one of {', '.join(keywords)}" if keywords else ""))
     return value
 

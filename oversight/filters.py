@@ -7,6 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
 
+from accounts.api_common import UtcIsoDateTimeFilter
 from accounts.models import AuditEvent, Region
 from ledger.models import Asset
 from trading.models import Trade, TradeSource, TradeStatus
@@ -19,7 +20,8 @@ class RegionCodeField(forms.CharField):
         value = super().clean(value)
         if value in (None, ""):
             return None
-        region = Region.objects.filter(code=value).first() if len(value) == 6 and value.isdigit() else None
+        well_formed = len(value) == 6 and value.isascii() and value.isdigit()
+        region = Region.objects.filter(code=value).first() if well_formed else None
         if region is None:
             raise ValidationError("unknown region code", code="unknown_region")
         return region.prefix
@@ -44,8 +46,8 @@ class TradeFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=TradeStatus.choices)
     source = django_filters.ChoiceFilter(choices=TradeSource.choices)
     market = django_filters.NumberFilter(field_name="market_id")
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Trade
@@ -80,8 +82,8 @@ class AuditFilter(django_filters.FilterSet):
     object_id = django_filters.CharFilter()
     actor_user = django_filters.NumberFilter(field_name="actor_user_id")
     actor_organization = django_filters.NumberFilter(field_name="actor_organization_id")
-    since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    since = UtcIsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    until = UtcIsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = AuditEvent
@@ -104,8 +106,8 @@ class ApprovalFilter(django_filters.FilterSet):
 class AlertFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=AlertKind.choices)
     severity = django_filters.CharFilter()
-    since = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="lt")
+    since = UtcIsoDateTimeFilter(field_name="detected_at", lookup_expr="gte")
+    until = UtcIsoDateTimeFilter(field_name="detected_at", lookup_expr="lt")
     organization = django_filters.NumberFilter(method="filter_organization")
 
     class Meta:

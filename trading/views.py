@@ -128,7 +128,7 @@ def _int_param(request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise ApiError("validation_error", fields={name: f"an integer from {low} to {high}"})
     return min(max(int(raw), low), high)
 

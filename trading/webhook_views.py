@@ -131,7 +131,7 @@ class SettlementBatchesView(APIView):
     def get(self, request):
         day = _date_param(request, "date", timezone.localdate())
         market = request.query_params.get("market")
-        if market not in (None, "") and not str(market).isdigit():
+        if market not in (None, "") and not (str(market).isascii() and str(market).isdigit()):
             raise _field_error("market", "a market id")
         rows = settlement_batches(day=day, market_id=int(market) if market else None)
         return Response(SettlementBatchSerializer(rows, many=True).data)
