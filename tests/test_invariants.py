@@ -151,7 +151,8 @@ def _exposure() -> dict[tuple[int, int], int]:
     for org, side, asset, held in Order.objects.filter(status="open").values_list(
             "organization_id", "side", "market__asset_id", "hold_remaining"):
         out[(org, cny if side == "buy" else asset)] += held
-    for org, asset, held in Listing.objects.filter(status="open").values_list("seller_id", "asset_id", "hold_remaining"):
+    open_listings = Listing.objects.filter(status="open")
+    for org, asset, held in open_listings.values_list("seller_id", "asset_id", "hold_remaining"):
         out[(org, asset)] += held
     for org, held in Bid.objects.filter(status="active").values_list("bidder_id", "hold"):
         out[(org, cny)] += held
@@ -185,8 +186,10 @@ def test_invariants_under_concurrency_and_faults(celery_worker, make_org, make_m
     wait_for(lambda: timezone.now() >= Listing.objects.get(pk=world.auction.id).end_at, timeout=SECONDS)
     listing_close(listing_id=world.auction.id)
     celery_worker.ensure_running()
-    wait_for(lambda: not Trade.objects.exclude(status__in=TERMINAL).exists(), timeout=120,
-             message=lambda: f"all trades to finish: {list(Trade.objects.exclude(status__in=TERMINAL).values_list('id', 'status')[:10])}\n{celery_worker.log_tail()}")
+    unfinished = Trade.objects.exclude(status__in=TERMINAL)
+    wait_for(lambda: not unfinished.exists(), timeout=120,
+             message=lambda: f"all trades to finish: {list(unfinished.values_list('id', 'status')[:10])}\n"
+                             f"{celery_worker.log_tail()}")
     stop.set()
     sweeper.join()
     assert counts["ok"] > 20 and Trade.objects.count() > 5, "the run did too little to prove anything"

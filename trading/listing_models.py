@@ -73,7 +73,8 @@ class Listing(models.Model):
             models.CheckConstraint(condition=Q(quantity__gt=0) & Q(remaining__gte=0) &
                                    Q(remaining__lte=models.F("quantity")), name="listing_quantity_range"),
             models.CheckConstraint(condition=Q(hold_remaining__gte=0), name="listing_hold_non_negative"),
-            models.CheckConstraint(condition=Q(status="open") | Q(hold_remaining=0), name="listing_closed_holds_nothing"),
+            models.CheckConstraint(condition=Q(status="open") | Q(hold_remaining=0),
+                                   name="listing_closed_holds_nothing"),
             models.CheckConstraint(condition=~Q(named_buyer=models.F("seller")), name="listing_not_to_self"),
         ]
         indexes = [models.Index(fields=["end_at"], name="listing_open_end", condition=Q(status="open"))]

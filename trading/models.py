@@ -136,7 +136,8 @@ class Trade(models.Model):
             models.CheckConstraint(condition=~Q(buyer=models.F("seller")), name="trade_no_self_trade"),
             models.CheckConstraint(condition=Q(buyer_hold__gte=models.F("value") + models.F("buyer_fee")),
                                    name="trade_buyer_hold_covers_cost"),
-            models.CheckConstraint(condition=Q(seller_fee__lte=models.F("value")), name="trade_seller_fee_within_value"),
+            models.CheckConstraint(condition=Q(seller_fee__lte=models.F("value")),
+                                   name="trade_seller_fee_within_value"),
             models.CheckConstraint(condition=~Q(status="settled") | Q(ledger_transaction_id__isnull=False),
                                    name="trade_settled_has_ledger_txn"),
         ]
