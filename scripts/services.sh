@@ -34,16 +34,25 @@ pg_bindir() {
 }
 
 as_pg() {  # PostgreSQL refuses to run as root: use the postgres user then.
-  if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
+  if is_root; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 start_postgres() {
-  local bin data="$STATE/pg" log="$STATE/pg.log"
+  local bin pgstate="$STATE" data log
   bin="$(pg_bindir)" || { apt_install postgresql; bin="$(pg_bindir)"; }
   if is_root; then
-    id postgres >/dev/null 2>&1 || useradd --system --home "$STATE" postgres
+    id postgres >/dev/null 2>&1 || useradd --system --home /var/lib/postgresql postgres
     chown postgres "$STATE"
+    # The postgres user must reach the data folder; a checkout under a private directory (mktemp -d,
+    # /root) is out of its reach, so the cluster then lives in a folder of its own named after the checkout.
+    if ! runuser -u postgres -- test -w "$STATE"; then
+      pgstate="/var/tmp/exchange-pg-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
+      mkdir -p "$pgstate" && chown postgres "$pgstate" && chmod 700 "$pgstate"
+      echo "note: $STATE is not reachable by the postgres user; PostgreSQL data lives in $pgstate" >&2
+    fi
   fi
+  data="$pgstate/pg"
+  log="$pgstate/pg.log"
   if [ ! -s "$data/PG_VERSION" ]; then
     mkdir -p "$data"; is_root && chown postgres "$data"
     as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
