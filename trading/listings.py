@@ -49,6 +49,7 @@ from accounts.errors import ApiError
 from accounts.models import Organization
 from ledger.errors import ASSET_EXPIRED, EVIDENCE_REQUIRED, INSUFFICIENT_BALANCE, NOT_A_RIGHT, UNKNOWN_ASSET
 from ledger.models import Asset
+from ledger.posting import accounts_lock
 from ledger.services import hold_place, hold_release
 from marketplace.errors import NOT_A_TRADER
 from marketplace.rules import CheckContext, Refusal, evaluate
@@ -515,6 +516,9 @@ def listing_bid(*, actor: Actor, bidder: Organization, listing_id: int, amount: 
                              quantity=listing.quantity)
     hold = bid_hold(listing, amount, asset.scale)
     _check_cap(hold)
+    if previous is not None and previous.bidder_id != bidder.id:
+        # two postings on two accounts (release the outbid, hold the new): lock both at once, in id order
+        accounts_lock([(previous.bidder_id, _cny().id, "participant"), (bidder.id, _cny().id, "participant")])
     if previous is not None:  # outbid (English) or replaced by its own bidder (sealed): release first
         _release_bid(previous, BidStatus.OUTBID if listing.kind == ListingKind.ENGLISH else BidStatus.WITHDRAWN, actor)
     bid = Bid.objects.create(listing=listing, bidder=bidder, user_id=actor.user_id, amount=amount,
