@@ -154,8 +154,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300, "socket_connect_ti
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = False  # never block a committed request on a broker outage: the sweeper resends
 SETTLEMENT_SWEEP_AFTER_SECONDS = float(os.environ.get("SETTLEMENT_SWEEP_AFTER_SECONDS", "10"))
-# due trades of the same queue a settlement task settles in its transaction besides its own (one commit)
-SETTLEMENT_COMPANIONS = int(os.environ.get("SETTLEMENT_COMPANIONS", "15"))
 # Keep DB connections across tasks (Celery's Django fixup otherwise closes after every task).
 CELERY_DB_REUSE_MAX = int(os.environ.get("CELERY_DB_REUSE_MAX", "1000"))
 SETTLEMENT_QUEUES = int(os.environ.get("SETTLEMENT_QUEUES", "4"))

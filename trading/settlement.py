@@ -47,7 +47,7 @@ from accounts.actor import Actor
 from accounts.errors import ApiError
 from accounts.models import GOVERNMENT_KINDS, AuditEvent, Organization
 from ledger.models import AccountKind, Asset
-from ledger.posting import AVAILABLE, HELD, Leg, accounts_ensure, accounts_lock, post
+from ledger.posting import AVAILABLE, HELD, Leg, accounts_ensure, post
 from marketplace.models import Market
 from marketplace.rules import CheckContext, evaluate
 
@@ -196,61 +196,13 @@ def _insert_sql(model, objs: list) -> tuple[str, list]:
 @transaction.atomic
 def trade_settle(*, trade_id: int, now: datetime | None = None) -> str:
     """Settle one trade if it is due; returns the trade's status afterwards ("not_due" for an
-    end-of-day trade before its cut-off, "missing" for an unknown id)."""
-    return _settle(trade_id, now or timezone.now())
-
-
-@transaction.atomic
-def trade_settle_with_companions(*, trade_id: int, companions: int, now: datetime | None = None) -> str:
-    """Settle `trade_id` and then up to `companions` other due trades of the same settlement queue, in
-    one database transaction: one commit (one WAL flush) for the batch, each trade still its own ledger
-    transaction, in trade order. Companions another worker holds are skipped (SKIP LOCKED); one that
-    raises is rolled back alone (savepoint) and left to its own message. The companions' own messages
-    then find them settled and do nothing. Returns the status of `trade_id`."""
-    now = now or timezone.now()
-    if companions <= 0:
-        return _settle(trade_id, now)
-    with connection.cursor() as cur:
-        cur.execute("SELECT id FROM trading_trade WHERE id = %s FOR UPDATE", [trade_id])
-        cur.execute("""SELECT t.id FROM trading_settlementoutbox o JOIN trading_trade t ON t.id = o.trade_id
-                        WHERE o.status = 'pending' AND o.trade_id <> %s
-                          AND o.queue = (SELECT queue FROM trading_settlementoutbox WHERE trade_id = %s)
-                          AND (o.not_before IS NULL OR o.not_before <= %s)
-                          AND t.status IN ('matched', 'approved')
-                        ORDER BY t.id LIMIT %s FOR UPDATE OF t SKIP LOCKED""", [trade_id, trade_id, now, companions])
-        others = [row[0] for row in cur.fetchall()]
-    if others:
-        _lock_accounts_of([trade_id, *others])
-    status = _settle(trade_id, now)
-    for other in others:
-        try:
-            with transaction.atomic():
-                _settle(other, now)
-        except Exception:  # noqa: BLE001 - its own message will retry it and count the attempt
-            log.warning("companion settlement of trade %s raised; left to its own message", other, exc_info=True)
-    return status
-
-
-def _lock_accounts_of(trade_ids: list[int]) -> None:
-    """Lock every account the batch will touch, in one statement in id order, before settling any of it:
-    a batch then takes its account locks the way a single settlement does (all at once, sorted), and
-    cannot deadlock with order placement holding some of them."""
-    keys = []
-    for trade_id in trade_ids:
-        trade = _lock_trade(trade_id)
-        if trade is not None and trade.status in SETTLEABLE:
-            touched = _account_keys(trade, _asset(trade.asset_id))
-            keys += touched if trade.buyer_fee + trade.seller_fee else touched[:4]
-    accounts_lock(keys)
-
-
-def _settle(trade_id: int, now: datetime) -> str:
-    """The body of `trade_settle`, inside the caller's transaction.
+    end-of-day trade before its cut-off, "missing" for an unknown id).
 
     Round trips on the way to SETTLED: the trade lock (with everything it needs), the rulebook's
     generation check, the ledger posting (three statements, `ledger.posting.post`), one statement for
     all of the trade's own writes (status, events, outbox, audit; it also returns the parties' webhook
     endpoints), and the commit."""
+    now = now or timezone.now()
     trade = _lock_trade(trade_id)
     if trade is None:
         return "missing"
@@ -274,10 +226,17 @@ def _settle(trade_id: int, now: datetime) -> str:
     fees = trade.buyer_fee + trade.seller_fee
     if fees and trade.operator_id is None:
         raise RuntimeError("no exchange operator organization: fees have nowhere to go")
+    cny_id = trade.cny_id
     proceeds_kind = _proceeds_kind(trade, asset)
-    keys = _account_keys(trade, asset)
-    seller_rights, buyer_rights, buyer_cash, seller_cash, fee_income = keys
-    ids = accounts_ensure(keys if fees else keys[:4])
+    seller_rights = (trade.seller_id, asset.id, AccountKind.PARTICIPANT)
+    buyer_rights = (trade.buyer_id, asset.id, AccountKind.PARTICIPANT)
+    buyer_cash = (trade.buyer_id, cny_id, AccountKind.PARTICIPANT)
+    seller_cash = (trade.seller_id, cny_id, proceeds_kind)
+    # one fee account per settlement queue: markets on different queues never wait on one row
+    shard = settlement_shard(trade.market_id, trade.listing_id)
+    fee_income = (trade.operator_id, cny_id, AccountKind.FEE_INCOME, shard)
+    keys = [seller_rights, buyer_rights, buyer_cash, seller_cash] + ([fee_income] if fees else [])
+    ids = accounts_ensure(keys)
     legs = [
         Leg(ids[seller_rights], HELD, -trade.seller_hold),
         Leg(ids[buyer_rights], AVAILABLE, trade.quantity),
@@ -329,16 +288,6 @@ def _settle(trade_id: int, now: datetime) -> str:
     if endpoints:
         _record_webhooks(trade, "settled", asset, endpoints=endpoints)
     return trade.status
-
-
-def _account_keys(trade: Trade, asset: Asset) -> list[tuple]:
-    """The ledger accounts a trade's settlement touches: seller's rights, buyer's rights, buyer's cash,
-    seller's proceeds, and the operator's fee income — one fee account per settlement queue, so that
-    markets on different queues never wait on one row."""
-    cny_id = trade.cny_id
-    return [(trade.seller_id, asset.id, AccountKind.PARTICIPANT), (trade.buyer_id, asset.id, AccountKind.PARTICIPANT),
-            (trade.buyer_id, cny_id, AccountKind.PARTICIPANT), (trade.seller_id, cny_id, _proceeds_kind(trade, asset)),
-            (trade.operator_id, cny_id, AccountKind.FEE_INCOME, settlement_shard(trade.market_id, trade.listing_id))]
 
 
 def _to_pending_approval(trade: Trade, actor: Actor, refusal) -> str:

@@ -30,16 +30,13 @@ from marketplace.models import Market
 from .models import OutboxStatus, SettlementOutbox
 from .outbox import send_settlement
 from .services import market_roll_session
-from .settlement import trade_fail, trade_settle_with_companions
+from .settlement import trade_fail, trade_settle
 from .webhooks import deliver, due_deliveries, knob, send_delivery
 
 log = logging.getLogger(__name__)
 RETRY_CAP_SECONDS = 60.0  # below the broker's visibility timeout, so a delayed retry is not redelivered early
 SWEEP_MAX_INTERVAL = 300.0  # the longest gap between two resends of one pending settlement
 SWEEP_LOCK = 0x5E77_1E  # advisory lock key of the settlement sweeper
-# Other due trades of the same queue settled in the same database transaction as a task's own trade: one
-# commit for the batch (see trading.settlement.trade_settle_with_companions). 0 settles one per commit.
-SETTLEMENT_COMPANIONS = int(getattr(settings, "SETTLEMENT_COMPANIONS", 15))
 
 BEAT_SCHEDULE = {
     "settlement-sweep": {"task": "trading.tasks.settlement_sweep", "schedule": 5.0},
@@ -103,7 +100,7 @@ def settle_trade(self, trade_id: int) -> str | None:
         if attempts is not None and attempts >= max_attempts():
             return _give_up(trade_id, "redelivered too often")
     try:
-        return trade_settle_with_companions(trade_id=trade_id, companions=SETTLEMENT_COMPANIONS)
+        return trade_settle(trade_id=trade_id)
     except Exception as exc:  # noqa: BLE001 - count it; a poison trade must not block its queue
         log.warning("settlement of trade %s raised %r", trade_id, exc, exc_info=True)
         error = repr(exc)
