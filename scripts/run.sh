@@ -48,7 +48,7 @@ cat <<MSG
     API docs : http://127.0.0.1:$PORT/api/docs/   (OpenAPI: /api/schema/)
     Admin    : http://127.0.0.1:$PORT/admin/
     Health   : http://127.0.0.1:$PORT/healthz  /readyz
-  Demo logins (password for all: $(python manage.py shell -c 'from accounts.demo import DEMO_PASSWORD; print(DEMO_PASSWORD)')):
+  Demo logins (password for all: $(python manage.py shell -v 0 -c 'from accounts.demo import DEMO_PASSWORD; print(DEMO_PASSWORD)' 2>/dev/null)):
 $(python manage.py seed_demo --list-logins)
   Management commands against the same services: make manage ARGS="verify_ledger"
   Ctrl-C stops everything started here.
