@@ -84,7 +84,8 @@ class MinorUnitField(serializers.CharField):
 
     default_error_messages = {
         "invalid": "Enter a decimal number as a string, e.g. \"12.50\".",
-        "max_decimal_places": "Ensure there are no more than {scale} decimal places.",
+        # the code of the one error table (accounts.errors), so that the envelope names it
+        "too_many_decimals": "Ensure there are no more than {scale} decimal places.",
         "positive": "Must be greater than zero.",
         "too_large": "Value is too large.",
     }
@@ -113,7 +114,7 @@ class MinorUnitField(serializers.CharField):
         try:
             minor = to_minor(value, self.scale)
         except ValueError:
-            self.fail("max_decimal_places", scale=self.scale)
+            self.fail("too_many_decimals", scale=self.scale)
         if abs(minor) >= 2**62:
             self.fail("too_large")
         return minor
@@ -130,7 +131,7 @@ def decimal_to_minor_or_error(value: Decimal, scale: int, field: str) -> int:
     except ValueError:
         raise serializers.ValidationError(
             {field: [serializers.ErrorDetail(f"Ensure there are no more than {scale} decimal places.",
-                                             code="max_decimal_places")]}
+                                             code="too_many_decimals")]}
         )
     if abs(minor) >= 2**62:
         raise serializers.ValidationError({field: [serializers.ErrorDetail("Value is too large.", code="too_large")]})

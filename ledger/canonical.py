@@ -65,6 +65,17 @@ def largest_power_of_two_below(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
+def edge_root(edge: list[tuple[int, bytes]]) -> bytes:
+    """The RFC 6962 root of a tree given the roots of the perfect subtrees along its right edge
+    ((height, hash), heights decreasing), folded from the right."""
+    if not edge:
+        return EMPTY_ROOT
+    acc = edge[-1][1]
+    for _, left in reversed(edge[:-1]):
+        acc = node_hash(left, acc)
+    return acc
+
+
 class CompactRange:
     """Streaming Merkle root: push leaf hashes one at a time, read the RFC 6962 root of everything pushed
     so far in O(log n) memory (the roots of the perfect subtrees along the right edge)."""
@@ -83,12 +94,7 @@ class CompactRange:
         self.size += 1
 
     def root(self) -> bytes:
-        if not self._stack:
-            return EMPTY_ROOT
-        acc = self._stack[-1][1]
-        for _, left in reversed(self._stack[:-1]):
-            acc = node_hash(left, acc)
-        return acc
+        return edge_root(self._stack)
 
 
 def checkpoint_body(*, tree_size: int, root_hash: bytes, previous_hash: bytes, xid_horizon: int,

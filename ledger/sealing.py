@@ -34,6 +34,7 @@ from .canonical import (
     CompactRange,
     checkpoint_body,
     checkpoint_hash,
+    edge_root,
     largest_power_of_two_below,
     leaf_hash,
     node_hash,
@@ -94,12 +95,7 @@ class LogAppender:
         self.size += 1
 
     def root(self) -> bytes:
-        if not self.edge:
-            return EMPTY_ROOT
-        acc = self.edge[-1][1]
-        for _, left in reversed(self.edge[:-1]):
-            acc = node_hash(left, acc)
-        return acc
+        return edge_root(self.edge)
 
     def flush(self) -> None:
         MerkleLeaf.objects.bulk_create(self.leaves, batch_size=2000)

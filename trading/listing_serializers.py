@@ -19,41 +19,17 @@ from .listing_models import Bid, Listing, ListingKind, ListingStatus
 from .serializers import FillSerializer
 
 MAX_PROVENANCE_BYTES = 16_384
-TOO_MANY_DECIMALS = "too_many_decimals"  # registered by the ledger (ledger.errors), as for orders
 
 
 class UnitsField(MinorUnitField):
-    """MinorUnitField whose "too many decimal places" error carries the stable code `too_many_decimals`.
-
-    Also works around accounts.api_common.MinorUnitField running CharField's validators (max_length)
-    on the *converted* number (`len(int)` → TypeError → 500): the length is checked on the text here
-    and the string validators are dropped."""
+    """MinorUnitField that reports over-long text as `max_length` (listings' documented behaviour)."""
 
     MAX_TEXT = 40
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.validators = []
 
     def to_internal_value(self, data):
         if isinstance(data, str) and len(data) > self.MAX_TEXT:
             self.fail("max_length", max_length=self.MAX_TEXT)
         return super().to_internal_value(data)
-
-    def fail(self, key, **kwargs):
-        if key == "max_decimal_places":
-            raise serializers.ValidationError(self.error_messages[key].format(**kwargs), code=TOO_MANY_DECIMALS)
-        super().fail(key, **kwargs)
-
-
-def to_units(value, scale: int, field: str) -> int:
-    """A decimal in the instrument's unit → integer minor units (400 `too_many_decimals` past its scale)."""
-    try:
-        return decimal_to_minor_or_error(value, scale, field)
-    except serializers.ValidationError as exc:
-        detail = exc.detail[field][0]
-        code = TOO_MANY_DECIMALS if detail.code == "max_decimal_places" else detail.code
-        raise serializers.ValidationError({field: [serializers.ErrorDetail(str(detail), code=code)]})
 
 
 def _unknown_asset():
@@ -97,9 +73,9 @@ class ListingCreateSerializer(StrictSerializer):
         asset = Asset.objects.filter(pk=attrs["asset"]).first()
         if asset is None:
             raise _unknown_asset()
-        attrs["quantity"] = to_units(attrs["quantity"], asset.scale, "quantity")
+        attrs["quantity"] = decimal_to_minor_or_error(attrs["quantity"], asset.scale, "quantity")
         if attrs.get("min_purchase") is not None:
-            attrs["min_purchase"] = to_units(attrs["min_purchase"], asset.scale, "min_purchase")
+            attrs["min_purchase"] = decimal_to_minor_or_error(attrs["min_purchase"], asset.scale, "min_purchase")
         return attrs
 
 

@@ -15,7 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.actor import Actor
-from accounts.api_common import error_responses
+from accounts.api_common import decimal_to_minor_or_error, error_responses
 from accounts.errors import ApiError
 from accounts.permissions import TRADING_ROLES, acting_membership, is_operator, member_with
 from ledger.models import Asset
@@ -33,7 +33,6 @@ from .listing_serializers import (
     ListingRejectSerializer,
     ListingSerializer,
     PurchaseResultSerializer,
-    to_units,
 )
 from .listings import (
     TRADING_KINDS,
@@ -160,7 +159,7 @@ class ListingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             data = ListingBuySerializer(data=request.data)
             data.is_valid(raise_exception=True)
             scale = Asset.objects.values_list("scale", flat=True).get(pk=listing.asset_id)
-            quantity = to_units(data.validated_data["quantity"], scale, "quantity")
+            quantity = decimal_to_minor_or_error(data.validated_data["quantity"], scale, "quantity")
             result = listing_buy(actor=Actor.from_request(request), buyer=organization, listing_id=listing.id,
                                  quantity=quantity)
             return Response(self._purchase(result, organization.id), status=status.HTTP_201_CREATED)

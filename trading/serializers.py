@@ -9,28 +9,6 @@ from marketplace.models import Market
 
 from .models import Order, TimeInForce, Trade, TradeEvent
 
-TOO_MANY_DECIMALS = "too_many_decimals"  # registered by the ledger (ledger.errors)
-
-
-class DecimalUnitField(MinorUnitField):
-    """MinorUnitField whose "too many decimal places" error carries the API's stable code
-    `too_many_decimals`, so that the error envelope names it."""
-
-    def fail(self, key, **kwargs):
-        if key == "max_decimal_places":
-            raise serializers.ValidationError(self.error_messages[key].format(**kwargs), code=TOO_MANY_DECIMALS)
-        super().fail(key, **kwargs)
-
-
-def to_asset_units(value, scale: int, field: str) -> int:
-    try:
-        return decimal_to_minor_or_error(value, scale, field)
-    except serializers.ValidationError as exc:
-        detail = exc.detail[field][0]
-        code = TOO_MANY_DECIMALS if detail.code == "max_decimal_places" else detail.code
-        raise serializers.ValidationError({field: [serializers.ErrorDetail(str(detail), code=code)]})
-
-
 _scales: dict[int, int] = {}
 
 
@@ -48,8 +26,8 @@ def market_scale(market_id: int) -> int | None:
 class OrderCreateSerializer(StrictSerializer):
     market = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     side = serializers.ChoiceField(choices=["buy", "sell"])
-    price = DecimalUnitField(scale=2, help_text="yuan per unit, e.g. \"28500.00\"")
-    quantity = DecimalUnitField(help_text="in the instrument's unit, e.g. \"10\" or \"2.5\"")
+    price = MinorUnitField(scale=2, help_text="yuan per unit, e.g. \"28500.00\"")
+    quantity = MinorUnitField(help_text="in the instrument's unit, e.g. \"10\" or \"2.5\"")
     time_in_force = serializers.ChoiceField(choices=TimeInForce.values, default="gtc")
     client_order_id = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
 
@@ -57,17 +35,17 @@ class OrderCreateSerializer(StrictSerializer):
         scale = market_scale(attrs["market"])
         if scale is None:
             raise ApiError(UNKNOWN_MARKET, fields={"market": f"no market {attrs['market']}"})
-        attrs["quantity"] = to_asset_units(attrs["quantity"], scale, "quantity")
+        attrs["quantity"] = decimal_to_minor_or_error(attrs["quantity"], scale, "quantity")
         return attrs
 
 
 class OrderReduceSerializer(StrictSerializer):
     """`context["scale"]`: the order's instrument scale."""
 
-    remaining = DecimalUnitField(help_text="the new remaining quantity (smaller than now)")
+    remaining = MinorUnitField(help_text="the new remaining quantity (smaller than now)")
 
     def validate(self, attrs):
-        attrs["remaining"] = to_asset_units(attrs["remaining"], self.context["scale"], "remaining")
+        attrs["remaining"] = decimal_to_minor_or_error(attrs["remaining"], self.context["scale"], "remaining")
         return attrs
 
 
