@@ -108,6 +108,10 @@ run book_depth 240 python -m bench.drivers.book_depth --base "http://127.0.0.1:$
 run verify 420 python -m bench.drivers.verify --transactions "${BENCH_VERIFY_TXNS:-1000000}"
 run report 240 python -m bench.drivers.report --trades "${BENCH_REPORT_TRADES:-1000000}"
 
+if [ -n "${BENCH_HOLD:-}" ]; then  # development: keep the stack up for manual runs until interrupted
+  log "holding the stack (gunicorn :$HTTP_PORT, PostgreSQL :$PG_PORT, Redis :$REDIS_PORT); Ctrl-C to stop"
+  while sleep 3600; do :; done
+fi
 python -m bench.drivers.collect --results "$STATE_DIR/results" --elapsed $(( $(date +%s) - STARTED_AT )) \
   --scenarios "$ONLY"
 log "done in $(( $(date +%s) - STARTED_AT )) s: bench/results/latest.json, bench/results/latest.md"

@@ -23,6 +23,7 @@ Transactions. A `LedgerTransaction` (journal header: kind, idempotency key, acto
 owns `Posting`s (account, asset, bucket, signed amount). The database guarantees:
   * postings of a transaction sum to zero per asset — a DEFERRABLE INITIALLY DEFERRED constraint
     trigger checked at commit;
+  * a posting's account exists and holds the posting's asset (checked by the balance trigger);
   * journal, postings, Merkle leaves/nodes and checkpoints are append-only (UPDATE/DELETE refused);
   * balances are materialized by an AFTER INSERT trigger on postings and can change no other way
     (a trigger refuses balance updates not made from inside that trigger);
@@ -164,8 +165,13 @@ class Bucket(models.TextChoices):
 
 class Posting(models.Model):
     transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="postings")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings")
-    asset = models.ForeignKey(Asset, on_delete=models.PROTECT)
+    # No foreign-key constraints on account and asset: the balance trigger (`ledger_apply_posting`)
+    # refuses a posting unless an account with that id *and* that asset exists, which is stricter, and
+    # accounts are never deleted; the two FK checks per posting only cost commit time. No single-column
+    # indexes either: (account, id) serves the account's statement, nothing filters postings by asset.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings", db_constraint=False,
+                                db_index=False)
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, db_constraint=False, db_index=False)
     bucket = models.CharField(max_length=1, choices=Bucket.choices)
     amount = models.BigIntegerField()
 

@@ -15,6 +15,7 @@ from django.db import connection, transaction
 
 from accounts.actor import Actor
 from accounts.errors import ApiError
+from accounts.prepared import PreparedQuery
 
 from .errors import INSUFFICIENT_BALANCE, INSUFFICIENT_HELD
 
@@ -135,6 +136,26 @@ def replay_of(*, idempotency_key: str, request: dict) -> Posted | None:
     return Posted(transaction_id=row[0], replayed=True)
 
 
+# The three statements of every posting, prepared once per database session (see accounts.prepared);
+# postings go in as arrays so that one statement serves any number of legs, in leg order.
+_LOCK_ACCOUNTS = PreparedQuery(
+    "SELECT id, asset_id, kind, available, held FROM ledger_account WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+    ["bigint[]"])
+_INSERT_JOURNAL = PreparedQuery(
+    """INSERT INTO ledger_ledgertransaction
+           (kind, idempotency_key, request, actor_user_id, actor_organization_id, reference_type,
+            reference_id, memo, hash_version)
+       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 1)
+       ON CONFLICT (idempotency_key) DO NOTHING RETURNING id""",
+    ["varchar", "varchar", "jsonb", "bigint", "bigint", "varchar", "varchar", "jsonb"])
+_INSERT_POSTINGS = PreparedQuery(
+    """INSERT INTO ledger_posting (transaction_id, account_id, asset_id, bucket, amount)
+       SELECT %s, l.account_id, l.asset_id, l.bucket, l.amount
+         FROM unnest(%s, %s, %s, %s) WITH ORDINALITY AS l(account_id, asset_id, bucket, amount, n)
+        ORDER BY l.n""",
+    ["bigint", "bigint[]", "bigint[]", "varchar[]", "bigint[]"])
+
+
 def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], actor: Actor,
          reference: tuple[str, object] = ("", ""), memo: dict | None = None) -> Posted:
     """Write one balanced ledger transaction, or return the one already written under this key.
@@ -149,10 +170,7 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
     request_json = json.dumps(request, sort_keys=True, default=str)
     with connection.cursor() as cur:
         account_ids = sorted({leg.account_id for leg in legs})
-        cur.execute(
-            "SELECT id, asset_id, kind, available, held FROM ledger_account WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
-            [account_ids],
-        )
+        _LOCK_ACCOUNTS.execute(cur, [account_ids])
         accounts = {r[0]: r for r in cur.fetchall()}
         if len(accounts) != len(account_ids):
             raise LookupError(f"unknown ledger accounts {set(account_ids) - set(accounts)}")
@@ -171,15 +189,8 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
                 raise ApiError(INSUFFICIENT_HELD if shortfall[1] == HELD else INSUFFICIENT_BALANCE)
 
         if existing is None:
-            cur.execute(
-                """INSERT INTO ledger_ledgertransaction
-                       (kind, idempotency_key, request, actor_user_id, actor_organization_id, reference_type,
-                        reference_id, memo, hash_version)
-                   VALUES (%s, %s, %s::jsonb, %s, %s, %s, %s, %s::jsonb, 1)
-                   ON CONFLICT (idempotency_key) DO NOTHING RETURNING id""",
-                [kind, idempotency_key, request_json, actor.user_id, actor.organization_id, reference[0],
-                 str(reference[1]), json.dumps(memo or {}, sort_keys=True)],
-            )
+            _INSERT_JOURNAL.execute(cur, [kind, idempotency_key, request_json, actor.user_id, actor.organization_id,
+                                          reference[0], str(reference[1]), json.dumps(memo or {}, sort_keys=True)])
             row = cur.fetchone()
             if row is None:
                 cur.execute("SELECT id, request FROM ledger_ledgertransaction WHERE idempotency_key = %s",
@@ -195,11 +206,9 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
             return Posted(transaction_id=existing_id, replayed=True)
         txn_id = row[0]
 
-        values = ",".join(["(%s, %s, %s, %s, %s)"] * len(legs))
-        params = [x for leg in legs for x in (txn_id, leg.account_id, accounts[leg.account_id][1], leg.bucket,
-                                               leg.amount)]
-        cur.execute("INSERT INTO ledger_posting (transaction_id, account_id, asset_id, bucket, amount) "
-                    f"VALUES {values}", params)
+        _INSERT_POSTINGS.execute(cur, [txn_id, [leg.account_id for leg in legs],
+                                       [accounts[leg.account_id][1] for leg in legs],
+                                       [leg.bucket for leg in legs], [leg.amount for leg in legs]])
     return Posted(transaction_id=txn_id, replayed=False)
 
 

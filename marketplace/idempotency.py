@@ -5,21 +5,26 @@ response is stored in the same transaction as its effects; a later request with 
 same method, path and body gets the stored response (header `Idempotent-Replayed: true`); with
 anything different it gets 409 `idempotency_conflict` naming the differing field. A concurrent
 duplicate blocks on the first one's row until it commits, then replays. Errors (4xx) are not stored:
-nothing was written, so a retry runs afresh.
+nothing was written, so a retry runs afresh. The record is written once, after the handler, in its
+transaction (see `idempotent` for why a replay still ends with the stored response).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
 from accounts.errors import ApiError
+from accounts.prepared import PreparedQuery
 
 from .models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
+_ENCODER = DjangoJSONEncoder
 IDEMPOTENCY_PARAMETER = {"name": HEADER, "in": "header", "required": False,
                          "schema": {"type": "string", "maxLength": 128},
                          "description": "Replays the original response when the same request is sent again."}
@@ -34,6 +39,18 @@ def _first_difference(a: dict, b: dict) -> str:
     return "path"
 
 
+class _KeyTaken(Exception):
+    """The key was stored by another request while this one ran: undo this one's effects."""
+
+
+_STORE = PreparedQuery(
+    """INSERT INTO marketplace_idempotencyrecord
+           (organization_id, key, fingerprint, method_path, request_body, status_code, response_body, created_at)
+       VALUES (%s, %s, %s, %s, %s, %s, %s, now())
+       ON CONFLICT (organization_id, key) DO NOTHING RETURNING id""",
+    ["bigint", "varchar", "varchar", "varchar", "jsonb", "smallint", "jsonb"])
+
+
 def idempotent(request, organization_id: int, handler) -> Response:
     key = request.headers.get(HEADER)
     if key is None:
@@ -42,26 +59,32 @@ def idempotent(request, organization_id: int, handler) -> Response:
         raise ApiError("validation_error", fields={HEADER: "1 to 128 characters"})
     body = request.data if isinstance(request.data, dict) else {"_": request.data}
     method_path = f"{request.method} {request.path}"
+    body_json = json.dumps(body, default=str)
     fingerprint = hashlib.sha256(json.dumps([method_path, body], sort_keys=True, default=str).encode()).hexdigest()
-    with transaction.atomic():
-        with connection.cursor() as cur:
-            cur.execute(
-                """INSERT INTO marketplace_idempotencyrecord
-                       (organization_id, key, fingerprint, method_path, request_body, created_at)
-                   VALUES (%s, %s, %s, %s, %s::jsonb, now())
-                   ON CONFLICT (organization_id, key) DO NOTHING RETURNING id""",
-                [organization_id, key, fingerprint, method_path, json.dumps(body, default=str)])
-            row = cur.fetchone()
-        if row is None:
-            stored = IdempotencyRecord.objects.get(organization_id=organization_id, key=key)
-            if stored.fingerprint != fingerprint:
-                field = "path" if stored.method_path != method_path else _first_difference(stored.request_body, body)
-                raise ApiError("idempotency_conflict", field=field)
-            return Response(stored.response_body, status=stored.status_code, headers={"Idempotent-Replayed": "true"})
-        response = handler()
-        if 200 <= response.status_code < 300:
-            IdempotencyRecord.objects.filter(pk=row[0]).update(status_code=response.status_code,
-                                                               response_body=response.data)
-        else:
-            transaction.set_rollback(True)
-        return response
+    # The handler runs first and the key is stored in the same transaction, after it (one statement).
+    # A replay therefore runs the handler again: it either fails (the order is already cancelled, the
+    # funds are held) or succeeds and finds the key taken; both end in the stored response, and this
+    # request's effects are rolled back. A concurrent duplicate waits on the first one's key row (or on
+    # its market lock) until that commits, then replays the same way.
+    try:
+        with transaction.atomic():
+            response = handler()
+            if not 200 <= response.status_code < 300:
+                transaction.set_rollback(True)
+                return response
+            with connection.cursor() as cur:
+                _STORE.execute(cur, [organization_id, key, fingerprint, method_path, body_json,
+                                     response.status_code, json.dumps(response.data, cls=_ENCODER)])
+                if cur.fetchone() is not None:
+                    return response
+            raise _KeyTaken
+    except _KeyTaken:
+        pass
+    except APIException:
+        if not IdempotencyRecord.objects.filter(organization_id=organization_id, key=key).exists():
+            raise
+    stored = IdempotencyRecord.objects.get(organization_id=organization_id, key=key)
+    if stored.fingerprint != fingerprint:
+        field = "path" if stored.method_path != method_path else _first_difference(stored.request_body, body)
+        raise ApiError("idempotency_conflict", field=field)
+    return Response(stored.response_body, status=stored.status_code, headers={"Idempotent-Replayed": "true"})

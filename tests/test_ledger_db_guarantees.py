@@ -140,3 +140,14 @@ def test_posting_asset_must_match_its_account(setup):
                 txn = _insert_transaction(cur, "mismatch")
                 _insert_posting(cur, txn, setup["holder"], cny.id, 5)
                 _insert_posting(cur, txn, setup["issuance"], cny.id, -5)
+
+
+def test_posting_to_an_unknown_account_is_refused(setup):
+    before = _snapshot()
+    with pytest.raises(IntegrityError, match="does not match"):
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                txn = _insert_transaction(cur, "ghost")
+                _insert_posting(cur, txn, setup["holder"], setup["asset"].id, -5)
+                _insert_posting(cur, txn, 10**12, setup["asset"].id, 5)
+    assert _snapshot() == before

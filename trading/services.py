@@ -26,19 +26,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
 from accounts.errors import ApiError
 from accounts.models import Organization
+from accounts.prepared import JoinedRow, PreparedQuery
 from ledger.models import Account, Asset
 from ledger.posting import accounts_ensure
 from ledger.services import cash_asset, hold_place, hold_release
 from marketplace import errors as market_errors
 from marketplace.models import Market, SessionClose
-from marketplace.rules import CheckContext, evaluate
+from marketplace.rules import GENERATION_SQL, CheckContext, evaluate
 from marketplace.sessions import LOCAL, is_session_key, market_state_at, trading_day
 
 from . import pricing
@@ -71,12 +71,50 @@ class PlaceResult:
 
 # --- market lock and session roll-over --------------------------------------------------------------
 
+class _MarketLockQuery:
+    """SELECT … FOR UPDATE OF the market row with its instrument and the rulebook generation (so the
+    order's rule checks need no round trip of their own), prepared once per database session: what
+    `select_for_update(of=("self",)).select_related("asset")` runs, without compiling it per order."""
+
+    def __init__(self):
+        self.row = JoinedRow((Market, "m"), (Asset, "a"))
+        self.query = PreparedQuery(f"""SELECT {self.row.columns}, {GENERATION_SQL}
+                                         FROM {Market._meta.db_table} m
+                                         JOIN {Asset._meta.db_table} a ON a.id = m.asset_id
+                                        WHERE m.id = %s FOR UPDATE OF m""", ["bigint"])
+
+    def run(self, market_id: int) -> Market | None:
+        with connection.cursor() as cur:
+            self.query.execute(cur, [market_id])
+            row = cur.fetchone()
+        if row is None:
+            return None
+        (market, asset), (generation,) = self.row.load(row)
+        Market._meta.get_field("asset").set_cached_value(market, asset)
+        market.rules_generation = generation
+        return market
+
+
+_market_lock_query: list[_MarketLockQuery] = []
+
+
+def _lock_market_row(market_id) -> Market | None:
+    try:
+        market_id = int(market_id)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < market_id <= BIGINT_MAX:
+        return None
+    if not _market_lock_query:
+        _market_lock_query.append(_MarketLockQuery())
+    return _market_lock_query[0].run(market_id)
+
+
 def market_lock(*, market_id: int, now: datetime) -> Market:
     """Lock the market row and roll it into the state at `now`: close the previous session (VWAP),
     expire day orders whose trading day is over. Sets `market.session_now` (None outside sessions)."""
-    try:
-        market = Market.objects.select_for_update(of=("self",)).select_related("asset").get(pk=market_id)
-    except Market.DoesNotExist:
+    market = _lock_market_row(market_id)
+    if market is None:
         raise ApiError(market_errors.UNKNOWN_MARKET)
     windows = None if market.always_open else list(market.session_windows.all())
     session, state = market_state_at(market, now, windows)
@@ -209,7 +247,7 @@ def _check_order(market: Market, organization: Organization, price: int, quantit
 
 def _rule_check(*, stage, market, buyer, seller, price, quantity, now) -> tuple[int | None, object]:
     return evaluate(CheckContext(stage=stage, asset=market.asset, at=now, buyer=buyer, seller=seller, price=price,
-                                 quantity=quantity))
+                                 quantity=quantity, rules_generation=getattr(market, "rules_generation", None)))
 
 
 # --- placing, matching, cancelling -----------------------------------------------------------------
@@ -283,21 +321,52 @@ def order_place(*, actor: Actor, organization: Organization, market_id: int, sid
     return PlaceResult(order=order, trades=trades)
 
 
+class _BookQueries:
+    """The book reads of matching, one prepared statement per (side, first batch or after a cursor):
+    open orders of the other side that cross the incoming limit, best first, each with its organization.
+    They walk the partial indexes `order_book_asks` / `order_book_bids`."""
+
+    def __init__(self):
+        self.row = JoinedRow((Order, "o"), (Organization, "g"))
+        self.queries = {}
+        sides = (("buy", "sell", "<=", "ASC", ">"), ("sell", "buy", ">=", "DESC", "<"))
+        for side, other, cmp, direction, after in sides:
+            base = f"""SELECT {self.row.columns} FROM {Order._meta.db_table} o
+                         JOIN {Organization._meta.db_table} g ON g.id = o.organization_id
+                        WHERE o.market_id = %s AND o.status = 'open' AND o.side = '{other}' AND o.price {cmp} %s"""
+            order_by = f"ORDER BY o.price {direction}, o.id ASC LIMIT %s"
+            self.queries[(side, False)] = PreparedQuery(f"{base} {order_by}", ["bigint", "bigint", "bigint"])
+            # keyset: strictly worse price, or the same price and a later id
+            self.queries[(side, True)] = PreparedQuery(
+                f"""{base} AND o.price {after}= %s
+                      AND (o.price {after} %s OR (o.price = %s AND o.id > %s)) {order_by}""",
+                ["bigint", "bigint", "bigint", "bigint", "bigint", "bigint", "bigint"])
+
+    def read(self, order: Order, cursor: tuple[int, int] | None, limit: int) -> list[Order]:
+        if cursor:
+            params = [order.market_id, order.price, cursor[0], cursor[0], cursor[0], cursor[1], limit]
+        else:
+            params = [order.market_id, order.price, limit]
+        with connection.cursor() as cur:
+            self.queries[(order.side, cursor is not None)].execute(cur, params)
+            rows = cur.fetchall()
+        orders = []
+        for row in rows:
+            (resting, organization), _ = self.row.load(row)
+            Order._meta.get_field("organization").set_cached_value(resting, organization)
+            orders.append(resting)
+        return orders
+
+
+_book_queries: list[_BookQueries] = []
+
+
 def _book_after(order: Order, cursor: tuple[int, int] | None, limit: int) -> list[Order]:
     """The next `limit` open orders on the other side that cross `order`, best first (price, then
     time), after the keyset `cursor` (price, id) of the last one read."""
-    qs = Order.objects.filter(market_id=order.market_id, status=OrderStatus.OPEN)
-    if order.side == "buy":
-        qs = qs.filter(side="sell", price__lte=order.price)
-        if cursor:
-            qs = qs.filter(Q(price__gt=cursor[0]) | Q(price=cursor[0], id__gt=cursor[1]), price__gte=cursor[0])
-        qs = qs.order_by("price", "id")
-    else:
-        qs = qs.filter(side="buy", price__gte=order.price)
-        if cursor:
-            qs = qs.filter(Q(price__lt=cursor[0]) | Q(price=cursor[0], id__gt=cursor[1]), price__lte=cursor[0])
-        qs = qs.order_by("-price", "id")
-    return list(qs.select_related("organization")[:limit])
+    if not _book_queries:
+        _book_queries.append(_BookQueries())
+    return _book_queries[0].read(order, cursor, limit)
 
 
 def _match(order: Order, market: Market, organization: Organization,

@@ -117,6 +117,7 @@ def main() -> None:
     ap.add_argument("--worker", required=True, help="the Celery worker's hostname")
     ap.add_argument("--trades", type=int, default=1200)
     ap.add_argument("--bare", type=int, default=3000)
+    ap.add_argument("--concurrency", type=int, default=2, help="the worker's concurrency (reported)")
     ap.add_argument("--latency-seconds", type=float, default=15)
     ap.add_argument("--latency-share", type=float, default=0.8, help="share of the measured throughput")
     args = ap.parse_args()
@@ -129,7 +130,8 @@ def main() -> None:
     from trading.routing import settlement_queue
 
     seed = load_seed()
-    result: dict = {"worker_concurrency": 2}
+    result: dict = {"worker_concurrency": args.concurrency}
+    run_tag = f"{int(time.time())}"  # bare rows of an earlier run on the same database must not count
 
     def bare(n: int, note: str) -> tuple[int, float]:
         """n bare tasks queued while nobody consumes their queue, then drained: (rows, seconds first→last)."""
@@ -148,7 +150,7 @@ def main() -> None:
         return rows, float(span or 0)
 
     # bare, settlement, bare: the ceiling is measured on both sides of the real run (drifting background load)
-    bare_runs = [bare(args.bare // 2, "before")]
+    bare_runs = [bare(args.bare // 2, f"before-{run_tag}")]
     # --- settlement throughput (backlog, then drain) -------------------------------------------------
     queues = sorted({settlement_queue(m) for m in seed["settle_markets"]})
     for q in queues:
@@ -164,7 +166,7 @@ def main() -> None:
     log(f"settled {st['settled']}/{st['trades']} at {rate or 0:.0f}/s")
     result.update(settled_per_s=rnd(rate), backlog_trades=st["trades"], backlog_settled=st["settled"],
                   producer_errors=made["errors"], producer_trades_per_s=rnd(made["trades"] / made["seconds"]))
-    bare_runs.append(bare(args.bare - args.bare // 2, "after"))
+    bare_runs.append(bare(args.bare - args.bare // 2, f"after-{run_tag}"))
     spans = [s for _, s in bare_runs]
     bare_rate = sum(n - 1 for n, _ in bare_runs) / sum(spans) if all(spans) else None
     result.update(bare_task_per_s=rnd(bare_rate), bare_tasks=sum(n for n, _ in bare_runs),

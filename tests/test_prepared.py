@@ -1,0 +1,55 @@
+"""accounts.prepared: statements prepared once per database session, robust to a forgotten registry and
+to reconnects; JoinedRow applies the fields' converters."""
+import pytest
+from django.db import connection
+
+from accounts import prepared
+from accounts.models import Organization
+from accounts.prepared import JoinedRow, PreparedQuery
+
+pytestmark = pytest.mark.django_db
+
+
+def _names():
+    with connection.cursor() as cur:
+        cur.execute("SELECT name FROM pg_prepared_statements")
+        return {name for (name,) in cur.fetchall()}
+
+
+def test_prepared_once_per_session_and_survives_a_forgotten_registry():
+    q = PreparedQuery("SELECT %s::bigint + %s", ["bigint", "bigint"])
+    with connection.cursor() as cur:
+        q.execute(cur, [40, 2])
+        assert cur.fetchone() == (42,)
+        assert q.name in _names()
+        prepared._prepared.clear()  # e.g. evicted while the session lives on
+        q.execute(cur, [1, 1])
+        assert cur.fetchone() == (2,)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_session_prepares_again():
+    q = PreparedQuery("SELECT %s::text || 'x'", ["text"])
+    with connection.cursor() as cur:
+        q.execute(cur, ["a"])
+        assert cur.fetchone() == ("ax",)
+    connection.close()
+    with connection.cursor() as cur:
+        q.execute(cur, ["b"])
+        assert cur.fetchone() == ("bx",)
+
+
+def test_placeholders_must_match_types():
+    with pytest.raises(ValueError):
+        PreparedQuery("SELECT %s, %s", ["bigint"])
+    with pytest.raises(ValueError):
+        PreparedQuery("SELECT 5 % 2, %s", ["bigint"])
+
+
+def test_joined_row_builds_instances(make_org):
+    org = make_org("enterprise", "350121")
+    row = JoinedRow((Organization, "o"))
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {row.columns}, 7 FROM accounts_organization o WHERE o.id = %s", [org.id])
+        (loaded,), extra = row.load(cur.fetchone())
+    assert loaded.pk == org.pk and loaded.name_zh == org.name_zh and loaded.region_id == org.region_id and extra == (7,)
