@@ -178,7 +178,7 @@ class AuditEvent(models.Model):
     actor_organization = models.ForeignKey(
         Organization, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False
     )
-    action = models.CharField(max_length=60, db_index=True)
+    action = models.CharField(max_length=60)
     object_type = models.CharField(max_length=60)
     object_id = models.CharField(max_length=64)
     before = models.JSONField(null=True, blank=True)
@@ -188,4 +188,5 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["object_type", "object_id"])]
+        indexes = [models.Index(fields=["object_type", "object_id"]),
+                   models.Index(fields=["action"], name="audit_action")]  # no `_like` pattern index

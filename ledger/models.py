@@ -21,9 +21,10 @@ and `held` (escrow for open orders, bids and listings):
 
 Transactions. A `LedgerTransaction` (journal header: kind, idempotency key, actor, reference, memo)
 owns `Posting`s (account, asset, bucket, signed amount). The database guarantees:
-  * postings of a transaction sum to zero per asset — a DEFERRABLE INITIALLY DEFERRED constraint
-    trigger checked at commit;
-  * a posting's account exists and holds the posting's asset (checked by the balance trigger);
+  * postings of a transaction sum to zero per asset, and a transaction has postings — a DEFERRABLE
+    INITIALLY DEFERRED constraint trigger on the journal row, checked once per transaction at commit;
+  * postings join only a transaction written by the same database transaction, and a posting's account
+    exists and holds the posting's asset (both checked by the balance trigger, at once);
   * journal, postings, Merkle leaves/nodes and checkpoints are append-only (UPDATE/DELETE refused);
   * balances are materialized by an AFTER INSERT trigger on postings and can change no other way
     (a trigger refuses balance updates not made from inside that trigger);
@@ -140,8 +141,8 @@ class Account(models.Model):
 
 
 class LedgerTransaction(models.Model):
-    kind = models.CharField(max_length=24, db_index=True)
-    idempotency_key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=24)
+    idempotency_key = models.CharField(max_length=200)
     request = models.JSONField(default=dict, help_text="the request that produced it (idempotency conflicts)")
     actor_user_id = models.BigIntegerField(null=True, blank=True)
     actor_organization_id = models.BigIntegerField(null=True, blank=True)
@@ -155,7 +156,11 @@ class LedgerTransaction(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["reference_type", "reference_id"])]
+        # plain b-tree indexes: the `…_like` pattern indexes Django adds for `unique`/`db_index` text
+        # columns cost an insertion per journal row and serve no query here
+        constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="ledger_txn_idempotency_key")]
+        indexes = [models.Index(fields=["reference_type", "reference_id"]),
+                   models.Index(fields=["kind"], name="ledger_txn_kind")]
 
 
 class Bucket(models.TextChoices):
@@ -164,11 +169,14 @@ class Bucket(models.TextChoices):
 
 
 class Posting(models.Model):
-    transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="postings")
-    # No foreign-key constraints on account and asset: the balance trigger (`ledger_apply_posting`)
-    # refuses a posting unless an account with that id *and* that asset exists, which is stricter, and
-    # accounts are never deleted; the two FK checks per posting only cost commit time. No single-column
-    # indexes either: (account, id) serves the account's statement, nothing filters postings by asset.
+    # No foreign-key constraints: the balance trigger (`ledger_apply_posting`) refuses a posting unless
+    # its journal row exists *and was written by the same database transaction* (so postings can never
+    # be added to a committed transaction) and an account with that id *and* that asset exists — both
+    # stricter than the FKs; journal rows and accounts are never deleted. The FK checks only cost commit
+    # time. No single-column indexes on account and asset: (account, id) serves the account's statement,
+    # nothing filters postings by asset.
+    transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="postings",
+                                    db_constraint=False)
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings", db_constraint=False,
                                 db_index=False)
     asset = models.ForeignKey(Asset, on_delete=models.PROTECT, db_constraint=False, db_index=False)

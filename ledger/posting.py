@@ -72,7 +72,10 @@ def accounts_ensure(keys: list[tuple]) -> dict[tuple, int]:
                     UNION ALL
                     SELECT a.id, a.organization_id, a.asset_id, a.kind, a.shard FROM ledger_account a JOIN wanted w
                       ON a.organization_id IS NOT DISTINCT FROM w.org AND a.asset_id = w.asset AND a.kind = w.kind
-                     AND a.shard = w.shard""",
+                     AND a.shard = w.shard
+                    UNION ALL  -- the organizations' other accounts too: warms the cache per organization
+                    SELECT a.id, a.organization_id, a.asset_id, a.kind, a.shard FROM ledger_account a
+                     WHERE a.organization_id IN (SELECT org FROM wanted)""",
                 params,
             )
             for acc_id, org, asset, kind, shard in cur.fetchall():
@@ -91,7 +94,7 @@ def accounts_ensure(keys: list[tuple]) -> dict[tuple, int]:
                 )
                 for acc_id, org, asset, kind, shard in cur.fetchall():
                     found[(org, asset, kind, shard)] = acc_id
-        opened = {k: found[k] for k in missing}
+        opened = dict(found)
         if connection.in_atomic_block:
             transaction.on_commit(lambda: _account_ids.update(opened))
         else:
@@ -141,19 +144,21 @@ def replay_of(*, idempotency_key: str, request: dict) -> Posted | None:
 _LOCK_ACCOUNTS = PreparedQuery(
     "SELECT id, asset_id, kind, available, held FROM ledger_account WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
     ["bigint[]"])
-_INSERT_JOURNAL = PreparedQuery(
-    """INSERT INTO ledger_ledgertransaction
-           (kind, idempotency_key, request, actor_user_id, actor_organization_id, reference_type,
-            reference_id, memo, hash_version)
-       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 1)
-       ON CONFLICT (idempotency_key) DO NOTHING RETURNING id""",
-    ["varchar", "varchar", "jsonb", "bigint", "bigint", "varchar", "varchar", "jsonb"])
-_INSERT_POSTINGS = PreparedQuery(
-    """INSERT INTO ledger_posting (transaction_id, account_id, asset_id, bucket, amount)
-       SELECT %s, l.account_id, l.asset_id, l.bucket, l.amount
-         FROM unnest(%s, %s, %s, %s) WITH ORDINALITY AS l(account_id, asset_id, bucket, amount, n)
-        ORDER BY l.n""",
-    ["bigint", "bigint[]", "bigint[]", "varchar[]", "bigint[]"])
+_INSERT_JOURNAL_AND_POSTINGS = PreparedQuery(
+    """WITH journal AS (
+           INSERT INTO ledger_ledgertransaction
+                  (kind, idempotency_key, request, actor_user_id, actor_organization_id, reference_type,
+                   reference_id, memo, hash_version)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 1)
+           ON CONFLICT (idempotency_key) DO NOTHING RETURNING id),
+       postings AS (
+           INSERT INTO ledger_posting (transaction_id, account_id, asset_id, bucket, amount)
+           SELECT journal.id, l.account_id, l.asset_id, l.bucket, l.amount
+             FROM journal, unnest(%s, %s, %s, %s) WITH ORDINALITY AS l(account_id, asset_id, bucket, amount, n)
+            ORDER BY l.n)
+       SELECT id FROM journal""",
+    ["varchar", "varchar", "jsonb", "bigint", "bigint", "varchar", "varchar", "jsonb",
+     "bigint[]", "bigint[]", "varchar[]", "bigint[]"])
 
 
 def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], actor: Actor,
@@ -189,8 +194,11 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
                 raise ApiError(INSUFFICIENT_HELD if shortfall[1] == HELD else INSUFFICIENT_BALANCE)
 
         if existing is None:
-            _INSERT_JOURNAL.execute(cur, [kind, idempotency_key, request_json, actor.user_id, actor.organization_id,
-                                          reference[0], str(reference[1]), json.dumps(memo or {}, sort_keys=True)])
+            _INSERT_JOURNAL_AND_POSTINGS.execute(cur, [
+                kind, idempotency_key, request_json, actor.user_id, actor.organization_id, reference[0],
+                str(reference[1]), json.dumps(memo or {}, sort_keys=True),
+                [leg.account_id for leg in legs], [accounts[leg.account_id][1] for leg in legs],
+                [leg.bucket for leg in legs], [leg.amount for leg in legs]])
             row = cur.fetchone()
             if row is None:
                 cur.execute("SELECT id, request FROM ledger_ledgertransaction WHERE idempotency_key = %s",
@@ -205,10 +213,6 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
                                fields={differing: "differs from the request first sent with this key"})
             return Posted(transaction_id=existing_id, replayed=True)
         txn_id = row[0]
-
-        _INSERT_POSTINGS.execute(cur, [txn_id, [leg.account_id for leg in legs],
-                                       [accounts[leg.account_id][1] for leg in legs],
-                                       [leg.bucket for leg in legs], [leg.amount for leg in legs]])
     return Posted(transaction_id=txn_id, replayed=False)
 
 

@@ -151,3 +151,34 @@ def test_posting_to_an_unknown_account_is_refused(setup):
                 _insert_posting(cur, txn, setup["holder"], setup["asset"].id, -5)
                 _insert_posting(cur, txn, 10**12, setup["asset"].id, 5)
     assert _snapshot() == before
+
+
+def test_postings_cannot_join_a_committed_transaction(setup):
+    """A balanced pair added later to an old transaction would rewrite history: refused at once."""
+    before = _snapshot()
+    with pytest.raises(IntegrityError, match="is closed"):
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                _insert_posting(cur, setup["txn"], setup["issuance"], setup["asset"].id, -5)
+    assert _snapshot() == before
+
+
+def test_posting_to_an_unknown_transaction_is_refused(setup):
+    with pytest.raises(IntegrityError, match="unknown ledger transaction"):
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                _insert_posting(cur, 10**12, setup["issuance"], setup["asset"].id, -5)
+                _insert_posting(cur, 10**12, setup["holder"], setup["asset"].id, 5)
+
+
+def test_a_transaction_balanced_in_one_asset_but_not_another_is_refused(setup):
+    cny = Asset.objects.get(code="CNY")
+    cash = accounts_ensure([(None, cny.id, "issuance"), (setup["ent"].id, cny.id, "participant")])
+    with pytest.raises(IntegrityError, match="does not balance"):
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                txn = _insert_transaction(cur, "two-assets")
+                _insert_posting(cur, txn, setup["issuance"], setup["asset"].id, -5)
+                _insert_posting(cur, txn, setup["holder"], setup["asset"].id, 5)
+                _insert_posting(cur, txn, cash[(None, cny.id, "issuance")], cny.id, -7)
+                _insert_posting(cur, txn, cash[(setup["ent"].id, cny.id, "participant")], cny.id, 6)

@@ -46,8 +46,10 @@ class OrderStatus(models.TextChoices):
 
 class Order(models.Model):
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="orders")
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="orders")
-    user = models.ForeignKey(User, null=True, on_delete=models.PROTECT)
+    # no single-column FK indexes: (organization, status, id) leads with the organization; nothing reads
+    # orders by user (a user's deletion, which PROTECT checks, is an admin rarity)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="orders", db_index=False)
+    user = models.ForeignKey(User, null=True, on_delete=models.PROTECT, db_index=False)
     side = models.CharField(max_length=4, choices=Side.choices)
     time_in_force = models.CharField(max_length=3, choices=TimeInForce.choices, default=TimeInForce.GTC)
     price = models.BigIntegerField(help_text="limit, fen per unit")
@@ -104,14 +106,18 @@ class TradeSource(models.TextChoices):
 
 
 class Trade(models.Model):
-    market = models.ForeignKey(Market, null=True, blank=True, on_delete=models.PROTECT, related_name="trades")
+    # single-column FK indexes on market, buyer and seller are left out: the (market, id), (buyer, id)
+    # and (seller, id) indexes lead with them, and every index is another insertion per trade and per
+    # settlement (the status update cannot be HOT)
+    market = models.ForeignKey(Market, null=True, blank=True, on_delete=models.PROTECT, related_name="trades",
+                               db_index=False)
     asset_id = models.BigIntegerField(help_text="the traded instrument (ledger asset)")
     source = models.CharField(max_length=12, choices=TradeSource.choices, default=TradeSource.ORDER_BOOK)
     buy_order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="buy_trades")
     sell_order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="sell_trades")
     listing_id = models.BigIntegerField(null=True, blank=True)
-    buyer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="buy_trades")
-    seller = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="sell_trades")
+    buyer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="buy_trades", db_index=False)
+    seller = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="sell_trades", db_index=False)
     price = models.BigIntegerField()
     quantity = models.BigIntegerField()
     value = models.BigIntegerField(help_text="fen")
@@ -120,7 +126,7 @@ class Trade(models.Model):
     buyer_hold = models.BigIntegerField(help_text="buyer's held cash earmarked for this trade")
     seller_hold = models.BigIntegerField(help_text="seller's held rights earmarked for this trade")
     aggressor = models.CharField(max_length=4, choices=Side.choices, blank=True)
-    status = models.CharField(max_length=16, choices=TradeStatus.choices, default=TradeStatus.MATCHED, db_index=True)
+    status = models.CharField(max_length=16, choices=TradeStatus.choices, default=TradeStatus.MATCHED)
     session = models.CharField(max_length=20, blank=True)
     rule_version = models.PositiveIntegerField(null=True)
     ledger_transaction_id = models.BigIntegerField(null=True, blank=True)
@@ -142,7 +148,7 @@ class Trade(models.Model):
                                    name="trade_settled_has_ledger_txn"),
         ]
         indexes = [models.Index(fields=["market", "id"]), models.Index(fields=["buyer", "id"]),
-                   models.Index(fields=["seller", "id"])]
+                   models.Index(fields=["seller", "id"]), models.Index(fields=["status"], name="trade_status")]
 
 
 class TradeEvent(models.Model):
