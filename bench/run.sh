@@ -110,7 +110,7 @@ run report 240 python -m bench.drivers.report --trades "${BENCH_REPORT_TRADES:-1
 
 if [ -n "${BENCH_HOLD:-}" ]; then  # development: keep the stack up for manual runs until interrupted
   log "holding the stack (gunicorn :$HTTP_PORT, PostgreSQL :$PG_PORT, Redis :$REDIS_PORT); Ctrl-C to stop"
-  while sleep 3600; do :; done
+  sleep infinity & wait $!  # `wait` lets the INT/TERM trap run at once
 fi
 python -m bench.drivers.collect --results "$STATE_DIR/results" --elapsed $(( $(date +%s) - STARTED_AT )) \
   --scenarios "$ONLY"

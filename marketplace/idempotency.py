@@ -51,6 +51,20 @@ _STORE = PreparedQuery(
     ["bigint", "varchar", "varchar", "varchar", "jsonb", "smallint", "jsonb"])
 
 
+def _key_taken(organization_id: int, key: str) -> bool:
+    """Whether another request stored this key. Waits for one still in flight (a concurrent duplicate
+    whose effects made this one fail, e.g. its hold used the funds) to commit or roll back."""
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute("""INSERT INTO marketplace_idempotencyrecord
+                               (organization_id, key, fingerprint, method_path, request_body, created_at)
+                           VALUES (%s, %s, '', '', '{}', now())
+                           ON CONFLICT (organization_id, key) DO NOTHING RETURNING id""", [organization_id, key])
+            free = cur.fetchone() is not None
+        transaction.set_rollback(True)  # only a probe
+    return not free
+
+
 def idempotent(request, organization_id: int, handler) -> Response:
     key = request.headers.get(HEADER)
     if key is None:
@@ -81,7 +95,7 @@ def idempotent(request, organization_id: int, handler) -> Response:
     except _KeyTaken:
         pass
     except APIException:
-        if not IdempotencyRecord.objects.filter(organization_id=organization_id, key=key).exists():
+        if not _key_taken(organization_id, key):
             raise
     stored = IdempotencyRecord.objects.get(organization_id=organization_id, key=key)
     if stored.fingerprint != fingerprint:

@@ -332,3 +332,33 @@ def test_idempotent_cancel_and_reduce(book):
     # without a key a second cancel is a conflict with the order's state
     r = b.seller_client.post(f"{ORDERS}/{sell['id']}/cancel")
     assert r.status_code == 409 and r.json()["code"] == "order_not_open"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_duplicates_with_one_key_place_one_order(book, client_for, make_member):
+    """Two deliveries of one request at once, for more than half the buyer's cash: the second waits for
+    the first, fails its own hold, and answers with the first one's stored response."""
+    import threading
+
+    b = book
+    payload = body(b.market, quantity="60", price="100.00")
+    clients = [b.buyer_client, client_for(make_member(b.buyer, "trader"))]
+    barrier, results = threading.Barrier(2), [None, None]
+
+    def send(i):
+        from django.db import connection
+        try:
+            barrier.wait()
+            results[i] = clients[i].post(ORDERS, payload, format="json", HTTP_IDEMPOTENCY_KEY="dup-1")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert [r.status_code for r in results] == [201, 201]
+    assert results[0].json() == results[1].json()
+    assert sorted(r.headers.get("Idempotent-Replayed", "") for r in results) == ["", "true"]
+    assert Order.objects.filter(organization=b.buyer).count() == 1

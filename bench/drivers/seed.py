@@ -108,6 +108,10 @@ def main() -> None:
         "depth_taker_tokens": tokens[:4],
     }
     SEED_FILE.write_text(json.dumps(seed, indent=1))
+    from django.db import connection
+
+    with connection.cursor() as cur:  # planner statistics, as a database in service has them
+        cur.execute("ANALYZE")
     log(f"seeded {len(orgs)} organizations, {len(markets)} trading, {len(settle_markets)} settlement and 2 depth "
         "markets")
 
