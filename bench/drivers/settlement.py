@@ -1,7 +1,8 @@
 """`settlement`: trades settled per second by the Celery worker vs a bare one-insert task on the same
 worker, and match-to-settled latency at a steady load.
 
-* Throughput: the worker stops consuming the settlement queues (Celery remote control), producer
+* Throughput: after a warm-up of settled trades (per-process caches and prepared statements, as the
+  order run's wrk warm-up), the worker stops consuming the settlement queues (Celery remote control), producer
   processes place crossing pairs of orders through `trading.services.order_place` (the real matching
   path, whose after-commit hook publishes the settlement messages), then the worker consumes again and
   drains the backlog. Rate = trades / span of their settling ledger transactions' timestamps. The bare
@@ -115,7 +116,8 @@ def wait_drained(since, expected: int, timeout: float) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--worker", required=True, help="the Celery worker's hostname")
-    ap.add_argument("--trades", type=int, default=1200)
+    ap.add_argument("--trades", type=int, default=2400)
+    ap.add_argument("--warmup-trades", type=int, default=300)
     ap.add_argument("--bare", type=int, default=3000)
     ap.add_argument("--concurrency", type=int, default=2, help="the worker's concurrency (reported)")
     ap.add_argument("--latency-seconds", type=float, default=15)
@@ -153,6 +155,10 @@ def main() -> None:
     bare_runs = [bare(args.bare // 2, f"before-{run_tag}")]
     # --- settlement throughput (backlog, then drain) -------------------------------------------------
     queues = sorted({settlement_queue(m) for m in seed["settle_markets"]})
+    if args.warmup_trades:  # steady state, as the order run's wrk warm-up: caches, prepared statements
+        since = timezone.now()
+        made = produce(args.warmup_trades)
+        wait_drained(since, made["trades"], timeout=120)
     for q in queues:
         control("cancel", q, args.worker)
     since = timezone.now()
