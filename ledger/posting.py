@@ -1,8 +1,8 @@
 """The one way value moves: `post()` writes a balanced ledger transaction.
 
-Three statements per transaction, whatever its size: lock the touched accounts in id order
+Two statements per transaction, whatever its size: lock the touched accounts in id order
 (`SELECT … FOR UPDATE`, the fixed order that rules out deadlocks between ledger writers) and check the
-balances, insert the journal row (idempotent on its key), insert the postings in one statement (a
+balances; then insert the journal row (idempotent on its key) and its postings in one statement (a
 trigger applies them to the balances). A shortfall is a clean 4xx raised before anything is written;
 the CHECK constraints behind it make a negative participant balance impossible even for a buggy caller.
 """
@@ -139,8 +139,9 @@ def replay_of(*, idempotency_key: str, request: dict) -> Posted | None:
     return Posted(transaction_id=row[0], replayed=True)
 
 
-# The three statements of every posting, prepared once per database session (see accounts.prepared);
-# postings go in as arrays so that one statement serves any number of legs, in leg order.
+# The two statements of every posting, prepared once per database session (see accounts.prepared): lock
+# and read the accounts, then journal row and postings together; postings go in as arrays so that one
+# statement serves any number of legs, in leg order.
 _LOCK_ACCOUNTS = PreparedQuery(
     "SELECT id, asset_id, kind, available, held FROM ledger_account WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
     ["bigint[]"])

@@ -232,10 +232,10 @@ def trade_settle(*, trade_id: int, now: datetime | None = None) -> str:
     """Settle one trade if it is due; returns the trade's status afterwards ("not_due" for an
     end-of-day trade before its cut-off, "missing" for an unknown id).
 
-    Round trips on the way to SETTLED: the trade lock (with everything it needs), the rulebook's
-    generation check, the ledger posting (three statements, `ledger.posting.post`), one statement for
-    all of the trade's own writes (status, events, outbox, audit; it also returns the parties' webhook
-    endpoints), and the commit."""
+    Round trips on the way to SETTLED, all prepared statements: the trade lock (with everything it
+    needs, the rulebook generation included), the ledger posting (account lock, then journal and
+    postings in one statement: `ledger.posting.post`), one statement for all of the trade's own writes
+    (status, events, outbox, audit; it also returns the parties' webhook endpoints), and the commit."""
     now = now or timezone.now()
     trade = _lock_trade(trade_id)
     if trade is None:
