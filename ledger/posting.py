@@ -5,6 +5,10 @@ Two statements per transaction, whatever its size: lock the touched accounts in 
 balances; then insert the journal row (idempotent on its key) and its postings in one statement (a
 trigger applies them to the balances). A shortfall is a clean 4xx raised before anything is written;
 the CHECK constraints behind it make a negative participant balance impossible even for a buggy caller.
+
+A hot path that cannot afford the lock statement (settlement) writes the journal and postings as part of
+one statement of its own (`JOURNAL_CTES`, `legs_in_lock_order`): the balance trigger takes the locks,
+in the same order, and the CHECK constraints are then the balance check.
 """
 from __future__ import annotations
 
@@ -145,8 +149,11 @@ def replay_of(*, idempotency_key: str, request: dict) -> Posted | None:
 _LOCK_ACCOUNTS = PreparedQuery(
     "SELECT id, asset_id, kind, available, held FROM ledger_account WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
     ["bigint[]"])
-_INSERT_JOURNAL_AND_POSTINGS = PreparedQuery(
-    """WITH journal AS (
+
+# The journal row (idempotent on its key: nothing is written when the key is taken) and its postings, as
+# two CTEs named `journal` (its `id`) and `postings`: `post` runs them on their own; a caller may put them
+# in front of its own writes to make one statement (`journal_params` gives their parameters, in order).
+JOURNAL_CTES = """journal AS (
            INSERT INTO ledger_ledgertransaction
                   (kind, idempotency_key, request, actor_user_id, actor_organization_id, reference_type,
                    reference_id, memo, hash_version)
@@ -156,10 +163,50 @@ _INSERT_JOURNAL_AND_POSTINGS = PreparedQuery(
            INSERT INTO ledger_posting (transaction_id, account_id, asset_id, bucket, amount)
            SELECT journal.id, l.account_id, l.asset_id, l.bucket, l.amount
              FROM journal, unnest(%s, %s, %s, %s) WITH ORDINALITY AS l(account_id, asset_id, bucket, amount, n)
-            ORDER BY l.n)
-       SELECT id FROM journal""",
-    ["varchar", "varchar", "jsonb", "bigint", "bigint", "varchar", "varchar", "jsonb",
-     "bigint[]", "bigint[]", "varchar[]", "bigint[]"])
+            ORDER BY l.n)"""
+JOURNAL_TYPES = ["varchar", "varchar", "jsonb", "bigint", "bigint", "varchar", "varchar", "jsonb",
+                 "bigint[]", "bigint[]", "varchar[]", "bigint[]"]
+_INSERT_JOURNAL_AND_POSTINGS = PreparedQuery(f"WITH {JOURNAL_CTES} SELECT id FROM journal", JOURNAL_TYPES)
+
+
+def _request_json(request: dict) -> str:
+    return json.dumps(request, sort_keys=True, default=str)
+
+
+def journal_params(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], assets: list[int],
+                   actor: Actor, reference: tuple[str, object] = ("", ""), memo: dict | None = None) -> list:
+    """The parameters of JOURNAL_CTES, for `legs` (no zero amounts) and their assets (one per leg)."""
+    return [kind, idempotency_key, _request_json(request), actor.user_id, actor.organization_id, reference[0],
+            str(reference[1]), json.dumps(memo or {}, sort_keys=True),
+            [leg.account_id for leg in legs], assets, [leg.bucket for leg in legs], [leg.amount for leg in legs]]
+
+
+def legs_in_lock_order(legs: list[Leg]) -> list[Leg]:
+    """The legs to write without `post`'s lock statement, for a caller that puts JOURNAL_CTES into its
+    own statement: zero legs dropped, the rest in account id order. The balance trigger then takes the
+    account locks as it applies the postings, in that order, the same fixed order as `post` and
+    `accounts_lock`, so such writers cannot deadlock with each other or with them. Nothing checks the
+    balances first: a bucket that would go negative fails the statement (CHECK `account_non_negative`),
+    which aborts the caller's transaction; `shortfall` then tells which error it was."""
+    return sorted((leg for leg in legs if leg.amount != 0), key=lambda leg: leg.account_id)
+
+
+def shortfall(legs: list[Leg]) -> str | None:
+    """`insufficient_held` / `insufficient_balance` when applying `legs` to the accounts' current
+    balances would take a participant bucket below zero, None when it would not (read without locks)."""
+    ids = sorted({leg.account_id for leg in legs})
+    with connection.cursor() as cur:
+        cur.execute("SELECT id, kind, available, held FROM ledger_account WHERE id = ANY(%s)", [ids])
+        accounts = {r[0]: r for r in cur.fetchall()}
+    # an account missing here was opened by the rolled-back transaction: it would have opened empty
+    balance = {(a, AVAILABLE): accounts[a][2] for a in accounts} | {(a, HELD): accounts[a][3] for a in accounts}
+    for leg in legs:
+        balance[(leg.account_id, leg.bucket)] = balance.get((leg.account_id, leg.bucket), 0) + leg.amount
+    short = next(((acc_id, bucket) for (acc_id, bucket), value in balance.items()
+                  if value < 0 and (acc_id not in accounts or accounts[acc_id][1] != "issuance")), None)
+    if short is None:
+        return None
+    return INSUFFICIENT_HELD if short[1] == HELD else INSUFFICIENT_BALANCE
 
 
 def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], actor: Actor,
@@ -173,7 +220,7 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
     """
     assert connection.in_atomic_block, "post() must run inside transaction.atomic"
     legs = [leg for leg in legs if leg.amount != 0]
-    request_json = json.dumps(request, sort_keys=True, default=str)
+    request_json = _request_json(request)
     with connection.cursor() as cur:
         account_ids = sorted({leg.account_id for leg in legs})
         _LOCK_ACCOUNTS.execute(cur, [account_ids])
@@ -183,23 +230,21 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
         balance = {(a, AVAILABLE): accounts[a][3] for a in accounts} | {(a, HELD): accounts[a][4] for a in accounts}
         for leg in legs:
             balance[(leg.account_id, leg.bucket)] += leg.amount
-        shortfall = next(((acc_id, bucket) for (acc_id, bucket), value in balance.items()
+        short = next(((acc_id, bucket) for (acc_id, bucket), value in balance.items()
                           if value < 0 and accounts[acc_id][2] != "issuance"), None)
 
         existing = None
-        if shortfall:  # a replay of a posted transaction is not a shortfall: look the key up first
+        if short:  # a replay of a posted transaction is not a shortfall: look the key up first
             cur.execute("SELECT id, request FROM ledger_ledgertransaction WHERE idempotency_key = %s",
                         [idempotency_key])
             existing = cur.fetchone()
             if existing is None:
-                raise ApiError(INSUFFICIENT_HELD if shortfall[1] == HELD else INSUFFICIENT_BALANCE)
+                raise ApiError(INSUFFICIENT_HELD if short[1] == HELD else INSUFFICIENT_BALANCE)
 
         if existing is None:
-            _INSERT_JOURNAL_AND_POSTINGS.execute(cur, [
-                kind, idempotency_key, request_json, actor.user_id, actor.organization_id, reference[0],
-                str(reference[1]), json.dumps(memo or {}, sort_keys=True),
-                [leg.account_id for leg in legs], [accounts[leg.account_id][1] for leg in legs],
-                [leg.bucket for leg in legs], [leg.amount for leg in legs]])
+            _INSERT_JOURNAL_AND_POSTINGS.execute(cur, journal_params(
+                kind=kind, idempotency_key=idempotency_key, request=request, legs=legs,
+                assets=[accounts[leg.account_id][1] for leg in legs], actor=actor, reference=reference, memo=memo))
             row = cur.fetchone()
             if row is None:
                 cur.execute("SELECT id, request FROM ledger_ledgertransaction WHERE idempotency_key = %s",

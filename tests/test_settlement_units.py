@@ -307,6 +307,48 @@ def test_short_escrow_fails_the_trade_with_an_alert_and_nothing_partial(pair):
 
 
 @pytest.mark.django_db
+def test_settlement_writes_everything_in_one_statement_postings_in_account_order(pair, operator_org):
+    """The settling statement: ledger transaction, trade, outbox, two events and two audit events, all
+    carrying the ledger transaction's id; postings in account id order (the lock order the balance
+    trigger follows when it takes the account locks)."""
+    market, buyer, seller = pair(fee_bps=25, fee_min=300)
+    trade = _cross(market, buyer, seller, price=10_000, quantity=4_000, buy_price=10_100)
+    assert trade_settle(trade_id=trade.id) == "settled"
+    t = Trade.objects.get(pk=trade.id)
+    txn = LedgerTransaction.objects.get(idempotency_key=f"settle:trade:{trade.id}")
+    assert t.status == "settled" and t.ledger_transaction_id == txn.id and t.settled_at is not None
+    accounts = list(Posting.objects.filter(transaction=txn).order_by("id").values_list("account_id", flat=True))
+    assert accounts == sorted(accounts) and len(accounts) == 7  # both fees, the buyer's unused reserve
+    assert [(e.status, e.detail) for e in TradeEvent.objects.filter(trade_id=trade.id).order_by("id")][-2:] == [
+        ("settling", {"previous": "matched"}), ("settled", {"ledger_transaction": txn.id})]
+    settle = AuditEvent.objects.get(object_id=str(trade.id), action="trade.settle")
+    assert settle.after["ledger_transaction"] == txn.id and settle.after["fees"] == [300, 300]
+    assert AuditEvent.objects.get(object_id=str(trade.id), action="trade.settling").before == {"status": "matched"}
+    assert SettlementOutbox.objects.get(trade_id=trade.id).status == "done"
+    assert_ledger_verifies()
+
+
+@pytest.mark.django_db
+def test_a_taken_ledger_key_writes_nothing(pair):
+    """The ledger and the trade disagree (the trade's settlement key is used, the trade is not settled):
+    the settling statement writes nothing at all and the attempt fails, for the task's retries."""
+    from ledger.services import hold_release
+
+    market, buyer, seller = pair()
+    trade = _cross(market, buyer, seller, price=10_000, quantity=2_000)
+    hold_release(actor=SYSTEM, organization_id=buyer.id, asset=_cny(), amount=1,
+                 reference=("test", "squat"), idempotency_key=f"settle:trade:{trade.id}")
+    before = (balances(buyer, _cny()), balances(seller, market.asset), TradeEvent.objects.count(),
+              AuditEvent.objects.count())
+    with pytest.raises(RuntimeError, match="already used"):
+        trade_settle(trade_id=trade.id)
+    assert Trade.objects.get(pk=trade.id).status == "matched"
+    assert SettlementOutbox.objects.get(trade_id=trade.id).status == "pending"
+    assert (balances(buyer, _cny()), balances(seller, market.asset), TradeEvent.objects.count(),
+            AuditEvent.objects.count()) == before
+
+
+@pytest.mark.django_db
 def test_a_message_redelivered_too_often_fails_the_trade(pair, settings):
     """A trade whose settlement kills its worker every time: each redelivery is counted before trying
     again; past the maximum the trade fails, releasing its escrow, instead of looping forever."""

@@ -35,11 +35,12 @@ part of the exchange is posted.
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.actor import Actor
@@ -47,7 +48,18 @@ from accounts.errors import ApiError
 from accounts.models import GOVERNMENT_KINDS, AuditEvent, Organization
 from accounts.prepared import PreparedQuery
 from ledger.models import AccountKind, Asset
-from ledger.posting import AVAILABLE, HELD, Leg, accounts_ensure, post
+from ledger.posting import (
+    AVAILABLE,
+    HELD,
+    JOURNAL_CTES,
+    JOURNAL_TYPES,
+    Leg,
+    accounts_ensure,
+    journal_params,
+    legs_in_lock_order,
+    post,
+    shortfall,
+)
 from marketplace.models import Market
 from marketplace.rules import GENERATION_SQL, CheckContext, evaluate
 
@@ -185,57 +197,78 @@ def _outbox_of(trade: Trade) -> SettlementOutbox | None:
         return None
 
 
-def _insert_fields(model) -> list:
-    return [f for f in model._meta.concrete_fields if not f.primary_key]
+_settle_writes: list[PreparedQuery] = []
 
 
-def _insert_params(model, objs: list) -> list:
-    """The parameters Django's INSERT of `objs` would send (auto_now_add and JSON adaptation included)."""
-    fields = _insert_fields(model)
-    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
+def _settle_write() -> PreparedQuery:
+    """One statement for everything a settlement writes: the ledger transaction (journal row and
+    postings, `ledger.posting.JOURNAL_CTES`), the trade's status and ledger transaction, its outbox row,
+    its two events and two audit events. Every write but the ledger's joins the journal CTE, so when the
+    ledger key is already taken nothing at all is written (and no row comes back). It returns the
+    ledger transaction id, with the parties' active webhook endpoints (one row each, or one row of NULLs).
+    Prepared once per session."""
+    if not _settle_writes:
+        _settle_writes.append(PreparedQuery(
+            f"""WITH {JOURNAL_CTES},
+                settled AS (UPDATE trading_trade t SET status = 'settled', ledger_transaction_id = journal.id,
+                                                     settled_at = %s
+                              FROM journal WHERE t.id = %s),
+                outbox AS (UPDATE trading_settlementoutbox o SET status = 'done', done_at = %s
+                             FROM journal WHERE o.trade_id = %s AND o.status = 'pending'),
+                events AS (INSERT INTO trading_tradeevent (trade_id, status, detail, created_at)
+                           SELECT %s, e.status,
+                                  CASE WHEN e.n = 1 THEN jsonb_build_object('previous', %s::text)
+                                       ELSE jsonb_build_object('ledger_transaction', journal.id) END, %s
+                             FROM journal, (VALUES (1, 'settling'), (2, 'settled')) e(n, status)
+                            ORDER BY e.n),
+                audit AS (INSERT INTO accounts_auditevent (occurred_at, actor_user_id, actor_organization_id,
+                                                           action, object_type, object_id, before, after,
+                                                           request_id, region_codes)
+                          SELECT %s, %s, %s, a.action, 'trade', %s, a.before,
+                                 CASE WHEN a.n = 1 THEN a.after
+                                      ELSE a.after || jsonb_build_object('ledger_transaction', journal.id) END,
+                                 %s, %s
+                            FROM journal, (VALUES (1, 'trade.settling', %s::jsonb, %s::jsonb),
+                                                  (2, 'trade.settle', %s::jsonb, %s::jsonb)) a(n, action, before, after)
+                           ORDER BY a.n)
+                SELECT journal.id, w.id, w.organization_id, w.events
+                  FROM journal LEFT JOIN trading_webhookendpoint w
+                    ON w.active AND w.organization_id IN (%s, %s)""",
+            [*JOURNAL_TYPES, "timestamptz", "bigint", "timestamptz", "bigint",
+             "bigint", "varchar", "timestamptz",
+             "timestamptz", "bigint", "bigint", "varchar", "varchar", "jsonb",
+             "jsonb", "jsonb", "jsonb", "jsonb", "bigint", "bigint"]))
+    return _settle_writes[0]
 
 
-def _insert_values(model, rows: int) -> tuple[str, list[str]]:
-    """`INSERT INTO table (columns) VALUES (%s, …), …` for `rows` rows, and the parameters' types."""
-    fields = _insert_fields(model)
-    one = f"({', '.join(['%s'] * len(fields))})"
-    sql = (f"INSERT INTO {model._meta.db_table} ({', '.join(f.column for f in fields)}) "
-           f"VALUES {', '.join([one] * rows)}")
-    return sql, [f.db_type(connection) for f in fields] * rows
+class _EscrowShort(Exception):
+    """The settlement statement failed on a CHECK: some escrow is not there (should be impossible)."""
+
+    def __init__(self, legs: list[Leg], error: Exception):
+        super().__init__(str(error))
+        self.legs, self.error = legs, error
 
 
-_settled_writes: list[PreparedQuery] = []
-
-
-def _settled_write() -> PreparedQuery:
-    """One statement for all of a settled trade's own writes: its status, its outbox row, its two events
-    and two audit events; it returns the parties' active webhook endpoints. Prepared once per session."""
-    if not _settled_writes:
-        events_sql, events_types = _insert_values(TradeEvent, 2)
-        audit_sql, audit_types = _insert_values(AuditEvent, 2)
-        _settled_writes.append(PreparedQuery(
-            f"""WITH settled AS (UPDATE trading_trade SET status = %s, ledger_transaction_id = %s, settled_at = %s
-                                  WHERE id = %s),
-                     outbox AS (UPDATE trading_settlementoutbox SET status = %s, done_at = %s
-                                 WHERE trade_id = %s AND status = %s),
-                     events AS ({events_sql}),
-                     audit AS ({audit_sql})
-                SELECT id, organization_id, events FROM trading_webhookendpoint
-                 WHERE active AND organization_id IN (%s, %s)""",
-            ["varchar", "bigint", "timestamptz", "bigint", "varchar", "timestamptz", "bigint", "varchar",
-             *events_types, *audit_types, "bigint", "bigint"]))
-    return _settled_writes[0]
-
-
-@transaction.atomic
 def trade_settle(*, trade_id: int, now: datetime | None = None) -> str:
     """Settle one trade if it is due; returns the trade's status afterwards ("not_due" for an
     end-of-day trade before its cut-off, "missing" for an unknown id).
 
-    Round trips on the way to SETTLED, all prepared statements: the trade lock (with everything it
-    needs, the rulebook generation included), the ledger posting (account lock, then journal and
-    postings in one statement: `ledger.posting.post`), one statement for all of the trade's own writes
-    (status, events, outbox, audit; it also returns the parties' webhook endpoints), and the commit."""
+    Round trips on the way to SETTLED, both prepared statements: the trade lock (with everything it
+    needs, the rulebook generation included) and one statement for every write (`_settle_write`),
+    then the commit. A short escrow fails that statement and with it the transaction; the trade is then
+    failed, with an alert, in a transaction of its own."""
+    try:
+        return _trade_settle(trade_id=trade_id, now=now)
+    except _EscrowShort as short:
+        code = shortfall(short.legs)
+        if code is None:  # not short any more: an error of another kind, or a race; retry as any error
+            raise short.error
+        log.error("settlement of trade %s failed: %s", trade_id, code)
+        return trade_fail(trade_id=trade_id, reason=f"settlement_error:{code}", alert=True)
+
+
+@transaction.atomic
+def _trade_settle(*, trade_id: int, now: datetime | None) -> str:
     now = now or timezone.now()
     trade = _lock_trade(trade_id)
     if trade is None:
@@ -282,36 +315,44 @@ def trade_settle(*, trade_id: int, now: datetime | None = None) -> str:
     ]
     if fees:
         legs += [Leg(ids[fee_income], AVAILABLE, trade.buyer_fee), Leg(ids[fee_income], AVAILABLE, trade.seller_fee)]
-    try:
-        posted = post(kind="settle", idempotency_key=f"settle:trade:{trade.id}", actor=actor,
-                      reference=("trade", trade.id), legs=legs,
-                      request={"trade": trade.id, "value": trade.value, "quantity": trade.quantity},
-                      memo={"buyer": trade.buyer_id, "seller": trade.seller_id, "price": trade.price,
-                            "buyer_fee": trade.buyer_fee, "seller_fee": trade.seller_fee,
-                            "proceeds_account": proceeds_kind,
-                            "market": trade.market_id, "listing": trade.listing_id})
-    except ApiError as exc:  # a short escrow should be impossible: fail loudly, release what is there
-        log.error("settlement of trade %s failed: %s", trade.id, exc.code)
-        return _fail(trade, asset, actor, now, reason=f"settlement_error:{exc.code}", alert=True)
-
+    legs = legs_in_lock_order(legs)
+    asset_of = {ids[seller_rights]: asset.id, ids[buyer_rights]: asset.id, ids[buyer_cash]: cny_id,
+                ids[seller_cash]: cny_id}
+    if fees:
+        asset_of[ids[fee_income]] = cny_id
+    ledger = journal_params(kind="settle", idempotency_key=f"settle:trade:{trade.id}", actor=actor,
+                            reference=("trade", trade.id), legs=legs, assets=[asset_of[leg.account_id] for leg in legs],
+                            request={"trade": trade.id, "value": trade.value, "quantity": trade.quantity},
+                            memo={"buyer": trade.buyer_id, "seller": trade.seller_id, "price": trade.price,
+                                  "buyer_fee": trade.buyer_fee, "seller_fee": trade.seller_fee,
+                                  "proceeds_account": proceeds_kind,
+                                  "market": trade.market_id, "listing": trade.listing_id})
     previous = trade.status
+    settled_after = {"status": "settled", "value": trade.value, "fees": [trade.buyer_fee, trade.seller_fee],
+                     "proceeds_account": proceeds_kind}
+    params = [*ledger, now, trade.id, now, trade.id,
+              trade.id, previous, now,
+              now, actor.user_id, actor.organization_id, str(trade.id), actor.request_id or "",
+              json.dumps(_regions(trade)),
+              json.dumps({"status": previous}), json.dumps({"status": "settling"}),
+              json.dumps({"status": "settling"}), json.dumps(settled_after),
+              trade.buyer_id, trade.seller_id]
+    try:
+        with connection.cursor() as cur:
+            _settle_write().execute(cur, params)
+            rows = cur.fetchall()
+    except IntegrityError as exc:
+        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) == "account_non_negative":
+            raise _EscrowShort(legs, exc) from exc
+        raise
+    if not rows:
+        # the ledger key is taken although the locked trade is not settled: the ledger and the trade
+        # disagree; nothing was written, and the task's retries end in an alert
+        raise RuntimeError(f"ledger key settle:trade:{trade.id} already used by an unsettled trade")
     trade.status = TradeStatus.SETTLED
-    trade.ledger_transaction_id = posted.transaction_id
+    trade.ledger_transaction_id = rows[0][0]
     trade.settled_at = now
-    events = [TradeEvent(trade=trade, status=TradeStatus.SETTLING, detail={"previous": previous}),
-              TradeEvent(trade=trade, status=TradeStatus.SETTLED, detail={"ledger_transaction": posted.transaction_id})]
-    audits = _audit_rows(actor, trade, [
-        ("trade.settling", {"status": previous}, {"status": "settling"}),
-        ("trade.settle", {"status": "settling"}, {"status": "settled", "ledger_transaction": posted.transaction_id,
-                                                  "value": trade.value, "fees": [trade.buyer_fee, trade.seller_fee],
-                                                  "proceeds_account": proceeds_kind}),
-    ])
-    with connection.cursor() as cur:
-        _settled_write().execute(cur, [TradeStatus.SETTLED, posted.transaction_id, now, trade.id,
-                                       OutboxStatus.DONE, now, trade.id, OutboxStatus.PENDING,
-                                       *_insert_params(TradeEvent, events), *_insert_params(AuditEvent, audits),
-                                       trade.buyer_id, trade.seller_id])
-        endpoints = cur.fetchall()
+    endpoints = [row[1:] for row in rows if row[1] is not None]
     if endpoints:
         _record_webhooks(trade, "settled", asset, endpoints=endpoints)
     return trade.status
