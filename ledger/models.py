@@ -26,7 +26,8 @@ owns `Posting`s (account, asset, bucket, signed amount). The database guarantees
   * postings join only a transaction written by the same database transaction, and a posting's account
     exists and holds the posting's asset (both checked by the balance trigger, at once);
   * journal, postings, Merkle leaves/nodes and checkpoints are append-only (UPDATE/DELETE refused);
-  * balances are materialized by an AFTER INSERT trigger on postings and can change no other way
+  * balances are materialized by an AFTER INSERT statement trigger on postings (each account updated
+    once per statement with the net of its postings, in account id order) and can change no other way
     (a trigger refuses balance updates not made from inside that trigger);
   * participant, earmarked, fee, retirement and expiry buckets never go negative (CHECK).
 Corrections are reversing transactions, never edits.
@@ -169,7 +170,7 @@ class Bucket(models.TextChoices):
 
 
 class Posting(models.Model):
-    # No foreign-key constraints: the balance trigger (`ledger_apply_posting`) refuses a posting unless
+    # No foreign-key constraints: the balance trigger (`ledger_apply_postings`) refuses a posting unless
     # its journal row exists *and was written by the same database transaction* (so postings can never
     # be added to a committed transaction) and an account with that id *and* that asset exists — both
     # stricter than the FKs; journal rows and accounts are never deleted. The FK checks only cost commit

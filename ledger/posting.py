@@ -3,8 +3,9 @@
 Two statements per transaction, whatever its size: lock the touched accounts in id order
 (`SELECT … FOR UPDATE`, the fixed order that rules out deadlocks between ledger writers) and check the
 balances; then insert the journal row (idempotent on its key) and its postings in one statement (a
-trigger applies them to the balances). A shortfall is a clean 4xx raised before anything is written;
-the CHECK constraints behind it make a negative participant balance impossible even for a buggy caller.
+statement trigger applies them to the balances, once per account). A shortfall is a clean 4xx raised
+before anything is written; the CHECK constraints behind it make a negative participant balance
+impossible even for a buggy caller.
 
 A hot path that cannot afford the lock statement (settlement) writes the journal and postings as part of
 one statement of its own (`JOURNAL_CTES`, `legs_in_lock_order`): the balance trigger takes the locks,
@@ -184,10 +185,11 @@ def journal_params(*, kind: str, idempotency_key: str, request: dict, legs: list
 def legs_in_lock_order(legs: list[Leg]) -> list[Leg]:
     """The legs to write without `post`'s lock statement, for a caller that puts JOURNAL_CTES into its
     own statement: zero legs dropped, the rest in account id order. The balance trigger then takes the
-    account locks as it applies the postings, in that order, the same fixed order as `post` and
-    `accounts_lock`, so such writers cannot deadlock with each other or with them. Nothing checks the
-    balances first: a bucket that would go negative fails the statement (CHECK `account_non_negative`),
-    which aborts the caller's transaction; `shortfall` then tells which error it was."""
+    account locks as it applies the statement's postings (once per account, in account id order: the
+    fixed order of `post` and `accounts_lock` too), so such writers cannot deadlock with each other or
+    with them. Nothing checks the balances first: a bucket that would go negative fails the statement
+    (CHECK `account_non_negative`), which aborts the caller's transaction; `shortfall` then tells which
+    error it was."""
     return sorted((leg for leg in legs if leg.amount != 0), key=lambda leg: leg.account_id)
 
 

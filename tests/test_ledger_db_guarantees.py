@@ -182,3 +182,47 @@ def test_a_transaction_balanced_in_one_asset_but_not_another_is_refused(setup):
                 _insert_posting(cur, txn, setup["holder"], setup["asset"].id, 5)
                 _insert_posting(cur, txn, cash[(None, cny.id, "issuance")], cny.id, -7)
                 _insert_posting(cur, txn, cash[(setup["ent"].id, cny.id, "participant")], cny.id, 6)
+
+
+def _insert_postings(cur, txn: int, rows: list[tuple[int, int, str, int]]) -> None:
+    """Several postings in one INSERT statement (account, asset, bucket, amount)."""
+    cur.execute("INSERT INTO ledger_posting (transaction_id, account_id, asset_id, bucket, amount) VALUES "
+                + ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows)), [x for r in rows for x in (txn, *r)])
+
+
+def test_one_statement_applies_the_net_of_its_postings_per_account(setup):
+    """Balances are applied per statement: an account's postings in one statement are netted per bucket
+    (a debit covered by a credit of the same statement is fine; the net must not overdraw)."""
+    asset, holder, issuance = setup["asset"].id, setup["holder"], setup["issuance"]
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            txn = _insert_transaction(cur, "net")
+            _insert_postings(cur, txn, [(holder, asset, "A", -1_500), (holder, asset, "A", 700),
+                                        (holder, asset, "H", 200), (issuance, asset, "A", 600)])
+    assert Account.objects.filter(pk=holder).values_list("available", "held").get() == (200, 200)
+    before = _snapshot()
+    with pytest.raises(IntegrityError, match="account_non_negative"):
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                txn = _insert_transaction(cur, "net-overdraw")
+                _insert_postings(cur, txn, [(holder, asset, "H", -201), (holder, asset, "A", 1),
+                                            (issuance, asset, "A", 200)])
+    assert _snapshot() == before
+
+
+@pytest.mark.parametrize("bad", ["bucket", "asset", "account", "closed"])
+def test_one_bad_posting_refuses_the_whole_statement(setup, bad):
+    asset, holder, issuance = setup["asset"].id, setup["holder"], setup["issuance"]
+    cny = Asset.objects.get(code="CNY").id
+    before = _snapshot()
+    message = {"bucket": "unknown bucket|posting_bucket", "asset": "does not match", "account": "does not match",
+               "closed": "is closed"}[bad]
+    with pytest.raises(IntegrityError, match=message):
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                txn = setup["txn"] if bad == "closed" else _insert_transaction(cur, f"bad-{bad}")
+                rows = [(issuance, asset, "A", -5), (holder, asset, "A", 3), (holder, asset, "A", 2)]
+                rows[2] = {"bucket": (holder, asset, "X", 2), "asset": (holder, cny, "A", 2),
+                           "account": (10**12, asset, "A", 2), "closed": rows[2]}[bad]
+                _insert_postings(cur, txn, rows)
+    assert _snapshot() == before

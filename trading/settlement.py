@@ -24,14 +24,16 @@ serialize and the second sees SETTLED and does nothing; the ledger transaction's
                                                     earmarked farmland-protection fund instead)
   fees    operator fee income +buyer_fee ; operator fee income +seller_fee  (one posting per side)
 
-Lock order: trade row, then ledger accounts in id order (inside `post`). Placement takes market →
-accounts and never a trade lock while holding accounts, so the two cannot deadlock. The ledger write is
-the last statement before the trade's own updates, which keeps the time the shared fee-income account
-stays locked short.
+Lock order: trade row, then ledger accounts in id order (the settling statement writes its postings in
+account id order and the balance trigger locks each account as it applies them, the order `post` uses
+too). Placement takes market → accounts and never a trade lock while holding accounts, so the two
+cannot deadlock. The ledger write and the trade's own writes are one statement, right before the
+commit, which keeps the time the shared fee-income account stays locked short.
 
-A short escrow at settlement (impossible unless something else is wrong): the trade FAILS, whatever
-escrow is there is released side by side, an `alert.settlement_failed` audit event is raised, and no
-part of the exchange is posted.
+A short escrow at settlement (impossible unless something else is wrong) fails the settling statement
+on the CHECK that keeps participant buckets non-negative, which rolls the attempt back whole; then, in
+a transaction of its own, the trade FAILS, whatever escrow is there is released side by side, an
+`alert.settlement_failed` audit event is raised, and no part of the exchange is posted.
 """
 from __future__ import annotations
 
