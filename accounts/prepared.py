@@ -17,6 +17,8 @@ import itertools
 import re
 
 from django.db import connection
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
 _names = itertools.count(1)
 _prepared: dict[tuple[int, int], set[str]] = {}
@@ -56,6 +58,20 @@ class PreparedQuery:
         cursor.execute(self.execute_sql, list(params))
 
 
+def instance_from_db(model, attnames: list[str], values, alias: str = "default"):
+    """What `model.from_db(alias, None, values)` returns (values in concrete-field order, converters
+    already applied), without running `Model.__init__`: its per-field descriptor calls and signals cost
+    more than the query that read the row. A model with pre_init / post_init receivers (none of ours
+    has any) goes through `from_db`."""
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return model.from_db(alias, None, values)
+    obj = model.__new__(model)
+    obj.__dict__.update(zip(attnames, values))
+    state = obj._state = ModelState()
+    state.adding, state.db = False, alias
+    return obj
+
+
 class JoinedRow:
     """Model instances from one row of a hand-written join: `columns` is the select list for the
     (model, table alias) pairs, in order; `load(row)` builds the instances (as `Model.from_db` does,
@@ -66,9 +82,9 @@ class JoinedRow:
         for model, _alias in models_aliases:
             fields = list(model._meta.concrete_fields)
             converters = [(i, f, f.get_db_converters(connection)) for i, f in enumerate(fields)]
-            self.parts.append((model, fields, [(i, f, c) for i, f, c in converters if c]))
-        self.columns = ", ".join(f'{alias}."{f.column}"' for (_, alias), (_, fields, _) in
-                                 zip(models_aliases, self.parts) for f in fields)
+            self.parts.append((model, [f.attname for f in fields], [(i, f, c) for i, f, c in converters if c]))
+        self.columns = ", ".join(f'{alias}."{f.column}"' for model, alias in models_aliases
+                                 for f in model._meta.concrete_fields)
 
     def load(self, row) -> tuple[list, tuple]:
         objs, at = [], 0
@@ -83,5 +99,5 @@ class JoinedRow:
                 for i, field, funcs in converters:
                     for func in funcs:
                         values[i] = func(values[i], field, connection)
-            objs.append(model.from_db(connection.alias, None, values))
+            objs.append(instance_from_db(model, fields, values, connection.alias))
         return objs, tuple(row[at:])

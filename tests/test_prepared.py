@@ -53,3 +53,18 @@ def test_joined_row_builds_instances(make_org):
         cur.execute(f"SELECT {row.columns}, 7 FROM accounts_organization o WHERE o.id = %s", [org.id])
         (loaded,), extra = row.load(cur.fetchone())
     assert loaded.pk == org.pk and loaded.name_zh == org.name_zh and loaded.region_id == org.region_id and extra == (7,)
+
+
+def test_instance_from_db_matches_from_db_and_saves(make_org):
+    org = make_org("enterprise", "350102")
+    fields = list(Organization._meta.concrete_fields)
+    values = [getattr(org, f.attname) for f in fields]
+    fast = prepared.instance_from_db(Organization, [f.attname for f in fields], values)
+    slow = Organization.from_db("default", None, values)
+    assert {k: v for k, v in fast.__dict__.items() if k != "_state"} == \
+           {k: v for k, v in slow.__dict__.items() if k != "_state"}
+    assert (fast._state.adding, fast._state.db) == (False, "default") == (slow._state.adding, slow._state.db)
+    assert fast.pk == org.pk and fast == org
+    fast.name_en = "renamed"
+    fast.save(update_fields=["name_en"])  # an UPDATE of the existing row, not an INSERT
+    assert Organization.objects.get(pk=org.pk).name_en == "renamed"

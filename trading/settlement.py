@@ -48,7 +48,7 @@ from django.utils import timezone
 from accounts.actor import Actor
 from accounts.errors import ApiError
 from accounts.models import GOVERNMENT_KINDS, AuditEvent, Organization
-from accounts.prepared import PreparedQuery
+from accounts.prepared import PreparedQuery, instance_from_db
 from ledger.models import AccountKind, Asset
 from ledger.posting import (
     AVAILABLE,
@@ -117,13 +117,14 @@ class _LockQuery:
     """SELECT … FOR UPDATE OF the trade row, joined with the parties, the market and the outbox row,
     plus the ids of the CNY asset and of the operator: what `select_related` + two `Subquery`
     annotations would run, but built once per process (compiling that queryset cost more CPU than the
-    rest of a settlement). Instances are made with `Model.from_db`; none of these models has a field
-    needing a database converter (asserted)."""
+    rest of a settlement). Instances are made as `Model.from_db` makes them (`instance_from_db`); none
+    of these models has a field needing a database converter (asserted)."""
 
     models = ((Trade, "t"), (Organization, "b"), (Organization, "s"), (Market, "m"), (SettlementOutbox, "o"))
 
     def __init__(self):
         self.fields = [[f for f in model._meta.concrete_fields] for model, _ in self.models]
+        self.attnames = [[f.attname for f in fields] for fields in self.fields]
         for fields in self.fields:
             for f in fields:
                 assert not f.get_db_converters(connection), f"{f} needs a converter: extend _LockQuery"
@@ -150,10 +151,10 @@ class _LockQuery:
         if row is None:
             return None
         objs, at = [], 0
-        for (model, _), fields in zip(self.models, self.fields):
+        for (model, _), fields, attnames in zip(self.models, self.fields, self.attnames):
             values = row[at:at + len(fields)]
             at += len(fields)
-            objs.append(None if values[0] is None else model.from_db(connection.alias, None, values))
+            objs.append(None if values[0] is None else instance_from_db(model, attnames, values, connection.alias))
         trade, buyer, seller, market, outbox = objs
         Trade._meta.get_field("buyer").set_cached_value(trade, buyer)
         Trade._meta.get_field("seller").set_cached_value(trade, seller)
