@@ -71,7 +71,17 @@ CONF
     :
   else
     touch "$log"; is_root && chown postgres "$log"
-    as_pg "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null || { tail -20 "$log"; die "PostgreSQL did not start"; }
+    # The port may be briefly taken by a closed client connection in TIME_WAIT whose ephemeral local port
+    # happened to be ours (after a load test on this machine): that clears within a minute, so wait for it.
+    local tries=0
+    until as_pg "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null; do
+      tries=$((tries + 1))
+      if [ "$tries" -ge 8 ] || ! tail -5 "$log" | grep -q "Address already in use"; then
+        tail -20 "$log"; die "PostgreSQL did not start"
+      fi
+      echo "note: port $PG_PORT is still in use (TIME_WAIT?); retrying in 10 s" >&2
+      sleep 10
+    done
     STARTED_SERVICES="$STARTED_SERVICES postgres"
   fi
   export PG_BINDIR="$bin" PG_DATA="$data"

@@ -101,6 +101,32 @@ def test_place_fill_list_retrieve_reduce_cancel(book):
 
 
 @pytest.mark.django_db
+def test_placement_response_is_what_the_serializers_produce(book):
+    """The placement response is built without serializer instances (trading.serializers.order_data and
+    fill_data); it must stay exactly what OrderSerializer and FillSerializer produce."""
+    from trading.serializers import FillSerializer, OrderSerializer, fill_data, order_data
+
+    b = book
+    sell = b.seller_client.post(ORDERS, body(b.market, side="sell", price="100.00", quantity="10",
+                                             client_order_id="s-1"), format="json").json()["order"]
+    r = b.buyer_client.post(ORDERS, body(b.market, price="101.00", quantity="4"), format="json")
+    b.seller_client.post(f"{ORDERS}/{sell['id']}/cancel")
+    for order in Order.objects.select_related("market__asset"):
+        assert order_data(order) == OrderSerializer(order).data
+    trade = Trade.objects.select_related("market").get(pk=r.json()["fills"][0]["id"])
+    listing_trade = Trade(id=99, market=None, asset_id=b.market.asset_id, source="listing", buyer_id=b.buyer.id,
+                          seller_id=b.seller.id, price=123_45, quantity=1_500, value=185_18, buyer_fee=1_00,
+                          seller_fee=2_00, status="settled", created_at=timezone.now(),
+                          settled_at=timezone.now(), ledger_transaction_id=7, rule_version=None)
+    for t in (trade, listing_trade):
+        for org in (b.buyer.id, b.seller.id):
+            ctx = {"scales": {t.asset_id: b.market.asset.scale}, "organization_id": org}
+            assert fill_data(t, scale=b.market.asset.scale, organization_id=org) == FillSerializer(t, context=ctx).data
+    assert r.json()["fills"][0] == FillSerializer(trade, context={
+        "scales": {trade.asset_id: b.market.asset.scale}, "organization_id": b.buyer.id}).data
+
+
+@pytest.mark.django_db
 def test_another_organizations_order_is_not_found(book):
     b = book
     sell = b.seller_client.post(ORDERS, body(b.market, side="sell", quantity="3"), format="json").json()["order"]

@@ -2,10 +2,13 @@
 to reconnects; JoinedRow applies the fields' converters."""
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts import prepared
-from accounts.models import Organization
+from accounts.authentication import token_with_membership
+from accounts.models import ApiToken, Organization
 from accounts.prepared import JoinedRow, PreparedQuery
+from accounts.services import token_issue
 
 pytestmark = pytest.mark.django_db
 
@@ -68,3 +71,23 @@ def test_instance_from_db_matches_from_db_and_saves(make_org):
     fast.name_en = "renamed"
     fast.save(update_fields=["name_en"])  # an UPDATE of the existing row, not an INSERT
     assert Organization.objects.get(pk=org.pk).name_en == "renamed"
+
+
+def test_token_lookup_reads_what_select_related_reads(make_org, make_member):
+    membership = make_member(make_org("enterprise", "350103"))
+    secret, _ = token_issue(membership=membership)
+    fast = token_with_membership(secret)
+    slow = ApiToken.objects.select_related("membership__user", "membership__organization").get(
+        key_hash=ApiToken.hash_secret(secret))
+
+    def fields(obj):
+        return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+
+    assert fields(fast) == fields(slow)
+    assert fields(fast.membership) == fields(slow.membership)
+    assert fields(fast.membership.user) == fields(slow.membership.user)
+    assert fields(fast.membership.organization) == fields(slow.membership.organization)
+    with CaptureQueriesContext(connection) as queries:  # the relations came with the token
+        _ = fast.membership.user.is_active, fast.membership.organization.kind
+    assert len(queries) == 0
+    assert token_with_membership(secret + "x") is None

@@ -29,6 +29,8 @@ from .serializers import (
     PlaceResultSerializer,
     PublicTradeSerializer,
     TradeEventSerializer,
+    fill_data,
+    order_data,
 )
 from .services import market_close, order_cancel, order_place, order_reduce
 
@@ -68,11 +70,9 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return selectors.orders_of(_organization(self.request).id)
 
     def _place_response(self, result, organization_id):
-        fills = result.trades
-        ctx = {"scales": {result.order.market.asset_id: result.order.market.asset.scale},
-               "organization_id": organization_id}
-        return {"order": OrderSerializer(result.order).data,
-                "fills": FillSerializer(fills, many=True, context=ctx).data}
+        scale = result.order.market.asset.scale
+        return {"order": order_data(result.order),
+                "fills": [fill_data(t, scale=scale, organization_id=organization_id) for t in result.trades]}
 
     @extend_schema(request=OrderCreateSerializer, responses={201: PlaceResultSerializer}, parameters=[IdemHeader])
     def create(self, request):
