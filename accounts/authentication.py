@@ -1,6 +1,7 @@
 """Bearer-token authentication. `Authorization: Bearer <secret>`; the token names one membership,
 which fixes the acting organization and role for the request (`request.auth.membership`)."""
-from django.db import connection
+import functools
+
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -23,25 +24,23 @@ class _TokenQuery:
                                         WHERE t.key_hash = %s""", ["varchar"])
 
     def run(self, key_hash: str) -> ApiToken | None:
-        with connection.cursor() as cur:
-            self.query.execute(cur, [key_hash])
-            row = cur.fetchone()
-        if row is None:
+        loaded = self.row.fetch(self.query, [key_hash])
+        if loaded is None:
             return None
-        (token, membership, user, organization), _ = self.row.load(row)
+        (token, membership, user, organization), _ = loaded
         Membership._meta.get_field("user").set_cached_value(membership, user)
         Membership._meta.get_field("organization").set_cached_value(membership, organization)
         ApiToken._meta.get_field("membership").set_cached_value(token, membership)
         return token
 
 
-_token_query: list[_TokenQuery] = []
+@functools.cache
+def _token_query() -> _TokenQuery:
+    return _TokenQuery()
 
 
 def token_with_membership(secret: str) -> ApiToken | None:
-    if not _token_query:
-        _token_query.append(_TokenQuery())
-    return _token_query[0].run(ApiToken.hash_secret(secret))
+    return _token_query().run(ApiToken.hash_secret(secret))
 
 
 class TokenAuthentication(authentication.BaseAuthentication):

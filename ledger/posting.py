@@ -199,13 +199,20 @@ def shortfall(legs: list[Leg]) -> str | None:
     ids = sorted({leg.account_id for leg in legs})
     with connection.cursor() as cur:
         cur.execute("SELECT id, kind, available, held FROM ledger_account WHERE id = ANY(%s)", [ids])
-        accounts = {r[0]: r for r in cur.fetchall()}
-    # an account missing here was opened by the rolled-back transaction: it would have opened empty
-    balance = {(a, AVAILABLE): accounts[a][2] for a in accounts} | {(a, HELD): accounts[a][3] for a in accounts}
+        # an account missing here was opened by the rolled-back transaction: it would have opened empty
+        return _shortfall_code({r[0]: r[1:] for r in cur.fetchall()}, legs)
+
+
+def _shortfall_code(accounts: dict[int, tuple[str, int, int]], legs: list[Leg]) -> str | None:
+    """The error for applying `legs` to `accounts` (id → kind, available, held; a missing account
+    counts as an empty participant account), None when no participant bucket would go negative."""
+    balance = {}
+    for account_id, (_kind, available, held) in accounts.items():
+        balance[(account_id, AVAILABLE)], balance[(account_id, HELD)] = available, held
     for leg in legs:
         balance[(leg.account_id, leg.bucket)] = balance.get((leg.account_id, leg.bucket), 0) + leg.amount
-    short = next(((acc_id, bucket) for (acc_id, bucket), value in balance.items()
-                  if value < 0 and (acc_id not in accounts or accounts[acc_id][1] != "issuance")), None)
+    short = next(((account_id, bucket) for (account_id, bucket), value in balance.items()
+                  if value < 0 and accounts.get(account_id, ("",))[0] != "issuance"), None)
     if short is None:
         return None
     return INSUFFICIENT_HELD if short[1] == HELD else INSUFFICIENT_BALANCE
@@ -229,11 +236,7 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
         accounts = {r[0]: r for r in cur.fetchall()}
         if len(accounts) != len(account_ids):
             raise LookupError(f"unknown ledger accounts {set(account_ids) - set(accounts)}")
-        balance = {(a, AVAILABLE): accounts[a][3] for a in accounts} | {(a, HELD): accounts[a][4] for a in accounts}
-        for leg in legs:
-            balance[(leg.account_id, leg.bucket)] += leg.amount
-        short = next(((acc_id, bucket) for (acc_id, bucket), value in balance.items()
-                          if value < 0 and accounts[acc_id][2] != "issuance"), None)
+        short = _shortfall_code({a: r[2:] for a, r in accounts.items()}, legs)
 
         existing = None
         if short:  # a replay of a posted transaction is not a shortfall: look the key up first
@@ -241,7 +244,7 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
                         [idempotency_key])
             existing = cur.fetchone()
             if existing is None:
-                raise ApiError(INSUFFICIENT_HELD if short[1] == HELD else INSUFFICIENT_BALANCE)
+                raise ApiError(short)
 
         if existing is None:
             _INSERT_JOURNAL_AND_POSTINGS.execute(cur, journal_params(

@@ -22,6 +22,7 @@ cancelled (fills made before that point stand; for FOK nothing trades).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -84,18 +85,18 @@ class _MarketLockQuery:
                                         WHERE m.id = %s FOR UPDATE OF m""", ["bigint"])
 
     def run(self, market_id: int) -> Market | None:
-        with connection.cursor() as cur:
-            self.query.execute(cur, [market_id])
-            row = cur.fetchone()
-        if row is None:
+        loaded = self.row.fetch(self.query, [market_id])
+        if loaded is None:
             return None
-        (market, asset), (generation,) = self.row.load(row)
+        (market, asset), (generation,) = loaded
         Market._meta.get_field("asset").set_cached_value(market, asset)
         market.rules_generation = generation
         return market
 
 
-_market_lock_query: list[_MarketLockQuery] = []
+@functools.cache
+def _market_lock_query() -> _MarketLockQuery:
+    return _MarketLockQuery()
 
 
 def _lock_market_row(market_id) -> Market | None:
@@ -105,9 +106,7 @@ def _lock_market_row(market_id) -> Market | None:
         return None
     if not 0 < market_id <= BIGINT_MAX:
         return None
-    if not _market_lock_query:
-        _market_lock_query.append(_MarketLockQuery())
-    return _market_lock_query[0].run(market_id)
+    return _market_lock_query().run(market_id)
 
 
 def market_lock(*, market_id: int, now: datetime) -> Market:
@@ -358,15 +357,15 @@ class _BookQueries:
         return orders
 
 
-_book_queries: list[_BookQueries] = []
+@functools.cache
+def _book_queries() -> _BookQueries:
+    return _BookQueries()
 
 
 def _book_after(order: Order, cursor: tuple[int, int] | None, limit: int) -> list[Order]:
     """The next `limit` open orders on the other side that cross `order`, best first (price, then
     time), after the keyset `cursor` (price, id) of the last one read."""
-    if not _book_queries:
-        _book_queries.append(_BookQueries())
-    return _book_queries[0].read(order, cursor, limit)
+    return _book_queries().read(order, cursor, limit)
 
 
 def _match(order: Order, market: Market, organization: Organization,

@@ -37,6 +37,7 @@ a transaction of its own, the trade FAILS, whatever escrow is there is released 
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -48,7 +49,7 @@ from django.utils import timezone
 from accounts.actor import Actor
 from accounts.errors import ApiError
 from accounts.models import GOVERNMENT_KINDS, AuditEvent, Organization
-from accounts.prepared import PreparedQuery, instance_from_db
+from accounts.prepared import JoinedRow, PreparedQuery
 from ledger.models import AccountKind, Asset
 from ledger.posting import (
     AVAILABLE,
@@ -117,21 +118,13 @@ class _LockQuery:
     """SELECT … FOR UPDATE OF the trade row, joined with the parties, the market and the outbox row,
     plus the ids of the CNY asset and of the operator: what `select_related` + two `Subquery`
     annotations would run, but built once per process (compiling that queryset cost more CPU than the
-    rest of a settlement). Instances are made as `Model.from_db` makes them (`instance_from_db`); none
-    of these models has a field needing a database converter (asserted)."""
-
-    models = ((Trade, "t"), (Organization, "b"), (Organization, "s"), (Market, "m"), (SettlementOutbox, "o"))
+    rest of a settlement)."""
 
     def __init__(self):
-        self.fields = [[f for f in model._meta.concrete_fields] for model, _ in self.models]
-        self.attnames = [[f.attname for f in fields] for fields in self.fields]
-        for fields in self.fields:
-            for f in fields:
-                assert not f.get_db_converters(connection), f"{f} needs a converter: extend _LockQuery"
-        columns = ", ".join(f'{alias}."{f.column}"' for (_, alias), fields in zip(self.models, self.fields)
-                            for f in fields)
+        self.row = JoinedRow((Trade, "t"), (Organization, "b"), (Organization, "s"), (Market, "m"),
+                             (SettlementOutbox, "o"))
         asset, org = Asset._meta.db_table, Organization._meta.db_table
-        self.sql = f"""SELECT {columns},
+        self.query = PreparedQuery(f"""SELECT {self.row.columns},
                               (SELECT id FROM {asset} WHERE code = 'CNY'),
                               (SELECT id FROM {org} WHERE kind = 'exchange_operator' ORDER BY id LIMIT 1),
                               {GENERATION_SQL}
@@ -141,41 +134,33 @@ class _LockQuery:
                          LEFT JOIN {Market._meta.db_table} m ON m.id = t.market_id
                          LEFT JOIN {SettlementOutbox._meta.db_table} o ON o.trade_id = t.id
                         WHERE t.id = %s
-                          FOR UPDATE OF t"""
-        self.query = PreparedQuery(self.sql, ["bigint"])  # planning this join cost 5x running it
+                          FOR UPDATE OF t""", ["bigint"])  # planning this join cost 5x running it
 
     def run(self, trade_id: int) -> Trade | None:
-        with connection.cursor() as cur:
-            self.query.execute(cur, [trade_id])
-            row = cur.fetchone()
-        if row is None:
+        loaded = self.row.fetch(self.query, [trade_id])
+        if loaded is None:
             return None
-        objs, at = [], 0
-        for (model, _), fields, attnames in zip(self.models, self.fields, self.attnames):
-            values = row[at:at + len(fields)]
-            at += len(fields)
-            objs.append(None if values[0] is None else instance_from_db(model, attnames, values, connection.alias))
-        trade, buyer, seller, market, outbox = objs
+        (trade, buyer, seller, market, outbox), extra = loaded
+        trade.cny_id, trade.operator_id, trade.rules_generation = extra
         Trade._meta.get_field("buyer").set_cached_value(trade, buyer)
         Trade._meta.get_field("seller").set_cached_value(trade, seller)
         Trade._meta.get_field("market").set_cached_value(trade, market)
         SettlementOutbox._meta.get_field("trade").remote_field.set_cached_value(trade, outbox)
         if outbox is not None:
             SettlementOutbox._meta.get_field("trade").set_cached_value(outbox, trade)
-        trade.cny_id, trade.operator_id, trade.rules_generation = row[at], row[at + 1], row[at + 2]
         return trade
 
 
-_lock_query: list[_LockQuery] = []
+@functools.cache
+def _lock_query() -> _LockQuery:
+    return _LockQuery()
 
 
 def _lock_trade(trade_id: int) -> Trade | None:
     """Lock the trade row (nothing else) and read what settling it needs in the same statement: the
     parties, the market, the outbox row, and the ids of the CNY asset and of the operator (neither is
     cached across transactions: a cached id would outlive a database restore, and a test's flush)."""
-    if not _lock_query:
-        _lock_query.append(_LockQuery())
-    return _lock_query[0].run(trade_id)
+    return _lock_query().run(trade_id)
 
 
 _assets: dict[int, tuple[float, Asset]] = {}
@@ -200,9 +185,7 @@ def _outbox_of(trade: Trade) -> SettlementOutbox | None:
         return None
 
 
-_settle_writes: list[PreparedQuery] = []
-
-
+@functools.cache
 def _settle_write() -> PreparedQuery:
     """One statement for everything a settlement writes: the ledger transaction (journal row and
     postings, `ledger.posting.JOURNAL_CTES`), the trade's status and ledger transaction, its outbox row,
@@ -210,38 +193,36 @@ def _settle_write() -> PreparedQuery:
     ledger key is already taken nothing at all is written (and no row comes back). It returns the
     ledger transaction id, with the parties' active webhook endpoints (one row each, or one row of NULLs).
     Prepared once per session."""
-    if not _settle_writes:
-        _settle_writes.append(PreparedQuery(
-            f"""WITH {JOURNAL_CTES},
-                settled AS (UPDATE trading_trade t SET status = 'settled', ledger_transaction_id = journal.id,
-                                                     settled_at = %s
-                              FROM journal WHERE t.id = %s),
-                outbox AS (UPDATE trading_settlementoutbox o SET status = 'done', done_at = %s
-                             FROM journal WHERE o.trade_id = %s AND o.status = 'pending'),
-                events AS (INSERT INTO trading_tradeevent (trade_id, status, detail, created_at)
-                           SELECT %s, e.status,
-                                  CASE WHEN e.n = 1 THEN jsonb_build_object('previous', %s::text)
-                                       ELSE jsonb_build_object('ledger_transaction', journal.id) END, %s
-                             FROM journal, (VALUES (1, 'settling'), (2, 'settled')) e(n, status)
-                            ORDER BY e.n),
-                audit AS (INSERT INTO accounts_auditevent (occurred_at, actor_user_id, actor_organization_id,
-                                                           action, object_type, object_id, before, after,
-                                                           request_id, region_codes)
-                          SELECT %s, %s, %s, a.action, 'trade', %s, a.before,
-                                 CASE WHEN a.n = 1 THEN a.after
-                                      ELSE a.after || jsonb_build_object('ledger_transaction', journal.id) END,
-                                 %s, %s
-                            FROM journal, (VALUES (1, 'trade.settling', %s::jsonb, %s::jsonb),
-                                                  (2, 'trade.settle', %s::jsonb, %s::jsonb)) a(n, action, before, after)
-                           ORDER BY a.n)
-                SELECT journal.id, w.id, w.organization_id, w.events
-                  FROM journal LEFT JOIN trading_webhookendpoint w
-                    ON w.active AND w.organization_id IN (%s, %s)""",
-            [*JOURNAL_TYPES, "timestamptz", "bigint", "timestamptz", "bigint",
-             "bigint", "varchar", "timestamptz",
-             "timestamptz", "bigint", "bigint", "varchar", "varchar", "jsonb",
-             "jsonb", "jsonb", "jsonb", "jsonb", "bigint", "bigint"]))
-    return _settle_writes[0]
+    return PreparedQuery(
+        f"""WITH {JOURNAL_CTES},
+            settled AS (UPDATE trading_trade t SET status = 'settled', ledger_transaction_id = journal.id,
+                                                 settled_at = %s
+                          FROM journal WHERE t.id = %s),
+            outbox AS (UPDATE trading_settlementoutbox o SET status = 'done', done_at = %s
+                         FROM journal WHERE o.trade_id = %s AND o.status = 'pending'),
+            events AS (INSERT INTO trading_tradeevent (trade_id, status, detail, created_at)
+                       SELECT %s, e.status,
+                              CASE WHEN e.n = 1 THEN jsonb_build_object('previous', %s::text)
+                                   ELSE jsonb_build_object('ledger_transaction', journal.id) END, %s
+                         FROM journal, (VALUES (1, 'settling'), (2, 'settled')) e(n, status)
+                        ORDER BY e.n),
+            audit AS (INSERT INTO accounts_auditevent (occurred_at, actor_user_id, actor_organization_id,
+                                                       action, object_type, object_id, before, after,
+                                                       request_id, region_codes)
+                      SELECT %s, %s, %s, a.action, 'trade', %s, a.before,
+                             CASE WHEN a.n = 1 THEN a.after
+                                  ELSE a.after || jsonb_build_object('ledger_transaction', journal.id) END,
+                             %s, %s
+                        FROM journal, (VALUES (1, 'trade.settling', %s::jsonb, %s::jsonb),
+                                              (2, 'trade.settle', %s::jsonb, %s::jsonb)) a(n, action, before, after)
+                       ORDER BY a.n)
+            SELECT journal.id, w.id, w.organization_id, w.events
+              FROM journal LEFT JOIN trading_webhookendpoint w
+                ON w.active AND w.organization_id IN (%s, %s)""",
+        [*JOURNAL_TYPES, "timestamptz", "bigint", "timestamptz", "bigint",
+         "bigint", "varchar", "timestamptz",
+         "timestamptz", "bigint", "bigint", "varchar", "varchar", "jsonb",
+         "jsonb", "jsonb", "jsonb", "jsonb", "bigint", "bigint"])
 
 
 class _EscrowShort(Exception):
