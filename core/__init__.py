@@ -1,0 +1,1 @@
+"""The platform kernel: what every app uses."""
