@@ -15,7 +15,8 @@ from rest_framework import serializers
 from accounts.api_common import MinorUnitField, StrictSerializer, decimal_to_minor_or_error, from_minor
 from ledger.models import Asset
 
-from .listing_models import Bid, Listing, ListingKind, ListingStatus
+from . import listing_mechanisms as mechanisms
+from .listing_models import Bid, Listing, ListingKind
 from .serializers import FillSerializer
 
 MAX_PROVENANCE_BYTES = 16_384
@@ -190,9 +191,7 @@ class ListingSerializer(serializers.ModelSerializer):
         return self._qty(listing, listing.hold_remaining) if self.get_is_own(listing) else None
 
     def _bids_visible(self, listing) -> bool:
-        if listing.kind == ListingKind.ENGLISH:
-            return True
-        return listing.kind == ListingKind.SEALED and listing.status != ListingStatus.OPEN
+        return mechanisms.of(listing).bids_visible(listing)
 
     def get_best_bid(self, listing) -> str | None:
         if not self._bids_visible(listing):

@@ -22,7 +22,8 @@ from ledger.models import Asset
 from marketplace.errors import NOT_A_TRADER
 from marketplace.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 
-from .listing_models import Bid, Listing, ListingKind, ListingStatus
+from . import listing_mechanisms as mechanisms
+from .listing_models import Listing, ListingKind, ListingStatus
 from .listing_serializers import (
     AssetScales,
     BidResultSerializer,
@@ -70,7 +71,8 @@ def visible_listings(membership):
     qs = Listing.objects.select_related("seller")
     if not is_operator(membership):
         org_id = membership.organization_id
-        qs = qs.filter(~Q(kind=ListingKind.NEGOTIATED) | Q(seller_id=org_id) | Q(named_buyer_id=org_id))
+        # a private mechanism's listings (negotiated transfers): only their two parties see them
+        qs = qs.filter(~Q(kind__in=mechanisms.private_kinds()) | Q(seller_id=org_id) | Q(named_buyer_id=org_id))
     return qs.annotate(best_bid_amount=Max("bids__amount"), bid_count_value=Count("bids")).order_by("-id")
 
 
@@ -191,14 +193,7 @@ class ListingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @staticmethod
     def _visible_bids(listing, organization_id):
-        bids = Bid.objects.filter(listing=listing)
-        if listing.kind == ListingKind.ENGLISH:
-            return bids.order_by("-amount", "created_at", "id")
-        if listing.kind == ListingKind.SEALED:
-            if listing.status == ListingStatus.OPEN:  # sealed until the close, for everyone
-                return bids.filter(bidder_id=organization_id).order_by("-id")
-            return bids.order_by("-amount", "created_at", "id")
-        return bids.none()
+        return mechanisms.of(listing).visible_bids(listing, organization_id)
 
     @extend_schema(request=None, responses={201: PurchaseResultSerializer, **ERRORS}, parameters=[IdemHeader])
     @action(detail=True, methods=["post"])

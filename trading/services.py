@@ -34,13 +34,22 @@ from accounts.audit import audit_record
 from accounts.errors import ApiError
 from accounts.models import Organization
 from accounts.prepared import JoinedRow, PreparedQuery
+from core.checks import run
 from ledger.models import Account, Asset
 from ledger.posting import accounts_ensure
 from ledger.services import cash_asset, hold_place, hold_release
 from marketplace import errors as market_errors
 from marketplace.models import Market, SessionClose
-from marketplace.rules import GENERATION_SQL, CheckContext, evaluate
-from marketplace.sessions import LOCAL, is_session_key, market_state_at, trading_day
+from marketplace.rules import (
+    GENERATION_SQL,
+    ORDER_CHECKS,
+    CheckContext,
+    OrganizationActive,
+    Refused,
+    enforce,
+    price_band,  # noqa: F401  (M-BAND-001's band, for this module's callers)
+)
+from marketplace.sessions import is_session_key, market_state_at, trading_day
 
 from . import pricing
 from .errors import INVALID_REDUCE, ORDER_NOT_OPEN
@@ -198,15 +207,6 @@ def market_close(*, actor: Actor, market_id: int, reason: str, now: datetime | N
 
 # --- checks -----------------------------------------------------------------------------------------
 
-def price_band(market: Market) -> tuple[int, int] | None:
-    """Allowed (low, high) limit prices: ±`price_band_bps` around the reference price (the previous
-    session's VWAP close); None before the first close or without a band."""
-    if market.price_band_bps is None or market.reference_price is None:
-        return None
-    ref, bps = market.reference_price, market.price_band_bps
-    return pricing.ceil_div(ref * (10_000 - bps), 10_000), ref * (10_000 + bps) // 10_000
-
-
 def _check_input(side: str, price: int, quantity: int, time_in_force: str) -> None:
     bad = {}
     if side not in Side.values:
@@ -223,30 +223,15 @@ def _check_input(side: str, price: int, quantity: int, time_in_force: str) -> No
 
 
 def _check_order(market: Market, organization: Organization, price: int, quantity: int, now: datetime) -> None:
-    if not organization.is_active:
-        raise ApiError("organization_suspended")
-    if market.status == "halted":
-        raise ApiError(market_errors.MARKET_HALTED)
-    if market.status == "closed":
-        raise ApiError(market_errors.MARKET_CLOSED)
-    if market.session_now is None:
-        raise ApiError(market_errors.OUTSIDE_SESSION)
-    if market.asset.is_expired(now.astimezone(LOCAL).date()):
-        raise ApiError("asset_expired", fields={"market": f"{market.asset.code} expired on {market.asset.valid_to}"})
-    if price % market.tick_size:
-        raise ApiError(market_errors.PRICE_OFF_TICK, fields={"price": f"tick size is {market.tick_size} fen"})
-    if quantity % market.lot_size:
-        raise ApiError(market_errors.QUANTITY_OFF_LOT, fields={"quantity": f"lot size is {market.lot_size}"})
-    if quantity < market.min_quantity:
-        raise ApiError(market_errors.BELOW_MIN_QUANTITY, fields={"quantity": f"minimum is {market.min_quantity}"})
-    band = price_band(market)
-    if band and not band[0] <= price <= band[1]:
-        raise ApiError(market_errors.PRICE_OUTSIDE_BAND, fields={"price": f"allowed {band[0]}..{band[1]} fen"})
+    """The fixed checks of an order: Q-ACTIVE-001, then the market's (`ORDER_CHECKS`, M-* and A-VALID-001)."""
+    OrganizationActive.enforce(organization=organization)
+    run(ORDER_CHECKS, market=market, price=price, quantity=quantity, now=now)
 
 
 def _rule_check(*, stage, market, buyer, seller, price, quantity, now) -> tuple[int | None, object]:
-    return evaluate(CheckContext(stage=stage, asset=market.asset, at=now, buyer=buyer, seller=seller, price=price,
-                                 quantity=quantity, rules_generation=getattr(market, "rules_generation", None)))
+    """The rulebook through `enforce`: raises `Refused` on a refusal, else (version, approval or None)."""
+    return enforce(CheckContext(stage=stage, asset=market.asset, at=now, buyer=buyer, seller=seller, price=price,
+                                quantity=quantity, rules_generation=getattr(market, "rules_generation", None)))
 
 
 # --- placing, matching, cancelling -----------------------------------------------------------------
@@ -288,11 +273,9 @@ def order_place(*, actor: Actor, organization: Organization, market_id: int, sid
     now = now or timezone.now()
     market = market_lock(market_id=market_id, now=now)
     _check_order(market, organization, price, quantity, now)
-    rule_version, refusal = _rule_check(stage="order", market=market, buyer=organization if side == "buy" else None,
-                                        seller=organization if side == "sell" else None, price=price,
-                                        quantity=quantity, now=now)
-    if refusal and not refusal.needs_approval:
-        raise ApiError(refusal.code, **refusal.message_params)
+    rule_version, _ = _rule_check(stage="order", market=market, buyer=organization if side == "buy" else None,
+                                  seller=organization if side == "sell" else None, price=price,
+                                  quantity=quantity, now=now)
     hold = _buy_hold(market, limit=price, remaining=quantity, filled_value=0) if side == "buy" else quantity
     if hold > BIGINT_MAX:
         raise ApiError("validation_error", fields={"quantity": "price × quantity is too large"})
@@ -390,9 +373,10 @@ def _match(order: Order, market: Market, organization: Organization,
             buyer, seller = (organization, resting.organization) if order.side == "buy" else (resting.organization,
                                                                                                organization)
             quantity = min(order.remaining, resting.remaining)
-            rule_version, refusal = _rule_check(stage="trade", market=market, buyer=buyer, seller=seller,
-                                                price=resting.price, quantity=quantity, now=now)
-            if refusal and not refusal.needs_approval:
+            try:
+                rule_version, refusal = _rule_check(stage="trade", market=market, buyer=buyer, seller=seller,
+                                                    price=resting.price, quantity=quantity, now=now)
+            except Refused:
                 continue  # this pair may not trade; the book behind it still may
             trades.append(_fill(market, buy, sell, buyer, seller, resting.price, quantity, scale, order.side,
                                 rule_version, pending=bool(refusal)))

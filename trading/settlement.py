@@ -64,7 +64,7 @@ from ledger.posting import (
     shortfall,
 )
 from marketplace.models import Market
-from marketplace.rules import GENERATION_SQL, CheckContext, evaluate
+from marketplace.rules import GENERATION_SQL, CheckContext, Refused, enforce
 
 from .errors import INVALID_TRANSITION
 from .models import TERMINAL_TRADE_STATUSES, OutboxStatus, SettlementOutbox, Trade, TradeEvent, TradeStatus
@@ -102,9 +102,9 @@ def _audit_many(actor: Actor, trade: Trade, rows: list[tuple[str, dict | None, d
 
 
 def _proceeds_kind(trade: Trade, asset: Asset) -> str:
-    """Farmland-quota proceeds of a government seller go to its earmarked farmland-protection fund
-    (指标调剂收益主要用于耕地保护、农业农村发展), never to its free cash."""
-    if asset.right_type_id == "farmland" and trade.seller.kind in GOVERNMENT_KINDS:
+    """Proceeds of a government seller of a right type with an earmark purpose (`RightType.earmark_purpose`:
+    farmland quotas, 指标调剂收益主要用于耕地保护、农业农村发展) go to its earmarked fund, never to its free cash."""
+    if asset.right_type.earmark_purpose and trade.seller.kind in GOVERNMENT_KINDS:
         return AccountKind.EARMARKED
     return AccountKind.PARTICIPANT
 
@@ -173,7 +173,7 @@ def _asset(asset_id: int) -> Asset:
     that late)."""
     hit = _assets.get(asset_id)
     if hit is None or time.monotonic() - hit[0] > ASSET_CACHE_SECONDS:
-        hit = (time.monotonic(), Asset.objects.get(pk=asset_id))
+        hit = (time.monotonic(), Asset.objects.select_related("right_type").get(pk=asset_id))
         _assets[asset_id] = hit
     return hit[1]
 
@@ -267,11 +267,12 @@ def _trade_settle(*, trade_id: int, now: datetime | None) -> str:
     asset = _asset(trade.asset_id)
     actor = Actor.system()
 
-    _, refusal = evaluate(CheckContext(stage="settlement", asset=asset, at=now, buyer=trade.buyer, seller=trade.seller,
-                                       price=trade.price, quantity=trade.quantity,
-                                       rules_generation=trade.rules_generation))
-    if refusal and not refusal.needs_approval:
-        return _fail(trade, asset, actor, now, reason=refusal.code)
+    try:
+        _, refusal = enforce(CheckContext(stage="settlement", asset=asset, at=now, buyer=trade.buyer,
+                                          seller=trade.seller, price=trade.price, quantity=trade.quantity,
+                                          rules_generation=trade.rules_generation))
+    except Refused as stop:
+        return _fail(trade, asset, actor, now, reason=stop.code)
     if refusal and trade.status != TradeStatus.APPROVED:
         return _to_pending_approval(trade, actor, refusal)
 

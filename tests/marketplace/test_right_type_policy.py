@@ -62,10 +62,11 @@ def test_a_new_right_type_with_an_earmark_purpose_sends_government_proceeds_to_t
                           quantity=5_00).trades
     assert trade_settle(trade_id=trade.id) == "settled"
     cny = Asset.objects.get(code="CNY")
-    earmarked = Account.objects.filter(organization=county, asset=cny, kind="earmarked").first()
-    free = Account.objects.get(organization=county, asset=cny, kind="participant")
-    assert (earmarked.available if earmarked else 0, free.available) == (
-        (500_000, 0) if proceeds == "earmarked" else (0, 500_000))
+    def cash(kind):
+        account = Account.objects.filter(organization=county, asset=cny, kind=kind).first()
+        return account.available if account else 0
+
+    assert (cash("earmarked"), cash("participant")) == ((500_000, 0) if proceeds == "earmarked" else (0, 500_000))
     memo = LedgerTransaction.objects.get(pk=Trade.objects.get(pk=trade.id).ledger_transaction_id).memo
     assert memo["proceeds_account"] == proceeds
 
