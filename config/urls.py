@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from accounts.health import healthz, readyz
+from core.health import healthz, readyz
 
 api_v1 = [
     path("", include("accounts.urls")),
@@ -15,7 +15,7 @@ api_v1 = [
     path("", include("oversight.urls")),
 ]
 
-handler404 = "accounts.errors.handler404"  # the API's error envelope, not Django's HTML page
+handler404 = "core.handlers.handler404"  # the API's error envelope, not Django's HTML page
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

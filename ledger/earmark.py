@@ -23,8 +23,8 @@ from django.db import connection, transaction
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
-from accounts.errors import ApiError, register
 from accounts.models import GOVERNMENT_KINDS, Organization, Region
+from core.errors import DomainError, register
 
 from .errors import INVALID_AMOUNT
 from .models import AccountKind
@@ -59,16 +59,16 @@ def earmarked_payout(*, actor: Actor, organization: Organization, amount: int, p
     same key and request return the original transaction; another request under the key is a 409).
     A fund too small for the amount is `insufficient_balance`, and nothing is written."""
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-        raise ApiError(INVALID_AMOUNT, fields={"amount": "must be a positive amount"})
+        raise DomainError(INVALID_AMOUNT, fields={"amount": "must be a positive amount"})
     if purpose_code not in EARMARK_PURPOSES:
-        raise ApiError(INVALID_PURPOSE_CODE, fields={"purpose_code": f"one of {', '.join(EARMARK_PURPOSES)}"})
+        raise DomainError(INVALID_PURPOSE_CODE, fields={"purpose_code": f"one of {', '.join(EARMARK_PURPOSES)}"})
     if not (description or "").strip():
-        raise ApiError(DESCRIPTION_REQUIRED, fields={"description": "required"})
+        raise DomainError(DESCRIPTION_REQUIRED, fields={"description": "required"})
     if organization.kind not in GOVERNMENT_KINDS:
-        raise ApiError(NOT_AN_EARMARK_HOLDER)
+        raise DomainError(NOT_AN_EARMARK_HOLDER)
     if not (actor.is_system or actor.organization_id == organization.id
             or actor.organization_kind == "exchange_operator"):
-        raise ApiError("permission_denied")
+        raise DomainError("permission_denied")
     cny = cash_asset()
     fund_key, out_key = (organization.id, cny.id, AccountKind.EARMARKED), (None, cny.id, AccountKind.ISSUANCE)
     ids = accounts_ensure([fund_key, out_key])

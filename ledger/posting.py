@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
-from accounts.prepared import PreparedQuery
+from core.errors import DomainError
+from core.prepared import PreparedQuery
 
 from .errors import INSUFFICIENT_BALANCE, INSUFFICIENT_HELD
 
@@ -129,7 +129,7 @@ def _first_difference(stored: dict, incoming: dict) -> str | None:
 
 def replay_of(*, idempotency_key: str, request: dict) -> Posted | None:
     """The transaction already written under this key for the same request, None when the key is unused;
-    ApiError `idempotency_conflict` when it was used for another request. For services that find they
+    DomainError `idempotency_conflict` when it was used for another request. For services that find they
     have nothing to post (an expiry with nothing left) and must still honour a replay."""
     with connection.cursor() as cur:
         cur.execute("SELECT id, request FROM ledger_ledgertransaction WHERE idempotency_key = %s", [idempotency_key])
@@ -139,12 +139,12 @@ def replay_of(*, idempotency_key: str, request: dict) -> Posted | None:
     stored = row[1] if isinstance(row[1], dict) else json.loads(row[1])
     differing = _first_difference(stored, json.loads(json.dumps(request, sort_keys=True, default=str)))
     if differing:
-        raise ApiError("idempotency_conflict", field=differing,
+        raise DomainError("idempotency_conflict", field=differing,
                            fields={differing: "differs from the request first sent with this key"})
     return Posted(transaction_id=row[0], replayed=True)
 
 
-# The two statements of every posting, prepared once per database session (see accounts.prepared): lock
+# The two statements of every posting, prepared once per database session (see core.prepared): lock
 # and read the accounts, then journal row and postings together; postings go in as arrays so that one
 # statement serves any number of legs, in leg order.
 _LOCK_ACCOUNTS = PreparedQuery(
@@ -222,7 +222,7 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
          reference: tuple[str, object] = ("", ""), memo: dict | None = None) -> Posted:
     """Write one balanced ledger transaction, or return the one already written under this key.
 
-    Raises ApiError `idempotency_conflict` (naming the first differing field) when the key was used for
+    Raises DomainError `idempotency_conflict` (naming the first differing field) when the key was used for
     another request, `insufficient_balance` / `insufficient_held` when a participant bucket would go
     negative. Every check happens before the first write, so a caller may catch these errors and carry
     on in the same transaction. Must run inside the caller's `transaction.atomic`.
@@ -244,7 +244,7 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
                         [idempotency_key])
             existing = cur.fetchone()
             if existing is None:
-                raise ApiError(short)
+                raise DomainError(short)
 
         if existing is None:
             _INSERT_JOURNAL_AND_POSTINGS.execute(cur, journal_params(
@@ -260,7 +260,7 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
             stored = stored if isinstance(stored, dict) else json.loads(stored)
             differing = _first_difference(stored, json.loads(request_json))
             if differing:
-                raise ApiError("idempotency_conflict", field=differing,
+                raise DomainError("idempotency_conflict", field=differing,
                                fields={differing: "differs from the request first sent with this key"})
             return Posted(transaction_id=existing_id, replayed=True)
         txn_id = row[0]

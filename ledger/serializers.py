@@ -14,8 +14,9 @@ from decimal import Decimal, InvalidOperation
 
 from rest_framework import serializers
 
-from accounts.api_common import MinorUnitField, StrictSerializer, from_minor, to_minor
 from accounts.models import Basin, Organization, Region
+from core.api import MinorUnitField, StrictSerializer
+from core.money import from_minor, to_minor
 
 from .errors import INVALID_AMOUNT, TOO_MANY_DECIMALS, UNKNOWN_ASSET
 from .models import Asset, Bucket

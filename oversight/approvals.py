@@ -41,15 +41,15 @@ from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
-from accounts.errors import ApiError
 from accounts.models import Membership
+from core import conf
+from core.errors import DomainError
 from ledger.models import Asset
 from marketplace.models import Holiday
 from marketplace.rules import CheckContext, evaluate_all
 from trading.models import Bid, Listing, Trade, TradeEvent, TradeStatus
 from trading.settlement import trade_fail
 
-from . import conf
 from .errors import (
     ALREADY_APPROVED,
     APPROVAL_CLOSED,
@@ -176,7 +176,7 @@ def _locked(request_id: int) -> ApprovalRequest:
     req = (ApprovalRequest.objects.select_for_update(of=("self",))
            .select_related("trade__buyer", "trade__seller").filter(pk=request_id).first())
     if req is None:
-        raise ApiError("not_found")
+        raise DomainError("not_found")
     return req
 
 
@@ -186,14 +186,14 @@ def _origin(req: ApprovalRequest) -> str | None:
 
 def _check_decider(req: ApprovalRequest, membership: Membership) -> Scope:
     if req.status != ApprovalStatus.PENDING:
-        raise ApiError(APPROVAL_CLOSED)
+        raise DomainError(APPROVAL_CLOSED)
     if membership.user_id in (req.proposer_user_ids or []):
-        raise ApiError(PROPOSER_CANNOT_DECIDE)
+        raise DomainError(PROPOSER_CANNOT_DECIDE)
     scope = Scope(membership)
     if membership.role not in DECIDING_ROLES or not (scope.is_operator or scope.is_regulator):
-        raise ApiError(NOT_AN_APPROVER)
+        raise DomainError(NOT_AN_APPROVER)
     if not (scope.trade_visible(req.trade, _origin(req)) or scope.covers(req.jurisdiction)):
-        raise ApiError("not_found")
+        raise DomainError("not_found")
     return scope
 
 
@@ -220,15 +220,15 @@ def approval_approve(*, membership: Membership, request_id: int, comment: str = 
     req = _locked(request_id)
     scope = _check_decider(req, membership)
     if req.required_approvals == 0:
-        raise ApiError(NO_APPROVAL_NEEDED)
+        raise DomainError(NO_APPROVAL_NEEDED)
     if req.approvals_completed_at is not None:
-        raise ApiError(APPROVALS_COMPLETE)
+        raise DomainError(APPROVALS_COMPLETE)
     given = list(req.decisions.filter(decision=Decision.APPROVE).values_list("user_id", flat=True))
     if membership.user_id in given:
-        raise ApiError(ALREADY_APPROVED)
+        raise DomainError(ALREADY_APPROVED)
     final = len(given) + 1 >= req.required_approvals
     if final and not (scope.is_regulator and membership.organization.jurisdiction_id == req.jurisdiction):
-        raise ApiError(FINAL_APPROVER_JURISDICTION, jurisdiction=req.jurisdiction)
+        raise DomainError(FINAL_APPROVER_JURISDICTION, jurisdiction=req.jurisdiction)
     _decide(req, membership, Decision.APPROVE, comment, actor)
     if final:
         req.approvals_completed_at = now
@@ -248,7 +248,7 @@ def _reject_trade(req: ApprovalRequest, actor: Actor, reason: str, status: str, 
     try:
         with transaction.atomic():
             trade_fail(trade_id=req.trade_id, reason=reason, actor=actor, status=TradeStatus.REJECTED)
-    except ApiError as exc:  # the trade left PENDING_APPROVAL some other way
+    except DomainError as exc:  # the trade left PENDING_APPROVAL some other way
         log.warning("approval %s: trade %s could not be rejected: %s", req.id, req.trade_id, exc.code)
         _close(req, ApprovalStatus.CANCELLED, f"trade_not_pending:{exc.code}", now)
         return
@@ -265,7 +265,7 @@ def _release_if_due(req: ApprovalRequest, now: datetime, actor: Actor) -> bool:
     try:
         with transaction.atomic():
             trade_approve(trade_id=req.trade_id, actor=actor, note=note)
-    except ApiError as exc:
+    except DomainError as exc:
         log.warning("approval %s: trade %s could not be approved: %s", req.id, req.trade_id, exc.code)
         _close(req, ApprovalStatus.CANCELLED, f"trade_not_pending:{exc.code}", now)
         return False
@@ -295,9 +295,9 @@ def approval_object(*, membership: Membership, request_id: int, reason: str, act
     req = _locked(request_id)
     scope = _check_decider(req, membership)
     if not scope.is_regulator:
-        raise ApiError(ONLY_REGULATOR_OBJECTS)
+        raise DomainError(ONLY_REGULATOR_OBJECTS)
     if req.notice_until is None or req.notice_until <= now:
-        raise ApiError(NOT_IN_NOTICE)
+        raise DomainError(NOT_IN_NOTICE)
     _decide(req, membership, Decision.OBJECT, reason, actor)
     _reject_trade(req, actor, f"public_notice_objection: {reason}"[:200], ApprovalStatus.REJECTED, now)
     return req

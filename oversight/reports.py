@@ -23,7 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.api_common import from_minor
+from core.money import from_minor
 
 from .scope import Scope
 

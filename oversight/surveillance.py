@@ -28,8 +28,8 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import GOVERNMENT_KINDS, Membership, Organization
+from core import conf
 
-from . import conf
 from .models import Alert
 
 LIVE = "('failed', 'rejected')"

@@ -15,10 +15,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.actor import Actor
-from accounts.api_common import IdCursorPagination, error_responses
-from accounts.errors import ApiError
 from accounts.models import AuditEvent, Organization, Region
 from accounts.permissions import acting_membership, member_with
+from core.api import IdCursorPagination, error_responses
+from core.errors import ApiError
 from ledger.models import Asset
 from marketplace.models import Market, NonAttainmentFlag, RulebookVersion
 from marketplace.rules import rule_kinds

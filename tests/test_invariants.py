@@ -28,7 +28,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
+from core.errors import ApiError
 from ledger.models import Account, Asset, LedgerTransaction
 from ledger.services import cash_deposit
 from trading.listings import listing_bid, listing_buy, listing_close, listing_create

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
+from core.errors import ApiError
 from trading.listing_models import Bid
 from trading.listings import listing_bid, listing_buy, listing_create
 from trading.models import Trade

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
+from core.errors import ApiError
 from ledger.models import Account
 from trading.listing_models import Bid, Listing
 from trading.listing_tasks import close_due_listings

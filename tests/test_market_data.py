@@ -11,7 +11,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
+from core.errors import ApiError
 from ledger.models import Asset
 from marketplace.models import Holiday, Market, SessionClose
 from marketplace.sessions import LOCAL

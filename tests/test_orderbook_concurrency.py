@@ -19,7 +19,7 @@ from django.db import connections
 from django.db.models import Q, Sum
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
+from core.errors import ApiError
 from ledger.models import Account, Asset
 from ledger.services import cash_withdraw
 from trading import outbox, pricing

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
 from accounts.models import AuditEvent
+from core.errors import ApiError
 from ledger.models import Asset
 from marketplace.sessions import LOCAL
 from trading import pricing

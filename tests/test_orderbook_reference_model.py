@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
+from core.errors import ApiError
 from ledger.models import Account, Asset
 from ledger.posting import forget_cached_accounts
 from marketplace.sessions import LOCAL

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from accounts.errors import ApiError
 from accounts.models import AuditEvent
+from core.errors import ApiError
 from ledger.models import MerkleLeaf
 from ledger.sealing import seal
 from marketplace.models import RulebookVersion

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.db import DatabaseError, transaction
 
-from accounts.errors import ApiError
 from accounts.models import AuditEvent
+from core.errors import ApiError
 from oversight.approvals import (
     add_working_days,
     approval_approve,

@@ -13,8 +13,8 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
 from accounts.models import AuditEvent
+from core.errors import ApiError
 from ledger.models import Account, Asset, LedgerTransaction, Posting
 from trading.models import SettlementOutbox, Trade, TradeEvent, WebhookDelivery
 from trading.services import order_place

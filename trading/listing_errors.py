@@ -1,8 +1,8 @@
-"""Stable error codes of listings, auctions and negotiated transfers (registered in accounts.errors.CODES).
+"""Stable error codes of listings, auctions and negotiated transfers (registered in core.errors.CODES).
 
 Codes reused from elsewhere: `evidence_required` (missing provenance), `insufficient_balance` (funds or
 rights), `asset_expired` (expired instrument), `unknown_asset`, `not_a_right`, `organization_suspended`."""
-from accounts.errors import register
+from core.errors import register
 
 LISTING_NOT_OPEN = register("listing_not_open", 409, "挂牌已结束或已撤销", "The listing is no longer open")
 LISTING_NOT_STARTED = register("listing_not_started", 409, "挂牌尚未开始", "The listing has not started yet")

@@ -12,7 +12,8 @@ import json
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api_common import MinorUnitField, StrictSerializer, decimal_to_minor_or_error, from_minor
+from core.api import MinorUnitField, StrictSerializer, decimal_to_minor_or_error
+from core.money import from_minor
 from ledger.models import Asset
 
 from .listing_models import Bid, Listing, ListingKind, ListingStatus

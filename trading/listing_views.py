@@ -15,12 +15,12 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.actor import Actor
-from accounts.api_common import decimal_to_minor_or_error, error_responses
-from accounts.errors import ApiError
 from accounts.permissions import TRADING_ROLES, acting_membership, is_operator, member_with
+from core.api import decimal_to_minor_or_error, error_responses
+from core.errors import ApiError
+from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from ledger.models import Asset
 from marketplace.errors import NOT_A_TRADER
-from marketplace.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 
 from .listing_models import Bid, Listing, ListingKind, ListingStatus
 from .listing_serializers import (

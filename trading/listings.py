@@ -38,15 +38,15 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.audit import audit_record as _audit_record
-from accounts.errors import ApiError
 from accounts.models import Organization
+from core import conf
+from core.errors import DomainError
 from ledger.errors import ASSET_EXPIRED, EVIDENCE_REQUIRED, INSUFFICIENT_BALANCE, NOT_A_RIGHT, UNKNOWN_ASSET
 from ledger.models import Asset
 from ledger.posting import accounts_lock
@@ -123,19 +123,19 @@ def _cny() -> Asset:
 
 
 def fee_defaults() -> tuple[int, int]:
-    return int(getattr(settings, "LISTING_FEE_BPS", 0) or 0), int(getattr(settings, "LISTING_FEE_MIN", 0) or 0)
+    return conf.get("LISTING_FEE_BPS"), conf.get("LISTING_FEE_MIN")
 
 
 # --- checks -------------------------------------------------------------------------------------------
 
 def _active(organization: Organization) -> None:
     if not organization.is_active:
-        raise ApiError("organization_suspended")
+        raise DomainError("organization_suspended")
 
 
 def _not_expired(asset: Asset, now: datetime) -> None:
     if asset.is_expired(timezone.localdate(now)):
-        raise ApiError(ASSET_EXPIRED, fields={"asset": asset.code})
+        raise DomainError(ASSET_EXPIRED, fields={"asset": asset.code})
 
 
 def _rules(stage: str, asset: Asset, now: datetime, *, buyer=None, seller=None, price=None,
@@ -144,12 +144,12 @@ def _rules(stage: str, asset: Asset, now: datetime, *, buyer=None, seller=None, 
     version, refusal = evaluate(CheckContext(stage=stage, asset=asset, at=now, buyer=buyer, seller=seller,
                                              price=price, quantity=quantity))
     if refusal and not refusal.needs_approval:
-        raise ApiError(refusal.code, **refusal.message_params)
+        raise DomainError(refusal.code, **refusal.message_params)
     return version, refusal
 
 
-def _terms_error(field: str, message: str) -> ApiError:
-    return ApiError(INVALID_LISTING_TERMS, fields={field: message})
+def _terms_error(field: str, message: str) -> DomainError:
+    return DomainError(INVALID_LISTING_TERMS, fields={field: message})
 
 
 def _check_terms(kind: str, terms: dict, quantity: int, now: datetime) -> None:
@@ -188,7 +188,7 @@ def _check_provenance(asset: Asset, provenance: dict) -> dict:
     missing = {f: f"required for {asset.right_type_id} listings: {what}" for f, what in required.items()
                if not str(provenance.get(f) or "").strip()}
     if missing:
-        raise ApiError(EVIDENCE_REQUIRED, fields={f"provenance.{f}": m for f, m in missing.items()})
+        raise DomainError(EVIDENCE_REQUIRED, fields={f"provenance.{f}": m for f, m in missing.items()})
     return provenance
 
 
@@ -197,7 +197,7 @@ def _named_buyer(named_buyer_id: int | None, seller: Organization) -> Organizati
         return None
     buyer = Organization.objects.filter(pk=named_buyer_id).first()
     if buyer is None or buyer.pk == seller.pk or not buyer.is_active or buyer.kind not in TRADING_KINDS:
-        raise ApiError(INVALID_NAMED_BUYER, fields={"named_buyer": "an active trading organization other than you"})
+        raise DomainError(INVALID_NAMED_BUYER, fields={"named_buyer": "an active trading organization other than you"})
     return buyer
 
 
@@ -226,12 +226,12 @@ def listing_create(*, actor: Actor, seller: Organization, kind: str, asset_id: i
     now = now or db_now()
     _active(seller)
     if seller.kind not in TRADING_KINDS:
-        raise ApiError(NOT_A_TRADER)
+        raise DomainError(NOT_A_TRADER)
     asset = Asset.objects.filter(pk=asset_id).first()
     if asset is None:
-        raise ApiError(UNKNOWN_ASSET, fields={"asset": str(asset_id)})
+        raise DomainError(UNKNOWN_ASSET, fields={"asset": str(asset_id)})
     if asset.kind != "right":
-        raise ApiError(NOT_A_RIGHT, fields={"asset": asset.code})
+        raise DomainError(NOT_A_RIGHT, fields={"asset": asset.code})
     terms = dict(price=price, reserve_price=reserve_price, min_increment=min_increment, second_price=second_price,
                  divisible=divisible, min_purchase=min_purchase, start_at=start_at, end_at=end_at,
                  anti_snipe_minutes=anti_snipe_minutes, named_buyer=named_buyer_id)
@@ -264,7 +264,7 @@ def _lock(listing_id: int) -> Listing:
     listing = (Listing.objects.select_for_update(of=("self",)).select_related("seller")
                .filter(pk=listing_id).first())
     if listing is None:
-        raise ApiError("not_found")
+        raise DomainError("not_found")
     return listing
 
 
@@ -299,11 +299,11 @@ def listing_cancel(*, actor: Actor, organization: Organization, listing_id: int,
     listing = _lock(listing_id)
     now = now or db_now()
     if listing.seller_id != organization.id:
-        raise ApiError(NOT_LISTING_SELLER)
+        raise DomainError(NOT_LISTING_SELLER)
     if listing.status != ListingStatus.OPEN:
-        raise ApiError(LISTING_NOT_OPEN)
+        raise DomainError(LISTING_NOT_OPEN)
     if listing.kind in AUCTION_KINDS and listing.bids.exists():
-        raise ApiError(LISTING_HAS_BIDS)
+        raise DomainError(LISTING_HAS_BIDS)
     before = {"status": listing.status, "remaining": listing.remaining, "held": listing.hold_remaining}
     asset = _asset(listing)
     _release_listing(listing, asset, actor, ListingStatus.CANCELLED, now)
@@ -336,7 +336,7 @@ def _trade(*, listing: Listing, asset: Asset, buyer: Organization, price: int, q
 
 def _check_cap(amount: int) -> None:
     if amount >= MAX_AMOUNT:
-        raise ApiError(INSUFFICIENT_BALANCE)
+        raise DomainError(INSUFFICIENT_BALANCE)
 
 
 def _hold_for_trade(actor: Actor, trade: Trade, listing: Listing) -> None:
@@ -367,28 +367,28 @@ def listing_buy(*, actor: Actor, buyer: Organization, listing_id: int, quantity:
     listing = _lock(listing_id)
     now = now or db_now()
     if listing.kind != ListingKind.FIXED_PRICE:
-        raise ApiError(WRONG_LISTING_KIND, fields={"kind": listing.kind})
+        raise DomainError(WRONG_LISTING_KIND, fields={"kind": listing.kind})
     if listing.status != ListingStatus.OPEN:
-        raise ApiError(LISTING_NOT_OPEN)
+        raise DomainError(LISTING_NOT_OPEN)
     _active(buyer)
     if buyer.kind not in TRADING_KINDS:
-        raise ApiError(NOT_A_TRADER)
+        raise DomainError(NOT_A_TRADER)
     if listing.seller_id == buyer.id:
-        raise ApiError(OWN_LISTING)
+        raise DomainError(OWN_LISTING)
     if listing.start_at and now < listing.start_at:
-        raise ApiError(LISTING_NOT_STARTED)
+        raise DomainError(LISTING_NOT_STARTED)
     if listing.end_at and now >= listing.end_at:
-        raise ApiError(LISTING_ENDED)
+        raise DomainError(LISTING_ENDED)
     asset = _asset(listing)
     _not_expired(asset, now)
     if not isinstance(quantity, int) or quantity <= 0:
-        raise ApiError("validation_error", fields={"quantity": "must be positive"})
+        raise DomainError("validation_error", fields={"quantity": "must be positive"})
     if quantity > listing.remaining:
-        raise ApiError(EXCEEDS_REMAINING, fields={"quantity": f"at most {listing.remaining} minor units are left"})
+        raise DomainError(EXCEEDS_REMAINING, fields={"quantity": f"at most {listing.remaining} minor units are left"})
     if not listing.divisible and quantity != listing.remaining:
-        raise ApiError(LISTING_INDIVISIBLE, fields={"quantity": "must be the whole lot"})
+        raise DomainError(LISTING_INDIVISIBLE, fields={"quantity": "must be the whole lot"})
     if listing.min_purchase and quantity < listing.min_purchase and quantity != listing.remaining:
-        raise ApiError(BELOW_MIN_PURCHASE, fields={"quantity": f"at least {listing.min_purchase} minor units"})
+        raise DomainError(BELOW_MIN_PURCHASE, fields={"quantity": f"at least {listing.min_purchase} minor units"})
     rule_version, refusal = _rules("trade", asset, now, buyer=buyer, seller=listing.seller, price=listing.price,
                                    quantity=quantity)
     trade = _trade(listing=listing, asset=asset, buyer=buyer, price=listing.price, quantity=quantity,
@@ -434,14 +434,14 @@ def listing_accept(*, actor: Actor, buyer: Organization, listing_id: int,
 
 def _negotiated_party_check(listing: Listing, buyer: Organization, now: datetime) -> None:
     if listing.kind != ListingKind.NEGOTIATED:
-        raise ApiError(WRONG_LISTING_KIND, fields={"kind": listing.kind})
+        raise DomainError(WRONG_LISTING_KIND, fields={"kind": listing.kind})
     if listing.named_buyer_id != buyer.id:
-        raise ApiError(NOT_NAMED_BUYER)
+        raise DomainError(NOT_NAMED_BUYER)
     if listing.status != ListingStatus.OPEN:
-        raise ApiError(LISTING_NOT_OPEN)
+        raise DomainError(LISTING_NOT_OPEN)
     _active(buyer)
     if listing.end_at and now >= listing.end_at:
-        raise ApiError(LISTING_ENDED)
+        raise DomainError(LISTING_ENDED)
 
 
 @transaction.atomic
@@ -485,30 +485,30 @@ def listing_bid(*, actor: Actor, bidder: Organization, listing_id: int, amount: 
     listing = _lock(listing_id)
     now = now or db_now()
     if listing.kind not in AUCTION_KINDS:
-        raise ApiError(WRONG_LISTING_KIND, fields={"kind": listing.kind})
+        raise DomainError(WRONG_LISTING_KIND, fields={"kind": listing.kind})
     if listing.status != ListingStatus.OPEN:
-        raise ApiError(AUCTION_ENDED if listing.status in (ListingStatus.CLOSED, ListingStatus.UNSOLD,
+        raise DomainError(AUCTION_ENDED if listing.status in (ListingStatus.CLOSED, ListingStatus.UNSOLD,
                                                            ListingStatus.EXPIRED) else LISTING_NOT_OPEN)
     _active(bidder)
     if bidder.kind not in TRADING_KINDS:
-        raise ApiError(NOT_A_TRADER)
+        raise DomainError(NOT_A_TRADER)
     if listing.seller_id == bidder.id:
-        raise ApiError(OWN_LISTING)
+        raise DomainError(OWN_LISTING)
     if listing.start_at and now < listing.start_at:
-        raise ApiError(AUCTION_NOT_STARTED)
+        raise DomainError(AUCTION_NOT_STARTED)
     if now >= listing.end_at:
-        raise ApiError(AUCTION_ENDED)
+        raise DomainError(AUCTION_ENDED)
     asset = _asset(listing)
     _not_expired(asset, now)
     if not isinstance(amount, int) or amount <= 0:
-        raise ApiError("validation_error", fields={"price": "must be positive"})
+        raise DomainError("validation_error", fields={"price": "must be positive"})
     if amount < listing.reserve_price:
-        raise ApiError(BID_BELOW_RESERVE, fields={"price": "at least the reserve price"})
+        raise DomainError(BID_BELOW_RESERVE, fields={"price": "at least the reserve price"})
     previous = None
     if listing.kind == ListingKind.ENGLISH:
         previous = _ranking(listing).select_for_update().first()
         if previous and amount < previous.amount + listing.min_increment:
-            raise ApiError(BID_BELOW_INCREMENT,
+            raise DomainError(BID_BELOW_INCREMENT,
                            fields={"price": f"at least {previous.amount + listing.min_increment} fen per unit"})
     else:
         previous = _ranking(listing).filter(bidder=bidder).select_for_update().first()

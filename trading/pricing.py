@@ -1,5 +1,5 @@
-"""Money arithmetic of trading, integers only. The one rounding rule: a CNY amount computed from
-price × quantity or from a rate is rounded up to the next fen (ceiling), once, where it is computed.
+"""Fee and value arithmetic of trading, integers only, under the one rounding rule of `core.money`
+(a CNY amount computed from price × quantity or from a rate is rounded up to the next fen, once).
 
 In the order book the lot is a whole number of units, so `trade_value` is exact there; fees use the
 ceiling. Fees are a function of an order's *cumulative* filled value (`total_fee`), and each fill is
@@ -8,9 +8,7 @@ minimum fee is charged once per order and side.
 """
 from __future__ import annotations
 
-
-def ceil_div(numerator: int, denominator: int) -> int:
-    return -((-numerator) // denominator)
+from core.money import ceil_div
 
 
 def trade_value(price: int, quantity: int, scale: int) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import connection
 from django.db.models import Q, QuerySet
 
-from accounts.api_common import from_minor
+from core.money import from_minor
 from marketplace.models import Market
 
 from .models import Order, Trade, TradeEvent

@@ -2,8 +2,9 @@
 decimal strings in the asset's unit with at most its scale of decimals. Inside: integers."""
 from rest_framework import serializers
 
-from accounts.api_common import MinorUnitField, StrictSerializer, decimal_to_minor_or_error, from_minor
-from accounts.errors import ApiError
+from core.api import MinorUnitField, StrictSerializer, decimal_to_minor_or_error
+from core.errors import ApiError
+from core.money import from_minor
 from marketplace.errors import UNKNOWN_MARKET
 from marketplace.models import Market
 

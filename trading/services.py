@@ -31,9 +31,9 @@ from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
-from accounts.errors import ApiError
 from accounts.models import Organization
-from accounts.prepared import JoinedRow, PreparedQuery
+from core.errors import DomainError
+from core.prepared import JoinedRow, PreparedQuery
 from ledger.models import Account, Asset
 from ledger.posting import accounts_ensure
 from ledger.services import cash_asset, hold_place, hold_release
@@ -114,7 +114,7 @@ def market_lock(*, market_id: int, now: datetime) -> Market:
     expire day orders whose trading day is over. Sets `market.session_now` (None outside sessions)."""
     market = _lock_market_row(market_id)
     if market is None:
-        raise ApiError(market_errors.UNKNOWN_MARKET)
+        raise DomainError(market_errors.UNKNOWN_MARKET)
     windows = None if market.always_open else list(market.session_windows.all())
     session, state = market_state_at(market, now, windows)
     if state != market.current_session:
@@ -219,29 +219,29 @@ def _check_input(side: str, price: int, quantity: int, time_in_force: str) -> No
         elif value > BIGINT_MAX:
             bad[name] = "too large"
     if bad:
-        raise ApiError("validation_error", fields=bad)
+        raise DomainError("validation_error", fields=bad)
 
 
 def _check_order(market: Market, organization: Organization, price: int, quantity: int, now: datetime) -> None:
     if not organization.is_active:
-        raise ApiError("organization_suspended")
+        raise DomainError("organization_suspended")
     if market.status == "halted":
-        raise ApiError(market_errors.MARKET_HALTED)
+        raise DomainError(market_errors.MARKET_HALTED)
     if market.status == "closed":
-        raise ApiError(market_errors.MARKET_CLOSED)
+        raise DomainError(market_errors.MARKET_CLOSED)
     if market.session_now is None:
-        raise ApiError(market_errors.OUTSIDE_SESSION)
+        raise DomainError(market_errors.OUTSIDE_SESSION)
     if market.asset.is_expired(now.astimezone(LOCAL).date()):
-        raise ApiError("asset_expired", fields={"market": f"{market.asset.code} expired on {market.asset.valid_to}"})
+        raise DomainError("asset_expired", fields={"market": f"{market.asset.code} expired on {market.asset.valid_to}"})
     if price % market.tick_size:
-        raise ApiError(market_errors.PRICE_OFF_TICK, fields={"price": f"tick size is {market.tick_size} fen"})
+        raise DomainError(market_errors.PRICE_OFF_TICK, fields={"price": f"tick size is {market.tick_size} fen"})
     if quantity % market.lot_size:
-        raise ApiError(market_errors.QUANTITY_OFF_LOT, fields={"quantity": f"lot size is {market.lot_size}"})
+        raise DomainError(market_errors.QUANTITY_OFF_LOT, fields={"quantity": f"lot size is {market.lot_size}"})
     if quantity < market.min_quantity:
-        raise ApiError(market_errors.BELOW_MIN_QUANTITY, fields={"quantity": f"minimum is {market.min_quantity}"})
+        raise DomainError(market_errors.BELOW_MIN_QUANTITY, fields={"quantity": f"minimum is {market.min_quantity}"})
     band = price_band(market)
     if band and not band[0] <= price <= band[1]:
-        raise ApiError(market_errors.PRICE_OUTSIDE_BAND, fields={"price": f"allowed {band[0]}..{band[1]} fen"})
+        raise DomainError(market_errors.PRICE_OUTSIDE_BAND, fields={"price": f"allowed {band[0]}..{band[1]} fen"})
 
 
 def _rule_check(*, stage, market, buyer, seller, price, quantity, now) -> tuple[int | None, object]:
@@ -292,10 +292,10 @@ def order_place(*, actor: Actor, organization: Organization, market_id: int, sid
                                         seller=organization if side == "sell" else None, price=price,
                                         quantity=quantity, now=now)
     if refusal and not refusal.needs_approval:
-        raise ApiError(refusal.code, **refusal.message_params)
+        raise DomainError(refusal.code, **refusal.message_params)
     hold = _buy_hold(market, limit=price, remaining=quantity, filled_value=0) if side == "buy" else quantity
     if hold > BIGINT_MAX:
-        raise ApiError("validation_error", fields={"quantity": "price × quantity is too large"})
+        raise DomainError("validation_error", fields={"quantity": "price × quantity is too large"})
     order = Order.objects.create(
         market=market, organization=organization, user_id=actor.user_id, side=side, time_in_force=time_in_force,
         price=price, quantity=quantity, remaining=quantity, hold_remaining=hold, session=market.session_now,
@@ -463,11 +463,11 @@ def _locked_own_order(order_id: int, organization: Organization, now: datetime) 
     """Lock the order's market (rolling its session), then the order; 404 for another organization's."""
     market_id = Order.objects.filter(pk=order_id, organization=organization).values_list("market_id", flat=True).first()
     if market_id is None:
-        raise ApiError("not_found")
+        raise DomainError("not_found")
     market = market_lock(market_id=market_id, now=now)
     order = Order.objects.select_for_update().get(pk=order_id)
     if order.status != OrderStatus.OPEN:
-        raise ApiError(ORDER_NOT_OPEN, fields={"status": order.status})
+        raise DomainError(ORDER_NOT_OPEN, fields={"status": order.status})
     order.market = market
     return market, order
 
@@ -490,7 +490,7 @@ def order_reduce(*, actor: Actor, organization: Organization, order_id: int, new
     market, order = _locked_own_order(order_id, organization, now or timezone.now())
     if (not isinstance(new_remaining, int) or not 0 < new_remaining < order.remaining
             or new_remaining % market.lot_size):
-        raise ApiError(INVALID_REDUCE, fields={"remaining": f"between one lot and {order.remaining}, in lots"})
+        raise DomainError(INVALID_REDUCE, fields={"remaining": f"between one lot and {order.remaining}, in lots"})
     before = {"remaining": order.remaining, "hold": order.hold_remaining}
     if order.side == "buy":
         need = _buy_hold(market, limit=order.price, remaining=new_remaining, filled_value=order.filled_value)

@@ -47,9 +47,9 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
 from accounts.models import GOVERNMENT_KINDS, AuditEvent, Organization
-from accounts.prepared import JoinedRow, PreparedQuery
+from core.errors import DomainError
+from core.prepared import JoinedRow, PreparedQuery
 from ledger.models import AccountKind, Asset
 from ledger.posting import (
     AVAILABLE,
@@ -378,7 +378,7 @@ def _fail(trade: Trade, asset: Asset, actor: Actor, now: datetime, *, reason: st
             post(kind="release", idempotency_key=f"release:trade:{trade.id}:{group[0][0]}:{len(group)}", actor=actor,
                  reference=("trade", trade.id), legs=legs, request={"trade": trade.id, "reason": reason})
             released += group
-        except ApiError as exc:
+        except DomainError as exc:
             log.error("could not release escrow %s of trade %s: %s", group, trade.id, exc.code)
             short += group
     previous = trade.status
@@ -408,12 +408,12 @@ def trade_fail(*, trade_id: int, reason: str, actor: Actor | None = None, status
         raise ValueError("status must be failed or rejected")
     trade = _lock_trade(trade_id)
     if trade is None:
-        raise ApiError("not_found")
+        raise DomainError("not_found")
     if status == TradeStatus.REJECTED:
         if trade.status == TradeStatus.REJECTED:
             return trade.status  # rejecting twice is a no-op
         if trade.status != TradeStatus.PENDING_APPROVAL:
-            raise ApiError(INVALID_TRANSITION)
+            raise DomainError(INVALID_TRANSITION)
     elif trade.status in TERMINAL_TRADE_STATUSES:
         return trade.status
     return _fail(trade, _asset(trade.asset_id), actor or Actor.system(), timezone.now(), reason=reason,
@@ -429,11 +429,11 @@ def trade_approve(*, trade_id: int, actor: Actor, note: str = "") -> str:
 
     trade = _lock_trade(trade_id)
     if trade is None:
-        raise ApiError("not_found")
+        raise DomainError("not_found")
     if trade.status in (TradeStatus.APPROVED, TradeStatus.SETTLING, TradeStatus.SETTLED):
         return trade.status
     if trade.status != TradeStatus.PENDING_APPROVAL:
-        raise ApiError(INVALID_TRANSITION)
+        raise DomainError(INVALID_TRANSITION)
     now = timezone.now()
     trade.status = TradeStatus.APPROVED
     trade.save(update_fields=["status"])

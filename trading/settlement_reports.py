@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from accounts.api_common import from_minor
+from core.money import from_minor
 
 FAILED_LISTED = 100
 

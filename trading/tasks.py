@@ -19,19 +19,19 @@ import random
 from datetime import timedelta
 
 from celery import shared_task
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
+from core import conf
 from marketplace.models import Market
 
 from .models import OutboxStatus, SettlementOutbox
 from .outbox import send_settlement
 from .services import market_roll_session
 from .settlement import trade_fail, trade_settle
-from .webhooks import deliver, due_deliveries, knob, send_delivery
+from .webhooks import deliver, due_deliveries, send_delivery
 
 log = logging.getLogger(__name__)
 RETRY_CAP_SECONDS = 60.0  # below the broker's visibility timeout, so a delayed retry is not redelivered early
@@ -46,11 +46,11 @@ BEAT_SCHEDULE = {
 
 
 def sweep_after() -> timedelta:
-    return timedelta(seconds=float(getattr(settings, "SETTLEMENT_SWEEP_AFTER_SECONDS", 10)))
+    return timedelta(seconds=conf.get("SETTLEMENT_SWEEP_AFTER_SECONDS"))
 
 
 def max_attempts() -> int:
-    return knob("SETTLEMENT_MAX_ATTEMPTS", 8)
+    return conf.get("SETTLEMENT_MAX_ATTEMPTS")
 
 
 def retry_delay(attempts: int) -> float:

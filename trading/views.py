@@ -10,10 +10,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
 from accounts.permissions import acting_membership, member_with
+from core.errors import ApiError
+from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from marketplace.errors import NOT_A_TRADER, UNKNOWN_MARKET
-from marketplace.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from marketplace.models import Market
 from marketplace.serializers import MarketSerializer, MarketStatusInputSerializer
 

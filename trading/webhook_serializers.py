@@ -1,7 +1,7 @@
 """Webhook endpoints and settlement reports: input and output representations."""
 from rest_framework import serializers
 
-from accounts.api_common import MinorUnitField, StrictSerializer
+from core.api import MinorUnitField, StrictSerializer
 
 from .models import WebhookDelivery, WebhookEndpoint
 from .webhooks import EVENTS

@@ -23,11 +23,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.actor import Actor
-from accounts.api_common import error_responses, from_minor
 from accounts.audit import audit_record
-from accounts.errors import ApiError
 from accounts.models import GOVERNMENT_KINDS, Organization
 from accounts.permissions import IsOperator, IsOrgAdmin, acting_membership, is_operator, member_with, oversight_region
+from core.api import error_responses
+from core.errors import ApiError
+from core.money import from_minor
 from ledger.earmark import earmarked_payout, earmarked_report
 
 from .models import WebhookDelivery, WebhookEndpoint

@@ -32,7 +32,6 @@ import hmac
 import ipaddress
 import json
 import logging
-import os
 import secrets
 import socket
 import time
@@ -40,11 +39,11 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.api_common import from_minor
+from core import conf
+from core.money import from_minor
 
 from .models import Trade, WebhookDelivery, WebhookEndpoint
 from .routing import WEBHOOK_QUEUE
@@ -55,28 +54,16 @@ STATUS_EVENT = {"matched": "matched", "settled": "settled", "failed": "failed", 
 USER_AGENT = "resource-exchange-webhooks/1"
 
 
-def knob(name: str, default):
-    """A Django setting, else an environment variable (so a worker can be tuned by its environment)."""
-    value = getattr(settings, name, None)
-    if value is None:
-        value = os.environ.get(name)
-    if value is None:
-        return default
-    if isinstance(default, bool):
-        return value if isinstance(value, bool) else str(value).strip().lower() in {"1", "true", "yes", "on"}
-    return type(default)(value)
-
-
 def timeout_seconds() -> float:
-    return knob("WEBHOOK_TIMEOUT_SECONDS", 3.0)
+    return conf.get("WEBHOOK_TIMEOUT_SECONDS")
 
 
 def max_attempts() -> int:
-    return knob("WEBHOOK_MAX_ATTEMPTS", 8)
+    return conf.get("WEBHOOK_MAX_ATTEMPTS")
 
 
 def backoff_seconds(attempts: int) -> float:
-    base, cap = knob("WEBHOOK_RETRY_BASE_SECONDS", 10.0), knob("WEBHOOK_RETRY_MAX_SECONDS", 3600.0)
+    base, cap = conf.get("WEBHOOK_RETRY_BASE_SECONDS"), conf.get("WEBHOOK_RETRY_MAX_SECONDS")
     return min(cap, base * 2 ** max(attempts - 1, 0))
 
 
@@ -110,7 +97,7 @@ def check_url(url: str) -> None:
         raise UrlRefused("must be an http or https URL")
     if parts.username or parts.password:
         raise UrlRefused("must not contain credentials")
-    if knob("WEBHOOK_ALLOW_PRIVATE_URLS", False):
+    if conf.get("WEBHOOK_ALLOW_PRIVATE_URLS"):
         return
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
@@ -231,7 +218,7 @@ _opener = urllib.request.build_opener(_NoRedirect)
 
 
 def _claim(delivery_id: int):
-    lease = knob("WEBHOOK_LEASE_SECONDS", 60.0)
+    lease = conf.get("WEBHOOK_LEASE_SECONDS")
     with connection.cursor() as cur:  # autocommit: the claim is visible to every other worker at once
         cur.execute("""UPDATE trading_webhookdelivery d
                           SET attempts = d.attempts + 1,

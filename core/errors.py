@@ -1,21 +1,17 @@
 """Every stable error code of the API, in one place, with its HTTP status and messages in Chinese and
-English; and the exception handler that turns every 4xx into one envelope:
+English, and the domain error that carries one. This module does not depend on DRF: services raise
+`DomainError(code, **params)`; the API's exception handler (`core.handlers`) turns it, and every other
+4xx, into one envelope:
 
     {"code": "insufficient_balance", "message": "<in the request's language>", "fields": {...},
      "request_id": "..."}
 
-Codes are part of the API contract: add new ones, never rename or reuse. Business rules (checks with
-codes such as `W-BASIN-001`) raise `ApiError` with their own code registered here through `register`.
+Codes are part of the API contract: add new ones, never rename or reuse. Each app registers its own codes
+through `register` (in its `errors.py`); business rules (checks with codes such as `W-BASIN-001`) too.
 """
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse
 from django.utils import translation
-from rest_framework import exceptions, status
-from rest_framework.fields import get_error_detail
-from rest_framework.response import Response
 
 # code: (http status, zh message, en message). Messages may use {placeholders} filled from params.
 CODES: dict[str, tuple[int, str, str]] = {
@@ -92,8 +88,9 @@ def message_for(code: str, **params) -> str:
         return template
 
 
-class ApiError(exceptions.APIException):
-    """A business error with a registered code. `fields` maps field names to messages."""
+class DomainError(Exception):
+    """A refusal with a registered code, raised by services and views alike. `fields` maps field names to
+    messages; `params` fill the message's placeholders. The status comes from the registry unless given."""
 
     def __init__(self, code: str, *, fields: dict | None = None, status_code: int | None = None, **params):
         if code not in CODES:
@@ -102,47 +99,25 @@ class ApiError(exceptions.APIException):
         self.params = params
         self.fields = fields or {}
         self.status_code = status_code or CODES[code][0]
-        super().__init__(detail=code, code=code)
+        super().__init__(code)
+
+    @property
+    def detail(self) -> str:
+        return self.code
 
     @property
     def message(self) -> str:
         return message_for(self.code, **self.params)
 
 
-def field_error(code: str, field: str, **params) -> ApiError:
-    """An ApiError with one field error that repeats the code's message in the request's language."""
-    return ApiError(code, fields={field: [{"code": code, "message": message_for(code, **params)}]}, **params)
+# The name the HTTP layer has always used: one class, so a refusal raised in a service and one raised in a
+# view are the same thing to callers, tests and the exception handler.
+ApiError = DomainError
 
 
-_DRF_CODES = {
-    exceptions.NotAuthenticated: "not_authenticated",
-    exceptions.AuthenticationFailed: "authentication_failed",
-    exceptions.PermissionDenied: "permission_denied",
-    exceptions.NotFound: "not_found",
-    exceptions.MethodNotAllowed: "method_not_allowed",
-    exceptions.NotAcceptable: "not_acceptable",
-    exceptions.UnsupportedMediaType: "unsupported_media_type",
-    exceptions.ParseError: "malformed_request",
-    exceptions.Throttled: "throttled",
-}
-
-
-def _field_errors(detail, prefix="") -> dict:
-    """Flatten DRF's nested error details into {"field.sub": [{"code", "message"}]}."""
-    out: dict[str, list] = {}
-    if isinstance(detail, dict):
-        for key, value in detail.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
-            out.update(_field_errors(value, name))
-    elif isinstance(detail, list):
-        if all(isinstance(x, exceptions.ErrorDetail) for x in detail):
-            out[prefix or "non_field_errors"] = [{"code": x.code, "message": str(x)} for x in detail]
-        else:
-            for i, value in enumerate(detail):
-                out.update(_field_errors(value, f"{prefix}[{i}]" if prefix else str(i)))
-    elif isinstance(detail, exceptions.ErrorDetail):
-        out[prefix or "non_field_errors"] = [{"code": detail.code, "message": str(detail)}]
-    return out
+def field_error(code: str, field: str, **params) -> DomainError:
+    """A DomainError with one field error that repeats the code's message in the request's language."""
+    return DomainError(code, fields={field: [{"code": code, "message": message_for(code, **params)}]}, **params)
 
 
 def envelope(code: str, *, fields=None, message=None, request=None, **params) -> dict:
@@ -150,54 +125,3 @@ def envelope(code: str, *, fields=None, message=None, request=None, **params) ->
     if request is not None and getattr(request, "request_id", None):
         body["request_id"] = request.request_id
     return body
-
-
-def exception_handler(exc, context):
-    request = context.get("request")
-    headers = {}
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied()
-    elif isinstance(exc, DjangoValidationError):
-        # model.full_clean() or a password validator escaping a service: still a 400, never a 500
-        exc = exceptions.ValidationError(get_error_detail(exc))
-    if isinstance(exc, ApiError):
-        fields = {k: v if isinstance(v, list) else [{"code": exc.code, "message": str(v)}]
-                  for k, v in exc.fields.items()}
-        body = envelope(exc.code, fields=fields, request=request, **exc.params)
-        return Response(body, status=exc.status_code)
-    if isinstance(exc, exceptions.ValidationError):
-        fields = _field_errors(exc.detail)
-        code = "validation_error"
-        # a single well-known code (e.g. unknown_field, invalid_uscc) becomes the envelope's code
-        inner = {e["code"] for errs in fields.values() for e in errs}
-        if len(inner) == 1 and next(iter(inner)) in CODES:
-            code = next(iter(inner))
-        return Response(envelope(code, fields=fields, request=request), status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, exceptions.APIException):
-        code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), None)
-        detail_code = getattr(exc, "get_codes", lambda: None)()
-        if isinstance(detail_code, str) and detail_code in CODES:
-            code = detail_code
-        code = code or "validation_error"
-        if isinstance(exc, exceptions.Throttled) and exc.wait:
-            headers["Retry-After"] = str(int(exc.wait))
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header
-        status_code = exc.status_code
-        if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)) and request is not None:
-            status_code = 401
-        return Response(envelope(code, request=request), status=status_code, headers=headers)
-    return None  # a real bug: let it be a 500 and get logged
-
-
-def handler404(request, exception=None):
-    """Django's 404 for URLs no view matched: the envelope under /api/, Django's page elsewhere (admin).
-    Wire it with `handler404 = "accounts.errors.handler404"` in the root URLconf."""
-    if request.path.startswith("/api/"):
-        return JsonResponse(envelope("not_found", request=request), status=404,
-                            json_dumps_params={"ensure_ascii": False})
-    from django.views.defaults import page_not_found
-
-    return page_not_found(request, exception)

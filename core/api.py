@@ -1,15 +1,16 @@
 """Shared API building blocks: pagination, strict input serializers, the error envelope's schema,
-decimal ↔ minor-unit fields."""
+decimal ↔ minor-unit fields (the arithmetic itself is `core.money`)."""
 from __future__ import annotations
 
 from datetime import UTC
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from django_filters import IsoDateTimeFilter
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 
 from .errors import message_for
+from .money import from_minor, to_minor
 
 
 class DefaultPagination(PageNumberPagination):
@@ -45,9 +46,9 @@ class FieldErrorSerializer(serializers.Serializer):
 
 
 class ErrorEnvelopeSerializer(serializers.Serializer):
-    """The body of every 4xx (see accounts.errors), for the OpenAPI schema."""
+    """The body of every 4xx (see core.errors), for the OpenAPI schema."""
 
-    code = serializers.CharField(help_text="stable error code, listed in accounts.errors.CODES")
+    code = serializers.CharField(help_text="stable error code, listed in core.errors.CODES")
     message = serializers.CharField(help_text="in the request's language (Accept-Language: zh-hans or en)")
     fields = serializers.DictField(child=FieldErrorSerializer(many=True),
                                    help_text="field name → errors, for field errors")
@@ -59,32 +60,13 @@ def error_responses(*statuses: int) -> dict:
     return {status: ErrorEnvelopeSerializer for status in statuses}
 
 
-def to_minor(value: Decimal, scale: int) -> int:
-    """Exact conversion of a decimal with at most `scale` places to integer minor units."""
-    quantized = value.scaleb(scale)
-    if quantized != quantized.to_integral_value():
-        raise ValueError("too many decimal places")
-    return int(quantized)
-
-
-def from_minor(amount: int, scale: int) -> str:
-    """Integer minor units → decimal string with exactly `scale` places."""
-    return str((Decimal(amount).scaleb(-scale)).quantize(Decimal(1).scaleb(-scale)))
-
-
-def ceil_div(numerator: int, denominator: int) -> int:
-    """Integer division rounding up (toward +∞) — the one rounding rule for amounts owed by a participant
-    is: round in the exchange's favour on holds and fees (up), never create value."""
-    return -((-numerator) // denominator)
-
-
 class MinorUnitField(serializers.CharField):
     """A decimal string at the edge, integer minor units inside. `scale` may be an int or a callable
     taking the serializer's context (for per-asset scales validated in the serializer's `validate`)."""
 
     default_error_messages = {
         "invalid": "Enter a decimal number as a string, e.g. \"12.50\".",
-        # the code of the one error table (accounts.errors), so that the envelope names it
+        # the code of the one error table (core.errors), so that the envelope names it
         "too_many_decimals": "Ensure there are no more than {scale} decimal places.",
         "positive": "Must be greater than zero.",
         "too_large": "Value is too large.",
@@ -136,9 +118,6 @@ def decimal_to_minor_or_error(value: Decimal, scale: int, field: str) -> int:
     if abs(minor) >= 2**62:
         raise serializers.ValidationError({field: [serializers.ErrorDetail("Value is too large.", code="too_large")]})
     return minor
-
-
-__all__ = ["ROUND_CEILING", "ceil_div", "from_minor", "to_minor"]
 
 
 class UtcIsoDateTimeFilter(IsoDateTimeFilter):

@@ -7,21 +7,24 @@ anything different it gets 409 `idempotency_conflict` naming the differing field
 duplicate blocks on the first one's row until it commits, then replays. Errors (4xx) are not stored:
 nothing was written, so a retry runs afresh. The record is written once, after the handler, in its
 transaction (see `idempotent` for why a replay still ends with the stored response).
+
+The record's model and table stay in `marketplace` (`IdempotencyRecord`, `marketplace_idempotencyrecord`)
+so that no migration moves them; the kernel reaches the model by its app label, never by an import, so
+`core` stays below every app.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 
+from django.apps import apps
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
-from accounts.errors import ApiError
-from accounts.prepared import PreparedQuery
-
-from .models import IdempotencyRecord
+from .errors import DomainError
+from .prepared import PreparedQuery
 
 HEADER = "Idempotency-Key"
 _ENCODER = DjangoJSONEncoder
@@ -70,7 +73,7 @@ def idempotent(request, organization_id: int, handler) -> Response:
     if key is None:
         return handler()
     if not 0 < len(key) <= 128:
-        raise ApiError("validation_error", fields={HEADER: "1 to 128 characters"})
+        raise DomainError("validation_error", fields={HEADER: "1 to 128 characters"})
     body = request.data if isinstance(request.data, dict) else {"_": request.data}
     method_path = f"{request.method} {request.path}"
     body_json = json.dumps(body, default=str)
@@ -94,11 +97,11 @@ def idempotent(request, organization_id: int, handler) -> Response:
             raise _KeyTaken
     except _KeyTaken:
         pass
-    except APIException:
+    except (APIException, DomainError):
         if not _key_taken(organization_id, key):
             raise
-    stored = IdempotencyRecord.objects.get(organization_id=organization_id, key=key)
+    stored = apps.get_model("marketplace", "IdempotencyRecord").objects.get(organization_id=organization_id, key=key)
     if stored.fingerprint != fingerprint:
         field = "path" if stored.method_path != method_path else _first_difference(stored.request_body, body)
-        raise ApiError("idempotency_conflict", field=field)
+        raise DomainError("idempotency_conflict", field=field)
     return Response(stored.response_body, status=stored.status_code, headers={"Idempotent-Replayed": "true"})

@@ -1,4 +1,5 @@
-"""drf-spectacular extensions for accounts: documents the bearer-token scheme (loaded in AppConfig.ready)."""
+"""drf-spectacular extensions: documents the bearer-token scheme of `accounts.authentication` (named by
+its dotted path, not imported; loaded in `core.apps.CoreConfig.ready`)."""
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
