@@ -9,9 +9,10 @@ api_v1 = [
     path("", include("accounts.urls")),
     path("", include("ledger.urls")),
     path("", include("marketplace.urls")),
-    path("", include("trading.urls")),
-    path("", include("trading.listing_urls")),
-    path("", include("trading.webhook_urls")),
+    path("", include("trading.orderbook.urls")),
+    path("", include("trading.listings.urls")),
+    path("", include("trading.settlement.urls")),
+    path("", include("trading.notifications.urls")),
     path("", include("oversight.urls")),
 ]
 

@@ -144,7 +144,7 @@ def seed_ledger() -> dict[str, Asset]:
     services.cash_withdraw(actor=operator, organization=orgs["ent_jinjiang"], amount=50_000_000,
                            bank_reference="CIB-2026-DEMO-WD-JINJIANG", idempotency_key="demo-withdraw-jinjiang")
 
-    cny = services.cash_asset()
+    cny = services.cny()
     haicang = orgs["ent_haicang"]
     services.hold_create(actor=_acting_for(haicang), organization=haicang, asset=cny, amount=100_000_000,
                          idempotency_key="demo-hold-haicang", reference=("demo", "bid-deposit"))

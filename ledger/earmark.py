@@ -1,7 +1,7 @@
 """Earmarked farmland-protection funds: paying out, and the per-county report.
 
 Farmland-quota (耕地占补平衡指标) proceeds of a government seller are settled into its `earmarked` CNY
-account, not its free cash (trading.settlement): 指标调剂收益主要用于耕地保护、农业农村发展.
+account, not its free cash (trading.settlement.services): 指标调剂收益主要用于耕地保护、农业农村发展.
 
 `earmarked_payout` spends from that fund. It is a payment OUT of the exchange (earmarked available →
 the CNY issuance account, exactly like a bank withdrawal), not a move into the county's free cash:
@@ -29,7 +29,7 @@ from core.errors import DomainError, register
 from .errors import INVALID_AMOUNT
 from .models import AccountKind
 from .posting import AVAILABLE, Leg, Posted, accounts_ensure, post
-from .services import cash_asset, client_key
+from .services import client_key, cny
 
 # code: (zh, en). Codes are part of the API contract: add, never rename or reuse.
 EARMARK_PURPOSES: dict[str, tuple[str, str]] = {
@@ -69,8 +69,8 @@ def earmarked_payout(*, actor: Actor, organization: Organization, amount: int, p
     if not (actor.is_system or actor.organization_id == organization.id
             or actor.organization_kind == "exchange_operator"):
         raise DomainError("permission_denied")
-    cny = cash_asset()
-    fund_key, out_key = (organization.id, cny.id, AccountKind.EARMARKED), (None, cny.id, AccountKind.ISSUANCE)
+    cash = cny()
+    fund_key, out_key = (organization.id, cash.id, AccountKind.EARMARKED), (None, cash.id, AccountKind.ISSUANCE)
     ids = accounts_ensure([fund_key, out_key])
     request = {"organization": organization.id, "amount": amount, "purpose_code": purpose_code,
                "description": description.strip(), "bank_reference": bank_reference}

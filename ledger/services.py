@@ -49,8 +49,20 @@ def account_id(organization_id: int | None, asset_id: int, kind: str = AccountKi
     return accounts_ensure([(organization_id, asset_id, kind)])[(organization_id, asset_id, kind)]
 
 
-def cash_asset() -> Asset:
-    return Asset.objects.get(code="CNY")
+_cny: dict[str, Asset] = {}
+
+
+def cny() -> Asset:
+    """The CNY asset: the one way to get it. Cached per process for the life of the process (the row never
+    changes and ids are never reused); `forget_cached` clears it (tests that flush the database)."""
+    if "CNY" not in _cny:
+        _cny["CNY"] = Asset.objects.get(code="CNY")
+    return _cny["CNY"]
+
+
+def forget_cached() -> None:
+    """Forget the per-process CNY asset (tests that flush the database re-create it)."""
+    _cny.clear()
 
 
 def _positive(amount: int) -> None:
@@ -139,13 +151,13 @@ def cash_deposit(*, actor: Actor, organization: Organization, amount: int, bank_
                  idempotency_key: str) -> Posted:
     """The operator confirms a bank transfer in: external cash (issuance) → participant's available."""
     _positive(amount)
-    cny = cash_asset()
-    ids = accounts_ensure([(None, cny.id, "issuance"), (organization.id, cny.id, "participant")])
+    cash = cny()
+    ids = accounts_ensure([(None, cash.id, "issuance"), (organization.id, cash.id, "participant")])
     request = {"organization": organization.id, "amount": amount, "bank_reference": bank_reference}
     posted = post(kind="deposit", idempotency_key=client_key(actor, "deposit", idempotency_key), request=request,
                   actor=actor, reference=("bank", bank_reference), memo={"bank_reference": bank_reference},
-                  legs=[Leg(ids[(None, cny.id, "issuance")], AVAILABLE, -amount),
-                        Leg(ids[(organization.id, cny.id, "participant")], AVAILABLE, amount)])
+                  legs=[Leg(ids[(None, cash.id, "issuance")], AVAILABLE, -amount),
+                        Leg(ids[(organization.id, cash.id, "participant")], AVAILABLE, amount)])
     _audit(actor, "cash.deposit", posted, request, [organization.region_id])
     return posted
 
@@ -155,13 +167,13 @@ def cash_withdraw(*, actor: Actor, organization: Organization, amount: int, bank
                   idempotency_key: str) -> Posted:
     """The operator pays out to the participant's bank: participant's available → external cash."""
     _positive(amount)
-    cny = cash_asset()
-    ids = accounts_ensure([(None, cny.id, "issuance"), (organization.id, cny.id, "participant")])
+    cash = cny()
+    ids = accounts_ensure([(None, cash.id, "issuance"), (organization.id, cash.id, "participant")])
     request = {"organization": organization.id, "amount": amount, "bank_reference": bank_reference}
     posted = post(kind="withdraw", idempotency_key=client_key(actor, "withdraw", idempotency_key), request=request,
                   actor=actor, reference=("bank", bank_reference), memo={"bank_reference": bank_reference},
-                  legs=[Leg(ids[(organization.id, cny.id, "participant")], AVAILABLE, -amount),
-                        Leg(ids[(None, cny.id, "issuance")], AVAILABLE, amount)])
+                  legs=[Leg(ids[(organization.id, cash.id, "participant")], AVAILABLE, -amount),
+                        Leg(ids[(None, cash.id, "issuance")], AVAILABLE, amount)])
     _audit(actor, "cash.withdraw", posted, request, [organization.region_id])
     return posted
 

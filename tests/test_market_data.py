@@ -16,7 +16,7 @@ from ledger.models import Asset
 from marketplace.models import Holiday, Market, SessionClose
 from marketplace.sessions import LOCAL
 from trading.models import Order, Trade
-from trading.services import market_roll_session, order_cancel, order_place, price_band
+from trading.orderbook.services import market_roll_session, order_cancel, order_place, price_band
 
 from .conftest import balances
 

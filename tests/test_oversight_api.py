@@ -16,7 +16,7 @@ from ledger.models import MerkleLeaf
 from ledger.sealing import seal
 from marketplace.models import RulebookVersion
 from oversight.models import ApprovalRequest
-from trading.settlement import trade_settle
+from trading.settlement.services import trade_settle
 
 from .test_rules_support import YUAN, install, world  # noqa: F401
 

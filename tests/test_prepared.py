@@ -4,10 +4,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from core import prepared
 from accounts.authentication import token_with_membership
 from accounts.models import ApiToken, Organization
 from accounts.services import token_issue
+from core import prepared
 from core.prepared import JoinedRow, PreparedQuery
 
 pytestmark = pytest.mark.django_db

@@ -18,7 +18,7 @@ from core.errors import ApiError
 from ledger.models import Asset
 from ledger.services import cash_deposit, rights_issue
 from marketplace.models import Rule, RulebookVersion
-from trading.services import order_place
+from trading.orderbook.services import order_place
 
 from .conftest import balances
 
