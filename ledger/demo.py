@@ -97,7 +97,7 @@ _FALLBACK = {
 
 def _organizations() -> dict[str, Organization]:
     try:
-        from accounts.demo import seed_accounts
+        from accounts.demo import seed_accounts  # optional: the demo seeders work without the accounts demo module
     except ImportError:
         seed_accounts = None
     if seed_accounts is not None:

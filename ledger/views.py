@@ -53,6 +53,7 @@ from .serializers import (
     TransferInput,
     VerifyReportSerializer,
 )
+from .verify import verify_ledger
 
 WRITER_ROLES = ("admin", "trader")
 GovernmentWriter = member_with(roles=WRITER_ROLES, kinds=tuple(sorted(GOVERNMENT_KINDS)))
@@ -228,8 +229,6 @@ class VerifyView(APIView):
     @extend_schema(tags=["ledger"], summary="Verify the whole ledger (regulators and the operator)",
                    responses={200: VerifyReportSerializer, **error_responses(401, 403)})
     def get(self, request):
-        from .verify import verify_ledger
-
         return Response(verify_ledger().as_dict())
 
 

@@ -48,7 +48,7 @@ from ledger.models import Asset
 from marketplace.models import Holiday
 from marketplace.rules import CheckContext, evaluate_all
 from trading.models import Bid, Listing, Trade, TradeEvent, TradeStatus
-from trading.settlement.services import trade_fail
+from trading.settlement.services import trade_approve, trade_fail
 
 from .errors import (
     ALREADY_APPROVED,
@@ -259,8 +259,6 @@ def _release_if_due(req: ApprovalRequest, now: datetime, actor: Actor) -> bool:
     """Approve the trade when its approvals are complete and its notice (if any) is over."""
     if not req.approvals_complete or (req.notice_until and req.notice_until > now):
         return False
-    from trading.settlement.services import trade_approve  # the settlement service that makes the trade due again
-
     note = f"approval {req.id}" + (" (public notice ended)" if req.notice_until else "")
     try:
         with transaction.atomic():

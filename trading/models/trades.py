@@ -13,8 +13,8 @@ Design overview
 * A trade is written with its `SettlementOutbox` row in the same transaction; the row, not the Celery
   message, is the durable truth that the trade needs settling.
 * Rounding: a CNY amount computed from price × quantity or from a rate is rounded up to the next fen,
-  once, where it is computed (`trading.common.pricing`, under the rule of `core.money`). Fees are charged on an order's cumulative filled
-  value, so splitting an order into fills never changes its total fee.
+  once, where it is computed (`trading.common.pricing`, under the rule of `core.money`). Fees are charged
+  on an order's cumulative filled value, so splitting an order into fills never changes its total fee.
 """
 from __future__ import annotations
 
