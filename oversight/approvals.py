@@ -2,9 +2,12 @@
 escalation, automatic rejection, and the public-notice period (公示) of water-rights trades.
 
 Opening. Trading puts a trade in PENDING_APPROVAL (at match, or at the settlement re-check) without
-knowing about oversight (layers: trading cannot import oversight). `approvals_sync` — run by beat every
-few seconds and at the start of every approvals API call and tick — opens an `ApprovalRequest` for each
-such trade: it evaluates the rulebook in force for the trade (`evaluate_all`) and records
+knowing about oversight (layers: trading cannot import oversight); after the commit it sends the signal
+`trading.common.signals.trades_pending_approval`, whose receiver here (`on_trades_pending_approval`,
+connected in `OversightConfig.ready`) opens an `ApprovalRequest` for each such trade at once.
+`approvals_sync`, run by beat in every `approvals_tick`, is the backstop (a receiver that failed, a
+process that died after the commit). Reads never open requests. Opening evaluates the rulebook in
+force for the trade (`evaluate_all`) and records
   * the approval rules' codes and the jurisdiction that gives the final approval (when several rules
     name different jurisdictions, the most senior one: the province before a city);
   * required approvals: 2 when any rule asks for approval, 0 when the trade is held only for notice;
@@ -149,12 +152,14 @@ def _open(trade: Trade, now: datetime) -> ApprovalRequest:
     return req
 
 
-def approvals_sync(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Open a request for every trade PENDING_APPROVAL that has none. Idempotent and concurrency-safe
-    (the trade row is locked, the request is one-to-one with the trade)."""
+def approvals_sync(*, now: datetime | None = None, limit: int = 500, trade_ids: list[int] | None = None) -> int:
+    """Open a request for every trade PENDING_APPROVAL that has none (only among `trade_ids`, when given).
+    Idempotent and concurrency-safe (the trade row is locked, the request is one-to-one with the trade)."""
     now = now or timezone.now()
-    ids = list(Trade.objects.filter(status=TradeStatus.PENDING_APPROVAL)
-               .exclude(Exists(ApprovalRequest.objects.filter(trade_id=OuterRef("pk"))))
+    pending = Trade.objects.filter(status=TradeStatus.PENDING_APPROVAL)
+    if trade_ids is not None:
+        pending = pending.filter(pk__in=trade_ids)
+    ids = list(pending.exclude(Exists(ApprovalRequest.objects.filter(trade_id=OuterRef("pk"))))
                .order_by("id").values_list("id", flat=True)[:limit])
     opened = 0
     for trade_id in ids:
@@ -168,6 +173,11 @@ def approvals_sync(*, now: datetime | None = None, limit: int = 500) -> int:
             _open(trade, now)
             opened += 1
     return opened
+
+
+def on_trades_pending_approval(sender, *, trade_ids: list[int], **kwargs) -> None:
+    """Receiver of `trades_pending_approval` (sent after the trades' commit): open their requests now."""
+    approvals_sync(trade_ids=trade_ids)
 
 
 # --- deciding ----------------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ from ledger.services import cny, hold_place, hold_release
 from marketplace.errors import NOT_A_TRADER
 from marketplace.rules import CheckContext, Refusal, evaluate
 from trading.common import pricing
+from trading.common.signals import announce_pending_approval
 from trading.listings.errors import (
     AUCTION_ENDED,
     AUCTION_NOT_STARTED,
@@ -408,6 +409,7 @@ def listing_buy(*, actor: Actor, buyer: Organization, listing_id: int, quantity:
     _audit_trade(actor, "listing.buy", listing, trade, buyer, asset)
     if trade.status == TradeStatus.MATCHED:
         enqueue_after_commit([trade])
+    announce_pending_approval([trade])
     return PurchaseResult(listing=listing, trade=trade)
 
 
@@ -432,6 +434,7 @@ def listing_accept(*, actor: Actor, buyer: Organization, listing_id: int,
     _audit_trade(actor, "listing.accept", listing, trade, buyer, asset)
     if trade.status == TradeStatus.MATCHED:
         enqueue_after_commit([trade])
+    announce_pending_approval([trade])
     return PurchaseResult(listing=listing, trade=trade)
 
 
@@ -619,6 +622,8 @@ def _award(listing: Listing, asset: Asset, actor: Actor, now: datetime) -> None:
                                        winner.bidder.region_id if winner else None))
     if trade is not None and trade.status == TradeStatus.MATCHED:
         enqueue_after_commit([trade])
+    if trade is not None:
+        announce_pending_approval([trade])
 
 
 # --- reads used by the API and tests --------------------------------------------------------------------

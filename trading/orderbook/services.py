@@ -42,6 +42,7 @@ from marketplace.models import Market, SessionClose
 from marketplace.rules import GENERATION_SQL, CheckContext, evaluate
 from marketplace.sessions import LOCAL, is_session_key, market_state_at, trading_day
 from trading.common import pricing
+from trading.common.signals import announce_pending_approval
 from trading.models import (
     Order,
     OrderStatus,
@@ -312,6 +313,7 @@ def order_place(*, actor: Actor, organization: Organization, market_id: int, sid
                         "time_in_force": time_in_force, "status": order.status, "trades": [t.id for t in trades]},
                  region_codes=[organization.region_id])
     enqueue_after_commit([t for t in trades if t.status == TradeStatus.MATCHED])
+    announce_pending_approval(trades)
     return PlaceResult(order=order, trades=trades)
 
 

@@ -65,6 +65,7 @@ from ledger.posting import (
 )
 from marketplace.models import Market
 from marketplace.rules import GENERATION_SQL, CheckContext, evaluate
+from trading.common.signals import announce_pending_approval
 from trading.models import TERMINAL_TRADE_STATUSES, OutboxStatus, SettlementOutbox, Trade, TradeEvent, TradeStatus
 from trading.notifications.services import notify_trade_event
 from trading.settlement import outbox
@@ -346,6 +347,7 @@ def _to_pending_approval(trade: Trade, actor: Actor, refusal) -> str:
                                                                         "jurisdiction": refusal.jurisdiction})
     _audit_many(actor, trade, [("trade.pending_approval", {"status": previous},
                                 {"status": trade.status, "rule": refusal.code, "jurisdiction": refusal.jurisdiction})])
+    announce_pending_approval([trade])
     return trade.status
 
 
