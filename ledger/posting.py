@@ -1,4 +1,5 @@
-"""The one way value moves: `post()` writes a balanced ledger transaction.
+"""Posting: `post()` writes a balanced ledger transaction. Every service that moves value calls it, except
+the settlement, which writes its journal inside a statement of its own (see the third paragraph).
 
 Two statements per transaction, whatever its size: lock the touched accounts in id order
 (`SELECT … FOR UPDATE`, the fixed order that rules out deadlocks between ledger writers) and check the
@@ -54,11 +55,12 @@ def accounts_ensure(keys: list[tuple]) -> dict[tuple, int]:
     """Account ids for (organization id, asset id, kind[, shard]) keys, opening missing accounts (zero
     balances). A key without a shard means shard 0.
 
-    Accounts are never deleted, so ids are cached per process, but only once the transaction that
-    found or opened them has committed: an account opened by a transaction that then rolls back (a
-    refused transfer to a first-time recipient) must not stay in the cache. Missing accounts are opened
-    in one fixed order, so two transactions opening overlapping sets cannot deadlock on each other's
-    uncommitted inserts; one that waited on a concurrent insert reads the committed row afterwards."""
+    Accounts are never deleted, so ids are cached per process (README, "Per-process caches"), but only
+    once the transaction that found or opened them has committed: an account opened by a transaction
+    that then rolls back (a refused transfer to a first-time recipient) must not stay in the cache.
+    Missing accounts are opened in one fixed order, so two transactions opening overlapping sets cannot
+    deadlock on each other's uncommitted inserts; one that waited on a concurrent insert reads the
+    committed row afterwards."""
     wanted = list(dict.fromkeys(_normal(k) for k in keys))
     found = {k: _account_ids[k] for k in wanted if k in _account_ids}
     missing = sorted((k for k in wanted if k not in found), key=_key_order)

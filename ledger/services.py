@@ -53,8 +53,8 @@ _cny: dict[str, Asset] = {}
 
 
 def cny() -> Asset:
-    """The CNY asset: the one way to get it. Cached per process for the life of the process (the row never
-    changes and ids are never reused); `forget_cached` clears it (tests that flush the database)."""
+    """The CNY asset: the one way to get it. Cached for the life of the process (README, "Per-process
+    caches"); `forget_cached` clears it (tests that flush the database)."""
     if "CNY" not in _cny:
         _cny["CNY"] = Asset.objects.get(code="CNY")
     return _cny["CNY"]

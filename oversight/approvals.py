@@ -25,7 +25,7 @@ the notice period a regulator covering the trade may object, which rejects the t
 
 Releasing. Notice: chosen design — the trade stays PENDING_APPROVAL (its settlement outbox row stays
 pending and is not swept) until both the approvals are complete and the notice has ended without
-objection; only then is `trading.settlement.trade_approve` called, which marks it APPROVED, makes the
+objection; only then is `trading.settlement.services.trade_approve` called, which marks it APPROVED, makes the
 outbox row due and nudges settlement after commit. The settlement re-check still runs then: a trade
 that became non-compliant in the meantime fails with its holds released.
 

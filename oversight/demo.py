@@ -9,6 +9,7 @@ from datetime import date
 from django.db import transaction
 
 from accounts.actor import Actor
+from accounts.models import TRADING_KINDS
 from marketplace.models import NonAttainmentFlag, RulebookVersion
 
 from .approvals import approvals_sync
@@ -17,7 +18,7 @@ from .services import rulebook_create
 from .surveillance import run_surveillance
 
 YUAN = 100
-ENTERPRISE_AND_GOVERNMENT = ["enterprise", "county_government", "city_government", "provincial_authority"]
+ENTERPRISE_AND_GOVERNMENT = list(TRADING_KINDS)
 
 DEMO_RULES = [
     # water stays in its basin, except the Min River → Mulan River diversion, which the province approves

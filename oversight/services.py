@@ -18,7 +18,7 @@ from accounts.audit import audit_record
 from accounts.models import Membership, Organization, Region
 from accounts.services import organization_set_status
 from core.errors import DomainError
-from marketplace.models import Market, NonAttainmentFlag, Rule, RulebookVersion
+from marketplace.models import Market, MarketStatus, NonAttainmentFlag, Rule, RulebookVersion
 from marketplace.rules import RuleParamsError, validate_rule
 from marketplace.services import market_set_status
 
@@ -107,6 +107,7 @@ def market_halt(*, actor: Actor, membership: Membership, market: Market, halted:
     """Halt or resume a market whose instrument originates in the caller's jurisdiction."""
     if not Scope(membership).covers(market.asset.origin_region_id):
         raise DomainError("not_found")
-    if market.status == "closed":
+    if market.status == MarketStatus.CLOSED:
         raise DomainError("conflict")
-    return market_set_status(actor=actor, market=market, status="halted" if halted else "open", reason=reason)
+    return market_set_status(actor=actor, market=market, status=MarketStatus.HALTED if halted else MarketStatus.OPEN,
+                             reason=reason)

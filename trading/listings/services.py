@@ -34,18 +34,16 @@ event lists them all.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.actor import Actor
-from accounts.audit import audit_record as _audit_record
-from accounts.models import Organization
+from accounts.audit import audit_record
+from accounts.models import TRADING_KINDS, Organization
 from core import conf
 from core.errors import DomainError
 from ledger.errors import ASSET_EXPIRED, EVIDENCE_REQUIRED, INSUFFICIENT_BALANCE, NOT_A_RIGHT, UNKNOWN_ASSET
@@ -88,7 +86,6 @@ from trading.models import (
 )
 from trading.settlement.outbox import enqueue_after_commit, outbox_row_for
 
-TRADING_KINDS = ("enterprise", "county_government", "city_government", "provincial_authority")
 AUCTION_KINDS = (ListingKind.ENGLISH, ListingKind.SEALED)
 UNSETTLED_TRADE_STATUSES = ("matched", "pending_approval", "approved", "settling")
 MAX_AMOUNT = 2**62  # any fen amount at or above this is more than anyone holds (and near bigint's end)
@@ -203,14 +200,6 @@ def _named_buyer(named_buyer_id: int | None, seller: Organization) -> Organizati
     if buyer is None or buyer.pk == seller.pk or not buyer.is_active or buyer.kind not in TRADING_KINDS:
         raise DomainError(INVALID_NAMED_BUYER, fields={"named_buyer": "an active trading organization other than you"})
     return buyer
-
-
-def audit_record(*, before=None, after=None, **kwargs):
-    """The audit event, with datetimes in before/after as ISO strings."""
-    def plain(value):
-        return None if value is None else json.loads(json.dumps(value, cls=DjangoJSONEncoder))
-
-    return _audit_record(before=plain(before), after=plain(after), **kwargs)
 
 
 def _regions(*codes) -> list[str]:
@@ -460,7 +449,7 @@ def listing_reject(*, actor: Actor, buyer: Organization, listing_id: int, reason
     asset = _asset(listing)
     _release_listing(listing, asset, actor, ListingStatus.REJECTED, now)
     audit_record(actor=actor, action="listing.reject", object_type="listing", object_id=listing.id,
-                 before={"status": "open"}, after={"status": listing.status, "reason": reason[:200]},
+                 before={"status": ListingStatus.OPEN}, after={"status": listing.status, "reason": reason[:200]},
                  region_codes=_regions(listing.seller.region_id, buyer.region_id, asset.origin_region_id))
     return listing
 

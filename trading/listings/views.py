@@ -15,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.actor import Actor
+from accounts.models import TRADING_KINDS
 from accounts.permissions import TRADING_ROLES, acting_membership, is_operator, member_with
 from core.api import decimal_to_minor_or_error, error_responses
 from core.errors import ApiError
@@ -34,7 +35,6 @@ from trading.listings.serializers import (
     PurchaseResultSerializer,
 )
 from trading.listings.services import (
-    TRADING_KINDS,
     listing_accept,
     listing_bid,
     listing_buy,

@@ -38,7 +38,7 @@ from ledger.models import Account, Asset
 from ledger.posting import accounts_ensure
 from ledger.services import cny, hold_place, hold_release
 from marketplace import errors as market_errors
-from marketplace.models import Market, SessionClose
+from marketplace.models import Market, MarketStatus, SessionClose
 from marketplace.rules import GENERATION_SQL, CheckContext, evaluate
 from marketplace.sessions import LOCAL, is_session_key, market_state_at, trading_day
 from trading.common import pricing
@@ -179,7 +179,7 @@ def market_close(*, actor: Actor, market_id: int, reason: str, now: datetime | N
     (trades already matched still settle)."""
     market = market_lock(market_id=market_id, now=now or timezone.now())
     before = market.status
-    market.status = "closed"
+    market.status = MarketStatus.CLOSED
     market.save(update_fields=["status"])
     orders = list(Order.objects.filter(market=market, status=OrderStatus.OPEN).order_by("id"))
     if orders:
@@ -187,7 +187,8 @@ def market_close(*, actor: Actor, market_id: int, reason: str, now: datetime | N
     for order in orders:
         _close_order(order, market, OrderStatus.CANCELLED, "market_closed", actor)
     audit_record(actor=actor, action="market.close", object_type="market", object_id=market.id,
-                 before={"status": before}, after={"status": "closed", "reason": reason, "cancelled": len(orders)},
+                 before={"status": before},
+                 after={"status": MarketStatus.CLOSED, "reason": reason, "cancelled": len(orders)},
                  region_codes=[market.asset.origin_region_id] if market.asset.origin_region_id else [])
     return market
 
@@ -221,9 +222,9 @@ def _check_input(side: str, price: int, quantity: int, time_in_force: str) -> No
 def _check_order(market: Market, organization: Organization, price: int, quantity: int, now: datetime) -> None:
     if not organization.is_active:
         raise DomainError("organization_suspended")
-    if market.status == "halted":
+    if market.status == MarketStatus.HALTED:
         raise DomainError(market_errors.MARKET_HALTED)
-    if market.status == "closed":
+    if market.status == MarketStatus.CLOSED:
         raise DomainError(market_errors.MARKET_CLOSED)
     if market.session_now is None:
         raise DomainError(market_errors.OUTSIDE_SESSION)

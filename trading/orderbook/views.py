@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.actor import Actor
+from accounts.models import TRADING_KINDS
 from accounts.permissions import acting_membership, member_with
 from core.errors import ApiError
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
@@ -34,7 +35,6 @@ from trading.orderbook.serializers import (
 )
 from trading.orderbook.services import market_close, order_cancel, order_place, order_reduce
 
-TRADING_KINDS = ("enterprise", "county_government", "city_government", "provincial_authority")
 IdemHeader = OpenApiParameter(IDEMPOTENCY_PARAMETER["name"], str, OpenApiParameter.HEADER, required=False,
                               description=IDEMPOTENCY_PARAMETER["description"])
 

@@ -63,6 +63,7 @@ from ledger.posting import (
     post,
     shortfall,
 )
+from ledger.services import cny
 from marketplace.models import Market
 from marketplace.rules import GENERATION_SQL, CheckContext, evaluate
 from trading.common.signals import announce_pending_approval
@@ -155,8 +156,9 @@ def _lock_query() -> _LockQuery:
 
 def _lock_trade(trade_id: int) -> Trade | None:
     """Lock the trade row (nothing else) and read what settling it needs in the same statement: the
-    parties, the market, the outbox row, and the ids of the CNY asset and of the operator (neither is
-    cached across transactions: a cached id would outlive a database restore, and a test's flush)."""
+    parties, the market, the outbox row, and the ids of the CNY asset and of the operator (read here
+    because a column of a statement that runs anyway costs nothing; caching: README, "Per-process
+    caches")."""
     return _lock_query().run(trade_id)
 
 
@@ -165,9 +167,8 @@ ASSET_CACHE_SECONDS = 60.0  # as long as the rulebook's own compiled reference d
 
 
 def _asset(asset_id: int) -> Asset:
-    """The traded instrument, from a per-process cache refreshed every ASSET_CACHE_SECONDS (ids are never
-    reused; an instrument's catalog data changes rarely, and the settlement re-check may see such a change
-    that late)."""
+    """The traded instrument, from a per-process cache refreshed every ASSET_CACHE_SECONDS (README,
+    "Per-process caches": the settlement re-check may see a change of an instrument's data that late)."""
     hit = _assets.get(asset_id)
     if hit is None or time.monotonic() - hit[0] > ASSET_CACHE_SECONDS:
         hit = (time.monotonic(), Asset.objects.get(pk=asset_id))
@@ -362,7 +363,7 @@ def _fail(trade: Trade, asset: Asset, actor: Actor, now: datetime, *, reason: st
     """Release the trade's escrow and mark it failed (or rejected). Normally one ledger transaction
     releases both sides; with `alert` (something is already inconsistent) each side is released on its
     own, so that one short side does not keep the other side's escrow locked up."""
-    cny_id = getattr(trade, "cny_id", None) or Asset.objects.values_list("id", flat=True).get(code="CNY")
+    cny_id = getattr(trade, "cny_id", None) or cny().id
     parts = _release_parts(trade, asset, cny_id)
     ids = accounts_ensure([(org, a, AccountKind.PARTICIPANT) for org, a, _ in parts])
     groups = [[p] for p in parts] if alert else ([parts] if parts else [])
