@@ -1,6 +1,6 @@
-"""The import contracts of `.importlinter` (the apps' layer order, the trading rooms, no cycles) hold for
-the tree, and they do fail when an import runs against them: a copy of the tree with one forbidden import
-added is refused by `lint-imports`."""
+"""The import contracts of `.importlinter` (the apps' layer order, the trading rooms, no cycles, a DRF-free
+domain error) hold for the tree, and they do fail when an import runs against them: a copy of the tree with
+one forbidden import added is refused by `lint-imports`."""
 from __future__ import annotations
 
 import os
@@ -39,6 +39,8 @@ def test_the_tree_keeps_every_contract():
     ("trading/settlement/outbox.py", "import trading.tasks", "Trading rooms"),
     # a cycle inside one app
     ("marketplace/models.py", "import marketplace.rules", "No import cycles"),
+    # the domain error made to depend on DRF
+    ("core/errors.py", "import rest_framework.exceptions", "The domain error"),
 ])
 def test_a_forbidden_import_breaks_its_contract(tmp_path, module, line, contract):
     for package in PACKAGES:
