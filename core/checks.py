@@ -5,7 +5,7 @@ Every business check — the rulebook's configurable rules (`marketplace.rules`,
 trading session, tick, lot, instrument expired, positive amount, listing terms, …) — has a stable
 *number* in one format, `<subject letter>-<topic>-<nnn>`, and is registered in `CHECKS` (number → check
 class). Numbers are never renumbered or reused. A check refuses with an API error *code* of the code
-table (`accounts.errors.CODES`): for a rule the number is the code; a fixed check keeps the snake-case
+table (`core.errors.CODES`): for a rule the number is the code; a fixed check keeps the snake-case
 code the API has always answered with (`market_halted`), so responses do not change, and its number
 names it in the registry, the README and the code.
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from accounts.errors import CODES, ApiError
+from core.errors import CODES, DomainError
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Refusal:
         return not self.needs_approval
 
 
-class Refused(ApiError):
+class Refused(DomainError):
     """A refusal that stops the action, as the API error it answers with (same code, params, fields)."""
 
     def __init__(self, refusal: Refusal):

@@ -34,6 +34,8 @@ def ensure_reference_data(RightType=None, Asset=None) -> None:
     """Create the reference rows that are missing (existing rows are left as they are). Works with a
     migration's historical models too: only the fields the given model has are written."""
     if RightType is None:
+        # the current models only when called from code; migrations pass their historical ones and must
+        # not import the current models when they are loaded
         from .models import Asset, RightType
     names = {f.name for f in RightType._meta.get_fields()}
     for code, zh, en, unit, _policy in RIGHT_TYPES:

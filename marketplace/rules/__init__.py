@@ -15,7 +15,7 @@ refusal that does not merely need approval — the one adapter every caller uses
 order, bid or listing is accepted (the counterparty unknown) and again for the trade (both parties
 known) at match and at settlement.
 
-Rule kinds and their codes (registered in `accounts.errors.CODES`, HTTP 422):
+Rule kinds and their codes (registered in `core.errors.CODES`, HTTP 422):
   basin                  W-BASIN-001  water rights leave the basin (no allowed inter-basin transfer)
   inter_basin_transfer   W-BASIN-002  an allowed inter-basin transfer that needs approval
   public_notice          W-NOTICE-001 the trade waits out a public-notice period (公示) before settlement

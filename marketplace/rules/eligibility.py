@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
+from accounts.models import TRADING_KINDS
 from core.checks import BusinessCheck, business_check
 
 from ..errors import NOT_A_TRADER, ORGANIZATION_SUSPENDED
@@ -22,8 +23,6 @@ Q_PERMIT = register_rule_code("Q-ELIG-002", "买方没有有效的排污许可�
                               "The buyer has no valid discharge permit on file")
 Q_SUSPENDED = register_rule_code("Q-ELIG-003", "交易方已被暂停", "A party to the trade is suspended")
 
-# organization kinds that may buy and sell (regulators and the operator may not)
-TRADING_KINDS = ("enterprise", "county_government", "city_government", "provincial_authority")
 
 
 @business_check

@@ -13,10 +13,10 @@ from datetime import datetime
 from django.db import connection
 from django.utils import timezone
 
-from accounts.errors import register
 from accounts.models import Organization
 from core.checks import Refusal, register_rule_number
 from core.checks import enforce as enforce_refusal
+from core.errors import register
 
 from ..models import RulebookVersion
 from .facts import Facts, load_facts

@@ -19,6 +19,7 @@ from core.checks import BusinessCheck, business_check
 from ledger.checks import AssetValid
 
 from .. import errors
+from ..models import MarketStatus
 from ..sessions import LOCAL
 
 
@@ -39,7 +40,7 @@ class MarketNotHalted(BusinessCheck):
 
     @classmethod
     def check(cls, *, market, **_):
-        return cls.refuse() if market.status == "halted" else None
+        return cls.refuse() if market.status == MarketStatus.HALTED else None
 
 
 @business_check
@@ -50,7 +51,7 @@ class MarketNotClosed(BusinessCheck):
 
     @classmethod
     def check(cls, *, market, **_):
-        return cls.refuse() if market.status == "closed" else None
+        return cls.refuse() if market.status == MarketStatus.CLOSED else None
 
 
 @business_check

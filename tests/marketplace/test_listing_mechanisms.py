@@ -8,12 +8,11 @@ from types import SimpleNamespace
 import pytest
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
+from core.errors import DomainError
 from ledger.services import asset_create, cash_deposit, rights_issue
-from trading.listing_mechanisms import BUY, MECHANISMS, FixedPrice, mechanism, private_kinds
-from trading.listing_models import ListingKind, ListingStatus
-from trading.listings import db_now, listing_bid, listing_buy, listing_create
-from trading.models import TradeSource
+from trading.listings.mechanisms import BUY, MECHANISMS, FixedPrice, mechanism, private_kinds
+from trading.listings.services import db_now, listing_bid, listing_buy, listing_create
+from trading.models import ListingKind, ListingStatus, TradeSource
 
 SYSTEM = Actor.system()
 
@@ -71,16 +70,16 @@ def test_a_new_mechanism_is_a_registered_class(whole_lot_mechanism, make_org, op
     rights_issue(actor=SYSTEM, issuer=issuer, asset=asset, recipient=seller, amount=100, idempotency_key="e-1")
     cash_deposit(actor=SYSTEM, organization=buyer, amount=10_000_000, bank_reference="b", idempotency_key="c-1")
     now = db_now()
-    with pytest.raises(ApiError) as exc:  # its terms: the price only
+    with pytest.raises(DomainError) as exc:  # its terms: the price only
         listing_create(actor=SYSTEM, seller=seller, kind="whole_lot", asset_id=asset.id, quantity=100,
                        price=1000, divisible=True, now=now)
     assert exc.value.code == "invalid_listing_terms" and set(exc.value.fields) == {"divisible"}
     listing = listing_create(actor=SYSTEM, seller=seller, kind="whole_lot", asset_id=asset.id, quantity=100,
                              price=1000, now=now)
-    with pytest.raises(ApiError) as exc:  # its actions: buy, not bid
+    with pytest.raises(DomainError) as exc:  # its actions: buy, not bid
         listing_bid(actor=SYSTEM, bidder=buyer, listing_id=listing.id, amount=1000, now=now)
     assert exc.value.code == "wrong_listing_kind"
-    with pytest.raises(ApiError) as exc:  # not divisible: the whole lot (C-QTY-002)
+    with pytest.raises(DomainError) as exc:  # not divisible: the whole lot (C-QTY-002)
         listing_buy(actor=SYSTEM, buyer=buyer, listing_id=listing.id, quantity=50, now=now)
     assert exc.value.code == "listing_indivisible"
     result = listing_buy(actor=SYSTEM, buyer=buyer, listing_id=listing.id, quantity=100, now=now)
@@ -90,8 +89,8 @@ def test_a_new_mechanism_is_a_registered_class(whole_lot_mechanism, make_org, op
 
 
 def test_an_unknown_kind_is_invalid_terms():
-    from trading.listing_mechanisms import mechanism_for
+    from trading.listings.mechanisms import mechanism_for
 
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(DomainError) as exc:
         mechanism_for("dutch")
     assert exc.value.code == "invalid_listing_terms" and "kind" in exc.value.fields

@@ -12,16 +12,16 @@ from django.apps import apps as django_apps
 from django.utils import timezone
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
+from core.errors import DomainError
 from ledger.models import Account, Asset, LedgerTransaction, RightType
 from ledger.reference import RIGHT_TYPES
 from ledger.services import asset_create, rights_issue
 from marketplace.models import Rule, RulebookVersion
 from marketplace.rules import CheckContext, evaluate
-from trading.listings import listing_create
+from trading.listings.services import listing_create
 from trading.models import Trade
-from trading.services import order_place
-from trading.settlement import trade_settle
+from trading.orderbook.services import order_place
+from trading.settlement.services import trade_settle
 
 SYSTEM = Actor.system()
 _seq = itertools.count(1)
@@ -75,7 +75,7 @@ def test_a_new_right_type_with_an_earmark_purpose_sends_government_proceeds_to_t
 def test_a_new_right_type_requires_its_issuance_evidence(make_org):
     new_right_type("forest", issuance_evidence=["survey_report"])
     asset, issuer = instrument(make_org, "forest")
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(DomainError) as exc:
         rights_issue(actor=SYSTEM, issuer=issuer, asset=asset, recipient=issuer, amount=100, idempotency_key="f-1")
     assert exc.value.code == "evidence_required" and set(exc.value.fields) == {"survey_report"}
     rights_issue(actor=SYSTEM, issuer=issuer, asset=asset, recipient=issuer, amount=100, idempotency_key="f-2",
@@ -90,7 +90,7 @@ def test_a_new_right_type_requires_its_listing_provenance(make_org):
     new_right_type("forest", listing_provenance={"survey_report": "the forest survey that measured the stock"})
     asset, issuer = instrument(make_org, "forest")
     rights_issue(actor=SYSTEM, issuer=issuer, asset=asset, recipient=issuer, amount=100, idempotency_key="f-1")
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(DomainError) as exc:
         listing_create(actor=SYSTEM, seller=issuer, kind="fixed_price", asset_id=asset.id, quantity=50, price=1000)
     assert exc.value.code == "evidence_required" and set(exc.value.fields) == {"provenance.survey_report"}
     listing = listing_create(actor=SYSTEM, seller=issuer, kind="fixed_price", asset_id=asset.id, quantity=50,
