@@ -3,7 +3,7 @@ stable code, the policy it encodes in its docstring, and a pure `check(ctx) -> R
 rules apply, with which parameters, is data (`RulebookVersion` / `Rule`); `RULES` maps a rule kind to
 its class — the one list of them. Every code is also a number of the one family of business checks
 (`core.checks.CHECKS`), beside the fixed checks of the market (`market.py`), the parties
-(`eligibility.py`), the ledger (`ledger.checks`) and listings (`trading` listing mechanisms).
+(`eligibility.py`), the ledger (`ledger.checks`) and listings (`trading.listings.checks`).
 
 Modules: `engine` (context, `BaseRule`, registry, compiling and caching, `evaluate`/`enforce`),
 `facts` (geography, flags, permits, right-type policy), `params` (parameter parsing), and one module
