@@ -118,9 +118,6 @@ def clear_login_throttle():
 
 @pytest.fixture
 def operator_org(make_org):
-    from trading.settlement import forget_operator
-
-    forget_operator()
     from accounts.models import Organization
 
     existing = Organization.objects.filter(kind="exchange_operator").first()
@@ -168,8 +165,8 @@ def fund():
 
 @pytest.fixture(autouse=True)
 def _forget_trading_caches():
-    """trading.services caches the CNY asset per process; a transactional test's flush re-creates it."""
-    from trading.services import forget_cached
+    """ledger.services caches the CNY asset per process; a transactional test's flush re-creates it."""
+    from ledger.services import forget_cached
 
     forget_cached()
     yield

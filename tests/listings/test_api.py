@@ -8,10 +8,9 @@ import pytest
 from accounts.actor import Actor
 from accounts.models import AuditEvent
 from ledger.models import Asset
-from trading.listing_models import Listing
-from trading.listings import db_now, listing_close, listing_create
-from trading.models import Trade
-from trading.settlement import trade_settle
+from trading.listings.services import db_now, listing_close, listing_create
+from trading.models import Listing, Trade
+from trading.settlement.services import trade_settle
 
 from tests.support.ledger import balances
 from tests.support.listings import CASH, EMISSION_PROVENANCE, FARMLAND_PROVENANCE, YUAN

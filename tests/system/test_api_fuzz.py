@@ -32,7 +32,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.openapi.checks import UndefinedStatusCode
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from accounts.errors import CODES
+from core.errors import CODES
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 # FUZZ_STRICT_STATUS=1: every status code must be documented, 4xx included (see documented_status below)
