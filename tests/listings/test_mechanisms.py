@@ -1,6 +1,6 @@
-"""Listing mechanisms (trading.listings.mechanisms) are registered classes: one per `ListingKind`, with the terms, actions, trade
-source and bid visibility the use cases ask them for; and a new mechanism is a class, registered, that
-`listing_create` / `listing_buy` / `listing_bid` then honour without a kind switch."""
+"""Listing mechanisms (`trading.listings.mechanisms`) are registered classes: one per `ListingKind`, with
+the terms, actions, trade source and bid visibility the use cases ask them for; and a new mechanism is a
+class, registered, that `listing_create` / `listing_buy` / `listing_bid` then honour without a kind switch."""
 from __future__ import annotations
 
 from types import SimpleNamespace
