@@ -1,0 +1,111 @@
+"""The hand-written SQL on the ledger's tables, and the fragment others compose into their statements.
+
+* The statements of posting (`ledger.posting`): open accounts, lock accounts, look up an idempotency key,
+  read balances, and the journal row with its postings.
+* `journal_cte()`: the journal row and its postings as two CTEs (`journal`, giving `id`, and `postings`),
+  with named parameters; `journal_params(...)` gives their values. `post()` runs them alone; a hot path
+  (the settlement) puts them in front of its own writes to make one statement, and joins its writes to
+  `journal` so that nothing is written when the ledger key is already taken.
+
+Table and column names come from the models (`_meta`). Other apps read the ledger's tables through
+these names too (`ACCOUNT`, `POSTING`, …), never through a literal.
+"""
+from __future__ import annotations
+
+import json
+
+from accounts.actor import Actor
+from accounts.prepared import PreparedQuery, Sql
+
+from .models import Account, Asset, LedgerTransaction, Posting
+
+ACCOUNT, ASSET = Account._meta.db_table, Asset._meta.db_table
+TRANSACTION, POSTING = LedgerTransaction._meta.db_table, Posting._meta.db_table
+
+
+def accounts_open_sql(count: int) -> str:
+    """Open the missing accounts of `count` (organization, asset, kind, shard, order) keys in that order
+    and return the ids of every account of those organizations (positional parameters, 5 per key)."""
+    values = ",".join(["(%s::bigint, %s::bigint, %s::varchar, %s::smallint, %s::int)"] * count)
+    return f"""WITH wanted(org, asset, kind, shard, ord) AS (VALUES {values}),
+               ins AS (INSERT INTO {ACCOUNT} (organization_id, asset_id, kind, shard, available, held, created_at)
+                       SELECT org, asset, kind, shard, 0, 0, now() FROM wanted ORDER BY ord
+                       ON CONFLICT (organization_id, asset_id, kind, shard) DO NOTHING
+                       RETURNING id, organization_id, asset_id, kind, shard)
+               SELECT id, organization_id, asset_id, kind, shard FROM ins
+               UNION ALL
+               SELECT a.id, a.organization_id, a.asset_id, a.kind, a.shard FROM {ACCOUNT} a JOIN wanted w
+                 ON a.organization_id IS NOT DISTINCT FROM w.org AND a.asset_id = w.asset AND a.kind = w.kind
+                AND a.shard = w.shard
+               UNION ALL  -- the organizations' other accounts too: warms the cache per organization
+               SELECT a.id, a.organization_id, a.asset_id, a.kind, a.shard FROM {ACCOUNT} a
+                WHERE a.organization_id IN (SELECT org FROM wanted)"""
+
+
+def accounts_find_sql(count: int) -> str:
+    """The ids of `count` (organization, asset, kind, shard) keys (positional parameters, 4 per key)."""
+    values = ",".join(["(%s::bigint, %s::bigint, %s::varchar, %s::smallint)"] * count)
+    return f"""SELECT a.id, a.organization_id, a.asset_id, a.kind, a.shard FROM {ACCOUNT} a
+                 JOIN (VALUES {values}) w(org, asset, kind, shard)
+                   ON a.organization_id IS NOT DISTINCT FROM w.org AND a.asset_id = w.asset
+                  AND a.kind = w.kind AND a.shard = w.shard"""
+
+
+ACCOUNTS_LOCK = Sql(f"SELECT id FROM {ACCOUNT} WHERE id = ANY(%(ids)s) ORDER BY id FOR UPDATE", ids="bigint[]")
+ACCOUNTS_READ = Sql(f"SELECT id, kind, available, held FROM {ACCOUNT} WHERE id = ANY(%(ids)s)", ids="bigint[]")
+TRANSACTION_BY_KEY = Sql(f"SELECT id, request FROM {TRANSACTION} WHERE idempotency_key = %(key)s", key="varchar")
+
+# The two statements of every posting, prepared once per database session (see accounts.prepared): lock
+# and read the accounts, then journal row and postings together.
+LOCK_ACCOUNTS = PreparedQuery(Sql(
+    f"SELECT id, asset_id, kind, available, held FROM {ACCOUNT} WHERE id = ANY(%(ids)s) ORDER BY id FOR UPDATE",
+    ids="bigint[]"))
+
+
+def _columns(model, *names: str) -> str:
+    return ", ".join(model._meta.get_field(name).column for name in names)
+
+
+def journal_cte() -> Sql:
+    """The journal row (idempotent on its key: nothing is written when the key is taken) and its
+    postings, as two CTEs named `journal` (its `id`) and `postings`. Postings go in as arrays, so that
+    one statement serves any number of legs, in leg order. Parameters: `journal_params`."""
+    journal = _columns(LedgerTransaction, "kind", "idempotency_key", "request", "actor_user_id",
+                       "actor_organization_id", "reference_type", "reference_id", "memo", "hash_version")
+    posting = _columns(Posting, "transaction", "account", "asset", "bucket", "amount")
+    return Sql(f"""journal AS (
+           INSERT INTO {TRANSACTION} ({journal})
+           VALUES (%(journal_kind)s, %(journal_key)s, %(journal_request)s, %(journal_user)s,
+                   %(journal_organization)s, %(journal_reference_type)s, %(journal_reference_id)s,
+                   %(journal_memo)s, 1)
+           ON CONFLICT (idempotency_key) DO NOTHING RETURNING id),
+       postings AS (
+           INSERT INTO {POSTING} ({posting})
+           SELECT journal.id, l.account_id, l.asset_id, l.bucket, l.amount
+             FROM journal, unnest(%(legs_account)s, %(legs_asset)s, %(legs_bucket)s, %(legs_amount)s)
+                  WITH ORDINALITY AS l(account_id, asset_id, bucket, amount, n)
+            ORDER BY l.n)""",
+               journal_kind="varchar", journal_key="varchar", journal_request="jsonb", journal_user="bigint",
+               journal_organization="bigint", journal_reference_type="varchar", journal_reference_id="varchar",
+               journal_memo="jsonb", legs_account="bigint[]", legs_asset="bigint[]", legs_bucket="varchar[]",
+               legs_amount="bigint[]")
+
+
+def request_json(request: dict) -> str:
+    return json.dumps(request, sort_keys=True, default=str)
+
+
+def journal_params(*, kind: str, idempotency_key: str, request: dict, legs: list, assets: list[int],
+                   actor: Actor, reference: tuple[str, object] = ("", ""), memo: dict | None = None) -> dict:
+    """The parameters of `journal_cte`, for `legs` (`posting.Leg`s, no zero amounts) and their assets
+    (one per leg)."""
+    return {"journal_kind": kind, "journal_key": idempotency_key, "journal_request": request_json(request),
+            "journal_user": actor.user_id, "journal_organization": actor.organization_id,
+            "journal_reference_type": reference[0], "journal_reference_id": str(reference[1]),
+            "journal_memo": json.dumps(memo or {}, sort_keys=True),
+            "legs_account": [leg.account_id for leg in legs], "legs_asset": assets,
+            "legs_bucket": [leg.bucket for leg in legs], "legs_amount": [leg.amount for leg in legs]}
+
+
+_journal = journal_cte()
+INSERT_JOURNAL_AND_POSTINGS = PreparedQuery(Sql(f"WITH {_journal} SELECT id FROM journal", _journal))

@@ -1,0 +1,203 @@
+"""The hand-written SQL on trading's tables, and the statements trading composes from other apps' fragments.
+
+* Locks that read what a use case needs in the same statement (`MARKET_LOCK`, `TRADE_LOCK`) and the
+  order book reads of matching (`BOOK`): `PreparedJoin`s, prepared once per database session.
+* The settlement's one writing statement (`settle_statement`): the ledger's journal and postings
+  (`ledger.sql.journal_cte`), the trade's status, its outbox row and two events (this module's
+  fragments) and two audit events (`accounts.sql.audit_cte`), composed into ONE statement with named
+  parameters (`settle_params` gives them) and prepared once per session.
+
+Table and column names come from the models (`_meta`); other apps' tables are named only through
+their models or their `sql` modules.
+"""
+from __future__ import annotations
+
+import json
+
+from accounts.actor import Actor
+from accounts.models import Organization
+from accounts.prepared import PreparedJoin, PreparedQuery, Sql
+from accounts.sql import audit_cte, audit_params
+from ledger.models import Asset
+from ledger.sql import journal_cte
+from marketplace.models import Market
+from marketplace.sql import rules_generation
+
+from .models import (
+    Order,
+    OrderStatus,
+    OutboxStatus,
+    SettlementOutbox,
+    Trade,
+    TradeEvent,
+    TradeStatus,
+    WebhookEndpoint,
+)
+
+TRADE, ORDER = Trade._meta.db_table, Order._meta.db_table
+OUTBOX, EVENT = SettlementOutbox._meta.db_table, TradeEvent._meta.db_table
+ENDPOINT = WebhookEndpoint._meta.db_table
+
+
+def _col(model, name: str) -> str:
+    return model._meta.get_field(name).column
+
+
+# --- locks and book reads -----------------------------------------------------------------------------
+
+def _market_lock(columns: str) -> Sql:
+    generation = rules_generation()
+    return Sql(f"""SELECT {columns}, {generation}
+                     FROM {Market._meta.db_table} m
+                     JOIN {Asset._meta.db_table} a ON a.id = m.asset_id
+                    WHERE m.id = %(market)s FOR UPDATE OF m""", generation, market="bigint")
+
+
+# SELECT … FOR UPDATE OF the market row with its instrument and the rulebook generation (so the order's
+# rule checks need no round trip of their own): what `select_for_update(of=("self",)).select_related("asset")`
+# runs, without compiling it per order.
+MARKET_LOCK = PreparedJoin(("m", Market), ("a", Asset), statement=_market_lock, links=(("m", "asset", "a"),),
+                           extras=("rules_generation",))
+
+
+def _trade_lock(columns: str) -> Sql:
+    asset, org, generation = Asset._meta.db_table, Organization._meta.db_table, rules_generation()
+    return Sql(f"""SELECT {columns},
+                          (SELECT id FROM {asset} WHERE code = 'CNY'),
+                          (SELECT id FROM {org} WHERE kind = 'exchange_operator' ORDER BY id LIMIT 1),
+                          {generation}
+                     FROM {TRADE} t
+                     JOIN {org} b ON b.id = t.buyer_id
+                     JOIN {org} s ON s.id = t.seller_id
+                     LEFT JOIN {Market._meta.db_table} m ON m.id = t.market_id
+                     LEFT JOIN {OUTBOX} o ON o.trade_id = t.id
+                    WHERE t.id = %(trade)s
+                      FOR UPDATE OF t""", generation, trade="bigint")  # planning this join cost 5x running it
+
+
+# SELECT … FOR UPDATE OF the trade row, joined with the parties, the market and the outbox row, plus the
+# ids of the CNY asset and of the operator and the rulebook generation: what `select_related` + two
+# `Subquery` annotations would run, without compiling that queryset per settlement (it cost more CPU
+# than the rest of a settlement).
+TRADE_LOCK = PreparedJoin(
+    ("t", Trade), ("b", Organization), ("s", Organization), ("m", Market), ("o", SettlementOutbox),
+    statement=_trade_lock, links=(("t", "buyer", "b"), ("t", "seller", "s"), ("t", "market", "m"), ("o", "trade", "t")),
+    extras=("cny_id", "operator_id", "rules_generation"))
+
+
+def _book(side: str, after_cursor: bool):
+    other, cmp, direction, after = {"buy": ("sell", "<=", "ASC", ">"), "sell": ("buy", ">=", "DESC", "<")}[side]
+
+    def statement(columns: str) -> Sql:
+        text = f"""SELECT {columns} FROM {ORDER} o
+                     JOIN {Organization._meta.db_table} g ON g.id = o.organization_id
+                    WHERE o.market_id = %(market)s AND o.status = '{OrderStatus.OPEN.value}' AND o.side = '{other}'
+                      AND o.price {cmp} %(limit_price)s"""
+        if after_cursor:  # keyset: strictly worse price, or the same price and a later id
+            text += f""" AND o.price {after}= %(after_price)s
+                      AND (o.price {after} %(after_price)s OR (o.price = %(after_price)s AND o.id > %(after_id)s))"""
+            return Sql(f"{text} ORDER BY o.price {direction}, o.id ASC LIMIT %(batch)s", market="bigint",
+                       limit_price="bigint", after_price="bigint", after_id="bigint", batch="bigint")
+        return Sql(f"{text} ORDER BY o.price {direction}, o.id ASC LIMIT %(batch)s", market="bigint",
+                   limit_price="bigint", batch="bigint")
+    return PreparedJoin(("o", Order), ("g", Organization), statement=statement, links=(("o", "organization", "g"),))
+
+
+# The book reads of matching, one per (side of the incoming order, first batch or after a cursor): open
+# orders of the other side that cross the incoming limit, best first, each with its organization. They
+# walk the partial indexes `order_book_asks` / `order_book_bids`.
+BOOK = {(side, after): _book(side, after) for side in ("buy", "sell") for after in (False, True)}
+
+
+def orders_write_sql(count: int) -> str:
+    """Write the matching state of `count` orders in one UPDATE … FROM (VALUES …) (positional: the
+    time, then id, remaining, filled value, fees charged, hold remaining, status, cancel reason per order)."""
+    row = "(%s::bigint, %s::bigint, %s::bigint, %s::bigint, %s::bigint, %s::varchar, %s::varchar)"
+    return f"""UPDATE {ORDER} AS o
+                  SET remaining = v.remaining, filled_value = v.filled_value, fees_charged = v.fees_charged,
+                      hold_remaining = v.hold_remaining, status = v.status, cancel_reason = v.cancel_reason,
+                      updated_at = %s
+                 FROM (VALUES {",".join([row] * count)})
+                      AS v(id, remaining, filled_value, fees_charged, hold_remaining, status, cancel_reason)
+                WHERE o.id = v.id"""
+
+
+# --- the settlement's fragments and its one statement ------------------------------------------------
+
+def trade_settled_cte(name: str = "settled") -> Sql:
+    """The trade becomes SETTLED with the ledger transaction `journal.id` (nothing when `journal` is empty)."""
+    return Sql(f"""{name} AS (
+               UPDATE {TRADE} t SET {_col(Trade, "status")} = '{TradeStatus.SETTLED.value}',
+                                    {_col(Trade, "ledger_transaction_id")} = journal.id,
+                                    {_col(Trade, "settled_at")} = %(now)s
+                 FROM journal WHERE t.id = %(trade)s)""", now="timestamptz", trade="bigint")
+
+
+def outbox_done_cte(name: str = "outbox") -> Sql:
+    """The trade's pending outbox row is done (when `journal` is not empty)."""
+    return Sql(f"""{name} AS (
+               UPDATE {OUTBOX} o SET {_col(SettlementOutbox, "status")} = '{OutboxStatus.DONE.value}',
+                                     {_col(SettlementOutbox, "done_at")} = %(now)s
+                 FROM journal WHERE o.trade_id = %(trade)s AND o.status = '{OutboxStatus.PENDING.value}')""",
+               now="timestamptz", trade="bigint")
+
+
+def settle_events_cte(name: str = "events") -> Sql:
+    """The trade's two events, SETTLING (from `previous`) then SETTLED (with the ledger transaction)."""
+    columns = ", ".join(_col(TradeEvent, f) for f in ("trade", "status", "detail", "created_at"))
+    return Sql(f"""{name} AS (
+               INSERT INTO {EVENT} ({columns})
+               SELECT %(trade)s, e.status,
+                      CASE WHEN e.n = 1 THEN jsonb_build_object('previous', %(previous)s::text)
+                           ELSE jsonb_build_object('ledger_transaction', journal.id) END, %(now)s
+                 FROM journal, (VALUES (1, '{TradeStatus.SETTLING.value}'), (2, '{TradeStatus.SETTLED.value}'))
+                      e(n, status)
+                ORDER BY e.n)""", trade="bigint", previous="varchar", now="timestamptz")
+
+
+def settle_statement() -> Sql:
+    """Everything a settlement writes, in one statement: the ledger transaction (journal row and
+    postings), the trade's status and ledger transaction, its outbox row, its two events and two audit
+    events. Every write but the ledger's joins the journal CTE, so when the ledger key is already taken
+    nothing at all is written (and no row comes back). It returns the ledger transaction id, with the
+    parties' active webhook endpoints (one row each, or one row of NULLs)."""
+    journal, settled, outbox, events = journal_cte(), trade_settled_cte(), outbox_done_cte(), settle_events_cte()
+    audit_rows = Sql("""journal, (VALUES (1, 'trade.settling', %(settling_before)s::jsonb, %(settling_after)s::jsonb),
+                                        (2, 'trade.settle', %(settled_before)s::jsonb, %(settled_after)s::jsonb))
+                              a(n, action, before, after)""",
+                     settling_before="jsonb", settling_after="jsonb", settled_before="jsonb", settled_after="jsonb")
+    audit = audit_cte(source=audit_rows, action="a.action", before="a.before", order_by="a.n",
+                      after="""CASE WHEN a.n = 1 THEN a.after
+                                    ELSE a.after || jsonb_build_object('ledger_transaction', journal.id) END""")
+    return Sql(f"""WITH {journal}, {settled}, {outbox}, {events}, {audit}
+                   SELECT journal.id, w.id, w.organization_id, w.events
+                     FROM journal LEFT JOIN {ENDPOINT} w
+                       ON w.active AND w.organization_id IN (%(buyer)s, %(seller)s)""",
+               journal, settled, outbox, events, audit, buyer="bigint", seller="bigint")
+
+
+SETTLE = PreparedQuery(settle_statement())
+
+
+def settle_params(*, ledger: dict, trade: Trade, previous: str, now, actor: Actor, regions: list[str],
+                  settled_after: dict) -> dict:
+    """The parameters of `settle_statement`: `ledger` from `ledger.sql.journal_params`, the rest from
+    the trade as it was when locked (`previous`, its status then)."""
+    return {**ledger, "now": now, "trade": trade.id, "previous": previous, "buyer": trade.buyer_id,
+            "seller": trade.seller_id,
+            **audit_params(actor=actor, at=now, object_type="trade", object_id=trade.id, region_codes=regions),
+            "settling_before": json.dumps({"status": previous}),
+            "settling_after": json.dumps({"status": TradeStatus.SETTLING.value}),
+            "settled_before": json.dumps({"status": TradeStatus.SETTLING.value}),
+            "settled_after": json.dumps(settled_after)}
+
+
+# --- sessions -----------------------------------------------------------------------------------------
+
+# a session's figures from its order-book trades (the session close; its VWAP becomes the reference price)
+SESSION_FIGURES = Sql(f"""SELECT count(*), sum(quantity), sum(value), max(price), min(price),
+                                 (array_agg(price ORDER BY id))[1]
+                            FROM {TRADE}
+                           WHERE market_id = %(market)s AND session = %(session)s AND source = 'order_book'
+                             AND status NOT IN ('{TradeStatus.FAILED.value}', '{TradeStatus.REJECTED.value}')""",
+                      market="bigint", session="varchar")
