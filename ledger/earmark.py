@@ -30,6 +30,7 @@ from .errors import INVALID_AMOUNT
 from .models import AccountKind
 from .posting import AVAILABLE, Leg, Posted, accounts_ensure, post
 from .services import cash_asset, client_key
+from .sql import ACCOUNT, ORGANIZATION, POSTING, TRANSACTION
 
 # code: (zh, en). Codes are part of the API contract: add, never rename or reuse.
 EARMARK_PURPOSES: dict[str, tuple[str, str]] = {
@@ -101,9 +102,9 @@ def earmarked_report(*, region: Region | None = None, date_from: datetime | None
         cur.execute(f"""
             SELECT acc.organization_id, o.name_zh, o.region_id, acc.available, t.kind,
                    coalesce(t.memo->>'purpose_code', ''), sum(p.amount), count(DISTINCT t.id)
-              FROM ledger_account acc
-              JOIN accounts_organization o ON o.id = acc.organization_id
-              LEFT JOIN (ledger_posting p JOIN ledger_ledgertransaction t ON t.id = p.transaction_id{window})
+              FROM {ACCOUNT} acc
+              JOIN {ORGANIZATION} o ON o.id = acc.organization_id
+              LEFT JOIN ({POSTING} p JOIN {TRANSACTION} t ON t.id = p.transaction_id{window})
                      ON p.account_id = acc.id
              WHERE acc.kind = 'earmarked'
              GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY o.region_id, acc.organization_id""", params)

@@ -22,6 +22,7 @@ from accounts.permissions import is_operator
 
 from .canonical import memo_value
 from .models import Account, AccountKind, Asset, Checkpoint, LedgerTransaction, MerkleLeaf, Posting
+from .sql import ACCOUNT, ASSET, ORGANIZATION, POSTING
 
 
 def regulator_prefix(membership: Membership) -> str | None:
@@ -126,10 +127,10 @@ def _export_scope(membership: Membership, since: datetime | None, until: datetim
         if prefix is None:
             where.append("FALSE")
         else:
-            where.append("""EXISTS (SELECT 1 FROM ledger_posting sp
-                                     JOIN ledger_account sa ON sa.id = sp.account_id
-                                     LEFT JOIN accounts_organization so ON so.id = sa.organization_id
-                                     JOIN ledger_asset ss ON ss.id = sp.asset_id
+            where.append(f"""EXISTS (SELECT 1 FROM {POSTING} sp
+                                     JOIN {ACCOUNT} sa ON sa.id = sp.account_id
+                                     LEFT JOIN {ORGANIZATION} so ON so.id = sa.organization_id
+                                     JOIN {ASSET} ss ON ss.id = sp.asset_id
                                     WHERE sp.transaction_id = t.id
                                       AND (so.region_id LIKE %s OR ss.origin_region_id LIKE %s))""")
             params += [prefix + "%", prefix + "%"]

@@ -15,12 +15,14 @@ from __future__ import annotations
 import json
 
 from accounts.actor import Actor
+from accounts.models import Organization
 from accounts.prepared import PreparedQuery, Sql
 
 from .models import Account, Asset, LedgerTransaction, Posting
 
 ACCOUNT, ASSET = Account._meta.db_table, Asset._meta.db_table
 TRANSACTION, POSTING = LedgerTransaction._meta.db_table, Posting._meta.db_table
+ORGANIZATION = Organization._meta.db_table  # accounts' table, joined for the owner's region
 
 
 def accounts_open_sql(count: int) -> str:

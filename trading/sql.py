@@ -201,3 +201,37 @@ SESSION_FIGURES = Sql(f"""SELECT count(*), sum(quantity), sum(value), max(price)
                            WHERE market_id = %(market)s AND session = %(session)s AND source = 'order_book'
                              AND status NOT IN ('{TradeStatus.FAILED.value}', '{TradeStatus.REJECTED.value}')""",
                       market="bigint", session="varchar")
+
+
+# --- settlement reports -------------------------------------------------------------------------------
+
+def settlement_batches_sql(market_filter: str, failed_listed: int) -> str:
+    """Per (market, instrument): the trades of a settlement day (matched in [lo, hi), dated by their
+    end-of-day cut-off or their creation in the time zone given), settled / failed / open counts and
+    sums, the first `failed_listed` failures. Parameters: time zone, lo, hi, day, then those of
+    `market_filter` (an `AND b.…` clause)."""
+    return f"""
+            WITH batch AS (
+                SELECT t.*, o.not_before, (coalesce(o.not_before, t.created_at) AT TIME ZONE %s)::date AS day
+                  FROM {TRADE} t LEFT JOIN {OUTBOX} o ON o.trade_id = t.id
+                 WHERE t.created_at >= %s AND t.created_at < %s)
+            SELECT b.market_id, m.code, coalesce(m.settlement_mode, 'rtgs'), m.eod_cutoff, b.asset_id, a.code, a.scale,
+                   count(*),
+                   count(*) FILTER (WHERE b.status = 'settled'),
+                   coalesce(sum(b.value) FILTER (WHERE b.status = 'settled'), 0),
+                   coalesce(sum(b.quantity) FILTER (WHERE b.status = 'settled'), 0),
+                   coalesce(sum(b.buyer_fee) FILTER (WHERE b.status = 'settled'), 0),
+                   coalesce(sum(b.seller_fee) FILTER (WHERE b.status = 'settled'), 0),
+                   count(*) FILTER (WHERE b.status IN ('failed', 'rejected')),
+                   coalesce(sum(b.value) FILTER (WHERE b.status IN ('failed', 'rejected')), 0),
+                   count(*) FILTER (WHERE b.status NOT IN ('settled', 'failed', 'rejected')),
+                   coalesce(sum(b.value) FILTER (WHERE b.status NOT IN ('settled', 'failed', 'rejected')), 0),
+                   min(b.not_before), min(b.settled_at), max(b.settled_at),
+                   (array_agg(json_build_array(b.id, b.status, b.value, b.failure_reason) ORDER BY b.id)
+                      FILTER (WHERE b.status IN ('failed', 'rejected')))[1:{failed_listed}]
+              FROM batch b
+              JOIN {Asset._meta.db_table} a ON a.id = b.asset_id
+              LEFT JOIN {Market._meta.db_table} m ON m.id = b.market_id
+             WHERE b.day = %s {market_filter}
+             GROUP BY b.market_id, m.code, m.settlement_mode, m.eod_cutoff, b.asset_id, a.code, a.scale
+             ORDER BY m.code NULLS LAST, a.code"""
