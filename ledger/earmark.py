@@ -26,11 +26,11 @@ from accounts.audit import audit_record
 from accounts.errors import ApiError, register
 from accounts.models import GOVERNMENT_KINDS, Organization, Region
 
+from . import sql
 from .errors import INVALID_AMOUNT
 from .models import AccountKind
 from .posting import AVAILABLE, Leg, Posted, accounts_ensure, post
 from .services import cash_asset, client_key
-from .sql import ACCOUNT, ORGANIZATION, POSTING, TRANSACTION
 
 # code: (zh, en). Codes are part of the API contract: add, never rename or reuse.
 EARMARK_PURPOSES: dict[str, tuple[str, str]] = {
@@ -99,15 +99,7 @@ def earmarked_report(*, region: Region | None = None, date_from: datetime | None
         window += " AND t.created_at < %s"
         params.append(date_to)
     with connection.cursor() as cur:
-        cur.execute(f"""
-            SELECT acc.organization_id, o.name_zh, o.region_id, acc.available, t.kind,
-                   coalesce(t.memo->>'purpose_code', ''), sum(p.amount), count(DISTINCT t.id)
-              FROM {ACCOUNT} acc
-              JOIN {ORGANIZATION} o ON o.id = acc.organization_id
-              LEFT JOIN ({POSTING} p JOIN {TRANSACTION} t ON t.id = p.transaction_id{window})
-                     ON p.account_id = acc.id
-             WHERE acc.kind = 'earmarked'
-             GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY o.region_id, acc.organization_id""", params)
+        cur.execute(sql.earmarked_funds(window), params)
         rows = cur.fetchall()
     out: dict[int, dict] = {}
     for org_id, name, region_id, balance, kind, purpose, total, count in rows:

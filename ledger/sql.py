@@ -18,10 +18,11 @@ from accounts.actor import Actor
 from accounts.models import Organization
 from accounts.prepared import PreparedQuery, Sql
 
-from .models import Account, Asset, LedgerTransaction, Posting
+from .models import Account, Asset, LedgerTransaction, MerkleLeaf, Posting
 
 ACCOUNT, ASSET = Account._meta.db_table, Asset._meta.db_table
 TRANSACTION, POSTING = LedgerTransaction._meta.db_table, Posting._meta.db_table
+LEAF = MerkleLeaf._meta.db_table
 ORGANIZATION = Organization._meta.db_table  # accounts' table, joined for the owner's region
 
 
@@ -111,3 +112,60 @@ def journal_params(*, kind: str, idempotency_key: str, request: dict, legs: list
 
 _journal = journal_cte()
 INSERT_JOURNAL_AND_POSTINGS = PreparedQuery(Sql(f"WITH {_journal} SELECT id FROM journal", _journal))
+
+
+# --- journal exports (streamed by ledger.selectors) -----------------------------------------------------
+
+# a condition on a transaction `t`: one of its postings is on an account of an organization, or of an
+# instrument originating, in the region code prefix given (twice, as LIKE patterns)
+TRANSACTION_IN_REGION = f"""EXISTS (SELECT 1 FROM {POSTING} sp
+                                     JOIN {ACCOUNT} sa ON sa.id = sp.account_id
+                                     LEFT JOIN {ORGANIZATION} so ON so.id = sa.organization_id
+                                     JOIN {ASSET} ss ON ss.id = sp.asset_id
+                                    WHERE sp.transaction_id = t.id
+                                      AND (so.region_id LIKE %s OR ss.origin_region_id LIKE %s))"""
+
+
+def journal_postings_export(where: str) -> str:
+    """One row per posting of the transactions `t` matching `where`, in (time, transaction, posting) order."""
+    return f"""SELECT t.id, t.created_at, t.kind, t.reference_type, t.reference_id, t.actor_organization_id,
+                     p.id, p.account_id, a.kind, a.organization_id, s.code, s.scale, p.bucket, p.amount
+                FROM {TRANSACTION} t
+                JOIN {POSTING} p ON p.transaction_id = t.id
+                JOIN {ACCOUNT} a ON a.id = p.account_id
+                JOIN {ASSET} s ON s.id = p.asset_id
+               WHERE {where}
+               ORDER BY t.created_at, t.id, p.id"""
+
+
+def journal_transactions_export(where: str) -> str:
+    """One row per transaction `t` matching `where`, its postings as a JSON array, its Merkle leaf."""
+    return f"""SELECT t.id, t.created_at, t.kind, t.idempotency_key, t.reference_type, t.reference_id,
+                     t.actor_user_id, t.actor_organization_id, t.memo,
+                     (SELECT json_agg(json_build_array(p.id, p.account_id, a.kind, a.organization_id, s.code,
+                                                       p.asset_id, p.bucket, p.amount, s.scale) ORDER BY p.id)
+                        FROM {POSTING} p
+                        JOIN {ACCOUNT} a ON a.id = p.account_id
+                        JOIN {ASSET} s ON s.id = p.asset_id
+                       WHERE p.transaction_id = t.id),
+                     l.index, l.leaf_hash
+                FROM {TRANSACTION} t
+                LEFT JOIN {LEAF} l ON l.transaction_id = t.id
+               WHERE {where}
+               ORDER BY t.created_at, t.id"""
+
+
+# --- earmarked funds (ledger.earmark) -------------------------------------------------------------------
+
+def earmarked_funds(window: str) -> str:
+    """Per earmarked account with its organization: its balance, and per (transaction kind, purpose
+    code) the sum and count of its postings in transactions `t` matching `window` (`AND t.…` clauses)."""
+    return f"""
+            SELECT acc.organization_id, o.name_zh, o.region_id, acc.available, t.kind,
+                   coalesce(t.memo->>'purpose_code', ''), sum(p.amount), count(DISTINCT t.id)
+              FROM {ACCOUNT} acc
+              JOIN {ORGANIZATION} o ON o.id = acc.organization_id
+              LEFT JOIN ({POSTING} p JOIN {TRANSACTION} t ON t.id = p.transaction_id{window})
+                     ON p.account_id = acc.id
+             WHERE acc.kind = 'earmarked'
+             GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY o.region_id, acc.organization_id"""
