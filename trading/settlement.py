@@ -116,8 +116,9 @@ def _lock_trade(trade_id: int) -> Trade | None:
     loaded = TRADE_LOCK.one(trade=trade_id)
     if loaded is None:
         return None
-    trade = loaded[0]
-    trade.cny_id, trade.operator_id, trade.rules_generation = loaded.extra.values()
+    trade, extra = loaded[0], loaded.extra
+    trade.cny_id, trade.operator_id, trade.rules_generation = extra["cny_id"], extra["operator_id"], \
+        extra["rules_generation"]
     return trade
 
 
