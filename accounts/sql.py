@@ -5,15 +5,16 @@
   statement making the change (the settlement); `audit_params` gives its parameters.
 
 Table and column names come from the models (`_meta`), so a renamed column is a migration and nothing
-else. Why statements are prepared: `accounts.prepared`.
+else. Why statements are prepared: `core.prepared`.
 """
 from __future__ import annotations
 
 import json
 
+from core.prepared import PreparedJoin, Sql
+
 from .actor import Actor
 from .models import ApiToken, AuditEvent, Membership, Organization, User
-from .prepared import PreparedJoin, Sql
 
 
 def _token_statement(columns: str) -> Sql:

@@ -16,7 +16,7 @@ import json
 
 from accounts.actor import Actor
 from accounts.models import Organization
-from accounts.prepared import PreparedQuery, Sql
+from core.prepared import PreparedQuery, Sql
 
 from .models import Account, Asset, LedgerTransaction, MerkleLeaf, Posting
 
@@ -58,7 +58,7 @@ ACCOUNTS_LOCK = Sql(f"SELECT id FROM {ACCOUNT} WHERE id = ANY(%(ids)s) ORDER BY 
 ACCOUNTS_READ = Sql(f"SELECT id, kind, available, held FROM {ACCOUNT} WHERE id = ANY(%(ids)s)", ids="bigint[]")
 TRANSACTION_BY_KEY = Sql(f"SELECT id, request FROM {TRANSACTION} WHERE idempotency_key = %(key)s", key="varchar")
 
-# The two statements of every posting, prepared once per database session (see accounts.prepared): lock
+# The two statements of every posting, prepared once per database session (see core.prepared): lock
 # and read the accounts, then journal row and postings together.
 LOCK_ACCOUNTS = PreparedQuery(Sql(
     f"SELECT id, asset_id, kind, available, held FROM {ACCOUNT} WHERE id = ANY(%(ids)s) ORDER BY id FOR UPDATE",

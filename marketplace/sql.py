@@ -7,7 +7,7 @@
 """
 from __future__ import annotations
 
-from accounts.prepared import Sql
+from core.prepared import Sql
 
 # not a model: created by migration 0002 (a sequence-fed one-row table)
 GENERATION_TABLE = "marketplace_rules_generation"

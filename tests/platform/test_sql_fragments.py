@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Organization
-from accounts.prepared import PreparedJoin, PreparedQuery, Sql
+from core.prepared import PreparedJoin, PreparedQuery, Sql
 from trading.models import SettlementOutbox, Trade
 
 

@@ -1,5 +1,5 @@
 """The settlement's one writing statement, now composed from the ledger's, trading's and the audit log's
-fragments (`trading.sql.settle_statement`), writes exactly what the hand-written statement it replaced
+fragments (`trading.settlement.sql.settle_statement`), writes exactly what the hand-written statement it replaced
 wrote: the same settlement runs once with each (the earlier one frozen below, fed the same values in its
 24-parameter order) and every row either wrote is compared, ids and the journal's own timestamp aside."""
 from __future__ import annotations
@@ -10,12 +10,12 @@ from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.models import AuditEvent
-from accounts.prepared import PreparedQuery
+from core.prepared import PreparedQuery
 from ledger.models import Account, LedgerTransaction, Posting
-from trading import settlement
 from trading.models import SettlementOutbox, Trade, TradeEvent, WebhookDelivery, WebhookEndpoint
-from trading.services import order_place
-from trading.sql import settle_statement
+from trading.orderbook.services import order_place
+from trading.settlement import services as settlement
+from trading.settlement.sql import settle_statement
 
 SYSTEM = Actor.system()
 
@@ -67,7 +67,7 @@ JOURNAL = ["journal_kind", "journal_key", "journal_request", "journal_user", "jo
 
 
 class _Legacy:
-    """Stands in for `trading.sql.SETTLE`: the frozen statement, fed the composed statement's named
+    """Stands in for `trading.settlement.sql.SETTLE`: the frozen statement, fed the composed statement's named
     parameters in the old positional order."""
 
     def execute(self, cur, p):
