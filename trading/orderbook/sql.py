@@ -4,7 +4,7 @@
   (`marketplace.sql.rules_generation`); `BOOK`: the book reads of matching. `PreparedJoin`s, prepared
   once per database session (`core.prepared`).
 * `orders_write_sql`: the matching state of many orders in one UPDATE; `SESSION_FIGURES`: a session's
-  close from its trades.
+  close from its trades; `BOOK_DEPTH` and `CANDLES`: market data (`trading.orderbook.selectors`).
 
 Table and column names come from the models (`_meta`).
 """
@@ -81,3 +81,26 @@ SESSION_FIGURES = Sql(f"""SELECT count(*), sum(quantity), sum(value), max(price)
                       market="bigint", session="varchar")
 
 
+
+
+# --- market data (trading.orderbook.selectors) ---------------------------------------------------------
+
+def _depth(side: str) -> Sql:
+    direction = "DESC" if side == "buy" else "ASC"
+    return Sql(f"""SELECT price, sum(remaining), count(*) FROM {ORDER}
+                    WHERE market_id = %(market)s AND side = '{side}' AND status = '{OrderStatus.OPEN.value}'
+                    GROUP BY price ORDER BY price {direction} LIMIT %(levels)s""", market="bigint", levels="bigint")
+
+
+# open quantity and order count per price level, best first (through the partial index of the side)
+BOOK_DEPTH = {side: _depth(side) for side in ("buy", "sell")}
+
+# OHLCV per `step` bucket aligned to Asia/Shanghai midnight, the latest buckets first
+CANDLES = Sql(f"""SELECT date_bin(%(step)s::interval, created_at, TIMESTAMPTZ '2000-01-03 00:00:00+08') AS bucket,
+                         (array_agg(price ORDER BY id))[1], max(price), min(price),
+                         (array_agg(price ORDER BY id DESC))[1], sum(quantity), sum(value), count(*)
+                    FROM {TRADE}
+                   WHERE market_id = %(market)s
+                     AND status NOT IN ('{TradeStatus.FAILED.value}', '{TradeStatus.REJECTED.value}')
+                   GROUP BY bucket ORDER BY bucket DESC LIMIT %(limit)s""",
+              step="text", market="bigint", limit="bigint")

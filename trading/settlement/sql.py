@@ -8,6 +8,8 @@ apps' fragments.
   and its two events, and two audit events (`accounts.sql.audit_cte`), with named parameters
   (`settle_params`); `SETTLE` prepares it once per session (`core.prepared`).
 * `settlement_batches_sql`: the day's settlement batches (`trading.settlement.reports`).
+* `OUTBOX_COUNT_ATTEMPT`, `OUTBOX_DUE`: the outbox's retry bookkeeping and the sweeper's read
+  (`trading.tasks.settlement`).
 
 Table and column names come from the models (`_meta`); other apps' tables only through their models
 or their `sql` modules.
@@ -159,3 +161,27 @@ def settlement_batches_sql(market_filter: str, failed_listed: int) -> str:
              WHERE b.day = %s {market_filter}
              GROUP BY b.market_id, m.code, m.settlement_mode, m.eod_cutoff, b.asset_id, a.code, a.scale
              ORDER BY m.code NULLS LAST, a.code"""
+
+
+# --- the outbox (trading.tasks.settlement) ---------------------------------------------------------------
+
+# one failed (or lost) attempt on the pending outbox row; its next nudge moves to after the back-off
+OUTBOX_COUNT_ATTEMPT = Sql(f"""UPDATE {OUTBOX}
+                                  SET attempts = attempts + 1, last_error = %(error)s,
+                                      last_enqueued_at = now() + %(delay)s * interval '1 second'
+                                WHERE trade_id = %(trade)s AND status = '{OutboxStatus.PENDING.value}'
+                            RETURNING attempts""", error="varchar", delay="float8", trade="bigint")
+
+# pending rows due (past their cut-off, not nudged lately: the wait grows with the row's age, between
+# `after` and `max_interval` seconds) of trades still to settle, oldest first, with the database time
+OUTBOX_DUE = Sql(f"""SELECT o.id, o.trade_id, o.queue, clock_timestamp()
+                       FROM {OUTBOX} o JOIN {TRADE} t ON t.id = o.trade_id
+                      WHERE o.status = '{OutboxStatus.PENDING.value}'
+                        AND (o.not_before IS NULL OR o.not_before <= clock_timestamp())
+                        AND (o.last_enqueued_at IS NULL OR o.last_enqueued_at < clock_timestamp() - least(
+                               %(max_interval)s * interval '1 second',
+                               greatest(%(after)s * interval '1 second',
+                                        o.last_enqueued_at - coalesce(o.not_before, o.created_at))))
+                        AND t.status IN ('{TradeStatus.MATCHED.value}', '{TradeStatus.APPROVED.value}',
+                                         '{TradeStatus.SETTLING.value}')
+                      ORDER BY o.created_at LIMIT %(batch)s""", max_interval="float8", after="float8", batch="bigint")
