@@ -207,13 +207,6 @@ class JoinedRow:
         self.columns = ", ".join(f'{alias}."{f.column}"' for model, alias in models_aliases
                                  for f in model._meta.concrete_fields)
 
-    def fetch(self, query: PreparedQuery, params: list | tuple) -> tuple[list, tuple] | None:
-        """Run `query` (whose select list starts with `columns`) and load its one row; None without one."""
-        with connection.cursor() as cur:
-            query.execute(cur, params)
-            row = cur.fetchone()
-        return None if row is None else self.load(row)
-
     def load(self, row) -> tuple[list, tuple]:
         objs, at = [], 0
         for model, fields, converters in self.parts:
