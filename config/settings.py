@@ -18,8 +18,50 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY") or ("dev-insecure-key" if DEBUG else None)
-if not SECRET_KEY:
-    raise RuntimeError("SECRET_KEY must be set when DEBUG is off")
+# Strings that were ever published in this repository (scripts, compose, Dockerfile, docs): never a
+# production key. `make run`/`make test` generate a random key under .state/ instead (scripts/secrets.sh).
+KNOWN_INSECURE_KEYS = frozenset({
+    "dev-insecure-key", "local-dev-secret-not-for-production", "test-secret-key", "change-me-compose-secret-key",
+    "collectstatic-only", "bench-secret-not-for-production", "bench-ledger-key", "change-me", "secret",
+})
+
+
+def _read_key_file(path: str | None) -> str | None:
+    return Path(path).read_text() if path else None
+
+
+# The ledger's Ed25519 checkpoint key (PEM or 64 hex digits), in the environment or a file (ledger.keys).
+LEDGER_SIGNING_KEY = os.environ.get("LEDGER_SIGNING_KEY") or _read_key_file(os.environ.get("LEDGER_SIGNING_KEY_FILE"))
+# The old HMAC secret, only to re-check checkpoints signed before Ed25519 (README: checkpoint keys).
+LEDGER_LEGACY_HMAC_KEY = os.environ.get("LEDGER_LEGACY_HMAC_KEY") or None
+
+
+def _refuse_insecure_keys() -> None:
+    """With DEBUG off: no missing, published or weak SECRET_KEY, and a valid ledger key of its own."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    if not SECRET_KEY:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+    if (SECRET_KEY in KNOWN_INSECURE_KEYS or SECRET_KEY.startswith("django-insecure")
+            or len(SECRET_KEY) < 32 or len(set(SECRET_KEY)) < 8):
+        raise ImproperlyConfigured("SECRET_KEY is a published or development key (or shorter than 32 "
+                                   "characters): generate one, e.g. python -c 'import secrets; "
+                                   "print(secrets.token_urlsafe(50))'")
+    if not LEDGER_SIGNING_KEY:
+        raise ImproperlyConfigured("LEDGER_SIGNING_KEY (or LEDGER_SIGNING_KEY_FILE) must be set when DEBUG is off: "
+                                   "python -m ledger.keys generate > ledger-signing-key.pem")
+    if LEDGER_SIGNING_KEY.strip() == SECRET_KEY.strip() or LEDGER_SIGNING_KEY.strip() in KNOWN_INSECURE_KEYS:
+        raise ImproperlyConfigured("LEDGER_SIGNING_KEY must be a key of its own, not SECRET_KEY or a published one")
+    from ledger.keys import BadKey, load_private_key
+
+    try:
+        load_private_key(LEDGER_SIGNING_KEY)
+    except BadKey as exc:
+        raise ImproperlyConfigured(f"LEDGER_SIGNING_KEY: {exc}") from None
+
+
+if not DEBUG:
+    _refuse_insecure_keys()
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h.strip()]
 
 INSTALLED_APPS = [
@@ -164,7 +206,6 @@ SETTLEMENT_QUEUES = int(os.environ.get("SETTLEMENT_QUEUES", "4"))
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULE = {}  # filled by each app's `beat_schedule` in config.celery
 
-LEDGER_SIGNING_KEY = os.environ.get("LEDGER_SIGNING_KEY", SECRET_KEY)
 LEDGER_SEAL_INTERVAL_SECONDS = float(os.environ.get("LEDGER_SEAL_INTERVAL_SECONDS", "5"))
 
 LOGGING = {

@@ -103,6 +103,13 @@ def checkpoint_list() -> QuerySet[Checkpoint]:
     return Checkpoint.objects.all()
 
 
+def signing_keys():
+    """Every public key that has signed checkpoints, oldest first (public information)."""
+    from .models import SigningKey
+
+    return SigningKey.objects.order_by("valid_from")
+
+
 def checkpoint_latest() -> Checkpoint | None:
     return Checkpoint.objects.order_by("-tree_size").first()
 

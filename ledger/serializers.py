@@ -273,7 +273,10 @@ class CheckpointSerializer(serializers.Serializer):
     checkpoint_hash = serializers.SerializerMethodField()
     xid_horizon = serializers.IntegerField()
     created_at = serializers.DateTimeField()
-    signature = serializers.CharField(help_text="HMAC-SHA256 of signed_body under the ledger signing key")
+    signature = serializers.CharField(help_text="hex Ed25519 signature of signed_body by the key `key_id` "
+                                                "(GET /api/v1/checkpoints/public-keys); HMAC-SHA256 when key_id "
+                                                "is legacy-hmac")
+    key_id = serializers.CharField(help_text="the signing key's id")
     signed_body = serializers.SerializerMethodField(help_text="the exact bytes signed and hashed (UTF-8)")
 
     def get_root_hash(self, cp) -> str:
@@ -327,3 +330,22 @@ class VerifyReportSerializer(serializers.Serializer):
     sealed = serializers.IntegerField()
     checkpoints = serializers.IntegerField()
     accounts = serializers.IntegerField()
+    legacy_unverified = serializers.IntegerField(help_text="HMAC checkpoints from before Ed25519 whose "
+                                                           "signature was not checked (no legacy secret)")
+
+
+class SigningKeySerializer(serializers.Serializer):
+    key_id = serializers.CharField(help_text="first 16 hex digits of SHA-256 over the raw public key")
+    algorithm = serializers.CharField(help_text="ed25519")
+    public_key_pem = serializers.SerializerMethodField(help_text="SubjectPublicKeyInfo PEM")
+    public_key_hex = serializers.SerializerMethodField(help_text="the raw 32-byte public key, hex")
+    valid_from = serializers.DateTimeField(help_text="first checkpoint signed with it")
+    valid_until = serializers.DateTimeField(allow_null=True, help_text="null while it is the current key")
+
+    def get_public_key_pem(self, key) -> str:
+        from .keys import public_pem
+
+        return public_pem(bytes(key.public_key))
+
+    def get_public_key_hex(self, key) -> str:
+        return bytes(key.public_key).hex()
