@@ -10,7 +10,9 @@ codes such as `W-BASIN-001`) raise `ApiError` with their own code registered her
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404, JsonResponse
 from django.utils import translation
 from rest_framework import exceptions, status
@@ -41,6 +43,19 @@ CODES: dict[str, tuple[int, str, str]] = {
         "The idempotency key was used for a different request (field {field} differs)",
     ),
     "idempotency_in_progress": (409, "相同幂等键的请求正在处理", "A request with this idempotency key is in progress"),
+    # platform limits (README: security): no input reaches a 500
+    "bad_request": (400, "请求无效", "Bad request"),
+    "request_too_large": (413, "请求体超过 {limit} 字节上限", "The request body exceeds the limit of {limit} bytes"),
+    "nesting_too_deep": (400, "JSON 嵌套层数超过 {limit} 层上限", "JSON nesting deeper than {limit} levels"),
+    "nul_character": (400, "文本不得包含 NUL 字符", "Text must not contain NUL characters"),
+    "invalid_number": (
+        400,
+        "数值须为字符串形式的十进制数，如 \"12.50\"（仅 ASCII 数字，不含指数、空格或正号）",
+        "A number must be a decimal string such as \"12.50\" (ASCII digits only; no exponent, spaces or plus sign)",
+    ),
+    "amount_out_of_range": (400, "数额超出允许范围", "The amount is out of range"),
+    "value_out_of_range": (422, "结果超出可记录的数值范围", "The result is beyond the range that can be recorded"),
+    "server_error": (500, "服务器内部错误，请凭 request_id 联系运营方", "Internal server error; quote the request_id"),
     # accounts
     "invalid_uscc": (400, "统一社会信用代码校验失败", "Invalid unified social credit code"),
     "unknown_region": (400, "未知的行政区划代码", "Unknown region code"),
@@ -155,6 +170,16 @@ def envelope(code: str, *, fields=None, message=None, request=None, **params) ->
 def exception_handler(exc, context):
     request = context.get("request")
     headers = {}
+    if isinstance(exc, RequestDataTooBig):
+        from django.conf import settings
+
+        exc = ApiError("request_too_large", limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    elif isinstance(exc, DataError) and getattr(getattr(exc, "__cause__", None), "pgcode", None) in _DATA_ERRORS:
+        # a value the column cannot hold (a sum beyond bigint, a NUL in text) that got past the edge checks:
+        # the transaction is rolled back; still a 4xx with a code, never a 500
+        exc = ApiError(_DATA_ERRORS[exc.__cause__.pgcode])
+    elif isinstance(exc, ValueError) and "cannot contain NUL" in str(exc):
+        exc = ApiError("nul_character")  # psycopg2 refuses a NUL in a query parameter (a header, a path part)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -192,12 +217,61 @@ def exception_handler(exc, context):
     return None  # a real bug: let it be a 500 and get logged
 
 
+# PostgreSQL SQLSTATEs a request's data can cause (numeric_value_out_of_range, untranslatable_character,
+# character_not_in_repertoire, string_data_right_truncation)
+_DATA_ERRORS = {"22003": "value_out_of_range", "22P05": "nul_character", "22021": "nul_character",
+                "22001": "validation_error"}
+
+
+def is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def api_error_response(request, code: str, status_code: int, **params) -> JsonResponse:
+    """The envelope outside DRF (URL resolution, middleware, Django's error handlers)."""
+    response = JsonResponse(envelope(code, request=request, **params), status=status_code,
+                            json_dumps_params={"ensure_ascii": False})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def handler404(request, exception=None):
     """Django's 404 for URLs no view matched: the envelope under /api/, Django's page elsewhere (admin).
     Wire it with `handler404 = "accounts.errors.handler404"` in the root URLconf."""
-    if request.path.startswith("/api/"):
-        return JsonResponse(envelope("not_found", request=request), status=404,
-                            json_dumps_params={"ensure_ascii": False})
+    if is_api(request):
+        return api_error_response(request, "not_found", 404)
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
+
+
+def handler400(request, exception=None):
+    """A SuspiciousOperation (bad Host header, too many fields, a body over DATA_UPLOAD_MAX_MEMORY_SIZE)."""
+    if isinstance(exception, RequestDataTooBig):
+        from django.conf import settings
+
+        if is_api(request):
+            return api_error_response(request, "request_too_large", 413, limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    if is_api(request):
+        return api_error_response(request, "bad_request", 400)
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)
+
+
+def handler403(request, exception=None):
+    if is_api(request):
+        return api_error_response(request, "permission_denied", 403)
+    from django.views.defaults import permission_denied
+
+    return permission_denied(request, exception)
+
+
+def handler500(request):
+    """A bug (logged with its traceback by django.request): the envelope with the request id under /api/,
+    Django's plain page elsewhere; never the debug page unless DEBUG=1 was asked for."""
+    if is_api(request):
+        return api_error_response(request, "server_error", 500)
+    from django.views.defaults import server_error
+
+    return server_error(request)

@@ -47,3 +47,62 @@ class JsonLogFormatter(logging.Formatter):
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
         return json.dumps(payload, ensure_ascii=False)
+
+
+class ApiLimitsMiddleware:
+    """Under /api/: a body announced larger than settings.REQUEST_MAX_BYTES is refused with the 413
+    envelope before anything reads it (the JSON parser also stops reading past the limit), a NUL in the
+    path or the query string is refused with 400 `nul_character` (PostgreSQL cannot store it), and every
+    response is `Cache-Control: no-store` (balances, tokens and exports must not sit in shared caches)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path.startswith("/api/"):
+            return self.get_response(request)
+        from django.conf import settings
+
+        from .errors import api_error_response, envelope, message_for
+
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.REQUEST_MAX_BYTES:
+            return api_error_response(request, "request_too_large", 413, limit=settings.REQUEST_MAX_BYTES)
+        bad = sorted({key.replace("\x00", "\\u0000") for key, values in request.GET.lists()
+                      if "\x00" in key or any("\x00" in v for v in values)})
+        if "\x00" in request.path:
+            bad.append("path")
+        if bad:
+            from django.http import JsonResponse
+
+            fields = {name: [{"code": "nul_character", "message": message_for("nul_character")}] for name in bad}
+            response = JsonResponse(envelope("nul_character", fields=fields, request=request), status=400,
+                                    json_dumps_params={"ensure_ascii": False})
+        else:
+            response = self.get_response(request)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+# The admin and the API docs (Swagger UI, served from this project by drf-spectacular-sidecar):
+# scripts and styles from this origin only, no frames, no plugins. Swagger UI sets inline styles.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                           "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+                           "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+CSP_PATHS = ("/admin/", "/api/docs/")
+
+
+class ContentSecurityPolicyMiddleware:
+    """A Content-Security-Policy on the admin and the docs pages (README: security)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path.startswith(CSP_PATHS):
+            response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response

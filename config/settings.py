@@ -3,6 +3,7 @@
 DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG, ALLOWED_HOSTS and LEDGER_SIGNING_KEY are the knobs;
 `make run` / `make test` export them for the project-local services they start.
 """
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -74,6 +75,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from this project (no CDN)
     "accounts",
     "ledger",
     "marketplace",
@@ -85,7 +87,9 @@ if env_bool("ENABLE_BENCH_APP"):  # `make bench` only: the bare ceiling endpoint
 
 MIDDLEWARE = [
     "accounts.middleware.RequestIdMiddleware",
+    "accounts.middleware.ApiLimitsMiddleware",  # body size, NUL, Cache-Control: no-store under /api/
     "django.middleware.security.SecurityMiddleware",
+    "accounts.middleware.ContentSecurityPolicyMiddleware",  # admin and API docs
     "whitenoise.middleware.WhiteNoiseMiddleware",  # the admin's static files under gunicorn
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -153,7 +157,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsMember"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["accounts.parsers.StrictJSONParser"],  # size, depth and NUL limits
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "accounts.api_common.DefaultPagination",
@@ -173,6 +177,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # the docs pages load nothing from another host (README: security; CSP in accounts.middleware)
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # no validator badge: Swagger UI would otherwise send the schema's URL to validator.swagger.io
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "ENUM_NAME_OVERRIDES": {
         "OrganizationKindEnum": "accounts.models.OrganizationKind",
         "OrganizationStatusEnum": "accounts.models.OrganizationStatus",
@@ -222,6 +232,42 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- input limits (README: security) -----------------------------------------------------------------
+# Request bodies above this many bytes are refused with 413 before they are read (Content-Length) or
+# while they are read (chunked); Django's own form parsing uses the same limit.
+REQUEST_MAX_BYTES = int(os.environ.get("REQUEST_MAX_BYTES", str(1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
+# JSON nested deeper than this is refused (400) before it is parsed (no recursion on attacker input).
+JSON_MAX_DEPTH = int(os.environ.get("JSON_MAX_DEPTH", "32"))
+# Plausibility caps per unit, in whole units: an amount (deposit, issuance, order, listing, bid) above
+# its unit's cap is refused with 400 amount_out_of_range; units not listed use "*". Every amount is also
+# kept below 2**62 minor units so that a sum of two never overflows PostgreSQL's bigint. Override as
+# JSON, e.g. AMOUNT_CAPS='{"CNY": "1000000000000", "t": "100000000"}'.
+AMOUNT_CAPS = {
+    "CNY": "1000000000000",  # 1 trillion yuan: a price per unit, a deposit or a withdrawal
+    "t": "100000000",  # emission rights, tonnes
+    "tCO2": "10000000000",  # carbon allowances
+    "tce": "1000000000",  # energy-use rights, tonnes of coal equivalent
+    "m3": "1000000000000",  # water rights
+    "mu": "100000000",  # farmland quota (Fujian's land area is about 1.8e8 mu)
+    "MWh": "10000000000",  # power generation rights
+    "*": "1000000000000",
+    **json.loads(os.environ.get("AMOUNT_CAPS", "{}")),
+}
+
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+# Served over HTTPS (SECURE_HTTPS=1, e.g. behind a TLS-terminating proxy that sets X-Forwarded-Proto):
+# HSTS for a year, cookies only over HTTPS, plain HTTP redirected (health checks stay reachable).
+SECURE_HTTPS = env_bool("SECURE_HTTPS", False)
+if SECURE_HTTPS:
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    if env_bool("TRUST_X_FORWARDED_PROTO", True):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

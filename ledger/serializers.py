@@ -10,11 +10,18 @@ unknown fields are refused; the services make every change.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from rest_framework import serializers
 
-from accounts.api_common import MinorUnitField, StrictSerializer, from_minor, to_minor
+from accounts.api_common import (
+    MinorUnitField,
+    StrictSerializer,
+    check_amount,
+    from_minor,
+    parse_decimal_string,
+    to_minor,
+)
 from accounts.models import Basin, Organization, Region
 
 from .errors import INVALID_AMOUNT, TOO_MANY_DECIMALS, UNKNOWN_ASSET
@@ -44,7 +51,8 @@ class AmountField(MinorUnitField):
         super().fail(key, **kwargs)
 
 
-def amount_to_minor(value: Decimal, scale: int, field: str = "amount") -> int:
+def amount_to_minor(value: Decimal, scale: int, field: str = "amount", *, unit: str | None = None) -> int:
+    """Minor units of a positive amount, within its unit's plausibility cap (settings.AMOUNT_CAPS)."""
     try:
         minor = to_minor(value, scale)
     except ValueError:
@@ -53,10 +61,7 @@ def amount_to_minor(value: Decimal, scale: int, field: str = "amount") -> int:
     if minor <= 0:
         raise serializers.ValidationError({field: [serializers.ErrorDetail("must be greater than zero",
                                                                            code=INVALID_AMOUNT)]})
-    if minor >= MAX_MINOR:
-        raise serializers.ValidationError({field: [serializers.ErrorDetail("value is too large",
-                                                                           code="too_large")]})
-    return minor
+    return check_amount(minor, scale=scale, unit=unit, field=field)
 
 
 class AssetField(serializers.CharField):
@@ -98,7 +103,7 @@ class _AssetAmount(StrictSerializer):
     amount = AmountField()
 
     def validate(self, attrs):
-        attrs["amount"] = amount_to_minor(attrs["amount"], attrs["asset"].scale)
+        attrs["amount"] = amount_to_minor(attrs["amount"], attrs["asset"].scale, unit=attrs["asset"].unit)
         return attrs
 
 
@@ -110,7 +115,7 @@ class CashMovementInput(StrictSerializer):
     bank_reference = serializers.CharField(max_length=64, help_text="the bank's reference the operator confirmed")
 
     def validate(self, attrs):
-        attrs["amount"] = amount_to_minor(attrs["amount"], 2)
+        attrs["amount"] = amount_to_minor(attrs["amount"], 2, unit="CNY")
         return attrs
 
 
@@ -122,11 +127,10 @@ class FarmlandEvidenceInput(StrictSerializer):
     notes = serializers.CharField(max_length=500, required=False)
 
     def validate_area_mu(self, value):
-        try:
-            area = Decimal(value)
-        except InvalidOperation:
-            raise _error("invalid", "a decimal number of mu, as a string")
-        if not area.is_finite() or area <= 0:
+        area = parse_decimal_string(value)
+        if area is None:
+            raise _error("invalid_number", "a decimal number of mu, as a string of ASCII digits")
+        if area <= 0:
             raise _error(INVALID_AMOUNT, "must be greater than zero")
         return str(area)
 
