@@ -249,7 +249,7 @@ def test_deposit_replay_and_conflict(w):
 
 @pytest.mark.parametrize("amount, expected_code", [
     ("1.001", "too_many_decimals"), ("0", "invalid_amount"), ("0.00", "invalid_amount"), ("-5", "invalid_amount"),
-    (1.5, "validation_error"), ("abc", "validation_error"), ("NaN", "validation_error"),
+    (1.5, "invalid_number"), ("abc", "invalid_number"), ("NaN", "invalid_number"),
 ])
 def test_deposit_bad_amounts(w, amount, expected_code):
     state = ledger_state()

@@ -64,7 +64,8 @@ def test_docs_and_admin_pages_have_a_csp(path):
 
 
 def _urls(text: str) -> list[str]:
-    return re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", text) + re.findall(r"""url\(\s*["']?([^"')]+)""", text)
+    attributes = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", text)
+    return attributes + re.findall(r"""url\(\s*["']?([^"')]+)""", text)
 
 
 @pytest.mark.django_db
