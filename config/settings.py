@@ -75,7 +75,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
-    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from this project (no CDN)
+    "drf_spectacular_sidecar",  # Swagger UI served from this project (no CDN)
+    "core",
     "accounts",
     "ledger",
     "marketplace",
@@ -86,10 +87,10 @@ if env_bool("ENABLE_BENCH_APP"):  # `make bench` only: the bare ceiling endpoint
     INSTALLED_APPS.append("bench")
 
 MIDDLEWARE = [
-    "accounts.middleware.RequestIdMiddleware",
-    "accounts.middleware.ApiLimitsMiddleware",  # body size, NUL, Cache-Control: no-store under /api/
+    "core.middleware.RequestIdMiddleware",
+    "core.middleware.ApiLimitsMiddleware",  # body size, NUL, Cache-Control: no-store under /api/
     "django.middleware.security.SecurityMiddleware",
-    "accounts.middleware.ContentSecurityPolicyMiddleware",  # admin and API docs
+    "core.middleware.ContentSecurityPolicyMiddleware",  # admin and API docs
     "whitenoise.middleware.WhiteNoiseMiddleware",  # the admin's static files under gunicorn
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -157,13 +158,13 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsMember"],
-    "DEFAULT_PARSER_CLASSES": ["accounts.parsers.StrictJSONParser"],  # size, depth and NUL limits
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.StrictJSONParser"],  # size, depth and NUL limits
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "accounts.api_common.DefaultPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.DefaultPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "accounts.errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.handlers.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("LOGIN_THROTTLE", "10/min")},
     "UNAUTHENTICATED_USER": None,
     # Behind a reverse proxy set NUM_PROXIES so that throttling sees the client's address, not the proxy's.
@@ -177,7 +178,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    # the docs pages load nothing from another host (README: security; CSP in accounts.middleware)
+    # the docs pages load nothing from another host (README: security; CSP in core.middleware)
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -221,9 +222,9 @@ LEDGER_SEAL_INTERVAL_SECONDS = float(os.environ.get("LEDGER_SEAL_INTERVAL_SECOND
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "accounts.middleware.RequestIdLogFilter"}},
+    "filters": {"request_id": {"()": "core.middleware.RequestIdLogFilter"}},
     "formatters": {
-        "json": {"()": "accounts.middleware.JsonLogFormatter"},
+        "json": {"()": "core.middleware.JsonLogFormatter"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]},

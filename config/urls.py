@@ -3,23 +3,24 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from accounts.health import healthz, readyz
+from core.health import healthz, readyz
 
 api_v1 = [
     path("", include("accounts.urls")),
     path("", include("ledger.urls")),
     path("", include("marketplace.urls")),
-    path("", include("trading.urls")),
-    path("", include("trading.listing_urls")),
-    path("", include("trading.webhook_urls")),
+    path("", include("trading.orderbook.urls")),
+    path("", include("trading.listings.urls")),
+    path("", include("trading.settlement.urls")),
+    path("", include("trading.notifications.urls")),
     path("", include("oversight.urls")),
 ]
 
 # the API's error envelope under /api/, Django's plain pages elsewhere (never the URL map)
-handler400 = "accounts.errors.handler400"
-handler403 = "accounts.errors.handler403"
-handler404 = "accounts.errors.handler404"
-handler500 = "accounts.errors.handler500"
+handler400 = "core.handlers.handler400"
+handler403 = "core.handlers.handler403"
+handler404 = "core.handlers.handler404"
+handler500 = "core.handlers.handler500"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

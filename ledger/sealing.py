@@ -27,6 +27,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -186,8 +187,6 @@ _parsed_keys: dict[str, object] = {}
 
 def signing_key():
     """The configured Ed25519 private key (parsed once per configured value)."""
-    from django.core.exceptions import ImproperlyConfigured
-
     text = settings.LEDGER_SIGNING_KEY
     if not text:
         raise ImproperlyConfigured("LEDGER_SIGNING_KEY is not set: checkpoints cannot be signed")
@@ -200,8 +199,6 @@ def signing_key():
 def register_signing_key(public: bytes, now) -> str:
     """Record the public key the first time it signs (under the seal lock); a new key closes the validity
     of the key(s) used before it — that is a rotation. Returns the key id."""
-    from django.core.exceptions import ImproperlyConfigured
-
     kid = key_id(public)
     known = SigningKey.objects.filter(key_id=kid).first()
     if known is None:

@@ -14,18 +14,14 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from accounts.api_common import (
-    MinorUnitField,
-    StrictSerializer,
-    check_amount,
-    from_minor,
-    parse_decimal_string,
-    to_minor,
-)
 from accounts.models import Basin, Organization, Region
+from core.api import MinorUnitField, StrictSerializer, check_amount, parse_decimal_string
+from core.money import from_minor, to_minor
 
 from .errors import INVALID_AMOUNT, TOO_MANY_DECIMALS, UNKNOWN_ASSET
+from .keys import public_pem
 from .models import Asset, Bucket
+from .sealing import checkpoint_signed_body
 
 MAX_ID = 2**63 - 1
 MAX_MINOR = 2**62
@@ -293,8 +289,6 @@ class CheckpointSerializer(serializers.Serializer):
         return bytes(cp.checkpoint_hash).hex()
 
     def get_signed_body(self, cp) -> str:
-        from .sealing import checkpoint_signed_body
-
         return checkpoint_signed_body(cp).decode()
 
 
@@ -347,8 +341,6 @@ class SigningKeySerializer(serializers.Serializer):
     valid_until = serializers.DateTimeField(allow_null=True, help_text="null while it is the current key")
 
     def get_public_key_pem(self, key) -> str:
-        from .keys import public_pem
-
         return public_pem(bytes(key.public_key))
 
     def get_public_key_hex(self, key) -> str:

@@ -15,8 +15,8 @@ from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
-from accounts.errors import CODES
-from accounts.parsers import StrictJSONParser, nesting_exceeds
+from core.errors import CODES
+from core.parsers import StrictJSONParser, nesting_exceeds
 from ledger.models import Account, Asset, LedgerTransaction
 from trading.models import Listing, Order
 
@@ -103,9 +103,9 @@ def test_a_body_over_the_limit_is_the_413_envelope(settings):
 def test_the_parser_stops_reading_at_the_limit(settings):
     """A body whose length was not announced (or understated) is cut off by the parser itself."""
     settings.REQUEST_MAX_BYTES = 100
-    from accounts.errors import ApiError
+    from core.errors import DomainError
 
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         StrictJSONParser().parse(io.BytesIO(b'{"a": "' + b"x" * 1000 + b'"}'), parser_context={})
     assert refused.value.code == "request_too_large" and refused.value.status_code == 413
 

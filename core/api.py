@@ -1,0 +1,174 @@
+"""Shared API building blocks: pagination, strict input serializers, the error envelope's schema,
+decimal ↔ minor-unit fields (the arithmetic itself is `core.money`)."""
+from __future__ import annotations
+
+import re
+from datetime import UTC
+from decimal import Decimal
+
+from django.conf import settings
+from django_filters import IsoDateTimeFilter
+from rest_framework import serializers
+from rest_framework.pagination import CursorPagination, PageNumberPagination
+
+from .errors import message_for
+from .money import from_minor, to_minor
+
+
+class DefaultPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class IdCursorPagination(CursorPagination):
+    ordering = "-id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class StrictSerializer(serializers.Serializer):
+    """An input serializer that refuses fields it does not know (typos must not be silently dropped)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = set(data) - set(self.fields)
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: [serializers.ErrorDetail(message_for("unknown_field"), code="unknown_field")]
+                     for name in sorted(unknown)}
+                )
+        return super().to_internal_value(data)
+
+
+class FieldErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ErrorEnvelopeSerializer(serializers.Serializer):
+    """The body of every 4xx (see core.errors), for the OpenAPI schema."""
+
+    code = serializers.CharField(help_text="stable error code, listed in core.errors.CODES")
+    message = serializers.CharField(help_text="in the request's language (Accept-Language: zh-hans or en)")
+    fields = serializers.DictField(child=FieldErrorSerializer(many=True),
+                                   help_text="field name → errors, for field errors")
+    request_id = serializers.CharField(required=False)
+
+
+def error_responses(*statuses: int) -> dict:
+    """`extend_schema(responses=...)` entries documenting the error envelope for the given statuses."""
+    return {status: ErrorEnvelopeSerializer for status in statuses}
+
+
+# The one shape of a number at the edge (README: exact numbers): ASCII digits, an optional minus sign and
+# fraction. Decimal() and str.isdigit() also take "1e3", "1_000", " 2", "+2", "NaN", full-width "１０" and
+# Arabic-Indic "١٢"; none of those is an amount here. JSON numbers are refused too: amounts are strings.
+DECIMAL_STRING = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+MAX_DECIMAL_TEXT = 40
+# Every stored amount stays below 2**62 minor units, so that the sum of two never overflows a bigint.
+MAX_MINOR = 2**62 - 1
+
+
+def parse_decimal_string(data) -> Decimal | None:
+    """The Decimal of a strict decimal string, or None for anything else (numbers, other shapes)."""
+    if not isinstance(data, str) or len(data) > MAX_DECIMAL_TEXT or not DECIMAL_STRING.fullmatch(data):
+        return None
+    return Decimal(data)
+
+
+def amount_cap(unit: str | None, scale: int) -> tuple[int, str]:
+    """(cap in minor units, cap as text) for an asset's unit (settings.AMOUNT_CAPS)."""
+    caps = settings.AMOUNT_CAPS
+    whole = Decimal(str(caps.get(unit or "*", caps["*"])))
+    return min(int(whole.scaleb(scale)), MAX_MINOR), f"{whole:f} {unit or ''}".strip()
+
+
+def _out_of_range(limit: str) -> serializers.ErrorDetail:
+    return serializers.ErrorDetail(f"{message_for('amount_out_of_range')} (≤ {limit})", code="amount_out_of_range")
+
+
+def amount_out_of_range(field: str, limit: str) -> serializers.ValidationError:
+    return serializers.ValidationError({field: [_out_of_range(limit)]})
+
+
+def check_amount(minor: int, *, scale: int, unit: str | None, field: str) -> int:
+    """Refuse an amount beyond its unit's plausibility cap (and the bigint-safe range)."""
+    cap, text = amount_cap(unit, scale)
+    if abs(minor) > cap:
+        raise amount_out_of_range(field, text)
+    return minor
+
+
+class MinorUnitField(serializers.CharField):
+    """A decimal string at the edge, integer minor units inside. `scale` may be an int or None (the
+    serializer converts with `decimal_to_minor_or_error` once it knows the asset); `unit` names the
+    plausibility cap (settings.AMOUNT_CAPS) applied when the field converts itself."""
+
+    default_error_messages = {
+        # the codes of the one error table (core.errors), so that the envelope names them
+        "invalid_number": "Enter a decimal number as a string of ASCII digits, e.g. \"12.50\".",
+        "too_many_decimals": "Ensure there are no more than {scale} decimal places.",
+        "positive": "Must be greater than zero.",
+    }
+
+    def __init__(self, *, scale: int | None = None, positive: bool = True, unit: str | None = None, **kwargs):
+        self.scale = scale
+        self.positive = positive
+        self.unit = unit
+        super().__init__(**kwargs)
+
+    def run_validation(self, data=serializers.empty):
+        if isinstance(data, str) and not data.strip():
+            self.fail("invalid_number")  # CharField would call it `blank`: it is just another bad shape
+        return super().run_validation(data)
+
+    def to_internal_value(self, data):
+        value = parse_decimal_string(data)
+        if value is None:
+            self.fail("invalid_number")
+        if self.positive and value <= 0:
+            self.fail("positive")
+        if self.scale is None:
+            return value  # the serializer converts once it knows the asset's scale
+        try:
+            minor = to_minor(value, self.scale)
+        except ValueError:
+            self.fail("too_many_decimals", scale=self.scale)
+        cap, text = amount_cap(self.unit, self.scale)
+        if abs(minor) > cap:
+            raise serializers.ValidationError([_out_of_range(text)])
+        return minor
+
+    def to_representation(self, value):
+        if self.scale is None or not isinstance(value, int):
+            return str(value)
+        return from_minor(value, self.scale)
+
+
+def decimal_to_minor_or_error(value: Decimal, scale: int, field: str, *, unit: str | None = None) -> int:
+    """A Decimal from MinorUnitField(scale=None) → minor units of an asset with `scale` places, checked
+    against the cap of its `unit` (settings.AMOUNT_CAPS; "*" when the unit is not given)."""
+    try:
+        minor = to_minor(value, scale)
+    except ValueError:
+        raise serializers.ValidationError(
+            {field: [serializers.ErrorDetail(f"Ensure there are no more than {scale} decimal places.",
+                                             code="too_many_decimals")]}
+        )
+    return check_amount(minor, scale=scale, unit=unit, field=field)
+
+
+class UtcIsoDateTimeFilter(IsoDateTimeFilter):
+    """An ISO 8601 time filter that hands PostgreSQL UTC: any offset Python accepts (up to ±23:59) is
+    valid input, while PostgreSQL refuses offsets beyond ±15:59."""
+
+    def filter(self, qs, value):
+        if value is not None:
+            try:
+                value = value.astimezone(UTC)
+            except OverflowError:
+                raise serializers.ValidationError(
+                    {self.field_name: [serializers.ErrorDetail("time out of range", code="invalid")]})
+        return super().filter(qs, value)
