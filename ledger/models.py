@@ -243,7 +243,23 @@ class Checkpoint(models.Model):
     xid_horizon = models.BigIntegerField()
     created_at = models.DateTimeField()
     checkpoint_hash = models.BinaryField()
-    signature = models.CharField(max_length=128)
+    signature = models.CharField(max_length=128)  # hex Ed25519 signature of the body (HMAC-SHA256 if legacy)
+    key_id = models.CharField(max_length=32)  # the SigningKey that signed it; "legacy-hmac" before Ed25519
 
     class Meta:
         ordering = ["tree_size"]
+
+
+class SigningKey(models.Model):
+    """A public key that has signed checkpoints (ledger.keys). Registered by the sealer the first time
+    it signs with a key; a rotation closes the previous key's validity at that instant. Public: served at
+    GET /api/v1/checkpoints/public-keys so that anyone can verify checkpoints without the private key."""
+
+    key_id = models.CharField(max_length=32, unique=True)
+    algorithm = models.CharField(max_length=16, default="ed25519")
+    public_key = models.BinaryField()  # raw 32 bytes
+    valid_from = models.DateTimeField()
+    valid_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["valid_from"]

@@ -22,7 +22,7 @@ from accounts.permissions import is_operator
 
 from . import sql
 from .canonical import memo_value
-from .models import Account, AccountKind, Asset, Checkpoint, LedgerTransaction, MerkleLeaf, Posting
+from .models import Account, AccountKind, Asset, Checkpoint, LedgerTransaction, MerkleLeaf, Posting, SigningKey
 from .services import cny
 
 
@@ -106,6 +106,11 @@ def leaf_of(transaction_id: int) -> MerkleLeaf | None:
 
 def checkpoint_list() -> QuerySet[Checkpoint]:
     return Checkpoint.objects.all()
+
+
+def signing_keys():
+    """Every public key that has signed checkpoints, oldest first (public information)."""
+    return SigningKey.objects.order_by("valid_from")
 
 
 def checkpoint_latest() -> Checkpoint | None:

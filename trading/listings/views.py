@@ -159,8 +159,8 @@ class ListingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         def handler():
             data = ListingBuySerializer(data=request.data)
             data.is_valid(raise_exception=True)
-            scale = Asset.objects.values_list("scale", flat=True).get(pk=listing.asset_id)
-            quantity = decimal_to_minor_or_error(data.validated_data["quantity"], scale, "quantity")
+            scale, unit = Asset.objects.values_list("scale", "unit").get(pk=listing.asset_id)
+            quantity = decimal_to_minor_or_error(data.validated_data["quantity"], scale, "quantity", unit=unit)
             result = listing_buy(actor=Actor.from_request(request), buyer=organization, listing_id=listing.id,
                                  quantity=quantity)
             return Response(self._purchase(result, organization.id), status=status.HTTP_201_CREATED)
