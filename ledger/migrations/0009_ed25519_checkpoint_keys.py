@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("ledger", "0007_balances_applied_per_statement")]
+    dependencies = [("ledger", "0008_right_type_policy")]
 
     operations = [
         # ADD COLUMN with a default: existing rows take it without an UPDATE (the table is append-only)
