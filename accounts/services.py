@@ -11,6 +11,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError as DrfValidationError
 from rest_framework.fields import get_error_detail
@@ -29,6 +30,11 @@ _CODE_MAP = {
     ("username", "unique"): "username_taken",
 }
 _CONFLICT_CODES = {"duplicate_uscc", "username_taken"}
+
+# Sent inside `organization_set_status`'s transaction when an organization is frozen; arguments
+# `organization`, `actor`, `reason`, `summary` (a dict receivers fill with what they pulled, for the audit
+# row). Trading connects the pull of open orders, listings and bids (`trading.freeze`).
+organization_suspended = Signal()
 
 
 def _full_clean(obj, *, exclude=None) -> None:
@@ -141,9 +147,15 @@ def organization_set_status(*, actor: Actor, organization: Organization, status:
     before = {"status": org.status}
     org.status = status
     org.save(update_fields=["status"])
+    summary: dict = {}
+    if status == "suspended":
+        # receivers (trading) pull the organization's open orders, listings and bids in this transaction
+        organization_suspended.send(sender=Organization, organization=org, actor=actor, reason=reason,
+                                    summary=summary)
     audit_record(actor=actor, action=f"organization.{'suspend' if status == 'suspended' else 'activate'}",
                  object_type="organization", object_id=org.pk, before=before,
-                 after={"status": status, "reason": reason}, region_codes=[org.region_id])
+                 after={"status": status, "reason": reason, **({"pulled": summary} if summary else {})},
+                 region_codes=[org.region_id])
     return org
 
 

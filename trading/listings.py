@@ -578,6 +578,9 @@ def _award(listing: Listing, asset: Asset, actor: Actor, now: datetime) -> None:
     winner, trade, skipped = None, None, []
     if not asset.is_expired(timezone.localdate(now)):
         for i, bid in enumerate(in_time):
+            if not bid.bidder.is_active:  # platform invariant: a frozen organization never wins
+                skipped.append({"bid": bid.id, "rule": "organization_suspended"})
+                continue
             version, refusal = evaluate(CheckContext(stage="trade", asset=asset, at=now, buyer=bid.bidder,
                                                      seller=listing.seller, price=bid.amount,
                                                      quantity=listing.quantity))

@@ -383,6 +383,10 @@ def _match(order: Order, market: Market, organization: Organization,
         batch = _book_after(order, cursor, limit)
         for resting in batch:
             cursor = (resting.price, resting.id)
+            if not resting.organization.is_active:
+                # platform invariant, not a rule: a frozen organization's order never fills (freezing
+                # pulls them; one that slipped in concurrently rests inert until then)
+                continue
             if resting.organization_id == order.organization_id:
                 self_trade = True  # self-trade prevention: the incoming remainder is cancelled
                 break

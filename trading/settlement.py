@@ -73,6 +73,7 @@ from .routing import settlement_shard
 log = logging.getLogger(__name__)
 SETTLEABLE = {TradeStatus.MATCHED, TradeStatus.APPROVED, TradeStatus.SETTLING}
 FAILURE_ALERT = "alert.settlement_failed"
+PARTY_SUSPENDED = "party_suspended"  # failure reason: the buyer or the seller is frozen
 
 
 def operator_organization_id() -> int | None:
@@ -266,6 +267,10 @@ def _trade_settle(*, trade_id: int, now: datetime | None) -> str:
         return "not_due"
     asset = _asset(trade.asset_id)
     actor = Actor.system()
+    if not (trade.buyer.is_active and trade.seller.is_active):
+        # platform invariant (not a rulebook rule): a suspended party never settles; the trade fails,
+        # both escrows go back and an alert is raised for the operator
+        return _fail(trade, asset, actor, now, reason=PARTY_SUSPENDED, alert=True)
 
     _, refusal = evaluate(CheckContext(stage="settlement", asset=asset, at=now, buyer=trade.buyer, seller=trade.seller,
                                        price=trade.price, quantity=trade.quantity,
