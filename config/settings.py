@@ -184,3 +184,19 @@ LOGGING = {
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# --- who may do what (#14; README "Who may do what") -------------------------------------------------
+def _limits(name: str) -> dict:
+    """`KIND=minor units,…` → {kind: int}; a kind not named needs two people whatever the amount."""
+    out = {}
+    for part in os.environ.get(name, "").split(","):
+        if "=" in part:
+            kind, value = part.split("=", 1)
+            out[kind.strip()] = int(value)
+    return out
+
+
+# Maker–checker: deposits, withdrawals and transfers (operator-initiated) and issuance are proposed by one
+# person and confirmed by another. Below these amounts (minor units of the moved asset) one person suffices;
+# default: none, i.e. always two. e.g. FOUR_EYES_SINGLE_PERSON_BELOW="deposit=100000,withdraw=100000".
+FOUR_EYES_SINGLE_PERSON_BELOW = _limits("FOUR_EYES_SINGLE_PERSON_BELOW")

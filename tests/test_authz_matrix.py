@@ -93,6 +93,12 @@ MATRIX: dict[tuple[str, str], str] = {
     ("ledger-holdings", "get"):                 "-  +  +  +  +  +  +  +  +  +",
     # county: the right originates in Xiamen
     ("ledger-issuances", "post"):               "-  -  -  -  -  -  +  -  -  -",
+    # maker–checker requests: everyone lists what they may see; B's deposit proposal (by an operator trader)
+    # is the operator's to see and confirm (its admin: another person)
+    ("ledger-movement", "get"):                 "-  -  -  -  -  -  +  -  -  -",
+    ("ledger-movement-confirm", "post"):        "-  -  -  -  -  -  +  -  -  -",
+    ("ledger-movement-reject", "post"):         "-  -  -  -  -  -  +  -  -  -",
+    ("ledger-movements", "get"):                "-  +  +  +  +  +  +  +  +  +",
     ("ledger-retirements", "post"):             "-  +  -  +  -  -  +  +  +  +",
     ("ledger-statements", "get"):               "-  +  +  +  +  +  +  +  +  +",
     # B's deposit
@@ -343,6 +349,13 @@ def build_world() -> World:
                      idempotency_key=f"mx-iss-{_seq()}")
 
     b_deposit = deposit(o["B"], 1_000_000)
+    # a pending maker–checker deposit for B, proposed by an operator trader (another person than "operator")
+    from ledger.movements import movement_propose
+
+    op_trader = member(o["operator"], "trader")
+    movement, _, _ = movement_propose(membership=op_trader, kind="deposit", idempotency_key=f"mx-mv-{_seq()}",
+                                      request={"asset": "CNY", "organization": o["B"].id, "amount": 100_00,
+                                               "bank_reference": "mx-pending"})
     deposit(o["C"], 1_000_000)
     a_deposit = deposit(o["A"], 1_000_000)
     issue(xm_market, o["xm_issuer"], o["B"], 50 * T)
@@ -407,7 +420,7 @@ def build_world() -> World:
         "webhook": webhook.id, "approval": approval.id, "alert": alert.id, "rulebook": rulebook.version,
         "region": "350203", "basin": Basin.objects.order_by("code").values_list("code", flat=True).first(),
         "asset_code": xm_market.asset.code, "fz_asset_code": fz_market.asset.code,
-        "audit_event": listing_event.id,
+        "audit_event": listing_event.id, "movement": movement.id,
         # the fuzzing participant's (A's) own things, and C's public listings
         "A_order": a_sell.order.id, "A_trade": a_trade.id, "A_transaction": a_deposit.transaction_id,
         "A_membership": w.members["trader"].id, "fz_asset": fz_market.asset_id, "c_fixed": c_fixed.id,
@@ -467,7 +480,7 @@ def url_kwargs(name: str, w: World) -> dict:
         ("market-", "market"), ("order-", "order"), ("trade-", "trade"), ("listing-", "listing"),
         ("webhook-", "webhook"), ("oversight-trade", "trade"), ("oversight-organization-", "B"),
         ("oversight-market-", "market"), ("oversight-approv", "approval"), ("oversight-reject", "approval"),
-        ("oversight-object", "approval"), ("oversight-alert", "alert"),
+        ("oversight-object", "approval"), ("oversight-alert", "alert"), ("ledger-movement", "movement"),
     ]
     for prefix, key in by_prefix:
         if name.startswith(prefix):
@@ -500,6 +513,7 @@ BODIES = {
     ("oversight-market-resume", "post"): lambda w: _reason(),
     ("oversight-reject", "post"): lambda w: _reason(),
     ("oversight-object", "post"): lambda w: _reason(),
+    ("ledger-movement-reject", "post"): lambda w: _reason(),
     # the Xiamen-origin right: only a government covering Xiamen (or the operator naming one) issues it
     ("ledger-issuances", "post"): lambda w: {"asset": w.ids["asset_code"], "recipient": w.ids["A"], "amount": "1"},
 }
@@ -591,6 +605,7 @@ LISTED = [
     ("oversight-export-audit", {}, "csv", "id", "audit_event", {"province", "operator"}),
     ("ledger-export-csv", {}, "csv", "transaction_id", "transaction", {"province", "operator"}),
     ("ledger-export-jsonl", {}, "jsonl", "id", "transaction", {"province", "operator"}),
+    ("ledger-movements", {}, "json", "id", "movement", {"operator"}),
 ]
 
 

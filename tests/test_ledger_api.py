@@ -49,6 +49,10 @@ def w(make_org, make_member, client_for, settings):
     w.c_fz = client_for(make_member(w.fz_reg, "approver"))
     w.c_xm = client_for(make_member(w.xm_reg, "approver"))
     w.c_op = client_for(make_member(w.operator, "admin"))
+    w.c_checker = client_for(make_member(w.operator, "approver"))  # confirms what the others propose
+    for name, value in list(vars(w).items()):
+        if name.startswith("c_"):
+            value.checker = w.c_checker
     actor = Actor.system()
     w.so2 = services.asset_create(actor=actor, code="EM-SO2-2026-350121", right_type_id="emission", subtype="SO2",
                                   unit="t", scale=3, vintage=2026, origin_region_id="350121", issuer=w.county,
@@ -66,9 +70,17 @@ def w(make_org, make_member, client_for, settings):
     return w
 
 
+MAKER_CHECKER = {"cash/deposits", "cash/withdrawals", "transfers", "issuances"}
+
+
 def post(client, url, data, key="k1", **extra):
+    """POST; a maker–checker proposal (202, or 200 on a replay) is then confirmed by `client.checker`, another
+    person, and the confirmation's response is returned (what the one-step call used to answer)."""
     headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
-    return client.post(f"/api/v1/{url}", data, format="json", **headers, **extra)
+    response = client.post(f"/api/v1/{url}", data, format="json", **headers, **extra)
+    if url in MAKER_CHECKER and response.status_code in (200, 202) and "status" in response.json():
+        return client.checker.post(f"/api/v1/movement-requests/{response.json()['id']}/confirm", format="json")
+    return response
 
 
 # --- holdings and statements -------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from accounts.models import Membership
 from oversight.approvals import approval_approve, approval_reject
 
 
-
 @pytest.fixture
 def regulators(make_org, make_member, operator_org):
     province = make_org("regulator", "350000", jurisdiction="350000", name="省生态环境厅")
