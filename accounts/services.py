@@ -13,12 +13,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
+from rest_framework.exceptions import Throttled
 from rest_framework.exceptions import ValidationError as DrfValidationError
 from rest_framework.fields import get_error_detail
 
+from . import lockout
 from .actor import Actor
 from .audit import audit_record
-from .errors import ApiError, field_error
+from .errors import ApiError, field_error, register
 from .models import ApiToken, Membership, Organization, Role, User
 
 # (field, Django validation code) → our stable code; uniqueness conflicts are 409s, the rest 400s.
@@ -30,6 +32,9 @@ _CODE_MAP = {
     ("username", "unique"): "username_taken",
 }
 _CONFLICT_CODES = {"duplicate_uscc", "username_taken"}
+WRONG_PASSWORD = register("wrong_password", 400, "原密码不正确", "The current password is wrong")
+LOGIN_LOCKED = register("login_locked", 429, "登录失败次数过多，请稍后再试",
+                        "Too many failed logins; try again later")
 
 # Sent inside `organization_set_status`'s transaction when an organization is frozen; arguments
 # `organization`, `actor`, `reason`, `summary` (a dict receivers fill with what they pulled, for the audit
@@ -264,15 +269,21 @@ def token_issue(*, membership: Membership, request_id: str = "") -> tuple[str, A
 
 @transaction.atomic
 def login(*, username: str, password: str, organization_id: int | None = None,
-          request_id: str = "") -> tuple[str, ApiToken]:
+          request_id: str = "", address: str = "unknown") -> tuple[str, ApiToken]:
     """Check the password, choose the membership the token will act for, and issue the token.
 
     The acting organization is fixed at login: `organization_id` names it, and may be left out when the
-    user has exactly one active membership. Acting for another organization means logging in again."""
+    user has exactly one active membership. Acting for another organization means logging in again.
+    A locked-out address or account (`accounts.lockout`) is refused before the password is checked."""
+    wait, _which = lockout.locked_for(address=address, username=username)
+    if wait:
+        raise Throttled(wait=wait, code=LOGIN_LOCKED)
     # Django's ModelBackend hashes even for unknown usernames (no timing oracle) and refuses inactive users
     user = authenticate(request=None, username=username, password=password)
     if user is None:
+        lockout.record_failure(address=address, username=username)
         raise ApiError("authentication_failed")
+    lockout.record_success(username=username)
     memberships = Membership.objects.select_related("organization", "organization__region").filter(
         user=user, is_active=True)
     if organization_id is not None:
@@ -293,6 +304,18 @@ def login(*, username: str, password: str, organization_id: int | None = None,
     return token_issue(membership=membership, request_id=request_id)
 
 
+def login_refused(*, username: str, address: str, exc: Exception, request_id: str = "") -> None:
+    """Audit a refused login (bounded per address and username: `accounts.refusals`)."""
+    from .refusals import record_refusal
+
+    code = getattr(exc, "code", None) or (exc.get_codes() if hasattr(exc, "get_codes") else "")
+    action = "auth.login_locked" if code == LOGIN_LOCKED else "auth.login_failed"
+    user_id = User.objects.filter(username__iexact=username).values_list("pk", flat=True).first()
+    actor = Actor(user_id=None, organization_id=None, request_id=request_id)
+    record_refusal(action=action, who=f"address:{address}", actor=actor, object_type="user",
+                   object_id=user_id or "", after={"username": username[:150], "address": address, "code": code})
+
+
 @transaction.atomic
 def token_revoke(*, actor: Actor, token: ApiToken) -> None:
     updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
@@ -311,3 +334,55 @@ def token_refresh(*, actor: Actor, token: ApiToken) -> tuple[str, ApiToken]:
     audit_record(actor=actor, action="auth.refresh", object_type="token", object_id=new.pk,
                  before={"token": token.pk})
     return secret, new
+
+
+# --- passwords ---------------------------------------------------------------------------------------
+
+@transaction.atomic
+def password_change(*, actor: Actor, user: User, old_password: str, new_password: str, address: str = "unknown"
+                    ) -> int:
+    """Change one's own password (the old one checked, as a login would: lockout and all). Every API token
+    of the user is revoked (`on_user_saved`). Returns how many tokens were revoked."""
+    wait, _which = lockout.locked_for(address=address, username=user.username)
+    if wait:
+        raise Throttled(wait=wait, code=LOGIN_LOCKED)
+    if not user.check_password(old_password):
+        lockout.record_failure(address=address, username=user.username)
+        raise field_error("wrong_password", "old_password")
+    try:
+        validate_password(new_password, user)
+    except DjangoValidationError as exc:
+        raise ApiError("weak_password", fields={
+            "new_password": [{"code": e.code or "invalid", "message": " ".join(e.messages)} for e in exc.error_list]
+        })
+    user.set_password(new_password)
+    user._password_change_actor = actor
+    user.save(update_fields=["password"])
+    return user._tokens_revoked
+
+
+def _password_changing(sender, instance, update_fields=None, **kwargs) -> None:
+    """pre_save of User: notice a password change, whoever makes it (API, admin, `changepassword`)."""
+    instance._password_changed = False
+    if instance.pk is None or (update_fields is not None and "password" not in update_fields):
+        return
+    old = User.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
+    instance._password_changed = old is not None and old != instance.password
+
+
+def on_user_saved(sender, instance, created=False, **kwargs) -> None:
+    """post_save of User: a changed password revokes every API token of the user; both audited."""
+    if created or not getattr(instance, "_password_changed", False):
+        return
+    instance._password_changed = False
+    actor = getattr(instance, "_password_change_actor", None) or Actor.system()
+    revoked = list(ApiToken.objects.filter(membership__user_id=instance.pk, revoked_at__isnull=True)
+                   .values_list("pk", flat=True))
+    if revoked:
+        ApiToken.objects.filter(pk__in=revoked).update(revoked_at=timezone.now())
+    instance._tokens_revoked = len(revoked)
+    audit_record(actor=actor, action="auth.password_change", object_type="user", object_id=instance.pk,
+                 after={"username": instance.username})
+    if revoked:
+        audit_record(actor=actor, action="auth.tokens_revoked", object_type="user", object_id=instance.pk,
+                     after={"tokens": revoked, "reason": "password_change"})

@@ -14,6 +14,7 @@ urlpatterns = [
     path("auth/login", views.LoginView.as_view(), name="auth-login"),
     path("auth/logout", views.LogoutView.as_view(), name="auth-logout"),
     path("auth/refresh", views.RefreshView.as_view(), name="auth-refresh"),
+    path("auth/password", views.PasswordView.as_view(), name="auth-password"),
     path("me", views.MeView.as_view(), name="me"),
     *router.urls,
 ]

@@ -18,14 +18,15 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import selectors, services
+from . import lockout, selectors, services
 from .actor import Actor
 from .api_common import error_responses
-from .errors import field_error
+from .errors import ApiError, field_error
 from .filters import MembershipFilter, OrganizationFilter, RegionFilter
 from .models import Membership, Organization
 from .permissions import (
@@ -48,6 +49,7 @@ from .serializers import (
     OrganizationSerializer,
     OrganizationStatusInputSerializer,
     OrganizationUpdateInputSerializer,
+    PasswordChangeInputSerializer,
     RegionSerializer,
     TokenSerializer,
 )
@@ -93,13 +95,22 @@ class LoginView(APIView):
         responses={200: TokenSerializer, **error_responses(400, 401, 403, 415, 429)},
         description="Exchange a username and password for a bearer token acting for one organization. "
                     "`organization` may be left out when the user has exactly one active membership. "
-                    "Throttled per username and client address.",
+                    "Throttled per username and client address; after repeated failures the address or the "
+                    "account is locked out (429 `login_locked` with Retry-After), the window doubling with "
+                    "each further failure.",
     )
     def post(self, request):
         data = _validated(LoginInputSerializer, request)
-        secret, token = services.login(username=data["username"], password=data["password"],
-                                       organization_id=data.get("organization"),
-                                       request_id=getattr(request, "request_id", ""))
+        address = lockout.client_address(request)
+        try:
+            secret, token = services.login(username=data["username"], password=data["password"],
+                                           organization_id=data.get("organization"),
+                                           request_id=getattr(request, "request_id", ""), address=address)
+        except (ApiError, Throttled) as exc:
+            # the login's transaction rolled back: the refusal is audited on its own (bounded)
+            services.login_refused(username=data["username"], address=address, exc=exc,
+                                   request_id=getattr(request, "request_id", ""))
+            raise
         return Response(_token_body(secret, token))
 
 
@@ -125,6 +136,21 @@ class RefreshView(APIView):
         _validated(EmptyInputSerializer, request)
         secret, token = services.token_refresh(actor=Actor.from_request(request), token=request.auth)
         return Response(_token_body(secret, token))
+
+
+class PasswordView(APIView):
+    throttle_classes = (LoginThrottle,)
+
+    @extend_schema(operation_id="auth_password", tags=["auth"], request=PasswordChangeInputSerializer,
+                   responses={204: None, **error_responses(400, 401, 403, 415, 429)},
+                   description="Change one's own password. Every API token of the user is revoked, this one "
+                               "included: log in again.")
+    def post(self, request):
+        data = _validated(PasswordChangeInputSerializer, request)
+        m = acting_membership(request)
+        services.password_change(actor=Actor.from_request(request), user=m.user, old_password=data["old_password"],
+                                 new_password=data["new_password"], address=lockout.client_address(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(APIView):

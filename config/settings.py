@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.refusals.RefusalAuditMiddleware",  # every 403 under /api/ is an audit event (bounded)
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -200,3 +201,17 @@ def _limits(name: str) -> dict:
 # person and confirmed by another. Below these amounts (minor units of the moved asset) one person suffices;
 # default: none, i.e. always two. e.g. FOUR_EYES_SINGLE_PERSON_BELOW="deposit=100000,withdraw=100000".
 FOUR_EYES_SINGLE_PERSON_BELOW = _limits("FOUR_EYES_SINGLE_PERSON_BELOW")
+
+# Login lockout per client address and per account, the admin login included (accounts.lockout): after
+# `account_failures` (address: `address_failures`) failed passwords the key is locked for `base_seconds`,
+# doubling with each further failure up to `max_seconds`; counts decay `reset_seconds` after the last one.
+LOGIN_LOCKOUT = {
+    "account_failures": int(os.environ.get("LOGIN_LOCKOUT_ACCOUNT_FAILURES", "5")),
+    "address_failures": int(os.environ.get("LOGIN_LOCKOUT_ADDRESS_FAILURES", "20")),
+    "base_seconds": int(os.environ.get("LOGIN_LOCKOUT_BASE_SECONDS", "60")),
+    "max_seconds": int(os.environ.get("LOGIN_LOCKOUT_MAX_SECONDS", "3600")),
+    "reset_seconds": int(os.environ.get("LOGIN_LOCKOUT_RESET_SECONDS", "86400")),
+}
+# Refusals (failed logins, lockouts, 403s) written to the audit log per (actor or address, kind) and minute;
+# the rest are counted and reported on the next event written (accounts.refusals).
+AUDIT_REFUSALS_PER_MINUTE = int(os.environ.get("AUDIT_REFUSALS_PER_MINUTE", "10"))

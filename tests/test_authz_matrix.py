@@ -63,6 +63,8 @@ MATRIX: dict[tuple[str, str], str] = {
     # public (a 400 for the empty body)
     ("auth-login", "post"):                     "+  +  +  +  +  +  +  +  +  +",
     ("auth-logout", "post"):                    "-  +  +  +  +  +  +  +  +  +",
+    # one's own password (a 400 for the empty body)
+    ("auth-password", "post"):                  "-  +  +  +  +  +  +  +  +  +",
     ("auth-refresh", "post"):                   "-  +  +  +  +  +  +  +  +  +",
     ("basin-detail", "get"):                    "-  +  +  +  +  +  +  +  +  +",
     ("basin-list", "get"):                      "-  +  +  +  +  +  +  +  +  +",
