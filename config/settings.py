@@ -215,3 +215,9 @@ LOGIN_LOCKOUT = {
 # Refusals (failed logins, lockouts, 403s) written to the audit log per (actor or address, kind) and minute;
 # the rest are counted and reported on the next event written (accounts.refusals).
 AUDIT_REFUSALS_PER_MINUTE = int(os.environ.get("AUDIT_REFUSALS_PER_MINUTE", "10"))
+# Load limits (#14 item 12): order placement/cancel/reduce per acting organization (DRF rate, e.g. "20/s");
+# open orders per organization and market (0: no cap); full ledger verification runs as a Celery job, one
+# at a time (a run still queued/running after LEDGER_VERIFY_STALE_SECONDS no longer blocks a new one).
+ORDER_RATE_LIMIT = os.environ.get("ORDER_RATE_LIMIT", "20/s")
+MAX_OPEN_ORDERS_PER_MARKET = int(os.environ.get("MAX_OPEN_ORDERS_PER_MARKET", "200"))
+LEDGER_VERIFY_STALE_SECONDS = int(os.environ.get("LEDGER_VERIFY_STALE_SECONDS", "3600"))

@@ -277,3 +277,32 @@ class MovementRequest(models.Model):
                            | Q(status="rejected", decided_by__isnull=False, transaction__isnull=True)),
                 name="movement_status_consistent"),
         ]
+
+
+class VerificationStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    OK = "ok", "Verified"
+    FAILED = "failed", "Verification found a fault"
+    ERROR = "error", "Did not complete"
+
+
+class VerificationRun(models.Model):
+    """A full ledger verification (`ledger.verify.verify_ledger`) run as a Celery job. One at a time: `active`
+    is TRUE while queued or running and NULL afterwards, and it is unique."""
+
+    status = models.CharField(max_length=8, choices=VerificationStatus.choices, default=VerificationStatus.QUEUED)
+    active = models.BooleanField(null=True, default=True, unique=True)
+    requested_by = models.ForeignKey("accounts.User", null=True, on_delete=models.PROTECT, related_name="+")
+    requester_organization = models.ForeignKey(Organization, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    report = models.JSONField(null=True, blank=True)
+    error = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.CheckConstraint(condition=Q(active=True, status__in=["queued", "running"])
+                                              | Q(active__isnull=True, status__in=["ok", "failed", "error"]),
+                                              name="verification_active_while_unfinished")]

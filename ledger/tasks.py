@@ -12,3 +12,11 @@ BEAT_SCHEDULE = {
 @shared_task(name="ledger.tasks.ledger_seal", ignore_result=True)
 def ledger_seal() -> int:
     return seal().sealed
+
+
+@shared_task(name="ledger.tasks.ledger_verify", ignore_result=True, acks_late=True)
+def ledger_verify(run_id: int) -> str | None:
+    from .verification import verification_run
+
+    run = verification_run(run_id=run_id)
+    return run.status if run is not None else None

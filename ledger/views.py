@@ -35,7 +35,7 @@ from . import movements, selectors, services
 from .canonical import leaf_hash
 from .errors import IDEMPOTENCY_KEY_REQUIRED, INVALID_PROOF_RANGE, NOTHING_TO_EXPIRE
 from .filters import AssetFilter, StatementFilter
-from .models import MovementRequest
+from .models import MovementRequest, VerificationRun
 from .sealing import canonical_bytes, consistency_proof, inclusion_proof
 from .serializers import (
     AssetInput,
@@ -224,15 +224,48 @@ class ConsistencyView(APIView):
                          "proof": [h.hex() for h in consistency_proof(first, second)]})
 
 
-class VerifyView(APIView):
-    permission_classes = [Overseer]
+class VerificationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    report = VerifyReportSerializer(allow_null=True)
+    error = serializers.CharField()
 
-    @extend_schema(tags=["ledger"], summary="Verify the whole ledger (regulators and the operator)",
-                   responses={200: VerifyReportSerializer, **error_responses(401, 403)})
-    def get(self, request):
-        from .verify import verify_ledger
 
-        return Response(verify_ledger().as_dict())
+# the whole ledger is recomputed in a worker, for admins of a regulator or of the operator, one run at a time
+VerificationAdmin = member_with(roles=("admin",), kinds=("regulator", "exchange_operator"), safe_roles=("admin",),
+                                safe_kinds=("regulator", "exchange_operator"))
+
+
+class VerificationStartView(APIView):
+    permission_classes = [VerificationAdmin]
+
+    @extend_schema(tags=["ledger"], summary="Start a full ledger verification (a background job; admins of a "
+                   "regulator or of the operator). While one is queued or running, that one is returned.",
+                   request=None, responses={202: VerificationSerializer,
+                                            200: OpenApiResponse(VerificationSerializer,
+                                                                 description="the run already under way"),
+                                            **error_responses(401, 403)})
+    def post(self, request):
+        from .verification import verification_start
+
+        run, created = verification_start(actor=Actor.from_request(request))
+        return Response(VerificationSerializer(run).data,
+                        status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+
+class VerificationDetailView(APIView):
+    permission_classes = [VerificationAdmin]
+
+    @extend_schema(tags=["ledger"], summary="A ledger verification run: its status and, once done, the report",
+                   responses={200: VerificationSerializer, **error_responses(401, 403, 404)})
+    def get(self, request, pk: int):
+        run = VerificationRun.objects.filter(pk=pk).first()
+        if run is None:
+            raise NotFound()
+        return Response(VerificationSerializer(run).data)
 
 
 # --- instrument catalog ------------------------------------------------------------------------------

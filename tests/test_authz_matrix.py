@@ -106,7 +106,9 @@ MATRIX: dict[tuple[str, str], str] = {
     # B's deposit
     ("ledger-transaction", "get"):              "-  -  -  -  -  +  +  +  +  -",
     ("ledger-transfers", "post"):               "-  -  -  -  -  -  +  -  -  -",
-    ("ledger-verify", "get"):                   "-  -  -  -  +  +  +  -  -  -",
+    # admins of a regulator or of the operator only (city/province here are approvers: denied)
+    ("ledger-verification", "get"):             "-  -  -  -  -  -  +  -  -  -",
+    ("ledger-verifications", "post"):           "-  -  -  -  -  -  +  -  -  -",
     ("ledger-withdrawals", "post"):             "-  -  -  -  -  -  +  -  -  -",
     # --- marketplace and the order book
     ("market-book", "get"):                     "-  +  +  +  +  +  +  +  +  +",
@@ -355,6 +357,9 @@ def build_world() -> World:
     from ledger.movements import movement_propose
 
     op_trader = member(o["operator"], "trader")
+    from ledger.models import VerificationRun
+
+    verification = VerificationRun.objects.create(status="ok", active=None, report=None)
     movement, _, _ = movement_propose(membership=op_trader, kind="deposit", idempotency_key=f"mx-mv-{_seq()}",
                                       request={"asset": "CNY", "organization": o["B"].id, "amount": 100_00,
                                                "bank_reference": "mx-pending"})
@@ -422,7 +427,7 @@ def build_world() -> World:
         "webhook": webhook.id, "approval": approval.id, "alert": alert.id, "rulebook": rulebook.version,
         "region": "350203", "basin": Basin.objects.order_by("code").values_list("code", flat=True).first(),
         "asset_code": xm_market.asset.code, "fz_asset_code": fz_market.asset.code,
-        "audit_event": listing_event.id, "movement": movement.id,
+        "audit_event": listing_event.id, "movement": movement.id, "verification": verification.id,
         # the fuzzing participant's (A's) own things, and C's public listings
         "A_order": a_sell.order.id, "A_trade": a_trade.id, "A_transaction": a_deposit.transaction_id,
         "A_membership": w.members["trader"].id, "fz_asset": fz_market.asset_id, "c_fixed": c_fixed.id,
@@ -483,6 +488,7 @@ def url_kwargs(name: str, w: World) -> dict:
         ("webhook-", "webhook"), ("oversight-trade", "trade"), ("oversight-organization-", "B"),
         ("oversight-market-", "market"), ("oversight-approv", "approval"), ("oversight-reject", "approval"),
         ("oversight-object", "approval"), ("oversight-alert", "alert"), ("ledger-movement", "movement"),
+        ("ledger-verification", "verification"),
     ]
     for prefix, key in by_prefix:
         if name.startswith(prefix):

@@ -26,6 +26,7 @@ import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -43,7 +44,7 @@ from marketplace.rules import GENERATION_SQL, CheckContext, evaluate
 from marketplace.sessions import LOCAL, is_session_key, market_state_at, trading_day
 
 from . import pricing
-from .errors import INVALID_REDUCE, ORDER_NOT_OPEN
+from .errors import INVALID_REDUCE, ORDER_NOT_OPEN, TOO_MANY_OPEN_ORDERS
 from .models import Order, OrderStatus, SettlementOutbox, Side, TimeInForce, Trade, TradeEvent, TradeSource, TradeStatus
 from .outbox import enqueue_after_commit, outbox_row_for
 
@@ -244,6 +245,17 @@ def _check_order(market: Market, organization: Organization, price: int, quantit
         raise ApiError(market_errors.PRICE_OUTSIDE_BAND, fields={"price": f"allowed {band[0]}..{band[1]} fen"})
 
 
+def _check_open_order_cap(market: Market, organization: Organization) -> None:
+    """At most `settings.MAX_OPEN_ORDERS_PER_MARKET` open orders per organization and market (a load limit,
+    checked under the market lock, so concurrent placements cannot both take the last place)."""
+    cap = getattr(settings, "MAX_OPEN_ORDERS_PER_MARKET", None)
+    if not cap:
+        return
+    open_orders = Order.objects.filter(organization=organization, status=OrderStatus.OPEN, market=market)
+    if open_orders[:cap].count() >= cap:
+        raise ApiError(TOO_MANY_OPEN_ORDERS, cap=cap)
+
+
 def _rule_check(*, stage, market, buyer, seller, price, quantity, now) -> tuple[int | None, object]:
     return evaluate(CheckContext(stage=stage, asset=market.asset, at=now, buyer=buyer, seller=seller, price=price,
                                  quantity=quantity, rules_generation=getattr(market, "rules_generation", None)))
@@ -288,6 +300,7 @@ def order_place(*, actor: Actor, organization: Organization, market_id: int, sid
     now = now or timezone.now()
     market = market_lock(market_id=market_id, now=now)
     _check_order(market, organization, price, quantity, now)
+    _check_open_order_cap(market, organization)
     rule_version, refusal = _rule_check(stage="order", market=market, buyer=organization if side == "buy" else None,
                                         seller=organization if side == "sell" else None, price=price,
                                         quantity=quantity, now=now)
