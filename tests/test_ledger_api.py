@@ -445,7 +445,8 @@ def test_schema_has_the_ledger_endpoints(client):
     for path in ("/api/v1/holdings", "/api/v1/statements", "/api/v1/transactions/{id}", "/api/v1/checkpoints",
                  "/api/v1/checkpoints/consistency", "/api/v1/ledger/verifications", "/api/v1/assets",
                  "/api/v1/cash/deposits", "/api/v1/cash/withdrawals", "/api/v1/issuances", "/api/v1/transfers",
-                 "/api/v1/retirements", "/api/v1/expirations", "/api/v1/exports/journal.csv", "/api/v1/exports/journal.jsonl"):
+                 "/api/v1/retirements", "/api/v1/expirations", "/api/v1/exports/journal.csv",
+                 "/api/v1/exports/journal.jsonl"):
         assert path in schema["paths"], path
     params = {p["name"] for p in schema["paths"]["/api/v1/cash/deposits"]["post"]["parameters"]}
     assert "Idempotency-Key" in params
