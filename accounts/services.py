@@ -21,7 +21,7 @@ from . import lockout
 from .actor import Actor
 from .audit import audit_record
 from .errors import ApiError, field_error, register
-from .models import ApiToken, Membership, Organization, Role, User
+from .models import ApiToken, InvitationStatus, Membership, MembershipInvitation, Organization, Role, User
 
 # (field, Django validation code) → our stable code; uniqueness conflicts are 409s, the rest 400s.
 _CODE_MAP = {
@@ -32,6 +32,7 @@ _CODE_MAP = {
     ("username", "unique"): "username_taken",
 }
 _CONFLICT_CODES = {"duplicate_uscc", "username_taken"}
+INVITATION_CLOSED = register("invitation_closed", 409, "该邀请已处理", "This invitation is no longer pending")
 WRONG_PASSWORD = register("wrong_password", 400, "原密码不正确", "The current password is wrong")
 LOGIN_LOCKED = register("login_locked", 429, "登录失败次数过多，请稍后再试",
                         "Too many failed logins; try again later")
@@ -202,17 +203,75 @@ def membership_create(*, actor: Actor, user: User, organization: Organization, r
 
 @transaction.atomic
 def membership_add(*, actor: Actor, organization: Organization, role: str, username: str,
-                   password: str | None = None, display_name: str = "", email: str = "") -> Membership:
+                   password: str | None = None, display_name: str = "", email: str = "") -> Membership | None:
     """Add a person to an organization: with `password` a new user is created (the username must be
-    free); without, an existing user is attached by username."""
+    free) and becomes a member; without, the existing user `username` is invited (`membership_invite`) and
+    None is returned — nobody is attached to an organization without their consent."""
     if password is not None:
         user = user_create(actor=actor, username=username, password=password, display_name=display_name,
                            email=email)
-    else:
-        user = User.objects.filter(username=username, is_active=True).first()
-        if user is None:
-            raise field_error("unknown_user", "username")
-    return membership_create(actor=actor, user=user, organization=organization, role=role)
+        return membership_create(actor=actor, user=user, organization=organization, role=role)
+    membership_invite(actor=actor, organization=organization, role=role, username=username)
+    return None
+
+
+@transaction.atomic
+def membership_invite(*, actor: Actor, organization: Organization, role: str, username: str) -> None:
+    """Invite an existing user; the answer is the same whether or not the username exists (no enumeration:
+    the caller learns nothing it may not already know — a member of its own organization is `already_member`).
+    An invitation already pending is left as it is."""
+    if role not in Role.values:
+        raise ApiError("validation_error", fields={"role": "invalid choice"})
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()  # serialize per organization
+    user = User.objects.filter(username=username, is_active=True).first()
+    invitation = None
+    if user is not None:
+        if Membership.objects.filter(user=user, organization=organization).exists():
+            raise field_error("already_member", "username")
+        invitation = MembershipInvitation.objects.filter(user=user, organization=organization,
+                                                         status=InvitationStatus.PENDING).first()
+        if invitation is None:
+            invitation = MembershipInvitation.objects.create(user=user, organization=organization, role=role,
+                                                             invited_by_id=actor.user_id)
+    # recorded either way (an unknown name is how probing shows), never told to the caller
+    audit_record(actor=actor, action="membership.invite", object_type="invitation",
+                 object_id=invitation.pk if invitation else "",
+                 after={"username": username[:150], "organization": organization.pk, "role": role,
+                        "user": user.pk if user else None}, region_codes=[organization.region_id])
+
+
+def _own_invitation(user_id: int, invitation_id: int) -> MembershipInvitation:
+    invitation = (MembershipInvitation.objects.select_for_update().select_related("organization")
+                  .filter(pk=invitation_id, user_id=user_id).first())
+    if invitation is None:
+        raise ApiError("not_found")
+    if invitation.status != InvitationStatus.PENDING:
+        raise ApiError(INVITATION_CLOSED, fields={"status": invitation.status})
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, actor: Actor, invitation_id: int) -> Membership:
+    """The invited user accepts: the membership is created (audited as the user's own act)."""
+    invitation = _own_invitation(actor.user_id, invitation_id)
+    invitation.status, invitation.decided_at = InvitationStatus.ACCEPTED, timezone.now()
+    invitation.save(update_fields=["status", "decided_at"])
+    audit_record(actor=actor, action="invitation.accept", object_type="invitation", object_id=invitation.pk,
+                 after={"organization": invitation.organization_id, "role": invitation.role},
+                 region_codes=[invitation.organization.region_id])
+    return membership_create(actor=actor, user=invitation.user, organization=invitation.organization,
+                             role=invitation.role)
+
+
+@transaction.atomic
+def invitation_decline(*, actor: Actor, invitation_id: int) -> MembershipInvitation:
+    invitation = _own_invitation(actor.user_id, invitation_id)
+    invitation.status, invitation.decided_at = InvitationStatus.DECLINED, timezone.now()
+    invitation.save(update_fields=["status", "decided_at"])
+    audit_record(actor=actor, action="invitation.decline", object_type="invitation", object_id=invitation.pk,
+                 after={"organization": invitation.organization_id, "role": invitation.role},
+                 region_codes=[invitation.organization.region_id])
+    return invitation
 
 
 @transaction.atomic

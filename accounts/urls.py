@@ -16,5 +16,8 @@ urlpatterns = [
     path("auth/refresh", views.RefreshView.as_view(), name="auth-refresh"),
     path("auth/password", views.PasswordView.as_view(), name="auth-password"),
     path("me", views.MeView.as_view(), name="me"),
+    path("invitations", views.InvitationListView.as_view(), name="invitation-list"),
+    path("invitations/<int:pk>/accept", views.InvitationAcceptView.as_view(), name="invitation-accept"),
+    path("invitations/<int:pk>/decline", views.InvitationDeclineView.as_view(), name="invitation-decline"),
     *router.urls,
 ]

@@ -69,6 +69,10 @@ MATRIX: dict[tuple[str, str], str] = {
     ("basin-detail", "get"):                    "-  +  +  +  +  +  +  +  +  +",
     ("basin-list", "get"):                      "-  +  +  +  +  +  +  +  +  +",
     ("me", "get"):                              "-  +  +  +  +  +  +  +  +  +",
+    # one's own invitations: B's trader ("owner") is invited to C
+    ("invitation-accept", "post"):              "-  -  -  -  -  -  -  +  -  -",
+    ("invitation-decline", "post"):             "-  -  -  -  -  -  -  +  -  -",
+    ("invitation-list", "get"):                 "-  +  +  +  +  +  +  +  +  +",
     ("membership-detail", "get"):               "-  -  -  -  -  -  +  -  +  -",
     ("membership-detail", "patch"):             "-  -  -  -  -  -  +  -  +  -",
     ("membership-list", "get"):                 "-  -  -  +  -  -  +  -  +  -",
@@ -360,6 +364,10 @@ def build_world() -> World:
     from ledger.models import VerificationRun
 
     verification = VerificationRun.objects.create(status="ok", active=None, report=None)
+    from accounts.models import MembershipInvitation
+
+    invitation = MembershipInvitation.objects.create(user=w.members["owner"].user, organization=o["C"],
+                                                     role="viewer")
     movement, _, _ = movement_propose(membership=op_trader, kind="deposit", idempotency_key=f"mx-mv-{_seq()}",
                                       request={"asset": "CNY", "organization": o["B"].id, "amount": 100_00,
                                                "bank_reference": "mx-pending"})
@@ -428,6 +436,7 @@ def build_world() -> World:
         "region": "350203", "basin": Basin.objects.order_by("code").values_list("code", flat=True).first(),
         "asset_code": xm_market.asset.code, "fz_asset_code": fz_market.asset.code,
         "audit_event": listing_event.id, "movement": movement.id, "verification": verification.id,
+        "invitation": invitation.id,
         # the fuzzing participant's (A's) own things, and C's public listings
         "A_order": a_sell.order.id, "A_trade": a_trade.id, "A_transaction": a_deposit.transaction_id,
         "A_membership": w.members["trader"].id, "fz_asset": fz_market.asset_id, "c_fixed": c_fixed.id,
@@ -488,7 +497,7 @@ def url_kwargs(name: str, w: World) -> dict:
         ("webhook-", "webhook"), ("oversight-trade", "trade"), ("oversight-organization-", "B"),
         ("oversight-market-", "market"), ("oversight-approv", "approval"), ("oversight-reject", "approval"),
         ("oversight-object", "approval"), ("oversight-alert", "alert"), ("ledger-movement", "movement"),
-        ("ledger-verification", "verification"),
+        ("ledger-verification", "verification"), ("invitation-", "invitation"),
     ]
     for prefix, key in by_prefix:
         if name.startswith(prefix):
