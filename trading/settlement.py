@@ -267,16 +267,15 @@ def _trade_settle(*, trade_id: int, now: datetime | None) -> str:
         return "not_due"
     asset = _asset(trade.asset_id)
     actor = Actor.system()
-    if not (trade.buyer.is_active and trade.seller.is_active):
-        # platform invariant (not a rulebook rule): a suspended party never settles; the trade fails,
-        # both escrows go back and an alert is raised for the operator
-        return _fail(trade, asset, actor, now, reason=PARTY_SUSPENDED, alert=True)
-
     _, refusal = evaluate(CheckContext(stage="settlement", asset=asset, at=now, buyer=trade.buyer, seller=trade.seller,
                                        price=trade.price, quantity=trade.quantity,
                                        rules_generation=trade.rules_generation))
     if refusal and not refusal.needs_approval:
         return _fail(trade, asset, actor, now, reason=refusal.code)
+    if not (trade.buyer.is_active and trade.seller.is_active):
+        # platform invariant (not a rulebook rule), in every market whatever its rules: a suspended party
+        # never settles; the trade fails, both escrows go back and an alert is raised for the operator
+        return _fail(trade, asset, actor, now, reason=PARTY_SUSPENDED, alert=True)
     if refusal and trade.status != TradeStatus.APPROVED:
         return _to_pending_approval(trade, actor, refusal)
 
