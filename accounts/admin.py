@@ -7,11 +7,14 @@ membership may be edited); tokens and audit events are read-only, with a "revoke
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.forms.models import model_to_dict
+from django.http import HttpResponse
 from django.utils import timezone
 
+from . import lockout
 from .actor import Actor
 from .audit import audit_record
 from .models import ApiToken, AuditEvent, Basin, Membership, Organization, Region, User
+from .refusals import record_refusal
 
 
 def _snapshot(obj) -> dict:
@@ -247,12 +250,6 @@ class AuditEventAdmin(admin.ModelAdmin):
 # --- the admin login: the same lockout as the API login (accounts.lockout), failures audited -------------
 
 def _guarded_admin_login(login_view):
-    from django.http import HttpResponse
-
-    from . import lockout
-    from .actor import Actor
-    from .refusals import record_refusal
-
     def login(request, extra_context=None):
         if request.method != "POST":
             return login_view(request, extra_context)

@@ -22,6 +22,7 @@ from .actor import Actor
 from .audit import audit_record
 from .errors import ApiError, field_error, register
 from .models import ApiToken, InvitationStatus, Membership, MembershipInvitation, Organization, Role, User
+from .refusals import record_refusal
 
 # (field, Django validation code) → our stable code; uniqueness conflicts are 409s, the rest 400s.
 _CODE_MAP = {
@@ -365,8 +366,6 @@ def login(*, username: str, password: str, organization_id: int | None = None,
 
 def login_refused(*, username: str, address: str, exc: Exception, request_id: str = "") -> None:
     """Audit a refused login (bounded per address and username: `accounts.refusals`)."""
-    from .refusals import record_refusal
-
     code = getattr(exc, "code", None) or (exc.get_codes() if hasattr(exc, "get_codes") else "")
     action = "auth.login_locked" if code == LOGIN_LOCKED else "auth.login_failed"
     user_id = User.objects.filter(username__iexact=username).values_list("pk", flat=True).first()

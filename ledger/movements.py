@@ -28,6 +28,7 @@ import json
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.actor import Actor
@@ -229,8 +230,6 @@ def movement_reject(*, membership: Membership, movement_id: int, reason: str, re
 
 def movement_list(*, membership: Membership):
     """The operator sees every request; an issuer the issuance requests of its assets; anyone their own."""
-    from django.db.models import Q
-
     qs = MovementRequest.objects.select_related("asset").order_by("-id")
     if membership.organization.kind == OPERATOR_KIND:
         return qs

@@ -55,6 +55,7 @@ from .serializers import (
     TransferInput,
     VerifyReportSerializer,
 )
+from .verification import verification_start
 
 WRITER_ROLES = ("admin", "trader")
 GovernmentWriter = member_with(roles=WRITER_ROLES, kinds=tuple(sorted(GOVERNMENT_KINDS)))
@@ -249,8 +250,6 @@ class VerificationStartView(APIView):
                                                                  description="the run already under way"),
                                             **error_responses(401, 403)})
     def post(self, request):
-        from .verification import verification_start
-
         run, created = verification_start(actor=Actor.from_request(request))
         return Response(VerificationSerializer(run).data,
                         status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
