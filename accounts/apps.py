@@ -8,7 +8,6 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_save, pre_save
 
-        from . import schema  # noqa: F401  (registers the OpenAPI authentication extension)
         from .models import User
         from .services import _password_changing, on_user_saved
 

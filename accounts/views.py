@@ -24,10 +24,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import error_responses
+from core.errors import DomainError, field_error
+from core.throttles import LoginThrottle
+
 from . import lockout, selectors, services
 from .actor import Actor
-from .api_common import error_responses
-from .errors import ApiError, field_error
 from .filters import MembershipFilter, OrganizationFilter, RegionFilter
 from .models import Membership, MembershipInvitation, Organization
 from .permissions import (
@@ -54,7 +56,6 @@ from .serializers import (
     RegionSerializer,
     TokenSerializer,
 )
-from .throttles import LoginThrottle
 
 AUTH_ERRORS = error_responses(401, 403)
 
@@ -107,7 +108,7 @@ class LoginView(APIView):
             secret, token = services.login(username=data["username"], password=data["password"],
                                            organization_id=data.get("organization"),
                                            request_id=getattr(request, "request_id", ""), address=address)
-        except (ApiError, Throttled) as exc:
+        except (DomainError, Throttled) as exc:
             # the login's transaction rolled back: the refusal is audited on its own (bounded)
             services.login_refused(username=data["username"], address=address, exc=exc,
                                    request_id=getattr(request, "request_id", ""))

@@ -33,8 +33,8 @@ from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
-from accounts.errors import ApiError
 from accounts.models import Membership, Organization
+from core.errors import ApiError
 
 from . import services
 from .errors import CHECKER_CONFLICT, MAKER_CANNOT_CHECK, MOVEMENT_CLOSED, NOT_A_CHECKER, NOT_REGISTERED_ISSUER

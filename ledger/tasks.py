@@ -3,6 +3,7 @@ from celery import shared_task
 from django.conf import settings
 
 from .sealing import seal
+from .verification import verification_run
 
 BEAT_SCHEDULE = {
     "ledger-seal": {"task": "ledger.tasks.ledger_seal", "schedule": settings.LEDGER_SEAL_INTERVAL_SECONDS},
@@ -16,7 +17,5 @@ def ledger_seal() -> int:
 
 @shared_task(name="ledger.tasks.ledger_verify", ignore_result=True, acks_late=True)
 def ledger_verify(run_id: int) -> str | None:
-    from .verification import verification_run
-
     run = verification_run(run_id=run_id)
     return run.status if run is not None else None

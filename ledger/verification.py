@@ -18,19 +18,18 @@ from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
+from core.broker import publish
 
 from .models import VerificationRun, VerificationStatus
+from .verify import verify_ledger
 
 log = logging.getLogger(__name__)
+VERIFY_TASK = "ledger.tasks.ledger_verify"
 
 
 def _send(run_id: int) -> None:
-    from .tasks import ledger_verify
-
-    try:
-        ledger_verify.apply_async((run_id,), retry=False)
-    except Exception:  # the broker is down: the run stays queued until it is stale, then may be restarted
-        log.warning("could not enqueue ledger verification %s", run_id, exc_info=True)
+    # by task name (core.broker): a broker outage leaves the run queued until it is stale, then restartable
+    publish(VERIFY_TASK, (run_id,), queue=getattr(settings, "CELERY_TASK_DEFAULT_QUEUE", "default"))
 
 
 @transaction.atomic
@@ -56,8 +55,6 @@ def verification_start(*, actor: Actor) -> tuple[VerificationRun, bool]:
 
 def verification_run(*, run_id: int) -> VerificationRun | None:
     """The task body: run the verification once (a redelivered message for a finished run does nothing)."""
-    from .verify import verify_ledger
-
     with transaction.atomic():
         run = VerificationRun.objects.select_for_update().filter(pk=run_id, active=True).first()
         if run is None:

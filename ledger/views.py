@@ -26,10 +26,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.actor import Actor
-from accounts.api_common import IdCursorPagination, error_responses, from_minor
-from accounts.errors import ApiError
 from accounts.models import GOVERNMENT_KINDS
 from accounts.permissions import IsOperator, acting_membership, is_operator, member_with
+from core.api import IdCursorPagination, error_responses
+from core.errors import ApiError
+from core.money import from_minor
 
 from . import movements, selectors, services
 from .canonical import leaf_hash

@@ -6,8 +6,10 @@ class TradingConfig(AppConfig):
 
     def ready(self):
         from accounts.services import organization_suspended
+        from trading.listings import freeze as listings_freeze
+        from trading.orderbook import freeze as orderbook_freeze
 
-        from .freeze import on_organization_suspended
-
-        # freezing an organization pulls its orders, listings and bids in the same transaction
-        organization_suspended.connect(on_organization_suspended, dispatch_uid="trading.freeze")
+        # freezing an organization pulls its orders, listings and bids in the suspension's transaction
+        organization_suspended.connect(orderbook_freeze.on_organization_suspended, dispatch_uid="trading.freeze.orders")
+        organization_suspended.connect(listings_freeze.on_organization_suspended,
+                                       dispatch_uid="trading.freeze.listings")

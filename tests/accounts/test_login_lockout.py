@@ -16,7 +16,7 @@ PASSWORD = "Str0ng-pass-phrase!"
 @pytest.fixture
 def lax_throttle(settings, monkeypatch):
     """The per-(username, address) rate throttle out of the way, so that only the lockout answers."""
-    from accounts.throttles import LoginThrottle
+    from core.throttles import LoginThrottle
 
     monkeypatch.setattr(LoginThrottle, "THROTTLE_RATES", {"login": "1000/min"})
     settings.LOGIN_LOCKOUT = {"account_failures": 5, "address_failures": 20, "base_seconds": 60,

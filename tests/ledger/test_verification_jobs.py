@@ -24,7 +24,7 @@ def people(make_org, make_member, client_for):
 
 def test_start_poll_and_one_at_a_time(people, django_capture_on_commit_callbacks, monkeypatch):
     sent = []
-    monkeypatch.setattr(ledger_verify, "apply_async", lambda args, **kw: sent.append(args[0]))
+    monkeypatch.setattr("ledger.verification.publish", lambda name, args, **kw: sent.append(args[0]))
     admin = people["operator_admin"]
     with django_capture_on_commit_callbacks(execute=True):
         r = admin.post("/api/v1/ledger/verifications")
@@ -58,7 +58,7 @@ def test_only_one_active_run_in_the_database(people):
 
 @pytest.mark.parametrize("who", ["operator_viewer", "regulator_approver", "enterprise_admin"])
 def test_only_admins_of_regulators_and_the_operator(people, who, monkeypatch):
-    monkeypatch.setattr(ledger_verify, "apply_async", lambda *a, **kw: None)
+    monkeypatch.setattr("ledger.verification.publish", lambda *a, **kw: None)
     r = people[who].post("/api/v1/ledger/verifications")
     assert r.status_code == 403
     run = VerificationRun.objects.create(status="ok", active=None)

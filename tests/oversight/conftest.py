@@ -19,7 +19,7 @@ def pending_approval(make_org, make_member, make_market, fund, operator_org, fas
     from marketplace.models import Rule, RulebookVersion
     from oversight.approvals import approvals_sync
     from oversight.models import ApprovalRequest
-    from trading.services import order_place
+    from trading.orderbook.services import order_place
 
     def factory():
         number = (RulebookVersion.objects.aggregate(m=Max("version"))["m"] or 0) + 1

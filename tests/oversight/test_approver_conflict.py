@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.errors import ApiError
 from accounts.models import Membership
+from core.errors import ApiError
 from oversight.approvals import approval_approve, approval_reject
 
 

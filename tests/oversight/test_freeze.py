@@ -15,11 +15,10 @@ from accounts.services import organization_set_status
 from ledger.models import Asset
 from ledger.reference import RIGHT_TYPES
 from ledger.services import rights_issue
-from trading.listing_models import Bid, Listing
-from trading.listings import db_now, listing_bid, listing_close, listing_create
-from trading.models import Order, Trade
-from trading.services import order_place
-from trading.settlement import FAILURE_ALERT, PARTY_SUSPENDED, trade_settle
+from trading.listings.services import db_now, listing_bid, listing_close, listing_create
+from trading.models import Bid, Listing, Order, Trade
+from trading.orderbook.services import order_place
+from trading.settlement.services import FAILURE_ALERT, PARTY_SUSPENDED, trade_settle
 
 from ..conftest import balances
 
