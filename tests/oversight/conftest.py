@@ -1,5 +1,7 @@
-"""Fixtures of the oversight area tests: `pending_approval` makes a trade the rulebook holds for two
-approvals (a cross-city NOx trade from Minhou to Ningde, the province approving) and opens its request."""
+"""Fixtures of the oversight tests (approvals, reports, surveillance, the oversight API): `world`, the
+regulators and the operator of tests/support/rules.py; `pending_approval` makes a trade the rulebook holds
+for two approvals (a cross-city NOx trade from Minhou to Ningde, the province approving) and opens its
+request."""
 from __future__ import annotations
 
 import itertools
@@ -10,17 +12,23 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.actor import Actor
+from marketplace.models import Rule, RulebookVersion
+from oversight.approvals import approvals_sync
+from oversight.models import ApprovalRequest
+from trading.orderbook.services import order_place
+
+from tests.support.rules import World
 
 _seq = itertools.count(1)
 
 
 @pytest.fixture
-def pending_approval(make_org, make_member, make_market, fund, operator_org, fast_passwords):
-    from marketplace.models import Rule, RulebookVersion
-    from oversight.approvals import approvals_sync
-    from oversight.models import ApprovalRequest
-    from trading.orderbook.services import order_place
+def world(make_org, make_member, make_market, operator_org, fast_passwords):
+    return World(make_org, make_member, make_market, operator_org)
 
+
+@pytest.fixture
+def pending_approval(make_org, make_member, make_market, fund, operator_org, fast_passwords):
     def factory():
         number = (RulebookVersion.objects.aggregate(m=Max("version"))["m"] or 0) + 1
         book = RulebookVersion.objects.create(version=number, effective_from=timezone.now() - timedelta(days=1))

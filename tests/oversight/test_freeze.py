@@ -20,7 +20,7 @@ from trading.models import Bid, Listing, Order, Trade
 from trading.orderbook.services import order_place
 from trading.settlement.services import FAILURE_ALERT, PARTY_SUSPENDED, trade_settle
 
-from ..conftest import balances
+from tests.support.ledger import balances
 
 SYSTEM = Actor.system()
 _seq = itertools.count(1)
