@@ -7,11 +7,14 @@ membership may be edited); tokens and audit events are read-only, with a "revoke
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.forms.models import model_to_dict
+from django.http import HttpResponse
 from django.utils import timezone
 
+from . import lockout
 from .actor import Actor
 from .audit import audit_record
 from .models import ApiToken, AuditEvent, Basin, Membership, Organization, Region, User
+from .refusals import record_refusal
 from .services import organization_set_status, token_revoke
 
 
@@ -239,3 +242,34 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- the admin login: the same lockout as the API login (accounts.lockout), failures audited -------------
+
+def _guarded_admin_login(login_view):
+    def login(request, extra_context=None):
+        if request.method != "POST":
+            return login_view(request, extra_context)
+        address = lockout.client_address(request)
+        username = str(request.POST.get("username", ""))[:150]
+        actor = Actor(user_id=None, organization_id=None, request_id=getattr(request, "request_id", ""))
+        wait, _which = lockout.locked_for(address=address, username=username)
+        if wait:
+            record_refusal(action="auth.login_locked", who=f"address:{address}", actor=actor, object_type="user",
+                           after={"username": username, "address": address, "via": "admin"})
+            return HttpResponse("Too many failed logins; try again later.\n登录失败次数过多，请稍后再试。\n",
+                                status=429, content_type="text/plain; charset=utf-8",
+                                headers={"Retry-After": str(wait)})
+        response = login_view(request, extra_context)
+        if request.user.is_authenticated and response.status_code == 302:
+            lockout.record_success(username=username)
+        else:
+            lockout.record_failure(address=address, username=username)
+            record_refusal(action="auth.login_failed", who=f"address:{address}", actor=actor, object_type="user",
+                           after={"username": username, "address": address, "via": "admin"})
+        return response
+
+    return login
+
+
+admin.site.login = _guarded_admin_login(admin.site.login)

@@ -152,6 +152,11 @@ class TokenSerializer(serializers.Serializer):
 
 # --- inputs ------------------------------------------------------------------------------------------
 
+class PasswordChangeInputSerializer(StrictSerializer):
+    old_password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+    new_password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+
+
 class LoginInputSerializer(StrictSerializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})

@@ -11,15 +11,19 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.dispatch import Signal
 from django.utils import timezone
+from rest_framework.exceptions import Throttled
 from rest_framework.exceptions import ValidationError as DrfValidationError
 from rest_framework.fields import get_error_detail
 
-from core.errors import DomainError, field_error
+from core.errors import DomainError, field_error, register
 
+from . import lockout
 from .actor import Actor
 from .audit import audit_record
-from .models import ApiToken, Membership, Organization, Role, User
+from .models import ApiToken, InvitationStatus, Membership, MembershipInvitation, Organization, Role, User
+from .refusals import record_refusal
 
 # (field, Django validation code) → our stable code; uniqueness conflicts are 409s, the rest 400s.
 _CODE_MAP = {
@@ -30,6 +34,15 @@ _CODE_MAP = {
     ("username", "unique"): "username_taken",
 }
 _CONFLICT_CODES = {"duplicate_uscc", "username_taken"}
+INVITATION_CLOSED = register("invitation_closed", 409, "该邀请已处理", "This invitation is no longer pending")
+WRONG_PASSWORD = register("wrong_password", 400, "原密码不正确", "The current password is wrong")
+LOGIN_LOCKED = register("login_locked", 429, "登录失败次数过多，请稍后再试",
+                        "Too many failed logins; try again later")
+
+# Sent inside `organization_set_status`'s transaction when an organization is frozen; arguments
+# `organization`, `actor`, `reason`, `summary` (a dict receivers fill with what they pulled, for the audit
+# row). Trading connects the pull of open orders, listings and bids (`trading.freeze`).
+organization_suspended = Signal()
 
 
 def _full_clean(obj, *, exclude=None) -> None:
@@ -142,9 +155,15 @@ def organization_set_status(*, actor: Actor, organization: Organization, status:
     before = {"status": org.status}
     org.status = status
     org.save(update_fields=["status"])
+    summary: dict = {}
+    if status == "suspended":
+        # receivers (trading) pull the organization's open orders, listings and bids in this transaction
+        organization_suspended.send(sender=Organization, organization=org, actor=actor, reason=reason,
+                                    summary=summary)
     audit_record(actor=actor, action=f"organization.{'suspend' if status == 'suspended' else 'activate'}",
                  object_type="organization", object_id=org.pk, before=before,
-                 after={"status": status, "reason": reason}, region_codes=[org.region_id])
+                 after={"status": status, "reason": reason, **({"pulled": summary} if summary else {})},
+                 region_codes=[org.region_id])
     return org
 
 
@@ -186,17 +205,75 @@ def membership_create(*, actor: Actor, user: User, organization: Organization, r
 
 @transaction.atomic
 def membership_add(*, actor: Actor, organization: Organization, role: str, username: str,
-                   password: str | None = None, display_name: str = "", email: str = "") -> Membership:
+                   password: str | None = None, display_name: str = "", email: str = "") -> Membership | None:
     """Add a person to an organization: with `password` a new user is created (the username must be
-    free); without, an existing user is attached by username."""
+    free) and becomes a member; without, the existing user `username` is invited (`membership_invite`) and
+    None is returned — nobody is attached to an organization without their consent."""
     if password is not None:
         user = user_create(actor=actor, username=username, password=password, display_name=display_name,
                            email=email)
-    else:
-        user = User.objects.filter(username=username, is_active=True).first()
-        if user is None:
-            raise field_error("unknown_user", "username")
-    return membership_create(actor=actor, user=user, organization=organization, role=role)
+        return membership_create(actor=actor, user=user, organization=organization, role=role)
+    membership_invite(actor=actor, organization=organization, role=role, username=username)
+    return None
+
+
+@transaction.atomic
+def membership_invite(*, actor: Actor, organization: Organization, role: str, username: str) -> None:
+    """Invite an existing user; the answer is the same whether or not the username exists (no enumeration:
+    the caller learns nothing it may not already know — a member of its own organization is `already_member`).
+    An invitation already pending is left as it is."""
+    if role not in Role.values:
+        raise DomainError("validation_error", fields={"role": "invalid choice"})
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()  # serialize per organization
+    user = User.objects.filter(username=username, is_active=True).first()
+    invitation = None
+    if user is not None:
+        if Membership.objects.filter(user=user, organization=organization).exists():
+            raise field_error("already_member", "username")
+        invitation = MembershipInvitation.objects.filter(user=user, organization=organization,
+                                                         status=InvitationStatus.PENDING).first()
+        if invitation is None:
+            invitation = MembershipInvitation.objects.create(user=user, organization=organization, role=role,
+                                                             invited_by_id=actor.user_id)
+    # recorded either way (an unknown name is how probing shows), never told to the caller
+    audit_record(actor=actor, action="membership.invite", object_type="invitation",
+                 object_id=invitation.pk if invitation else "",
+                 after={"username": username[:150], "organization": organization.pk, "role": role,
+                        "user": user.pk if user else None}, region_codes=[organization.region_id])
+
+
+def _own_invitation(user_id: int, invitation_id: int) -> MembershipInvitation:
+    invitation = (MembershipInvitation.objects.select_for_update().select_related("organization")
+                  .filter(pk=invitation_id, user_id=user_id).first())
+    if invitation is None:
+        raise DomainError("not_found")
+    if invitation.status != InvitationStatus.PENDING:
+        raise DomainError(INVITATION_CLOSED, fields={"status": invitation.status})
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, actor: Actor, invitation_id: int) -> Membership:
+    """The invited user accepts: the membership is created (audited as the user's own act)."""
+    invitation = _own_invitation(actor.user_id, invitation_id)
+    invitation.status, invitation.decided_at = InvitationStatus.ACCEPTED, timezone.now()
+    invitation.save(update_fields=["status", "decided_at"])
+    audit_record(actor=actor, action="invitation.accept", object_type="invitation", object_id=invitation.pk,
+                 after={"organization": invitation.organization_id, "role": invitation.role},
+                 region_codes=[invitation.organization.region_id])
+    return membership_create(actor=actor, user=invitation.user, organization=invitation.organization,
+                             role=invitation.role)
+
+
+@transaction.atomic
+def invitation_decline(*, actor: Actor, invitation_id: int) -> MembershipInvitation:
+    invitation = _own_invitation(actor.user_id, invitation_id)
+    invitation.status, invitation.decided_at = InvitationStatus.DECLINED, timezone.now()
+    invitation.save(update_fields=["status", "decided_at"])
+    audit_record(actor=actor, action="invitation.decline", object_type="invitation", object_id=invitation.pk,
+                 after={"organization": invitation.organization_id, "role": invitation.role},
+                 region_codes=[invitation.organization.region_id])
+    return invitation
 
 
 @transaction.atomic
@@ -253,15 +330,21 @@ def token_issue(*, membership: Membership, request_id: str = "") -> tuple[str, A
 
 @transaction.atomic
 def login(*, username: str, password: str, organization_id: int | None = None,
-          request_id: str = "") -> tuple[str, ApiToken]:
+          request_id: str = "", address: str = "unknown") -> tuple[str, ApiToken]:
     """Check the password, choose the membership the token will act for, and issue the token.
 
     The acting organization is fixed at login: `organization_id` names it, and may be left out when the
-    user has exactly one active membership. Acting for another organization means logging in again."""
+    user has exactly one active membership. Acting for another organization means logging in again.
+    A locked-out address or account (`accounts.lockout`) is refused before the password is checked."""
+    wait, _which = lockout.locked_for(address=address, username=username)
+    if wait:
+        raise Throttled(wait=wait, code=LOGIN_LOCKED)
     # Django's ModelBackend hashes even for unknown usernames (no timing oracle) and refuses inactive users
     user = authenticate(request=None, username=username, password=password)
     if user is None:
+        lockout.record_failure(address=address, username=username)
         raise DomainError("authentication_failed")
+    lockout.record_success(username=username)
     memberships = Membership.objects.select_related("organization", "organization__region").filter(
         user=user, is_active=True)
     if organization_id is not None:
@@ -282,6 +365,16 @@ def login(*, username: str, password: str, organization_id: int | None = None,
     return token_issue(membership=membership, request_id=request_id)
 
 
+def login_refused(*, username: str, address: str, exc: Exception, request_id: str = "") -> None:
+    """Audit a refused login (bounded per address and username: `accounts.refusals`)."""
+    code = getattr(exc, "code", None) or (exc.get_codes() if hasattr(exc, "get_codes") else "")
+    action = "auth.login_locked" if code == LOGIN_LOCKED else "auth.login_failed"
+    user_id = User.objects.filter(username__iexact=username).values_list("pk", flat=True).first()
+    actor = Actor(user_id=None, organization_id=None, request_id=request_id)
+    record_refusal(action=action, who=f"address:{address}", actor=actor, object_type="user",
+                   object_id=user_id or "", after={"username": username[:150], "address": address, "code": code})
+
+
 @transaction.atomic
 def token_revoke(*, actor: Actor, token: ApiToken) -> None:
     updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
@@ -300,3 +393,55 @@ def token_refresh(*, actor: Actor, token: ApiToken) -> tuple[str, ApiToken]:
     audit_record(actor=actor, action="auth.refresh", object_type="token", object_id=new.pk,
                  before={"token": token.pk})
     return secret, new
+
+
+# --- passwords ---------------------------------------------------------------------------------------
+
+@transaction.atomic
+def password_change(*, actor: Actor, user: User, old_password: str, new_password: str, address: str = "unknown"
+                    ) -> int:
+    """Change one's own password (the old one checked, as a login would: lockout and all). Every API token
+    of the user is revoked (`on_user_saved`). Returns how many tokens were revoked."""
+    wait, _which = lockout.locked_for(address=address, username=user.username)
+    if wait:
+        raise Throttled(wait=wait, code=LOGIN_LOCKED)
+    if not user.check_password(old_password):
+        lockout.record_failure(address=address, username=user.username)
+        raise field_error("wrong_password", "old_password")
+    try:
+        validate_password(new_password, user)
+    except DjangoValidationError as exc:
+        raise DomainError("weak_password", fields={
+            "new_password": [{"code": e.code or "invalid", "message": " ".join(e.messages)} for e in exc.error_list]
+        })
+    user.set_password(new_password)
+    user._password_change_actor = actor
+    user.save(update_fields=["password"])
+    return user._tokens_revoked
+
+
+def _password_changing(sender, instance, update_fields=None, **kwargs) -> None:
+    """pre_save of User: notice a password change, whoever makes it (API, admin, `changepassword`)."""
+    instance._password_changed = False
+    if instance.pk is None or (update_fields is not None and "password" not in update_fields):
+        return
+    old = User.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
+    instance._password_changed = old is not None and old != instance.password
+
+
+def on_user_saved(sender, instance, created=False, **kwargs) -> None:
+    """post_save of User: a changed password revokes every API token of the user; both audited."""
+    if created or not getattr(instance, "_password_changed", False):
+        return
+    instance._password_changed = False
+    actor = getattr(instance, "_password_change_actor", None) or Actor.system()
+    revoked = list(ApiToken.objects.filter(membership__user_id=instance.pk, revoked_at__isnull=True)
+                   .values_list("pk", flat=True))
+    if revoked:
+        ApiToken.objects.filter(pk__in=revoked).update(revoked_at=timezone.now())
+    instance._tokens_revoked = len(revoked)
+    audit_record(actor=actor, action="auth.password_change", object_type="user", object_id=instance.pk,
+                 after={"username": instance.username})
+    if revoked:
+        audit_record(actor=actor, action="auth.tokens_revoked", object_type="user", object_id=instance.pk,
+                     after={"tokens": revoked, "reason": "password_change"})

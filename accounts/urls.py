@@ -14,6 +14,10 @@ urlpatterns = [
     path("auth/login", views.LoginView.as_view(), name="auth-login"),
     path("auth/logout", views.LogoutView.as_view(), name="auth-logout"),
     path("auth/refresh", views.RefreshView.as_view(), name="auth-refresh"),
+    path("auth/password", views.PasswordView.as_view(), name="auth-password"),
     path("me", views.MeView.as_view(), name="me"),
+    path("invitations", views.InvitationListView.as_view(), name="invitation-list"),
+    path("invitations/<int:pk>/accept", views.InvitationAcceptView.as_view(), name="invitation-accept"),
+    path("invitations/<int:pk>/decline", views.InvitationDeclineView.as_view(), name="invitation-decline"),
     *router.urls,
 ]

@@ -17,19 +17,21 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import mixins, status, viewsets
+from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import error_responses
-from core.errors import field_error
+from core.errors import DomainError, field_error
 from core.throttles import LoginThrottle
 
-from . import selectors, services
+from . import lockout, selectors, services
 from .actor import Actor
 from .filters import MembershipFilter, OrganizationFilter, RegionFilter
-from .models import Membership, Organization
+from .models import Membership, MembershipInvitation, Organization
 from .permissions import (
     IsMember,
     IsOrgAdmin,
@@ -50,6 +52,7 @@ from .serializers import (
     OrganizationSerializer,
     OrganizationStatusInputSerializer,
     OrganizationUpdateInputSerializer,
+    PasswordChangeInputSerializer,
     RegionSerializer,
     TokenSerializer,
 )
@@ -94,13 +97,22 @@ class LoginView(APIView):
         responses={200: TokenSerializer, **error_responses(400, 401, 403, 415, 429)},
         description="Exchange a username and password for a bearer token acting for one organization. "
                     "`organization` may be left out when the user has exactly one active membership. "
-                    "Throttled per username and client address.",
+                    "Throttled per username and client address; after repeated failures the address or the "
+                    "account is locked out (429 `login_locked` with Retry-After), the window doubling with "
+                    "each further failure.",
     )
     def post(self, request):
         data = _validated(LoginInputSerializer, request)
-        secret, token = services.login(username=data["username"], password=data["password"],
-                                       organization_id=data.get("organization"),
-                                       request_id=getattr(request, "request_id", ""))
+        address = lockout.client_address(request)
+        try:
+            secret, token = services.login(username=data["username"], password=data["password"],
+                                           organization_id=data.get("organization"),
+                                           request_id=getattr(request, "request_id", ""), address=address)
+        except (DomainError, Throttled) as exc:
+            # the login's transaction rolled back: the refusal is audited on its own (bounded)
+            services.login_refused(username=data["username"], address=address, exc=exc,
+                                   request_id=getattr(request, "request_id", ""))
+            raise
         return Response(_token_body(secret, token))
 
 
@@ -126,6 +138,21 @@ class RefreshView(APIView):
         _validated(EmptyInputSerializer, request)
         secret, token = services.token_refresh(actor=Actor.from_request(request), token=request.auth)
         return Response(_token_body(secret, token))
+
+
+class PasswordView(APIView):
+    throttle_classes = (LoginThrottle,)
+
+    @extend_schema(operation_id="auth_password", tags=["auth"], request=PasswordChangeInputSerializer,
+                   responses={204: None, **error_responses(400, 401, 403, 415, 429)},
+                   description="Change one's own password. Every API token of the user is revoked, this one "
+                               "included: log in again.")
+    def post(self, request):
+        data = _validated(PasswordChangeInputSerializer, request)
+        m = acting_membership(request)
+        services.password_change(actor=Actor.from_request(request), user=m.user, old_password=data["old_password"],
+                                 new_password=data["new_password"], address=lockout.client_address(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(APIView):
@@ -267,8 +294,10 @@ MEMBERSHIP_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
                            responses={200: MembershipSerializer, **error_responses(401, 403, 404)}),
     create=extend_schema(request=MembershipCreateInputSerializer,
                          responses={201: MembershipSerializer, **error_responses(400, 401, 403, 409, 415)},
-                         description="With `password`: creates the user (Django's password validators apply). "
-                                     "Without: attaches the existing user `username`."),
+                         description="With `password`: creates the user (Django's password validators apply) "
+                                     "and the membership (201). Without: invites the existing user `username`, "
+                                     "who accepts or declines (`/invitations`); the answer (202) is the same "
+                                     "whether or not such a user exists."),
     partial_update=extend_schema(parameters=[MEMBERSHIP_ID], request=MembershipUpdateInputSerializer,
                                  responses={200: MembershipSerializer,
                                             **error_responses(400, 401, 403, 404, 409, 415)},
@@ -300,6 +329,10 @@ class MembershipViewSet(IntIdLookupMixin, mixins.ListModelMixin, mixins.Retrieve
             username=data["username"], password=data.get("password"), display_name=data["display_name"],
             email=data["email"],
         )
+        if membership is None:
+            # an invitation, or nothing at all for an unknown name: the same answer (no enumeration)
+            return Response({"status": "invited", "username": data["username"], "organization": organization.pk,
+                             "role": data["role"]}, status=status.HTTP_202_ACCEPTED)
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
@@ -308,3 +341,42 @@ class MembershipViewSet(IntIdLookupMixin, mixins.ListModelMixin, mixins.Retrieve
         membership = services.membership_update(actor=Actor.from_request(request), membership=membership,
                                                 role=data.get("role"), is_active=data.get("is_active"))
         return Response(MembershipSerializer(membership).data)
+
+
+# --- invitations -------------------------------------------------------------------------------------
+
+class InvitationSerializer(drf_serializers.Serializer):
+    id = drf_serializers.IntegerField()
+    organization = drf_serializers.IntegerField(source="organization_id")
+    organization_name = drf_serializers.CharField(source="organization.name_zh")
+    role = drf_serializers.CharField()
+    status = drf_serializers.CharField()
+    created_at = drf_serializers.DateTimeField()
+
+
+class InvitationListView(APIView):
+    @extend_schema(tags=["auth"], responses={200: InvitationSerializer(many=True), **error_responses(401)},
+                   description="The pending invitations of the user behind this token (any of their memberships).")
+    def get(self, request):
+        m = acting_membership(request)
+        rows = (MembershipInvitation.objects.select_related("organization")
+                .filter(user_id=m.user_id, status="pending").order_by("-id")[:100])
+        return Response(InvitationSerializer(rows, many=True).data)
+
+
+class InvitationAcceptView(APIView):
+    @extend_schema(tags=["auth"], request=None, responses={201: MembershipSerializer,
+                                                           **error_responses(401, 403, 404, 409)},
+                   description="Accept one's own invitation: the membership is created.")
+    def post(self, request, pk: int):
+        membership = services.invitation_accept(actor=Actor.from_request(request), invitation_id=pk)
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class InvitationDeclineView(APIView):
+    @extend_schema(tags=["auth"], request=None, responses={200: InvitationSerializer,
+                                                           **error_responses(401, 403, 404, 409)},
+                   description="Decline one's own invitation.")
+    def post(self, request, pk: int):
+        invitation = services.invitation_decline(actor=Actor.from_request(request), invitation_id=pk)
+        return Response(InvitationSerializer(invitation).data)

@@ -99,6 +99,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.refusals.RefusalAuditMiddleware",  # every 403 under /api/ is an audit event (bounded)
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -272,3 +273,40 @@ if SECURE_HTTPS:
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     if env_bool("TRUST_X_FORWARDED_PROTO", True):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+
+# --- who may do what (#14; README "Who may do what") -------------------------------------------------
+def _limits(name: str) -> dict:
+    """`KIND=minor units,…` → {kind: int}; a kind not named needs two people whatever the amount."""
+    out = {}
+    for part in os.environ.get(name, "").split(","):
+        if "=" in part:
+            kind, value = part.split("=", 1)
+            out[kind.strip()] = int(value)
+    return out
+
+
+# Maker–checker: deposits, withdrawals and transfers (operator-initiated) and issuance are proposed by one
+# person and confirmed by another. Below these amounts (minor units of the moved asset) one person suffices;
+# default: none, i.e. always two. e.g. FOUR_EYES_SINGLE_PERSON_BELOW="deposit=100000,withdraw=100000".
+FOUR_EYES_SINGLE_PERSON_BELOW = _limits("FOUR_EYES_SINGLE_PERSON_BELOW")
+
+# Login lockout per client address and per account, the admin login included (accounts.lockout): after
+# `account_failures` (address: `address_failures`) failed passwords the key is locked for `base_seconds`,
+# doubling with each further failure up to `max_seconds`; counts decay `reset_seconds` after the last one.
+LOGIN_LOCKOUT = {
+    "account_failures": int(os.environ.get("LOGIN_LOCKOUT_ACCOUNT_FAILURES", "5")),
+    "address_failures": int(os.environ.get("LOGIN_LOCKOUT_ADDRESS_FAILURES", "20")),
+    "base_seconds": int(os.environ.get("LOGIN_LOCKOUT_BASE_SECONDS", "60")),
+    "max_seconds": int(os.environ.get("LOGIN_LOCKOUT_MAX_SECONDS", "3600")),
+    "reset_seconds": int(os.environ.get("LOGIN_LOCKOUT_RESET_SECONDS", "86400")),
+}
+# Refusals (failed logins, lockouts, 403s) written to the audit log per (actor or address, kind) and minute;
+# the rest are counted and reported on the next event written (accounts.refusals).
+AUDIT_REFUSALS_PER_MINUTE = int(os.environ.get("AUDIT_REFUSALS_PER_MINUTE", "10"))
+# Load limits (#14 item 12): order placement/cancel/reduce per acting organization (DRF rate, e.g. "20/s");
+# open orders per organization and market (0: no cap); full ledger verification runs as a Celery job, one
+# at a time (a run still queued/running after LEDGER_VERIFY_STALE_SECONDS no longer blocks a new one).
+ORDER_RATE_LIMIT = os.environ.get("ORDER_RATE_LIMIT", "20/s")
+MAX_OPEN_ORDERS_PER_MARKET = int(os.environ.get("MAX_OPEN_ORDERS_PER_MARKET", "200"))
+LEDGER_VERIFY_STALE_SECONDS = int(os.environ.get("LEDGER_VERIFY_STALE_SECONDS", "3600"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
+from django.conf import settings
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -28,3 +29,21 @@ class LoginThrottle(SimpleRateThrottle):
         username = username.strip().lower() if isinstance(username, str) else ""
         digest = hashlib.sha256(f"{username}\x00{self.get_ident(request)}".encode()).hexdigest()[:32]
         return self.cache_format % {"scope": self.scope, "ident": digest}
+
+
+class OrganizationOrderThrottle(SimpleRateThrottle):
+    """Order placement, cancel and reduce per acting organization (all its members and tokens together),
+    at `settings.ORDER_RATE_LIMIT` (default 20/s): over it, 429 `throttled` with Retry-After. The window
+    slides (DRF's history list in the shared cache), so a burst of the full rate is allowed at once."""
+
+    scope = "orders"
+
+    def get_rate(self):
+        return getattr(settings, "ORDER_RATE_LIMIT", "20/s")
+
+    def get_cache_key(self, request, view):
+        token = getattr(request, "auth", None)
+        membership = getattr(token, "membership", None)
+        if membership is None:
+            return None  # unauthenticated: refused by the permissions anyway
+        return self.cache_format % {"scope": self.scope, "ident": f"org-{membership.organization_id}"}

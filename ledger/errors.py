@@ -27,3 +27,12 @@ IDEMPOTENCY_KEY_REQUIRED = register("idempotency_key_required", 400, "缺少 Ide
                                     "The Idempotency-Key header is required")
 INVALID_PROOF_RANGE = register("invalid_proof_range", 400, "证明区间无效（需 0 < from ≤ to，且均为检查点）",
                                "Invalid proof range (need 0 < from <= to, both checkpoint tree sizes)")
+NOT_REGISTERED_ISSUER = register("not_registered_issuer", 403, "只有该权利登记的发行机构（或交易中心代其）可以发行",
+                                 "Only the asset's registered issuer (or the operator on its behalf) may issue it")
+MAKER_CANNOT_CHECK = register("maker_cannot_check", 403, "提出人不得确认自己提出的申请，须由另一人确认",
+                              "The person who proposed this cannot confirm it; another person must")
+NOT_A_CHECKER = register("not_a_checker", 403, "只有交易中心（或发行机构）的审核人员或管理员可以确认",
+                         "Only an approver or admin of the exchange operator (or of the issuer) may confirm this")
+CHECKER_CONFLICT = register("checker_conflict_of_interest", 403, "确认人不得是该申请所涉机构的成员",
+                            "The checker may not be a member of an organization this request concerns")
+MOVEMENT_CLOSED = register("movement_closed", 409, "该申请已结束", "This request is no longer pending")

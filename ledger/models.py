@@ -263,3 +263,84 @@ class SigningKey(models.Model):
 
     class Meta:
         ordering = ["valid_from"]
+
+class MovementKind(models.TextChoices):
+    DEPOSIT = "deposit", "Cash deposit"
+    WITHDRAW = "withdraw", "Cash withdrawal"
+    TRANSFER = "transfer", "Transfer between organizations"
+    ISSUE = "issue", "Issuance"
+
+
+class MovementStatus(models.TextChoices):
+    PENDING = "pending", "Pending confirmation"
+    CONFIRMED = "confirmed", "Confirmed and posted"
+    REJECTED = "rejected", "Rejected"
+
+
+class MovementRequest(models.Model):
+    """Maker–checker: money in and out, operator transfers and issuance are proposed by one person and
+    posted only when another person confirms (`ledger.movements`). The database refuses a request decided
+    by its own proposer and a confirmed request without its ledger transaction."""
+
+    kind = models.CharField(max_length=10, choices=MovementKind.choices)
+    status = models.CharField(max_length=10, choices=MovementStatus.choices, default=MovementStatus.PENDING)
+    idempotency_key = models.CharField(max_length=200, unique=True, help_text="<organization>:<kind>:<client key>")
+    request = models.JSONField(help_text="the proposal, in the API's field names (amount in minor units)")
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
+    amount = models.BigIntegerField()
+    issuer = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    subject_organization_ids = models.JSONField(default=list, help_text="the organizations whose accounts move")
+    proposed_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    proposer_organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    proposer_role = models.CharField(max_length=10)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_by_organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT,
+                                                related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+    transaction = models.OneToOneField(LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT,
+                                       related_name="movement_request")
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "kind"], name="movement_status_kind")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="movement_amount_positive"),
+            models.CheckConstraint(condition=Q(decided_by__isnull=True) | ~Q(decided_by=models.F("proposed_by")),
+                                   name="movement_checker_is_not_maker"),
+            models.CheckConstraint(
+                condition=(Q(status="pending", decided_by__isnull=True, transaction__isnull=True)
+                           | Q(status="confirmed", decided_by__isnull=False, transaction__isnull=False)
+                           | Q(status="rejected", decided_by__isnull=False, transaction__isnull=True)),
+                name="movement_status_consistent"),
+        ]
+
+
+class VerificationStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    OK = "ok", "Verified"
+    FAILED = "failed", "Verification found a fault"
+    ERROR = "error", "Did not complete"
+
+
+class VerificationRun(models.Model):
+    """A full ledger verification (`ledger.verify.verify_ledger`) run as a Celery job. One at a time: `active`
+    is TRUE while queued or running and NULL afterwards, and it is unique."""
+
+    status = models.CharField(max_length=8, choices=VerificationStatus.choices, default=VerificationStatus.QUEUED)
+    active = models.BooleanField(null=True, default=True, unique=True)
+    requested_by = models.ForeignKey("accounts.User", null=True, on_delete=models.PROTECT, related_name="+")
+    requester_organization = models.ForeignKey(Organization, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    report = models.JSONField(null=True, blank=True)
+    error = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.CheckConstraint(condition=Q(active=True, status__in=["queued", "running"])
+                                              | Q(active__isnull=True, status__in=["ok", "failed", "error"]),
+                                              name="verification_active_while_unfinished")]

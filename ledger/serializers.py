@@ -345,3 +345,35 @@ class SigningKeySerializer(serializers.Serializer):
 
     def get_public_key_hex(self, key) -> str:
         return bytes(key.public_key).hex()
+
+
+
+class MovementRequestSerializer(serializers.Serializer):
+    """A maker–checker request (`ledger.movements`): amounts as decimal strings in the asset's scale."""
+
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    status = serializers.CharField()
+    asset = serializers.CharField(source="asset.code")
+    amount = serializers.SerializerMethodField()
+    request = serializers.SerializerMethodField()
+    issuer = serializers.IntegerField(source="issuer_id", allow_null=True)
+    organizations = serializers.ListField(source="subject_organization_ids", child=serializers.IntegerField())
+    proposed_by = serializers.IntegerField(source="proposed_by_id")
+    proposer_organization = serializers.IntegerField(source="proposer_organization_id")
+    created_at = serializers.DateTimeField()
+    decided_by = serializers.IntegerField(source="decided_by_id", allow_null=True)
+    decided_by_organization = serializers.IntegerField(source="decided_by_organization_id", allow_null=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
+    reason = serializers.CharField()
+    transaction = serializers.IntegerField(source="transaction_id", allow_null=True)
+
+    def get_amount(self, obj) -> str:
+        return from_minor(obj.amount, obj.asset.scale)
+
+    def get_request(self, obj) -> dict:
+        return {**obj.request, "amount": from_minor(obj.amount, obj.asset.scale)}
+
+
+class MovementRejectInput(StrictSerializer):
+    reason = serializers.CharField(max_length=200)

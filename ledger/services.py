@@ -26,6 +26,7 @@ from .errors import (
     NOT_A_CASH_ASSET,
     NOT_A_RIGHT,
     NOT_AN_ISSUER,
+    NOT_REGISTERED_ISSUER,
     SAME_ORGANIZATION,
     UNKNOWN_RIGHT_TYPE,
 )
@@ -86,7 +87,7 @@ def asset_create(*, actor: Actor, code: str, right_type_id: str, subtype: str, u
     right_type = RightType.objects.filter(pk=right_type_id).first()
     if right_type is None:
         raise DomainError(UNKNOWN_RIGHT_TYPE, fields={"right_type": right_type_id})
-    _issuer_may_issue(issuer, origin_region_id)
+    issuer_may_issue(issuer, origin_region_id)
     if right_type.basin_bound and not basin_id:
         raise DomainError(BASIN_REQUIRED, fields={"basin": f"required for {right_type_id} rights"})
     if Asset.objects.filter(code=code).exists():
@@ -104,7 +105,7 @@ def asset_create(*, actor: Actor, code: str, right_type_id: str, subtype: str, u
     return asset
 
 
-def _issuer_may_issue(issuer: Organization, origin_region_id: str | None) -> None:
+def issuer_may_issue(issuer: Organization, origin_region_id: str | None) -> None:
     if issuer.kind not in GOVERNMENT_KINDS:
         raise DomainError(NOT_AN_ISSUER)
     if not issuer.region.covers(origin_region_id):
@@ -115,19 +116,27 @@ def _issuer_may_issue(issuer: Organization, origin_region_id: str | None) -> Non
 
 @transaction.atomic
 def rights_issue(*, actor: Actor, issuer: Organization, asset: Asset, recipient: Organization, amount: int,
-                 idempotency_key: str, evidence: dict | None = None) -> Posted:
-    """Issue (allocate) rights to a recipient: issuance account → recipient's available."""
+                 idempotency_key: str, evidence: dict | None = None, key_owner: Actor | None = None) -> Posted:
+    """Issue (allocate) rights to a recipient: issuance account → recipient's available. Only the asset's
+    registered issuer issues. `key_owner`: whose namespace the idempotency key is in (the proposer's, when
+    a checker confirms a proposal; `ledger.movements`)."""
     _positive(amount)
     if asset.kind != "right":
         raise DomainError(NOT_A_RIGHT)
-    _issuer_may_issue(issuer, asset.origin_region_id)
-    _tradable(asset)
+    issuer_may_issue(issuer, asset.origin_region_id)
     evidence = evidence or {}
-    IssuanceEvidence.enforce(asset=asset, evidence=evidence)  # A-EVIDENCE-001: the right type's evidence
-    ids = accounts_ensure([(None, asset.id, AccountKind.ISSUANCE), (recipient.id, asset.id, AccountKind.PARTICIPANT)])
     request = {"asset": asset.code, "issuer": issuer.id, "recipient": recipient.id, "amount": amount,
                "evidence": evidence}
-    posted = post(kind="issue", idempotency_key=client_key(actor, "issue", idempotency_key), request=request,
+    key = client_key(key_owner or actor, "issue", idempotency_key)
+    if asset.issuer_id != issuer.pk:
+        # only the issuer recorded on the instrument mints it (a city may not mint its county's rights);
+        # a key already used for another request is reported as that first
+        replay_of(idempotency_key=key, request=request)
+        raise DomainError(NOT_REGISTERED_ISSUER, fields={"issuer": "the asset's registered issuer is another body"})
+    _tradable(asset)
+    IssuanceEvidence.enforce(asset=asset, evidence=evidence)  # A-EVIDENCE-001: the right type's evidence
+    ids = accounts_ensure([(None, asset.id, AccountKind.ISSUANCE), (recipient.id, asset.id, AccountKind.PARTICIPANT)])
+    posted = post(kind="issue", idempotency_key=key, request=request,
                   actor=actor, reference=("asset", asset.id), memo={"issuer": issuer.id, "evidence": evidence},
                   legs=[Leg(ids[(None, asset.id, "issuance")], AVAILABLE, -amount),
                         Leg(ids[(recipient.id, asset.id, "participant")], AVAILABLE, amount)])
@@ -139,13 +148,14 @@ def rights_issue(*, actor: Actor, issuer: Organization, asset: Asset, recipient:
 
 @transaction.atomic
 def cash_deposit(*, actor: Actor, organization: Organization, amount: int, bank_reference: str,
-                 idempotency_key: str) -> Posted:
+                 idempotency_key: str, key_owner: Actor | None = None) -> Posted:
     """The operator confirms a bank transfer in: external cash (issuance) → participant's available."""
     _positive(amount)
     cash = cny()
     ids = accounts_ensure([(None, cash.id, "issuance"), (organization.id, cash.id, "participant")])
     request = {"organization": organization.id, "amount": amount, "bank_reference": bank_reference}
-    posted = post(kind="deposit", idempotency_key=client_key(actor, "deposit", idempotency_key), request=request,
+    key = client_key(key_owner or actor, "deposit", idempotency_key)
+    posted = post(kind="deposit", idempotency_key=key, request=request,
                   actor=actor, reference=("bank", bank_reference), memo={"bank_reference": bank_reference},
                   legs=[Leg(ids[(None, cash.id, "issuance")], AVAILABLE, -amount),
                         Leg(ids[(organization.id, cash.id, "participant")], AVAILABLE, amount)])
@@ -155,13 +165,14 @@ def cash_deposit(*, actor: Actor, organization: Organization, amount: int, bank_
 
 @transaction.atomic
 def cash_withdraw(*, actor: Actor, organization: Organization, amount: int, bank_reference: str,
-                  idempotency_key: str) -> Posted:
+                  idempotency_key: str, key_owner: Actor | None = None) -> Posted:
     """The operator pays out to the participant's bank: participant's available → external cash."""
     _positive(amount)
     cash = cny()
     ids = accounts_ensure([(None, cash.id, "issuance"), (organization.id, cash.id, "participant")])
     request = {"organization": organization.id, "amount": amount, "bank_reference": bank_reference}
-    posted = post(kind="withdraw", idempotency_key=client_key(actor, "withdraw", idempotency_key), request=request,
+    key = client_key(key_owner or actor, "withdraw", idempotency_key)
+    posted = post(kind="withdraw", idempotency_key=key, request=request,
                   actor=actor, reference=("bank", bank_reference), memo={"bank_reference": bank_reference},
                   legs=[Leg(ids[(organization.id, cash.id, "participant")], AVAILABLE, -amount),
                         Leg(ids[(None, cash.id, "issuance")], AVAILABLE, amount)])
@@ -215,7 +226,7 @@ def hold_cancel(*, actor: Actor, organization: Organization, asset: Asset, amoun
 
 @transaction.atomic
 def rights_transfer(*, actor: Actor, asset: Asset, sender: Organization, recipient: Organization, amount: int,
-                    idempotency_key: str, reason: str = "") -> Posted:
+                    idempotency_key: str, reason: str = "", key_owner: Actor | None = None) -> Posted:
     """Operator-initiated transfer between organizations (available → available)."""
     _positive(amount)
     _tradable(asset)
@@ -225,7 +236,8 @@ def rights_transfer(*, actor: Actor, asset: Asset, sender: Organization, recipie
     # request keys are the API's field names, so that an idempotency conflict names the field the client sent
     request = {"asset": asset.code, "sender": sender.id, "recipient": recipient.id, "amount": amount,
                "reason": reason}
-    posted = post(kind="transfer", idempotency_key=client_key(actor, "transfer", idempotency_key), request=request,
+    key = client_key(key_owner or actor, "transfer", idempotency_key)
+    posted = post(kind="transfer", idempotency_key=key, request=request,
                   actor=actor, reference=("asset", asset.id), memo={"reason": reason},
                   legs=[Leg(ids[(sender.id, asset.id, "participant")], AVAILABLE, -amount),
                         Leg(ids[(recipient.id, asset.id, "participant")], AVAILABLE, amount)])
@@ -265,7 +277,7 @@ def rights_expire(*, actor: Actor, issuer: Organization, asset: Asset, organizat
         raise DomainError(NOT_A_RIGHT)
     if not asset.is_expired(today()):
         raise DomainError(ASSET_NOT_EXPIRED)
-    _issuer_may_issue(issuer, asset.origin_region_id)
+    issuer_may_issue(issuer, asset.origin_region_id)
     key = client_key(actor, "expire", idempotency_key)
     request = {"asset": asset.code, "issuer": issuer.id, "organization": organization.id}
     ids = accounts_ensure([(organization.id, asset.id, "participant"), (None, asset.id, "expiry")])

@@ -33,10 +33,11 @@ from core.api import IdCursorPagination, error_responses
 from core.errors import ApiError
 from core.money import from_minor
 
-from . import selectors, services
+from . import movements, selectors, services
 from .canonical import leaf_hash
 from .errors import IDEMPOTENCY_KEY_REQUIRED, INVALID_PROOF_RANGE, NOTHING_TO_EXPIRE
 from .filters import AssetFilter, StatementFilter
+from .models import MovementRequest, VerificationRun
 from .sealing import canonical_bytes, consistency_proof, inclusion_proof
 from .serializers import (
     AssetInput,
@@ -47,6 +48,8 @@ from .serializers import (
     ExpirationInput,
     HoldingSerializer,
     IssuanceInput,
+    MovementRejectInput,
+    MovementRequestSerializer,
     RetirementInput,
     SigningKeySerializer,
     StatementLineSerializer,
@@ -55,7 +58,7 @@ from .serializers import (
     TransferInput,
     VerifyReportSerializer,
 )
-from .verify import verify_ledger
+from .verification import verification_start
 
 WRITER_ROLES = ("admin", "trader")
 GovernmentWriter = member_with(roles=WRITER_ROLES, kinds=tuple(sorted(GOVERNMENT_KINDS)))
@@ -240,13 +243,46 @@ class ConsistencyView(APIView):
                          "proof": [h.hex() for h in consistency_proof(first, second)]})
 
 
-class VerifyView(APIView):
-    permission_classes = [Overseer]
+class VerificationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    report = VerifyReportSerializer(allow_null=True)
+    error = serializers.CharField()
 
-    @extend_schema(tags=["ledger"], summary="Verify the whole ledger (regulators and the operator)",
-                   responses={200: VerifyReportSerializer, **error_responses(401, 403)})
-    def get(self, request):
-        return Response(verify_ledger().as_dict())
+
+# the whole ledger is recomputed in a worker, for admins of a regulator or of the operator, one run at a time
+VerificationAdmin = member_with(roles=("admin",), kinds=("regulator", "exchange_operator"), safe_roles=("admin",),
+                                safe_kinds=("regulator", "exchange_operator"))
+
+
+class VerificationStartView(APIView):
+    permission_classes = [VerificationAdmin]
+
+    @extend_schema(tags=["ledger"], summary="Start a full ledger verification (a background job; admins of a "
+                   "regulator or of the operator). While one is queued or running, that one is returned.",
+                   request=None, responses={202: VerificationSerializer,
+                                            200: OpenApiResponse(VerificationSerializer,
+                                                                 description="the run already under way"),
+                                            **error_responses(401, 403)})
+    def post(self, request):
+        run, created = verification_start(actor=Actor.from_request(request))
+        return Response(VerificationSerializer(run).data,
+                        status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+
+class VerificationDetailView(APIView):
+    permission_classes = [VerificationAdmin]
+
+    @extend_schema(tags=["ledger"], summary="A ledger verification run: its status and, once done, the report",
+                   responses={200: VerificationSerializer, **error_responses(401, 403, 404)})
+    def get(self, request, pk: int):
+        run = VerificationRun.objects.filter(pk=pk).first()
+        if run is None:
+            raise NotFound()
+        return Response(VerificationSerializer(run).data)
 
 
 # --- instrument catalog ------------------------------------------------------------------------------
@@ -305,52 +341,147 @@ def _write_schema(summary: str, request_serializer):
                                     **WRITE_ERRORS})
 
 
+def _movement(request, kind: str, payload: dict) -> Response:
+    """Propose a maker–checker movement: 202 and the pending request (200 on a replay), or — below the
+    single-person amount — 201 and the posted transaction, as before."""
+    key = idempotency_key(request)
+    movement, posted, replayed = movements.movement_propose(
+        membership=_membership(request), kind=kind, request=payload, idempotency_key=key,
+        request_id=getattr(request, "request_id", ""))
+    if posted is not None:
+        return posted_response(posted)
+    response = Response(MovementRequestSerializer(movement).data,
+                        status=status.HTTP_200_OK if replayed else status.HTTP_202_ACCEPTED)
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _propose_schema(summary: str, request_serializer):
+    return extend_schema(tags=["ledger"], summary=summary, request=request_serializer,
+                         parameters=[IDEMPOTENCY_HEADER],
+                         responses={202: OpenApiResponse(MovementRequestSerializer,
+                                                         description="proposed: waits for a second person"),
+                                    201: OpenApiResponse(TransactionSerializer,
+                                                         description="posted at once (below the single-person "
+                                                                     "amount)"),
+                                    200: OpenApiResponse(MovementRequestSerializer, description="replay"),
+                                    **WRITE_ERRORS})
+
+
 class DepositView(_PostingView):
     permission_classes = [IsOperator]
     input_serializer = CashMovementInput
 
-    @_write_schema("Confirm a bank deposit (operator)", CashMovementInput)
+    @_propose_schema("Propose a bank deposit (operator; another person confirms)", CashMovementInput)
     def post(self, request):
-        key, v, actor = self.valid(request)
-        return posted_response(services.cash_deposit(actor=actor, organization=v["organization"], amount=v["amount"],
-                                                     bank_reference=v["bank_reference"], idempotency_key=key))
+        _key, v, _actor = self.valid(request)
+        return _movement(request, "deposit", {"asset": "CNY", "organization": v["organization"].id,
+                                              "amount": v["amount"], "bank_reference": v["bank_reference"]})
 
 
 class WithdrawalView(_PostingView):
     permission_classes = [IsOperator]
     input_serializer = CashMovementInput
 
-    @_write_schema("Confirm a bank withdrawal (operator)", CashMovementInput)
+    @_propose_schema("Propose a bank withdrawal (operator; another person confirms)", CashMovementInput)
     def post(self, request):
-        key, v, actor = self.valid(request)
-        return posted_response(services.cash_withdraw(actor=actor, organization=v["organization"],
-                                                      amount=v["amount"], bank_reference=v["bank_reference"],
-                                                      idempotency_key=key))
+        _key, v, _actor = self.valid(request)
+        return _movement(request, "withdraw", {"asset": "CNY", "organization": v["organization"].id,
+                                               "amount": v["amount"], "bank_reference": v["bank_reference"]})
 
 
 class IssuanceView(_PostingView):
     permission_classes = [GovernmentWriter | IsOperator]
     input_serializer = IssuanceInput
 
-    @_write_schema("Issue (allocate) rights within the issuer's jurisdiction", IssuanceInput)
+    @_propose_schema("Propose an issuance (the asset's registered issuer, or the operator on its behalf; "
+                     "another person confirms)", IssuanceInput)
     def post(self, request):
-        key, v, actor = self.valid(request)
+        _key, v, _actor = self.valid(request)
         issuer = _only_operator_names(request, v, "issuer")
-        return posted_response(services.rights_issue(actor=actor, issuer=issuer, asset=v["asset"],
-                                                     recipient=v["recipient"], amount=v["amount"],
-                                                     evidence=v.get("evidence") or {}, idempotency_key=key))
+        return _movement(request, "issue", {"asset": v["asset"].code, "issuer": issuer.id,
+                                            "recipient": v["recipient"].id, "amount": v["amount"],
+                                            "evidence": v.get("evidence") or {}})
 
 
 class TransferView(_PostingView):
     permission_classes = [IsOperator]
     input_serializer = TransferInput
 
-    @_write_schema("Transfer between organizations (operator)", TransferInput)
+    @_propose_schema("Propose a transfer between organizations (operator; another person confirms)", TransferInput)
     def post(self, request):
-        key, v, actor = self.valid(request)
-        return posted_response(services.rights_transfer(actor=actor, asset=v["asset"], sender=v["sender"],
-                                                        recipient=v["recipient"], amount=v["amount"],
-                                                        reason=v["reason"], idempotency_key=key))
+        _key, v, _actor = self.valid(request)
+        return _movement(request, "transfer", {"asset": v["asset"].code, "sender": v["sender"].id,
+                                               "recipient": v["recipient"].id, "amount": v["amount"],
+                                               "reason": v["reason"]})
+
+
+class MovementListView(ListAPIView):
+    """Maker–checker requests the acting organization may see (the operator: all)."""
+
+    serializer_class = MovementRequestSerializer
+    pagination_class = IdCursorPagination
+    filter_backends = []
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return MovementRequest.objects.none()
+        qs = movements.movement_list(membership=_membership(self.request))
+        wanted = self.request.query_params.get("status")
+        return qs.filter(status=wanted) if wanted else qs
+
+    @extend_schema(tags=["ledger"], summary="Maker–checker requests (deposits, withdrawals, transfers, issuance)",
+                   parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=["pending", "confirmed",
+                                                                                   "rejected"])])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+def _visible_movement(request, pk: int) -> MovementRequest:
+    movement = movements.movement_list(membership=_membership(request)).filter(pk=pk).first()
+    if movement is None:
+        raise NotFound()
+    return movement
+
+
+class MovementDetailView(APIView):
+    @extend_schema(tags=["ledger"], summary="One maker–checker request",
+                   responses={200: MovementRequestSerializer, **error_responses(401, 404)})
+    def get(self, request, pk: int):
+        return Response(MovementRequestSerializer(_visible_movement(request, pk)).data)
+
+
+class MovementConfirmView(APIView):
+    @extend_schema(tags=["ledger"], summary="Confirm a request (another person than the proposer: an approver or "
+                   "admin of the operator, or of the issuer for issuance); posts it", request=None,
+                   responses={201: TransactionSerializer,
+                              200: OpenApiResponse(TransactionSerializer, description="already confirmed"),
+                              **error_responses(400, 401, 403, 404, 409)})
+    def post(self, request, pk: int):
+        _visible_or_checkable(request, pk)
+        posted = movements.movement_confirm(membership=_membership(request), movement_id=pk,
+                                            request_id=getattr(request, "request_id", ""))
+        return posted_response(posted)
+
+
+class MovementRejectView(APIView):
+    @extend_schema(tags=["ledger"], summary="Reject a pending request (whoever may confirm it)",
+                   request=MovementRejectInput,
+                   responses={200: MovementRequestSerializer, **error_responses(400, 401, 403, 404, 409)})
+    def post(self, request, pk: int):
+        _visible_or_checkable(request, pk)
+        data = MovementRejectInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        movement = movements.movement_reject(membership=_membership(request), movement_id=pk,
+                                             reason=data.validated_data["reason"],
+                                             request_id=getattr(request, "request_id", ""))
+        return Response(MovementRequestSerializer(movement).data)
+
+
+def _visible_or_checkable(request, pk: int) -> None:
+    """Another organization's request is a 404, never a 403 that confirms it exists."""
+    _visible_movement(request, pk)
 
 
 class RetirementView(_PostingView):

@@ -15,7 +15,9 @@ force for the trade (`evaluate_all`) and records
     `marketplace.Holiday`) after the trade became pending; escalation at half that time;
   * the notice end, for a public-notice rule: `days` calendar (or working) days after pending.
 The proposers — the users who placed the buy and sell orders, the listing's creator and the buyer's
-bid — may never decide (four eyes).
+bid — may never decide (four eyes), nor may anyone who belongs, through any membership, to the buyer or
+the seller (conflict of interest); approvals count people, so two memberships of one person are one
+approver.
 
 Deciding. Two distinct people approve: the first an approver/admin of the exchange operator or of a
 regulator whose jurisdiction covers the trade; the second (final) one an approver/admin of the regulator
@@ -57,6 +59,7 @@ from .errors import (
     ALREADY_APPROVED,
     APPROVAL_CLOSED,
     APPROVALS_COMPLETE,
+    APPROVER_CONFLICT,
     FINAL_APPROVER_JURISDICTION,
     NO_APPROVAL_NEEDED,
     NOT_AN_APPROVER,
@@ -199,6 +202,11 @@ def _check_decider(req: ApprovalRequest, membership: Membership) -> Scope:
         raise DomainError(APPROVAL_CLOSED)
     if membership.user_id in (req.proposer_user_ids or []):
         raise DomainError(PROPOSER_CANNOT_DECIDE)
+    # conflict of interest: the person, not the seat — any membership (active or not, any role) in the
+    # buyer or the seller disqualifies, whichever membership the decision is made through
+    if Membership.objects.filter(user_id=membership.user_id,
+                                 organization_id__in=(req.trade.buyer_id, req.trade.seller_id)).exists():
+        raise DomainError(APPROVER_CONFLICT)
     scope = Scope(membership)
     if membership.role not in DECIDING_ROLES or not (scope.is_operator or scope.is_regulator):
         raise DomainError(NOT_AN_APPROVER)

@@ -4,6 +4,9 @@ from core.errors import register
 APPROVAL_CLOSED = register("approval_closed", 409, "该审批已结束", "This approval request is closed")
 PROPOSER_CANNOT_DECIDE = register("proposer_cannot_approve", 403, "发起人不得审批自己发起的交易",
                                   "Whoever proposed the trade cannot decide on its approval")
+APPROVER_CONFLICT = register(
+    "approver_conflict_of_interest", 403, "审批人不得是交易任何一方的成员（无论以何种身份）",
+    "An approver may not be a member, through any membership, of either party to the trade")
 ALREADY_APPROVED = register("already_approved", 409, "您已批准过该交易，需由另一人作出第二次批准",
                             "You have already approved this trade; the second approval must come from someone else")
 FINAL_APPROVER_JURISDICTION = register(

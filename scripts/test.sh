@@ -4,6 +4,9 @@
 # beside `make run`) never share a database or consume each other's Celery messages.
 REDIS_DB="${REDIS_DB:-$((1 + $$ % 15))}"
 export TEST_DATABASE_NAME="${TEST_DATABASE_NAME:-test_exchange_$$}"
+# and its own cache keys: throttles and login lockouts count in the cache, and a REDIS_URL given from
+# outside may be shared with another run
+export CACHE_PREFIX="${CACHE_PREFIX:-rx-test-$$}"
 source "$(dirname "$0")/services.sh"
 cd "$ROOT"
 ensure_venv

@@ -114,6 +114,26 @@ def clear_login_throttle():
     clear()
 
 
+@pytest.fixture(autouse=True)
+def _forget_lockouts():
+    """Login lockouts and refusal-audit buckets (accounts.lockout, accounts.refusals) count per client
+    address in the shared cache, and every test client is 127.0.0.1: each test starts with none."""
+    from django.core.cache import cache
+
+    def clear():
+        try:
+            client = cache._cache.get_client(write=True)
+            keys = [k for pattern in ("lockout:*", "refusal*")
+                    for k in client.scan_iter(match=cache.make_key(pattern))]
+            if keys:
+                client.delete(*keys)
+        except Exception:  # noqa: BLE001  (no cache in a pure unit test: nothing to forget)
+            pass
+
+    clear()
+    yield clear
+
+
 # --- markets and money (trading tests) ----------------------------------------------------------------
 
 @pytest.fixture

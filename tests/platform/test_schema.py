@@ -12,6 +12,8 @@ ACCOUNTS_PATHS = {
     "/api/v1/organizations": {"get", "post"}, "/api/v1/organizations/{id}": {"get", "patch"},
     "/api/v1/organizations/{id}/suspend": {"post"}, "/api/v1/organizations/{id}/activate": {"post"},
     "/api/v1/memberships": {"get", "post"}, "/api/v1/memberships/{id}": {"get", "patch"},
+    "/api/v1/auth/password": {"post"}, "/api/v1/invitations": {"get"},
+    "/api/v1/invitations/{id}/accept": {"post"}, "/api/v1/invitations/{id}/decline": {"post"},
 }
 
 

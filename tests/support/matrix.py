@@ -42,9 +42,11 @@ def build_world() -> World:
     exchange operator; B's order, trade, membership, webhook, deposit, negotiated listing, approval
     request and alert; a Fuzhou market where A holds rights and cash (for the fuzzing participant)."""
     from accounts.actor import Actor
-    from accounts.models import AuditEvent, Basin, Membership, Organization, User
+    from accounts.models import AuditEvent, Basin, Membership, MembershipInvitation, Organization, User
     from accounts.services import token_issue
     from accounts.uscc import make_uscc
+    from ledger.models import VerificationRun
+    from ledger.movements import movement_propose
     from ledger.services import asset_create, cash_deposit, rights_issue
     from marketplace.models import RulebookVersion
     from marketplace.services import market_create
@@ -114,6 +116,15 @@ def build_world() -> World:
                      idempotency_key=f"mx-iss-{_seq()}")
 
     b_deposit = deposit(o["B"], 1_000_000)
+    # a pending maker–checker deposit for B, proposed by an operator trader (another person than "operator"),
+    # a finished ledger verification, and an invitation of B's trader ("owner") to C
+    op_trader = member(o["operator"], "trader")
+    movement, _, _ = movement_propose(membership=op_trader, kind="deposit", idempotency_key=f"mx-mv-{_seq()}",
+                                      request={"asset": "CNY", "organization": o["B"].id, "amount": 100_00,
+                                               "bank_reference": "mx-pending"})
+    verification = VerificationRun.objects.create(status="ok", active=None, report=None)
+    invitation = MembershipInvitation.objects.create(user=w.members["owner"].user, organization=o["C"],
+                                                     role="viewer")
     deposit(o["C"], 1_000_000)
     a_deposit = deposit(o["A"], 1_000_000)
     issue(xm_market, o["xm_issuer"], o["B"], 50 * T)
@@ -178,7 +189,8 @@ def build_world() -> World:
         "webhook": webhook.id, "approval": approval.id, "alert": alert.id, "rulebook": rulebook.version,
         "region": "350203", "basin": Basin.objects.order_by("code").values_list("code", flat=True).first(),
         "asset_code": xm_market.asset.code, "fz_asset_code": fz_market.asset.code,
-        "audit_event": listing_event.id,
+        "audit_event": listing_event.id, "movement": movement.id, "verification": verification.id,
+        "invitation": invitation.id,
         # the fuzzing participant's (A's) own things, and C's public listings
         "A_order": a_sell.order.id, "A_trade": a_trade.id, "A_transaction": a_deposit.transaction_id,
         "A_membership": w.members["trader"].id, "fz_asset": fz_market.asset_id, "c_fixed": c_fixed.id,

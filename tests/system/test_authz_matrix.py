@@ -62,10 +62,16 @@ MATRIX: dict[tuple[str, str], str] = {
     # public (a 400 for the empty body)
     ("auth-login", "post"):                     "+  +  +  +  +  +  +  +  +  +",
     ("auth-logout", "post"):                    "-  +  +  +  +  +  +  +  +  +",
+    # one's own password (a 400 for the empty body)
+    ("auth-password", "post"):                  "-  +  +  +  +  +  +  +  +  +",
     ("auth-refresh", "post"):                   "-  +  +  +  +  +  +  +  +  +",
     ("basin-detail", "get"):                    "-  +  +  +  +  +  +  +  +  +",
     ("basin-list", "get"):                      "-  +  +  +  +  +  +  +  +  +",
     ("me", "get"):                              "-  +  +  +  +  +  +  +  +  +",
+    # one's own invitations: B's trader ("owner") is invited to C
+    ("invitation-accept", "post"):              "-  -  -  -  -  -  -  +  -  -",
+    ("invitation-decline", "post"):             "-  -  -  -  -  -  -  +  -  -",
+    ("invitation-list", "get"):                 "-  +  +  +  +  +  +  +  +  +",
     ("membership-detail", "get"):               "-  -  -  -  -  -  +  -  +  -",
     ("membership-detail", "patch"):             "-  -  -  -  -  -  +  -  +  -",
     ("membership-list", "get"):                 "-  -  -  +  -  -  +  -  +  -",
@@ -94,12 +100,20 @@ MATRIX: dict[tuple[str, str], str] = {
     ("ledger-holdings", "get"):                 "-  +  +  +  +  +  +  +  +  +",
     # county: the right originates in Xiamen
     ("ledger-issuances", "post"):               "-  -  -  -  -  -  +  -  -  -",
+    # maker–checker requests: everyone lists what they may see; B's deposit proposal (by an operator trader)
+    # is the operator's to see and confirm (its admin: another person)
+    ("ledger-movement", "get"):                 "-  -  -  -  -  -  +  -  -  -",
+    ("ledger-movement-confirm", "post"):        "-  -  -  -  -  -  +  -  -  -",
+    ("ledger-movement-reject", "post"):         "-  -  -  -  -  -  +  -  -  -",
+    ("ledger-movements", "get"):                "-  +  +  +  +  +  +  +  +  +",
     ("ledger-retirements", "post"):             "-  +  -  +  -  -  +  +  +  +",
     ("ledger-statements", "get"):               "-  +  +  +  +  +  +  +  +  +",
     # B's deposit
     ("ledger-transaction", "get"):              "-  -  -  -  -  +  +  +  +  -",
     ("ledger-transfers", "post"):               "-  -  -  -  -  -  +  -  -  -",
-    ("ledger-verify", "get"):                   "-  -  -  -  +  +  +  -  -  -",
+    # admins of a regulator or of the operator only (city/province here are approvers: denied)
+    ("ledger-verification", "get"):             "-  -  -  -  -  -  +  -  -  -",
+    ("ledger-verifications", "post"):           "-  -  -  -  -  -  +  -  -  -",
     ("ledger-withdrawals", "post"):             "-  -  -  -  -  -  +  -  -  -",
     # --- marketplace and the order book
     ("market-book", "get"):                     "-  +  +  +  +  +  +  +  +  +",
@@ -254,7 +268,8 @@ def url_kwargs(name: str, w: World) -> dict:
         ("market-", "market"), ("order-", "order"), ("trade-", "trade"), ("listing-", "listing"),
         ("webhook-", "webhook"), ("oversight-trade", "trade"), ("oversight-organization-", "B"),
         ("oversight-market-", "market"), ("oversight-approv", "approval"), ("oversight-reject", "approval"),
-        ("oversight-object", "approval"), ("oversight-alert", "alert"),
+        ("oversight-object", "approval"), ("oversight-alert", "alert"), ("ledger-movement", "movement"),
+        ("ledger-verification", "verification"), ("invitation-", "invitation"),
     ]
     for prefix, key in by_prefix:
         if name.startswith(prefix):
@@ -287,6 +302,7 @@ BODIES = {
     ("oversight-market-resume", "post"): lambda w: _reason(),
     ("oversight-reject", "post"): lambda w: _reason(),
     ("oversight-object", "post"): lambda w: _reason(),
+    ("ledger-movement-reject", "post"): lambda w: _reason(),
     # the Xiamen-origin right: only a government covering Xiamen (or the operator naming one) issues it
     ("ledger-issuances", "post"): lambda w: {"asset": w.ids["asset_code"], "recipient": w.ids["A"], "amount": "1"},
 }
@@ -378,6 +394,7 @@ LISTED = [
     ("oversight-export-audit", {}, "csv", "id", "audit_event", {"province", "operator"}),
     ("ledger-export-csv", {}, "csv", "transaction_id", "transaction", {"province", "operator"}),
     ("ledger-export-jsonl", {}, "jsonl", "id", "transaction", {"province", "operator"}),
+    ("ledger-movements", {}, "json", "id", "movement", {"operator"}),
 ]
 
 

@@ -472,6 +472,9 @@ def _award(listing: Listing, auction: mechanisms.Auction, asset: Asset, actor: A
     winner, trade, skipped = None, None, []
     if not asset.is_expired(timezone.localdate(now)):
         for i, bid in enumerate(in_time):
+            if not bid.bidder.is_active:  # platform invariant: a frozen organization never wins
+                skipped.append({"bid": bid.id, "rule": "organization_suspended"})
+                continue
             try:
                 version, refusal = _rules("trade", asset, now, buyer=bid.bidder, seller=listing.seller,
                                           price=bid.amount, quantity=listing.quantity)

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -60,7 +61,7 @@ from trading.models import (
     TradeSource,
     TradeStatus,
 )
-from trading.orderbook.errors import INVALID_REDUCE, ORDER_NOT_OPEN
+from trading.orderbook.errors import INVALID_REDUCE, ORDER_NOT_OPEN, TOO_MANY_OPEN_ORDERS
 from trading.orderbook.sql import BOOK, MARKET_LOCK, SESSION_FIGURES, orders_write_sql
 from trading.settlement.outbox import enqueue_after_commit, outbox_row_for
 
@@ -197,6 +198,17 @@ def _check_order(market: Market, organization: Organization, price: int, quantit
     run(ORDER_CHECKS, market=market, price=price, quantity=quantity, now=now)
 
 
+def _check_open_order_cap(market: Market, organization: Organization) -> None:
+    """At most `settings.MAX_OPEN_ORDERS_PER_MARKET` open orders per organization and market (a load limit,
+    checked under the market lock, so concurrent placements cannot both take the last place)."""
+    cap = getattr(settings, "MAX_OPEN_ORDERS_PER_MARKET", None)
+    if not cap:
+        return
+    open_orders = Order.objects.filter(organization=organization, status=OrderStatus.OPEN, market=market)
+    if open_orders[:cap].count() >= cap:
+        raise DomainError(TOO_MANY_OPEN_ORDERS, cap=cap)
+
+
 def _rule_check(*, stage, market, buyer, seller, price, quantity, now) -> tuple[int | None, object]:
     """The rulebook through `enforce`: raises `Refused` on a refusal, else (version, approval or None)."""
     return enforce(CheckContext(stage=stage, asset=market.asset, at=now, buyer=buyer, seller=seller, price=price,
@@ -235,6 +247,7 @@ def order_place(*, actor: Actor, organization: Organization, market_id: int, sid
     now = now or timezone.now()
     market = market_lock(market_id=market_id, now=now)
     _check_order(market, organization, price, quantity, now)
+    _check_open_order_cap(market, organization)
     rule_version, _ = _rule_check(stage="order", market=market, buyer=organization if side == "buy" else None,
                                   seller=organization if side == "sell" else None, price=price,
                                   quantity=quantity, now=now)
@@ -293,6 +306,10 @@ def _match(order: Order, market: Market, organization: Organization,
         batch = _book_after(order, cursor, limit)
         for resting in batch:
             cursor = (resting.price, resting.id)
+            if not resting.organization.is_active:
+                # platform invariant, not a rule: a frozen organization's order never fills (freezing
+                # pulls them; one that slipped in concurrently rests inert until then)
+                continue
             if resting.organization_id == order.organization_id:
                 self_trade = True  # self-trade prevention: the incoming remainder is cancelled
                 break

@@ -14,6 +14,7 @@ from accounts.models import TRADING_KINDS
 from accounts.permissions import acting_membership, member_with
 from core.errors import ApiError
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from core.throttles import OrganizationOrderThrottle
 from ledger.models import Asset
 from marketplace.errors import NOT_A_TRADER, UNKNOWN_MARKET
 from marketplace.models import Market
@@ -60,6 +61,11 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         if self.action in ("create", "cancel", "reduce"):
             return [member_with(roles=("admin", "trader"), kinds=TRADING_KINDS)()]
         return super().get_permissions()
+
+    def get_throttles(self):
+        if self.action in ("create", "cancel", "reduce"):
+            return [OrganizationOrderThrottle()]  # per organization (#14 item 12)
+        return super().get_throttles()
 
     def permission_denied(self, request, message=None, code=None):
         if request.auth is not None and self.action in ("create", "cancel", "reduce"):

@@ -71,6 +71,7 @@ from trading.settlement.sql import SETTLE, TRADE_LOCK, settle_params
 log = logging.getLogger(__name__)
 SETTLEABLE = {TradeStatus.MATCHED, TradeStatus.APPROVED, TradeStatus.SETTLING}
 FAILURE_ALERT = "alert.settlement_failed"
+PARTY_SUSPENDED = "party_suspended"  # failure reason: the buyer or the seller is frozen
 
 
 def operator_organization_id() -> int | None:
@@ -183,13 +184,16 @@ def _trade_settle(*, trade_id: int, now: datetime | None) -> str:
         return "not_due"
     asset = _asset(trade.asset_id)
     actor = Actor.system()
-
     try:
         _, refusal = enforce(CheckContext(stage="settlement", asset=asset, at=now, buyer=trade.buyer,
                                           seller=trade.seller, price=trade.price, quantity=trade.quantity,
                                           rules_generation=trade.rules_generation))
     except Refused as stop:
         return _fail(trade, asset, actor, now, reason=stop.code)
+    if not (trade.buyer.is_active and trade.seller.is_active):
+        # platform invariant (not a rulebook rule), in every market whatever its rules: a suspended party
+        # never settles; the trade fails, both escrows go back and an alert is raised for the operator
+        return _fail(trade, asset, actor, now, reason=PARTY_SUSPENDED, alert=True)
     if refusal and trade.status != TradeStatus.APPROVED:
         return _to_pending_approval(trade, actor, refusal)
 
