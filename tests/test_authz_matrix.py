@@ -141,6 +141,8 @@ MATRIX: dict[tuple[str, str], str] = {
     # a government: its own fund
     ("settlement-earmarked-report", "get"):     "-  -  -  +  +  +  +  -  -  -",
     ("webhook-deliveries", "get"):              "-  -  -  -  -  -  -  -  +  -",
+    # every organization's deliveries with the error detail: the operator only
+    ("webhook-delivery-log", "get"):            "-  -  -  -  -  -  +  -  -  -",
     ("webhook-detail", "delete"):               "-  -  -  -  -  -  -  -  +  -",
     # each organization's admins, their own
     ("webhook-list", "get"):                    "-  -  -  +  -  -  +  -  +  -",

@@ -2,7 +2,13 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from .webhook_views import EarmarkedPayoutView, EarmarkedReportView, SettlementBatchesView, WebhookEndpointViewSet
+from .webhook_views import (
+    EarmarkedPayoutView,
+    EarmarkedReportView,
+    OperatorWebhookDeliveriesView,
+    SettlementBatchesView,
+    WebhookEndpointViewSet,
+)
 
 router = SimpleRouter(trailing_slash=False)
 router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
@@ -11,5 +17,6 @@ urlpatterns = [
     path("settlement/batches", SettlementBatchesView.as_view(), name="settlement-batches"),
     path("settlement/earmarked-report", EarmarkedReportView.as_view(), name="settlement-earmarked-report"),
     path("settlement/earmarked-payouts", EarmarkedPayoutView.as_view(), name="settlement-earmarked-payouts"),
+    path("webhook-deliveries", OperatorWebhookDeliveriesView.as_view(), name="webhook-delivery-log"),
     *router.urls,
 ]

@@ -4,7 +4,8 @@ and the settlement reports (batches, earmarked funds) with the earmarked-fund pa
   GET/POST   /api/v1/webhooks                      list / register (the secret is shown once)
   DELETE     /api/v1/webhooks/<id>
   POST       /api/v1/webhooks/<id>/rotate-secret   a new secret, shown once
-  GET        /api/v1/webhooks/<id>/deliveries      the latest deliveries and their outcome
+  GET        /api/v1/webhooks/<id>/deliveries      the latest deliveries and their outcome (generic error)
+  GET        /api/v1/webhook-deliveries?organization=&status=   operator: every delivery, error detail
   GET        /api/v1/settlement/batches?date=YYYY-MM-DD&market=<id>      operator
   GET        /api/v1/settlement/earmarked-report?from=&to=               operator, regulators, governments
   POST       /api/v1/settlement/earmarked-payouts  (Idempotency-Key)     government admins, operator
@@ -17,13 +18,13 @@ from datetime import date, datetime, time, timedelta
 from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.actor import Actor
-from accounts.api_common import error_responses, from_minor
+from accounts.api_common import IdCursorPagination, error_responses, from_minor
 from accounts.audit import audit_record
 from accounts.errors import ApiError
 from accounts.models import GOVERNMENT_KINDS, Organization
@@ -35,13 +36,15 @@ from .settlement_reports import settlement_batches
 from .webhook_serializers import (
     EarmarkedFundSerializer,
     EarmarkedPayoutInput,
+    OperatorWebhookDeliverySerializer,
     SettlementBatchSerializer,
     WebhookDeliverySerializer,
     WebhookEndpointCreatedSerializer,
     WebhookEndpointCreateSerializer,
     WebhookEndpointSerializer,
+    WebhookRotateSerializer,
 )
-from .webhooks import UrlRefused, check_url, new_secret
+from .webhooks import UrlRefused, check_url, new_secret, rotate_secret
 
 MAX_ENDPOINTS = 10
 _KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -90,15 +93,19 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mix
                          region_codes=[instance.organization.region_id])
             instance.delete()
 
-    @extend_schema(request=None, responses=WebhookEndpointCreatedSerializer)
+    @extend_schema(request=WebhookRotateSerializer, responses=WebhookEndpointCreatedSerializer)
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request, pk=None):
         endpoint = self.get_object()
-        endpoint.secret = new_secret()
+        data = WebhookRotateSerializer(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        rotate_secret(endpoint, overlap=data.validated_data.get("overlap_seconds"))
         with transaction.atomic():
-            endpoint.save(update_fields=["secret"])
+            endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_until"])
             audit_record(actor=Actor.from_request(request), action="webhook.rotate_secret",
                          object_type="webhook_endpoint", object_id=endpoint.id,
+                         after={"previous_secret_until": endpoint.previous_secret_until and
+                                endpoint.previous_secret_until.isoformat()},
                          region_codes=[endpoint.organization.region_id])
         return Response(WebhookEndpointCreatedSerializer(endpoint).data)
 
@@ -108,6 +115,34 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mix
         endpoint = self.get_object()
         rows = WebhookDelivery.objects.filter(endpoint=endpoint).order_by("-id")[:100]
         return Response(WebhookDeliverySerializer(rows, many=True).data)
+
+
+class OperatorWebhookDeliveriesView(generics.ListAPIView):
+    """Every organization's deliveries with the error's detail, newest first (the operator only)."""
+
+    permission_classes = [IsOperator]
+    serializer_class = OperatorWebhookDeliverySerializer
+    pagination_class = IdCursorPagination
+
+    @extend_schema(parameters=[OpenApiParameter("organization", int), OpenApiParameter("status", str,
+                                                                                    enum=["pending", "delivered",
+                                                                                          "gave_up"])],
+                   responses={200: OperatorWebhookDeliverySerializer(many=True), **error_responses(400, 401, 403)})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        qs = WebhookDelivery.objects.select_related("endpoint")
+        organization, state = self.request.query_params.get("organization"), self.request.query_params.get("status")
+        if organization not in (None, ""):
+            if not (organization.isascii() and organization.isdigit() and len(organization) < 19):
+                raise _field_error("organization", "an organization id")
+            qs = qs.filter(endpoint__organization_id=int(organization))
+        if state not in (None, ""):
+            if state not in ("pending", "delivered", "gave_up"):
+                raise _field_error("status", "pending, delivered or gave_up")
+            qs = qs.filter(status=state)
+        return qs
 
 
 # --- settlement reports --------------------------------------------------------------------------------
