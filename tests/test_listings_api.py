@@ -69,7 +69,7 @@ def test_fixed_price_listing_through_the_api(lworld, api, listing_fees):
     assert body["min_purchase"] == "50.00" and body["held"] == "250.00" and body["is_own"] is True
     assert body["asset"]["right_type"] == "farmland" and body["provenance"] == FARMLAND_PROVENANCE
     again = create(seller, key="list-1", **farmland_fixed(w))
-    assert again.status_code == 201 and again.json()["id"] == body["id"] and again["Idempotent-Replayed"] == "true"
+    assert again.status_code == 200 and again.json()["id"] == body["id"] and again["Idempotent-Replayed"] == "true"
     assert Listing.objects.filter(seller=w.county).count() == 1
     w.check_exposure()
 
