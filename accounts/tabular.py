@@ -80,7 +80,7 @@ def local_time(value: datetime) -> str:
     return value.astimezone(SHANGHAI).isoformat()
 
 
-def cell_text(value, kind: str = "text") -> str:
+def cell_text(value) -> str:
     """A value as the CSV cell's text (already neutralised)."""
     if value is None:
         return ""
@@ -101,7 +101,7 @@ def cell_value(value, kind: str = "text"):
         return value
     if kind == "amount" and isinstance(value, str) and STRICT_DECIMAL.fullmatch(value):
         return Decimal(value)
-    return cell_text(value, kind)
+    return cell_text(value)
 
 
 def csv_chunks(rows: Iterable[dict], columns: list[Column], lang: str) -> Iterator[bytes]:
@@ -111,7 +111,7 @@ def csv_chunks(rows: Iterable[dict], columns: list[Column], lang: str) -> Iterat
     writer.writerow(headers(columns, lang))
     first = True
     for row in rows:
-        writer.writerow([cell_text(row.get(c.key), c.kind) for c in columns])
+        writer.writerow([cell_text(row.get(c.key)) for c in columns])
         if buffer.tell() >= CHUNK:
             yield (codecs.BOM_UTF8 if first else b"") + buffer.getvalue().encode()
             first = False
@@ -131,9 +131,7 @@ def xlsx_chunks(rows: Iterable[dict], columns: list[Column], lang: str, title: s
         sheet.append(head)
         return sheet
 
-    sheets, sheet, used = 1, None, 0
-    sheet = new_sheet(1)
-    used = 1
+    sheets, sheet, used = 1, new_sheet(1), 1
     for row in rows:
         if used >= XLSX_MAX_ROWS:
             sheets += 1

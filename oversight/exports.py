@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from django.db import transaction
 
+from accounts.api_common import from_minor
 from accounts.models import Region
 from accounts.tabular import Column, streaming
 from ledger.models import Asset, RightType
@@ -58,8 +59,6 @@ def _assets(lang: str) -> dict[int, tuple]:
 
 
 def trade_rows(qs, *, lang: str = "en") -> Iterator[dict]:
-    from accounts.api_common import from_minor
-
     assets, regions = _assets(lang), _regions(lang)
     fields = ("id", "created_at", "settled_at", "status", "source", "market__code", "asset_id", "buyer_id",
               "buyer__name_zh", "buyer__name_en", "buyer__region_id", "seller_id", "seller__name_zh",

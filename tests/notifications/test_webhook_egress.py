@@ -14,6 +14,7 @@ import threading
 import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
@@ -102,8 +103,8 @@ def cross(market, buyer, seller):
 
 @pytest.fixture
 def dns(monkeypatch):
-    """A resolver stub for names ending in `.test`: `answers[name]` is a list of addresses handed out one
-    call after another (the last one repeats); every other name goes to the real resolver."""
+    """A resolver stub: `dns.answers[name]` is a list of addresses handed out one call after another (the
+    last one repeats), `dns.asked` the names asked; every other name goes to the real resolver."""
     real = socket.getaddrinfo
     answers: dict[str, list[str]] = {}
     asked: list[str] = []
@@ -120,8 +121,7 @@ def dns(monkeypatch):
         return real(host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    answers["asked"] = asked  # type: ignore[assignment]
-    return answers
+    return SimpleNamespace(answers=answers, asked=asked)
 
 
 # --- the address policy -------------------------------------------------------------------------------
@@ -151,8 +151,8 @@ def test_public_address_accepts(raw):
 @pytest.mark.django_db
 def test_registration_refuses_shared_and_mapped_addresses(parties, dns):
     *_, admin = parties
-    dns["metadata.test"] = ["100.100.100.200"]
-    dns["public.test"] = [PUBLIC_IP]
+    dns.answers["metadata.test"] = ["100.100.100.200"]
+    dns.answers["public.test"] = [PUBLIC_IP]
     for url in ("http://100.100.100.200/latest/meta-data", "http://metadata.test/hook", "http://[::ffff:a9fe:a9fe]/x",
                 "http://224.0.0.1/x", "https://[64:ff9b::a00:1]/x"):
         r = admin.post("/api/v1/webhooks", {"url": url}, format="json")
@@ -186,7 +186,7 @@ def test_dns_rebinding_connects_to_the_checked_address(parties, dns, receiver, m
 
     market, buyer, seller, admin = parties
     local = receiver()
-    dns["rebind.test"] = [PUBLIC_IP, PUBLIC_IP, "127.0.0.1"]
+    dns.answers["rebind.test"] = [PUBLIC_IP, PUBLIC_IP, "127.0.0.1"]
     r = admin.post("/api/v1/webhooks", {"url": f"http://rebind.test:{local.port}/hook"}, format="json")
     assert r.status_code == 201, r.json()
     real_connect = socket.create_connection
@@ -203,7 +203,7 @@ def test_dns_rebinding_connects_to_the_checked_address(parties, dns, receiver, m
     assert deliver(delivery.id)[0] == "retry"
     assert local.requests == []
     assert targets == [(PUBLIC_IP, local.port)]
-    assert dns["asked"] == ["rebind.test", "rebind.test"]  # once at registration, once for the attempt
+    assert dns.asked == ["rebind.test", "rebind.test"]  # once at registration, once for the attempt
 
 
 @pytest.mark.django_db
@@ -213,7 +213,7 @@ def test_attempt_sends_host_header_of_the_name_and_https_sni(parties, dns, recei
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
     market, buyer, seller, admin = parties
     local = receiver()
-    dns["hooks.partner.test"] = ["127.0.0.1"]
+    dns.answers["hooks.partner.test"] = ["127.0.0.1"]
     assert admin.post("/api/v1/webhooks", {"url": f"http://hooks.partner.test:{local.port}/in?x=1"},
                       format="json").status_code == 201
     delivery = cross(market, buyer, seller)
