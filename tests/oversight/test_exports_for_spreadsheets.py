@@ -180,3 +180,15 @@ def test_xlsx_export_streams_without_materialising_the_queryset(exported, monkey
     rows = xlsx_rows(b"".join(r.streaming_content))
     assert len(rows) == 1 + 31
     assert iterated == [("Trade", 2000)] and fetched_all == []
+
+
+def test_xlsx_continues_on_a_new_sheet_at_the_row_limit(monkeypatch):
+    from accounts import tabular
+
+    monkeypatch.setattr(tabular, "XLSX_MAX_ROWS", 3)  # Excel's is 1,048,576
+    columns = [tabular.Column("n", "序号", "int"), tabular.Column("text", "文本")]
+    raw = b"".join(tabular.xlsx_chunks(({"n": i, "text": f"={i}"} for i in range(5)), columns, "zh", "rows"))
+    sheets = load_workbook(io.BytesIO(raw), read_only=True).worksheets
+    assert [[list(r) for r in s.iter_rows(values_only=True)] for s in sheets] == [
+        [["序号", "文本"], [0, "'=0"], [1, "'=1"]], [["序号", "文本"], [2, "'=2"], [3, "'=3"]],
+        [["序号", "文本"], [4, "'=4"]]]
