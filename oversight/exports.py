@@ -1,6 +1,6 @@
 """The regulators' trade and audit exports (CSV, .xlsx, JSON lines) in constant memory: rows come from a
 server-side cursor (Django's `QuerySet.iterator(chunk_size)` on PostgreSQL, inside one transaction so
-the cursor need not be materialized) and are written by `accounts.tabular` a chunk at a time. Names
+the cursor need not be materialized) and are written by `core.tabular` a chunk at a time. Names
 stand beside ids (organizations, regions, assets, right types) in the caller's language; instrument and
 region data (small) come from in-memory maps rather than a join per row."""
 from __future__ import annotations
@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 from django.db import transaction
 
-from accounts.api_common import from_minor
 from accounts.models import Region
-from accounts.tabular import Column, streaming
+from core.money import from_minor
+from core.tabular import Column, streaming
 from ledger.models import Asset, RightType
 from trading.models import Trade
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.actor import Actor
 from trading.models import WebhookDelivery, WebhookEndpoint
-from trading.services import order_place
+from trading.orderbook.services import order_place
 
 SYSTEM = Actor.system()
 PUBLIC_IP = "93.184.216.34"
@@ -136,14 +136,14 @@ ACCEPTED = ["8.8.8.8", PUBLIC_IP, "2606:4700:4700::1111", "2002:808:808::1"]
 
 @pytest.mark.parametrize("raw", REFUSED)
 def test_public_address_refuses(raw):
-    from trading.webhooks import public_address
+    from trading.notifications.delivery import public_address
 
     assert not public_address(ipaddress.ip_address(raw))
 
 
 @pytest.mark.parametrize("raw", ACCEPTED)
 def test_public_address_accepts(raw):
-    from trading.webhooks import public_address
+    from trading.notifications.delivery import public_address
 
     assert public_address(ipaddress.ip_address(raw))
 
@@ -169,7 +169,7 @@ def test_delivery_to_a_shared_address_is_refused_without_connecting(parties, mon
     monkeypatch.setattr(socket, "create_connection", lambda *a, **k: connects.append(a) or (_ for _ in ()).throw(
         ConnectionRefusedError("stub")))
     delivery = cross(market, buyer, seller)
-    from trading.webhooks import deliver
+    from trading.notifications.delivery import deliver
 
     assert deliver(delivery.id)[0] == "retry"
     delivery.refresh_from_db()
@@ -182,7 +182,7 @@ def test_dns_rebinding_connects_to_the_checked_address(parties, dns, receiver, m
     """The name answers a public address to the checks (registration, then the attempt's) and 127.0.0.1
     to anyone who asks again: the attempt must connect to the public address it checked, so the local
     receiver never sees the request."""
-    from trading.webhooks import deliver
+    from trading.notifications.delivery import deliver
 
     market, buyer, seller, admin = parties
     local = receiver()
@@ -208,7 +208,7 @@ def test_dns_rebinding_connects_to_the_checked_address(parties, dns, receiver, m
 
 @pytest.mark.django_db
 def test_attempt_sends_host_header_of_the_name_and_https_sni(parties, dns, receiver, settings, monkeypatch):
-    from trading import webhooks
+    from trading.notifications import delivery as webhooks
 
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
     market, buyer, seller, admin = parties
@@ -252,7 +252,7 @@ def test_attempt_sends_host_header_of_the_name_and_https_sni(parties, dns, recei
 
 def test_signature_matches_the_specs_example():
     """The example of the Standard Webhooks specification and its reference libraries."""
-    from trading.webhooks import sign
+    from trading.notifications.delivery import sign
 
     assert sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
                 b'{"test": 2432232314}') == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
@@ -260,7 +260,7 @@ def test_signature_matches_the_specs_example():
 
 @pytest.mark.django_db
 def test_delivery_is_signed_in_the_standard_form_with_a_rotation_window(parties, receiver, settings):
-    from trading.webhooks import deliver, verify_signature
+    from trading.notifications.delivery import deliver, verify_signature
 
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
     market, buyer, seller, admin = parties
@@ -311,7 +311,7 @@ def test_delivery_is_signed_in_the_standard_form_with_a_rotation_window(parties,
 
 
 def test_default_overlap_is_a_setting(settings):
-    from trading.webhooks import rotate_secret
+    from trading.notifications.delivery import rotate_secret
 
     settings.WEBHOOK_SECRET_OVERLAP_SECONDS = 120
     endpoint = WebhookEndpoint(secret="whsec_" + base64.b64encode(b"k" * 32).decode())
@@ -326,7 +326,7 @@ def test_default_overlap_is_a_setting(settings):
 @pytest.mark.django_db
 def test_participant_sees_a_generic_error_and_the_operator_the_detail(parties, receiver, settings, operator_org,
                                                                      make_member, client_for):
-    from trading.webhooks import deliver
+    from trading.notifications.delivery import deliver
 
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
     market, buyer, seller, admin = parties

@@ -17,10 +17,10 @@ from openpyxl import load_workbook
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
-from accounts.tabular import neutralise
+from core.tabular import neutralise
 from ledger.models import Asset
 from trading.models import Trade
-from trading.services import order_place
+from trading.orderbook.services import order_place
 
 SYSTEM = Actor.system()
 HYPERLINK = '=HYPERLINK("http://e.vil","x")'
@@ -183,7 +183,7 @@ def test_xlsx_export_streams_without_materialising_the_queryset(exported, monkey
 
 
 def test_xlsx_continues_on_a_new_sheet_at_the_row_limit(monkeypatch):
-    from accounts import tabular
+    from core import tabular
 
     monkeypatch.setattr(tabular, "XLSX_MAX_ROWS", 3)  # Excel's is 1,048,576
     columns = [tabular.Column("n", "序号", "int"), tabular.Column("text", "文本")]
