@@ -34,6 +34,7 @@ DEFAULTS = {
     "WEBHOOK_RETRY_MAX_SECONDS": 3600.0,
     "WEBHOOK_ALLOW_PRIVATE_URLS": False,  # tests and local development only
     "WEBHOOK_LEASE_SECONDS": 60.0,  # a claimed delivery is retried by the sweeper after this long
+    "WEBHOOK_SECRET_OVERLAP_SECONDS": 86400,  # after a rotation the old secret signs too for this long
 }
 _TRUE = {"1", "true", "yes", "on"}
 

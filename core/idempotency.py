@@ -2,7 +2,8 @@
 
 A client sends `Idempotency-Key: <up to 128 chars>`. The first request with a key runs and its
 response is stored in the same transaction as its effects; a later request with the same key and the
-same method, path and body gets the stored response (header `Idempotent-Replayed: true`); with
+same method, path and body gets the stored response (header `Idempotent-Replayed: true`; a stored 201
+answers 200, as the ledger's replays do: one rule, "a replay created nothing"); with
 anything different it gets 409 `idempotency_conflict` naming the differing field. A concurrent
 duplicate blocks on the first one's row until it commits, then replays. Errors (4xx) are not stored:
 nothing was written, so a retry runs afresh. The record is written once, after the handler, in its
@@ -114,4 +115,5 @@ def idempotent(request, organization_id: int, handler) -> Response:
     if stored.fingerprint != fingerprint:
         field = "path" if stored.method_path != method_path else _first_difference(stored.request_body, body)
         raise DomainError("idempotency_conflict", field=field)
-    return Response(stored.response_body, status=stored.status_code, headers={"Idempotent-Replayed": "true"})
+    replay_status = 200 if stored.status_code == 201 else stored.status_code  # nothing new was created
+    return Response(stored.response_body, status=replay_status, headers={"Idempotent-Replayed": "true"})

@@ -24,5 +24,6 @@ urlpatterns = [
     path("retirements", views.RetirementView.as_view(), name="ledger-retirements"),
     path("expirations", views.ExpirationView.as_view(), name="ledger-expirations"),
     path("exports/journal.csv", views.JournalCsvView.as_view(), name="ledger-export-csv"),
+    path("exports/journal.xlsx", views.JournalCsvView.as_view(fmt="xlsx"), name="ledger-export-xlsx"),
     path("exports/journal.jsonl", views.JournalJsonLinesView.as_view(), name="ledger-export-jsonl"),
 ]

@@ -10,8 +10,6 @@ parse, authorize and render: every change is one call to a `ledger.services` fun
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 
@@ -22,22 +20,23 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.actor import Actor
-from accounts.models import GOVERNMENT_KINDS
+from accounts.models import GOVERNMENT_KINDS, Organization
 from accounts.permissions import IsOperator, acting_membership, is_operator, member_with
 from core.api import IdCursorPagination, error_responses
 from core.errors import ApiError
 from core.money import from_minor
+from core.tabular import XLSX_TYPE, Column, CsvRenderer, JsonLinesRenderer, XlsxRenderer, language, streaming
 
 from . import movements, selectors, services
 from .canonical import leaf_hash
 from .errors import IDEMPOTENCY_KEY_REQUIRED, INVALID_PROOF_RANGE, NOTHING_TO_EXPIRE
 from .filters import AssetFilter, StatementFilter
-from .models import MovementRequest, VerificationRun
+from .models import Asset, MovementRequest, VerificationRun
 from .sealing import canonical_bytes, consistency_proof, inclusion_proof
 from .serializers import (
     AssetInput,
@@ -522,23 +521,6 @@ class ExpirationView(_PostingView):
 
 # --- journal exports ---------------------------------------------------------------------------------
 
-class _PassthroughRenderer(BaseRenderer):
-    """Lets content negotiation accept the export's media type; errors still render as JSON."""
-
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return json.dumps(data).encode() if data is not None else b""
-
-
-class CsvRenderer(_PassthroughRenderer):
-    media_type, format = "text/csv", "csv"
-
-
-class JsonLinesRenderer(_PassthroughRenderer):
-    media_type, format = "application/x-ndjson", "jsonl"
-
-
 def _time_range(request):
     field = serializers.DateTimeField()
     out = []
@@ -558,45 +540,56 @@ _RANGE_PARAMS = [OpenApiParameter("from", OpenApiTypes.DATETIME, description="in
                  OpenApiParameter("to", OpenApiTypes.DATETIME, description="exclusive, ISO 8601")]
 
 
-CHUNK = 64 * 1024
-
-
 def _iso(ts) -> str:
     return ts.isoformat()
 
 
-class JournalCsvView(APIView):
-    permission_classes = [Overseer]
-    renderer_classes = [JSONRenderer, CsvRenderer]
-    HEADER = ["transaction_id", "created_at", "kind", "reference_type", "reference_id", "actor_organization_id",
-              "posting_id", "account_id", "account_kind", "organization_id", "asset", "bucket", "amount"]
+JOURNAL_COLUMNS = [
+    Column("transaction_id", "交易编号", "int"), Column("created_at", "记账时间", "time"), Column("kind", "类型"),
+    Column("reference_type", "业务类型"), Column("reference_id", "业务编号"),
+    Column("actor_organization_id", "发起机构编号", "int"), Column("actor_organization_name", "发起机构"),
+    Column("posting_id", "分录编号", "int"), Column("account_id", "账户编号", "int"),
+    Column("account_kind", "账户类型"), Column("organization_id", "机构编号", "int"),
+    Column("organization_name", "机构名称"), Column("asset", "资产代码"), Column("asset_name", "资产名称"),
+    Column("unit", "计量单位"), Column("bucket", "余额类别"), Column("amount", "金额", "amount"),
+]
 
-    @extend_schema(tags=["ledger"], summary="Journal export, one CSV row per posting (streamed)",
-                   parameters=_RANGE_PARAMS, responses={(200, "text/csv"): OpenApiTypes.STR,
-                                                        **error_responses(400, 401, 403)})
+
+def _journal_rows(rows, lang: str):
+    def name(zh, en):
+        return zh if lang == "zh" or not en else en
+
+    organizations = {pk: name(zh, en) for pk, zh, en in Organization.objects.values_list("id", "name_zh", "name_en")}
+    assets = {code: (name(zh, en) or code, unit) for code, zh, en, unit in
+              Asset.objects.values_list("code", "name_zh", "name_en", "unit")}
+    buckets = {"A": "可用" if lang == "zh" else "available", "H": "冻结" if lang == "zh" else "held"}
+    for (tid, created_at, kind, ref_type, ref_id, actor_org, pid, account, account_kind, org, code, scale, bucket,
+         amount) in rows:
+        asset_name, unit = assets.get(code, (code, ""))
+        yield {"transaction_id": tid, "created_at": created_at, "kind": kind, "reference_type": ref_type,
+               "reference_id": ref_id, "actor_organization_id": actor_org,
+               "actor_organization_name": organizations.get(actor_org, ""), "posting_id": pid, "account_id": account,
+               "account_kind": account_kind, "organization_id": org, "organization_name": organizations.get(org, ""),
+               "asset": code, "asset_name": asset_name, "unit": unit, "bucket": buckets.get(bucket, bucket),
+               "amount": from_minor(amount, scale)}
+
+
+class JournalCsvView(APIView):
+    """The journal, one row per posting (CSV or .xlsx by the path's extension)."""
+
+    permission_classes = [Overseer]
+    renderer_classes = [JSONRenderer, CsvRenderer, XlsxRenderer]
+    fmt = "csv"
+
+    @extend_schema(tags=["ledger"], summary="Journal export, one row per posting (streamed)",
+                   parameters=[*_RANGE_PARAMS, OpenApiParameter("lang", OpenApiTypes.STR, enum=["zh", "en"])],
+                   responses={(200, "text/csv"): OpenApiTypes.STR, (200, XLSX_TYPE): OpenApiTypes.BINARY,
+                              **error_responses(400, 401, 403)})
     def get(self, request):
         since, until = _time_range(request)
+        lang = language(request)
         rows = selectors.journal_postings(membership=_membership(request), since=since, until=until)
-
-        def lines():
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
-            writer.writerow(self.HEADER)
-            for (tid, created_at, kind, ref_type, ref_id, actor_org, pid, account, account_kind, org, code, scale,
-                 bucket, amount) in rows:
-                writer.writerow([tid, _iso(created_at), kind, ref_type, ref_id, actor_org or "", pid, account,
-                                 account_kind, org or "", code, "available" if bucket == "A" else "held",
-                                 from_minor(amount, scale)])
-                if buffer.tell() >= CHUNK:  # a few hundred rows per chunk: constant memory, few writes
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-            if buffer.tell():
-                yield buffer.getvalue()
-
-        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="journal.csv"'
-        return response
+        return streaming(_journal_rows(rows, lang), JOURNAL_COLUMNS, self.fmt, "journal", lang=lang)
 
 
 class JournalJsonLinesView(APIView):

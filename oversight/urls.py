@@ -6,10 +6,10 @@ from . import views
 urlpatterns = [
     path("oversight/trades", views.TradeListView.as_view(), name="oversight-trades"),
     path("oversight/trades/<int:pk>", views.TradeDossierView.as_view(), name="oversight-trade"),
-    re_path(r"^oversight/exports/trades\.(?P<fmt>csv|jsonl)$", views.TradeExportView.as_view(),
+    re_path(r"^oversight/exports/trades\.(?P<fmt>csv|xlsx|jsonl)$", views.TradeExportView.as_view(),
             name="oversight-export-trades"),
     path("oversight/audit", views.AuditListView.as_view(), name="oversight-audit"),
-    re_path(r"^oversight/exports/audit\.(?P<fmt>csv|jsonl)$", views.AuditExportView.as_view(),
+    re_path(r"^oversight/exports/audit\.(?P<fmt>csv|xlsx|jsonl)$", views.AuditExportView.as_view(),
             name="oversight-export-audit"),
     path("oversight/organizations", views.OrganizationListView.as_view(), name="oversight-organizations"),
     path("oversight/organizations/<int:pk>/freeze", views.OrganizationFreezeView.as_view(),

@@ -11,6 +11,7 @@ from drf_spectacular.plumbing import build_array_type, build_basic_type
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,6 +20,7 @@ from accounts.models import AuditEvent, Organization, Region
 from accounts.permissions import acting_membership, member_with
 from core.api import IdCursorPagination, error_responses
 from core.errors import ApiError
+from core.tabular import XLSX_TYPE, CsvRenderer, JsonLinesRenderer, XlsxRenderer, language
 from ledger.models import Asset
 from marketplace.models import Market, NonAttainmentFlag, RulebookVersion
 from marketplace.rules import compiled, rule_kinds
@@ -50,7 +52,11 @@ from .surveillance import run_surveillance
 
 Oversight = member_with(roles=DECIDING_ROLES, kinds=OVERSIGHT_KINDS, safe_kinds=OVERSIGHT_KINDS)
 PK = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
-FMT = OpenApiParameter("fmt", OpenApiTypes.STR, OpenApiParameter.PATH, enum=["csv", "jsonl"])
+FMT = OpenApiParameter("fmt", OpenApiTypes.STR, OpenApiParameter.PATH, enum=["csv", "xlsx", "jsonl"])
+LANG = OpenApiParameter("lang", OpenApiTypes.STR, enum=["zh", "en"],
+                        description="headers and names: Chinese or English (default: Accept-Language)")
+EXPORT_RESPONSES = {(200, "text/csv"): OpenApiTypes.STR, (200, XLSX_TYPE): OpenApiTypes.BINARY,
+                    (200, "application/x-ndjson"): OpenApiTypes.STR}
 
 
 def _scope(request) -> Scope:
@@ -123,15 +129,25 @@ class TradeDossierView(OversightView):
         return Response(trade_dossier(trade))
 
 
-class TradeExportView(OversightView):
-    @extend_schema(parameters=[FMT], responses={(200, "text/csv"): OpenApiTypes.STR,
-                                                (200, "application/x-ndjson"): OpenApiTypes.STR},
-                   description="Every trade matching the trade-search filters, streamed (constant memory).")
+class ExportView(OversightView):
+    renderer_classes = [JSONRenderer, CsvRenderer, XlsxRenderer, JsonLinesRenderer]
+
+
+def _filtered(filterset):
+    if not filterset.is_valid():
+        raise ApiError("validation_error", fields={k: [str(e) for e in v] for k, v in filterset.errors.items()})
+    return filterset.qs
+
+
+class TradeExportView(ExportView):
+    @extend_schema(parameters=[FMT, LANG], responses=EXPORT_RESPONSES,
+                   description="Every trade matching the trade-search filters, streamed (constant memory). CSV "
+                               "is UTF-8 with BOM; headers and names in the caller's language; times in "
+                               "Asia/Shanghai; formulas neutralised.")
     def get(self, request, fmt: str):
-        qs = TradeFilter(request.query_params, queryset=_scope(request).trades(), request=request)
-        if not qs.is_valid():
-            raise ApiError("validation_error", fields={k: [str(e) for e in v] for k, v in qs.errors.items()})
-        return streaming(trade_rows(qs.qs), TRADE_COLUMNS, fmt, "trades")
+        lang = language(request)
+        qs = _filtered(TradeFilter(request.query_params, queryset=_scope(request).trades(), request=request))
+        return streaming(trade_rows(qs, lang=lang), TRADE_COLUMNS, fmt, "trades", lang=lang)
 
 
 # --- audit -------------------------------------------------------------------------------------------
@@ -148,15 +164,13 @@ class AuditListView(OversightList):
         return _scope(self.request).by_region_codes(AuditEvent.objects.all())
 
 
-class AuditExportView(OversightView):
-    @extend_schema(parameters=[FMT], responses={(200, "text/csv"): OpenApiTypes.STR,
-                                                (200, "application/x-ndjson"): OpenApiTypes.STR})
+class AuditExportView(ExportView):
+    @extend_schema(parameters=[FMT, LANG], responses=EXPORT_RESPONSES)
     def get(self, request, fmt: str):
-        qs = AuditFilter(request.query_params, queryset=_scope(request).by_region_codes(AuditEvent.objects.all()),
-                         request=request)
-        if not qs.is_valid():
-            raise ApiError("validation_error", fields={k: [str(e) for e in v] for k, v in qs.errors.items()})
-        return streaming(audit_rows(qs.qs), AUDIT_COLUMNS, fmt, "audit")
+        lang = language(request)
+        qs = _filtered(AuditFilter(request.query_params,
+                                   queryset=_scope(request).by_region_codes(AuditEvent.objects.all()), request=request))
+        return streaming(audit_rows(qs, lang=lang), AUDIT_COLUMNS, fmt, "audit", lang=lang)
 
 
 # --- participants and markets -----------------------------------------------------------------------

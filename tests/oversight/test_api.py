@@ -60,7 +60,7 @@ def test_city_regulator_sees_only_its_city(world, trades, client_for):
     assert fz.get(f"/api/v1/oversight/trades/{trades['cross'].id}").status_code == 200
     # the export is scoped the same way
     rows = list(csv.DictReader(io.StringIO(b"".join(xm.get("/api/v1/oversight/exports/trades.csv")
-                                                    .streaming_content).decode())))
+                                                    .streaming_content).decode("utf-8-sig"))))
     assert {int(r["id"]) for r in rows} == {trades["xm"].id, trades["cross"].id}
 
 

@@ -173,7 +173,7 @@ def test_happy_path_through_the_api(celery_worker, traders, make_org, make_membe
         assert matched.attempts == 2 and matched.last_error == ""
         assert [q["answered"] for q in receiver.requests].count(500) == 1
         for request in receiver.requests:
-            assert verify_signature(secret, request["body"], request["headers"]["X-Signature"])
+            assert verify_signature(secret, request["body"], request["headers"])
         types = sorted(json.loads(q["body"])["type"] for q in receiver.requests if q["answered"] == 200)
         assert types == ["trade.matched", "trade.settled"]
     finally:

@@ -471,7 +471,7 @@ def test_webhook_api_registers_lists_and_deletes(pair, make_member, client_for, 
 
 @pytest.mark.django_db
 def test_webhooks_are_signed_retried_with_backoff_and_given_up(pair, make_member, client_for, settings, receiver):
-    from trading.notifications.delivery import backoff_seconds, deliver, verify_signature
+    from trading.notifications.delivery import backoff_seconds, deliver, new_secret, verify_signature
 
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
     settings.WEBHOOK_MAX_ATTEMPTS = 3
@@ -496,8 +496,8 @@ def test_webhooks_are_signed_retried_with_backoff_and_given_up(pair, make_member
     assert deliver(matched.id) == ("delivered", None)
     assert WebhookDelivery.objects.get(pk=matched.id).status == "delivered"
     request = good.requests[-1]
-    assert verify_signature(secret, request["body"], request["headers"]["X-Signature"])
-    assert not verify_signature(secret + "x", request["body"], request["headers"]["X-Signature"])
+    assert verify_signature(secret, request["body"], request["headers"])
+    assert not verify_signature(new_secret(), request["body"], request["headers"])
     payload = json.loads(request["body"])
     assert request["headers"]["X-Event-Id"] == payload["id"] and payload["type"] == "trade.matched"
     assert payload["trade"]["id"] == trade.id and payload["trade"]["side"] == "buy"
@@ -589,5 +589,6 @@ def test_webhook_and_settlement_endpoints_generate_a_clean_schema():
     assert not GENERATOR_STATS, (dict(GENERATOR_STATS._warn_cache), dict(GENERATOR_STATS._error_cache))
     assert set(schema["paths"]) == {
         "/api/v1/webhooks", "/api/v1/webhooks/{id}", "/api/v1/webhooks/{id}/rotate-secret",
-        "/api/v1/webhooks/{id}/deliveries", "/api/v1/settlement/batches", "/api/v1/settlement/earmarked-report",
+        "/api/v1/webhooks/{id}/deliveries", "/api/v1/webhook-deliveries", "/api/v1/settlement/batches",
+        "/api/v1/settlement/earmarked-report",
         "/api/v1/settlement/earmarked-payouts"}

@@ -97,6 +97,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("ledger-expirations", "post"):             "-  -  -  +  -  -  +  -  -  -",
     ("ledger-export-csv", "get"):               "-  -  -  -  +  +  +  -  -  -",
     ("ledger-export-jsonl", "get"):             "-  -  -  -  +  +  +  -  -  -",
+    ("ledger-export-xlsx", "get"):              "-  -  -  -  +  +  +  -  -  -",
     ("ledger-holdings", "get"):                 "-  +  +  +  +  +  +  +  +  +",
     # county: the right originates in Xiamen
     ("ledger-issuances", "post"):               "-  -  -  -  -  -  +  -  -  -",
@@ -156,6 +157,8 @@ MATRIX: dict[tuple[str, str], str] = {
     # a government: its own fund
     ("settlement-earmarked-report", "get"):     "-  -  -  +  +  +  +  -  -  -",
     ("webhook-deliveries", "get"):              "-  -  -  -  -  -  -  -  +  -",
+    # every organization's deliveries with the error detail: the operator only
+    ("webhook-delivery-log", "get"):            "-  -  -  -  -  -  +  -  -  -",
     ("webhook-detail", "delete"):               "-  -  -  -  -  -  -  -  +  -",
     # each organization's admins, their own
     ("webhook-list", "get"):                    "-  -  -  +  -  -  +  -  +  -",
@@ -368,7 +371,7 @@ def test_authorization(world, key, clear_login_throttle):
 
 def _rows(result: Result, fmt: str = "json") -> list[dict]:
     if fmt == "csv":
-        return list(csv.DictReader(io.StringIO(result.body.decode())))
+        return list(csv.DictReader(io.StringIO(result.body.decode("utf-8-sig"))))
     if fmt == "jsonl":
         return [json.loads(line) for line in result.body.decode().splitlines() if line.strip()]
     body = result.json()

@@ -14,11 +14,17 @@ class FillSerializer(serializers.ModelSerializer):
     fee = serializers.SerializerMethodField()
     side = serializers.SerializerMethodField()
     market = serializers.CharField(source="market.code", allow_null=True, default=None)
+    order = serializers.SerializerMethodField(help_text="the caller's order in this trade (order book), else null")
+    listing = serializers.IntegerField(source="listing_id", allow_null=True,
+                                       help_text="the listing the trade came from (listings), else null")
 
     class Meta:
         model = Trade
         fields = ["id", "market", "source", "side", "price", "quantity", "value", "fee", "status", "created_at",
-                  "settled_at", "ledger_transaction_id", "rule_version"]
+                  "settled_at", "ledger_transaction_id", "rule_version", "order", "listing"]
+
+    def get_order(self, t) -> int | None:
+        return t.buy_order_id if t.buyer_id == self.context["organization_id"] else t.sell_order_id
 
     def _scale(self, t):
         return self.context["scales"][t.asset_id]

@@ -9,7 +9,7 @@ until the auction has closed — the operator included.
 """
 from django.db.models import Count, Max, Q
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -49,6 +49,11 @@ IdemHeader = OpenApiParameter(IDEMPOTENCY_PARAMETER["name"], str, OpenApiParamet
                               description=IDEMPOTENCY_PARAMETER["description"])
 WRITE_ACTIONS = ("create", "cancel", "buy", "accept", "reject")
 ERRORS = error_responses(400, 403, 404, 409)
+
+
+def created_or_replayed(serializer) -> dict:
+    """201 when created; 200 for an idempotent replay (the stored response, Idempotent-Replayed: true)."""
+    return {201: serializer, 200: OpenApiResponse(serializer, description="an idempotent replay"), **ERRORS}
 
 
 class ListingFilter(filters.FilterSet):
@@ -116,7 +121,7 @@ class ListingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                "organization_id": organization_id}
         return {"listing": self._listing(result.listing), "trade": FillSerializer(result.trade, context=ctx).data}
 
-    @extend_schema(request=ListingCreateSerializer, responses={201: ListingSerializer, **ERRORS},
+    @extend_schema(request=ListingCreateSerializer, responses=created_or_replayed(ListingSerializer),
                    parameters=[IdemHeader])
     def create(self, request):
         organization = self._org()
@@ -149,7 +154,7 @@ class ListingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
         return idempotent(request, organization.id, handler)
 
-    @extend_schema(request=ListingBuySerializer, responses={201: PurchaseResultSerializer, **ERRORS},
+    @extend_schema(request=ListingBuySerializer, responses=created_or_replayed(PurchaseResultSerializer),
                    parameters=[IdemHeader])
     @action(detail=True, methods=["post"])
     def buy(self, request, pk=None):
@@ -168,7 +173,7 @@ class ListingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return idempotent(request, organization.id, handler)
 
     @extend_schema(methods=["GET"], request=None, responses={200: BidSerializer(many=True), **ERRORS})
-    @extend_schema(methods=["POST"], request=ListingBidSerializer, responses={201: BidResultSerializer, **ERRORS},
+    @extend_schema(methods=["POST"], request=ListingBidSerializer, responses=created_or_replayed(BidResultSerializer),
                    parameters=[IdemHeader])
     @action(detail=True, methods=["get", "post"], pagination_class=None)
     def bids(self, request, pk=None):
@@ -194,7 +199,7 @@ class ListingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def _visible_bids(listing, organization_id):
         return mechanisms.of(listing).visible_bids(listing, organization_id)
 
-    @extend_schema(request=None, responses={201: PurchaseResultSerializer, **ERRORS}, parameters=[IdemHeader])
+    @extend_schema(request=None, responses=created_or_replayed(PurchaseResultSerializer), parameters=[IdemHeader])
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
         organization = self._org()

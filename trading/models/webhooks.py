@@ -8,11 +8,14 @@ from accounts.models import Organization
 
 
 class WebhookEndpoint(models.Model):
-    """Where an organization wants trade events posted (HMAC-SHA256 signed with `secret`)."""
+    """Where an organization wants trade events posted (Standard Webhooks signatures with `secret`, and
+    with `previous_secret` too until `previous_secret_until`: the overlap window of a rotation)."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="webhooks")
     url = models.URLField(max_length=400)
     secret = models.CharField(max_length=80)
+    previous_secret = models.CharField(max_length=80, blank=True, default="")
+    previous_secret_until = models.DateTimeField(null=True, blank=True)
     events = models.JSONField(default=list, help_text="subset of matched, settled, failed; empty = all")
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -14,28 +14,49 @@ Delivery (at least once; receivers deduplicate on `X-Event-Id`):
   * `webhook_sweep` (beat) re-sends every pending delivery whose time has come: a retry due, a lost
     message, a worker that died in the middle of a POST (its lease runs out).
 
-Request: `POST <url>`, body = the payload as compact JSON (UTF-8, sorted keys), headers
+Request: `POST <url>`, body = the payload as compact JSON (UTF-8, sorted keys), signed in the Standard
+Webhooks form (https://www.standardwebhooks.com):
   Content-Type: application/json
-  X-Event-Id: <stable id of this event for this endpoint>     X-Event-Type: trade.<event>
-  X-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes under the endpoint's secret>
-Redirects are not followed (a 3xx is a failed attempt). URLs resolving to loopback, private,
-link-local or reserved addresses are refused unless WEBHOOK_ALLOW_PRIVATE_URLS (development, tests).
+  webhook-id: <stable id of this event for this endpoint (the same on every retry; deduplicate on it)>
+  webhook-timestamp: <Unix seconds of this attempt (receivers refuse one older than a few minutes)>
+  webhook-signature: v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">
+  X-Event-Type: trade.<event>      X-Event-Id: <same as webhook-id, kept for older receivers>
+The key is the base64 part of the endpoint's secret `whsec_<base64>` (a secret issued before this form,
+without the prefix, is used as its UTF-8 bytes). After a rotation the old secret signs too, for an overlap
+window (WEBHOOK_SECRET_OVERLAP_SECONDS, or `overlap_seconds` in the rotate request): the header then carries
+two space-separated signatures and a receiver accepts the delivery if either verifies.
+
+Address policy (SSRF): an endpoint's host must resolve only to globally routable unicast addresses
+(`public_address`: no loopback, private, shared 100.64/10, link-local, multicast, reserved, unspecified,
+documentation, IPv4-mapped/NAT64/6to4/Teredo forms of those). It is checked at registration and again at
+every attempt, and the attempt connects to the very address that was checked (`_PinnedHTTP*Connection`:
+the socket goes to the vetted IP while Host and TLS SNI/certificate name stay the URL's host), so a DNS
+answer that changes between check and connect (DNS rebinding) cannot redirect a delivery. Redirects are
+not followed (a 3xx is a failed attempt). WEBHOOK_ALLOW_PRIVATE_URLS (development, tests) lifts the
+public-address rule only; the pinning stays.
+
+Errors: `last_error` keeps the detail (for the operator); a participant's delivery list shows only
+"delivery failed" (`participant_error`): a detail such as "connection refused" would make the webhook
+sender a port scanner of the operator's network.
 
 Knobs (Django setting, else environment variable, else default): WEBHOOK_TIMEOUT_SECONDS (3),
 WEBHOOK_MAX_ATTEMPTS (8), WEBHOOK_RETRY_BASE_SECONDS (10), WEBHOOK_RETRY_MAX_SECONDS (3600),
-WEBHOOK_LEASE_SECONDS (60), WEBHOOK_ALLOW_PRIVATE_URLS (off).
+WEBHOOK_LEASE_SECONDS (60), WEBHOOK_SECRET_OVERLAP_SECONDS (86400), WEBHOOK_ALLOW_PRIVATE_URLS (off).
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import logging
 import secrets
 import socket
-import urllib.error
-import urllib.request
+import ssl
+import time
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.db import connection, transaction
@@ -68,17 +89,52 @@ def backoff_seconds(attempts: int) -> float:
     return min(cap, base * 2 ** max(attempts - 1, 0))
 
 
+def overlap_seconds() -> int:
+    return conf.get("WEBHOOK_SECRET_OVERLAP_SECONDS")
+
+
+SECRET_PREFIX = "whsec_"
+GENERIC_ERROR = "delivery failed"
+
+
 def new_secret() -> str:
-    return secrets.token_urlsafe(32)
+    """`whsec_` + base64 of 32 random bytes (the Standard Webhooks secret form)."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def _key(secret: str) -> bytes:
+    if secret.startswith(SECRET_PREFIX):
+        return base64.b64decode(secret[len(SECRET_PREFIX):])
+    return secret.encode()  # a secret issued before the whsec_ form
 
 
-def verify_signature(secret: str, body: bytes, header: str) -> bool:
-    """What a receiver does (and the tests): constant-time comparison of the X-Signature header."""
-    return hmac.compare_digest(sign(secret, body), header or "")
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """One `v1,<base64>` signature of `msg_id.timestamp.body`."""
+    mac = hmac.new(_key(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def signature_header(keys: list[str], msg_id: str, timestamp: int, body: bytes) -> str:
+    """Space-separated signatures, one per secret (two during a rotation's overlap window)."""
+    return " ".join(sign(k, msg_id, timestamp, body) for k in keys)
+
+
+def verify_signature(secret: str, body: bytes, headers, *, tolerance: int = 300, now: float | None = None) -> bool:
+    """What a receiver does: the timestamp within `tolerance` seconds, and one of the `v1` signatures
+    equal (constant time) to ours."""
+    headers = {k.lower(): v for k, v in dict(headers).items()}
+    msg_id, stamp = headers.get("webhook-id", ""), headers.get("webhook-timestamp", "")
+    if not msg_id or not stamp.isascii() or not stamp.isdigit():
+        return False
+    if abs((time.time() if now is None else now) - int(stamp)) > tolerance:
+        return False
+    expected = sign(secret, msg_id, int(stamp), body)
+    return any(hmac.compare_digest(expected, candidate)
+               for candidate in headers.get("webhook-signature", "").split() if candidate.startswith("v1,"))
+
+
+def participant_error(last_error: str) -> str:
+    return GENERIC_ERROR if last_error else ""
 
 
 def body_bytes(payload: dict) -> bytes:
@@ -91,25 +147,63 @@ class UrlRefused(ValueError):
     pass
 
 
-def check_url(url: str) -> None:
-    """Raise UrlRefused unless `url` is http(s) to a public address (or private addresses are allowed)."""
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A globally routable unicast address (`is_global` alone lets multicast through, and IPv6 forms
+    that embed an IPv4 address are judged by the embedded address or refused)."""
+    if address.version == 6:
+        if address.ipv4_mapped is not None or address.teredo is not None:
+            return False
+        if address.sixtofour is not None:
+            return public_address(address.sixtofour)
+        if any(address in net for net in _NAT64):
+            return public_address(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        if address.scope_id:
+            return False
+    return (address.is_global and not (address.is_multicast or address.is_reserved or address.is_unspecified
+                                       or address.is_loopback or address.is_link_local or address.is_private))
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """The addresses `host` resolves to (an IP literal: itself). One place, so a test can stub it."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    return [info[4][0] for info in infos]
+
+
+def vet_url(url: str) -> tuple[str, int, str]:
+    """Check `url` and return (host, port, address to connect to). Every address the name resolves to
+    must be public (unless private addresses are allowed); the first one is the one to use."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UrlRefused("must be an http or https URL")
     if parts.username or parts.password:
         raise UrlRefused("must not contain credentials")
-    if conf.get("WEBHOOK_ALLOW_PRIVATE_URLS"):
-        return
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
-                                   proto=socket.IPPROTO_TCP)
-    except socket.gaierror:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise UrlRefused("invalid port")
+    try:
+        addresses = resolve(parts.hostname, port)
+    except (socket.gaierror, UnicodeError, OSError):
         raise UrlRefused("host name does not resolve")
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if (address.is_private or address.is_loopback or address.is_link_local or address.is_multicast
-                or address.is_reserved or address.is_unspecified):
-            raise UrlRefused("must resolve to a public address")
+    if not addresses:
+        raise UrlRefused("host name does not resolve")
+    if not conf.get("WEBHOOK_ALLOW_PRIVATE_URLS"):
+        for raw in addresses:
+            try:
+                address = ipaddress.ip_address(raw)
+            except ValueError:
+                raise UrlRefused("must resolve to a public address")
+            if not public_address(address):
+                raise UrlRefused("must resolve to a public address")
+    return parts.hostname, port, addresses[0].split("%")[0]
+
+
+def check_url(url: str) -> None:
+    """Raise UrlRefused unless `url` is http(s) to a public address (or private addresses are allowed)."""
+    vet_url(url)
 
 
 # --- recording (inside the transition's transaction) ---------------------------------------------------
@@ -197,12 +291,40 @@ def send_delivery(delivery_id: int, *, countdown: float | None = None) -> bool:
     return publish(DELIVER_TASK, (delivery_id,), queue=WEBHOOK_QUEUE, countdown=countdown)
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None  # urllib then raises HTTPError for the 3xx
+def _pinned(connection_class):
+    class Pinned(connection_class):
+        """Connects to the vetted `address`; Host header, SNI and certificate check use the URL's host."""
+
+        def __init__(self, host, port, *, address, **kwargs):
+            super().__init__(host, port, **kwargs)
+            self._create_connection = lambda target, timeout, source=None: socket.create_connection(
+                (address, target[1]), timeout, source)
+
+    Pinned.__name__ = f"_Pinned{connection_class.__name__}"
+    return Pinned
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+_PinnedHTTPConnection = _pinned(http.client.HTTPConnection)
+_PinnedHTTPSConnection = _pinned(http.client.HTTPSConnection)
+
+
+def post(url: str, body: bytes, headers: dict, *, timeout: float) -> int:
+    """POST `body` to `url` at the address `vet_url` checked; the response status (no redirects)."""
+    host, port, address = vet_url(url)
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        conn = _PinnedHTTPSConnection(host, port, address=address, timeout=timeout,
+                                      context=ssl.create_default_context())
+    else:
+        conn = _PinnedHTTPConnection(host, port, address=address, timeout=timeout)
+    try:
+        conn.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), body=body,
+                     headers=headers)
+        response = conn.getresponse()
+        response.read(1024)
+        return response.status
+    finally:
+        conn.close()
 
 
 def _claim(delivery_id: int):
@@ -214,7 +336,8 @@ def _claim(delivery_id: int):
                          FROM trading_webhookendpoint e
                         WHERE d.id = %s AND d.endpoint_id = e.id AND d.status = 'pending'
                           AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= clock_timestamp())
-                    RETURNING d.attempts, d.payload, d.event, e.url, e.secret, e.active""", [lease, delivery_id])
+                    RETURNING d.attempts, d.payload, d.event, e.url, e.secret, e.active, e.previous_secret,
+                              e.previous_secret_until > clock_timestamp()""", [lease, delivery_id])
         return cur.fetchone()
 
 
@@ -223,24 +346,25 @@ def deliver(delivery_id: int) -> tuple[str, float | None]:
     claimed = _claim(delivery_id)
     if claimed is None:
         return "skipped", None
-    attempts, payload, event, url, secret, active = claimed
+    attempts, payload, event, url, secret, active, previous, previous_valid = claimed
     payload = payload if isinstance(payload, dict) else json.loads(payload)
     if not active:
         _finish(delivery_id, "gave_up", "endpoint inactive")
         return "gave_up", None
     body = body_bytes(payload)
+    msg_id = payload.get("id", "") or f"delivery_{delivery_id}"
+    timestamp = int(time.time())
+    keys = [secret, previous] if previous and previous_valid else [secret]
     error = None
     try:
-        check_url(url)
-        request = urllib.request.Request(url, data=body, method="POST", headers={
-            "Content-Type": "application/json", "User-Agent": USER_AGENT, "X-Event-Id": payload.get("id", ""),
-            "X-Event-Type": payload.get("type", f"trade.{event}"), "X-Signature": sign(secret, body)})
-        with _opener.open(request, timeout=timeout_seconds()) as response:
-            response.read(1024)
-            if not 200 <= response.status < 300:
-                error = f"HTTP {response.status}"
-    except urllib.error.HTTPError as exc:
-        error = f"HTTP {exc.code}"
+        status = post(url, body, {
+            "Content-Type": "application/json", "User-Agent": USER_AGENT,
+            "webhook-id": msg_id, "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature_header(keys, msg_id, timestamp, body),
+            "X-Event-Id": msg_id, "X-Event-Type": payload.get("type", f"trade.{event}")},
+            timeout=timeout_seconds())
+        if not 200 <= status < 300:
+            error = f"HTTP {status}"
     except UrlRefused as exc:
         error = f"refused URL: {exc}"
     except Exception as exc:  # noqa: BLE001 - network errors of every kind are a failed attempt
@@ -258,6 +382,16 @@ def deliver(delivery_id: int) -> tuple[str, float | None]:
                           SET last_error = %s, next_attempt_at = clock_timestamp() + %s * interval '1 second'
                         WHERE id = %s AND status = 'pending'""", [error[:300], delay, delivery_id])
     return "retry", delay
+
+
+def rotate_secret(endpoint, *, overlap: int | None = None) -> None:
+    """A new current secret; the old one keeps signing for `overlap` seconds (default
+    WEBHOOK_SECRET_OVERLAP_SECONDS; 0 ends it at once, e.g. after a leak). A rotation inside a window
+    replaces the older previous secret."""
+    overlap = overlap_seconds() if overlap is None else overlap
+    endpoint.previous_secret = endpoint.secret if overlap > 0 else ""
+    endpoint.previous_secret_until = timezone.now() + timedelta(seconds=overlap) if overlap > 0 else None
+    endpoint.secret = new_secret()
 
 
 def _finish(delivery_id: int, status: str, error: str) -> None:

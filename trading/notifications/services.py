@@ -22,7 +22,7 @@ from accounts.audit import audit_record
 from accounts.models import Organization
 from core.errors import DomainError
 from trading.models import WebhookEndpoint
-from trading.notifications.delivery import UrlRefused, check_url, new_secret, record_trade_events
+from trading.notifications.delivery import UrlRefused, check_url, new_secret, record_trade_events, rotate_secret
 
 log = logging.getLogger(__name__)
 MAX_ENDPOINTS = 10  # per organization
@@ -61,13 +61,16 @@ def webhook_register(*, actor: Actor, organization: Organization, url: str, even
     return endpoint
 
 
-def webhook_rotate_secret(*, actor: Actor, endpoint: WebhookEndpoint) -> WebhookEndpoint:
-    """Give `endpoint` a new secret (the caller shows it once)."""
-    endpoint.secret = new_secret()
+def webhook_rotate_secret(*, actor: Actor, endpoint: WebhookEndpoint, overlap: int | None = None) -> WebhookEndpoint:
+    """Give `endpoint` a new secret (the caller shows it once); the old one keeps signing for `overlap`
+    seconds (default WEBHOOK_SECRET_OVERLAP_SECONDS)."""
+    rotate_secret(endpoint, overlap=overlap)
     with transaction.atomic():
-        endpoint.save(update_fields=["secret"])
+        endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_until"])
+        until = endpoint.previous_secret_until
         audit_record(actor=actor, action="webhook.rotate_secret", object_type="webhook_endpoint",
-                     object_id=endpoint.id, region_codes=[endpoint.organization.region_id])
+                     object_id=endpoint.id, after={"previous_secret_until": until and until.isoformat()},
+                     region_codes=[endpoint.organization.region_id])
     return endpoint
 
 

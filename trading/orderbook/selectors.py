@@ -14,8 +14,18 @@ from trading.orderbook.sql import BOOK_DEPTH, CANDLES
 CANDLE_INTERVALS = {"1m": "1 minute", "5m": "5 minutes", "15m": "15 minutes", "1h": "1 hour", "1d": "1 day"}
 
 
+def trade_ids_of_order():
+    """The ids of an order's trades (as buy or sell order), ascending: an annotation `trade_ids`."""
+    from django.contrib.postgres.expressions import ArraySubquery
+    from django.db.models import OuterRef
+
+    return ArraySubquery(Trade.objects.filter(Q(buy_order_id=OuterRef("pk")) | Q(sell_order_id=OuterRef("pk")))
+                         .order_by("id").values("id"))
+
+
 def orders_of(organization_id: int) -> QuerySet[Order]:
-    return Order.objects.filter(organization_id=organization_id).select_related("market__asset").order_by("-id")
+    return (Order.objects.filter(organization_id=organization_id).select_related("market__asset")
+            .annotate(trade_ids=trade_ids_of_order()).order_by("-id"))
 
 
 def trades_of(organization_id: int) -> QuerySet[Trade]:

@@ -1,5 +1,6 @@
 """Order and trade representations. Prices: yuan per unit, decimal strings with 2 places; quantities:
 decimal strings in the asset's unit with at most its scale of decimals. Inside: integers."""
+from django.db.models import Q
 from rest_framework import serializers
 
 from core.api import MinorUnitField, StrictSerializer, check_amount, decimal_to_minor_or_error
@@ -65,12 +66,16 @@ class OrderSerializer(serializers.ModelSerializer):
     filled_value = serializers.SerializerMethodField()
     fees_charged = serializers.SerializerMethodField()
     held = serializers.SerializerMethodField()
+    trades = serializers.SerializerMethodField(help_text="ids of the trades this order took part in, ascending")
 
     class Meta:
         model = Order
         fields = ["id", "market", "side", "time_in_force", "price", "quantity", "remaining", "filled_value",
                   "fees_charged", "held", "status", "cancel_reason", "client_order_id", "rule_version", "created_at",
-                  "updated_at"]
+                  "updated_at", "trades"]
+
+    def get_trades(self, o) -> list[int]:
+        return _trade_ids(o)
 
     def get_price(self, o) -> str:
         return from_minor(o.price, 2)
@@ -102,7 +107,15 @@ def _when(value):
     return None if value is None else _datetime.to_representation(value)
 
 
-def order_data(o: Order) -> dict:
+def _trade_ids(o: Order) -> list[int]:
+    ids = getattr(o, "trade_ids", None)  # annotated by selectors.orders_of, or set by the placement
+    if ids is None:
+        ids = list(Trade.objects.filter(Q(buy_order_id=o.id) | Q(sell_order_id=o.id)).order_by("id")
+                   .values_list("id", flat=True))
+    return list(ids)
+
+
+def order_data(o: Order, *, trade_ids: list[int] | None = None) -> dict:
     scale = o.market.asset.scale
     return {"id": o.id, "market": o.market.code, "side": o.side, "time_in_force": o.time_in_force,
             "price": from_minor(o.price, 2), "quantity": from_minor(o.quantity, scale),
@@ -110,7 +123,8 @@ def order_data(o: Order) -> dict:
             "fees_charged": from_minor(o.fees_charged, 2),
             "held": from_minor(o.hold_remaining, 2 if o.side == "buy" else scale),
             "status": o.status, "cancel_reason": o.cancel_reason, "client_order_id": o.client_order_id,
-            "rule_version": o.rule_version, "created_at": _when(o.created_at), "updated_at": _when(o.updated_at)}
+            "rule_version": o.rule_version, "created_at": _when(o.created_at), "updated_at": _when(o.updated_at),
+            "trades": _trade_ids(o) if trade_ids is None else trade_ids}
 
 
 def fill_data(t: Trade, *, scale: int, organization_id: int) -> dict:
@@ -120,7 +134,8 @@ def fill_data(t: Trade, *, scale: int, organization_id: int) -> dict:
             "quantity": from_minor(t.quantity, scale), "value": from_minor(t.value, 2),
             "fee": from_minor(t.buyer_fee if buyer else t.seller_fee, 2), "status": t.status,
             "created_at": _when(t.created_at), "settled_at": _when(t.settled_at),
-            "ledger_transaction_id": t.ledger_transaction_id, "rule_version": t.rule_version}
+            "ledger_transaction_id": t.ledger_transaction_id, "rule_version": t.rule_version,
+            "order": t.buy_order_id if buyer else t.sell_order_id, "listing": t.listing_id}
 
 
 class PlaceResultSerializer(serializers.Serializer):

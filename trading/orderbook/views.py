@@ -1,7 +1,7 @@
 """Trading API: orders (place, list, cancel, reduce), the acting organization's trades and trade
 events, and public market data. Views are thin: input serializer → service → output serializer."""
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
@@ -77,10 +77,13 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def _place_response(self, result, organization_id):
         scale = result.order.market.asset.scale
-        return {"order": order_data(result.order),
+        # a new order's trades are exactly its fills (no query)
+        return {"order": order_data(result.order, trade_ids=[t.id for t in result.trades]),
                 "fills": [fill_data(t, scale=scale, organization_id=organization_id) for t in result.trades]}
 
-    @extend_schema(request=OrderCreateSerializer, responses={201: PlaceResultSerializer}, parameters=[IdemHeader])
+    @extend_schema(request=OrderCreateSerializer, parameters=[IdemHeader], responses={
+        201: PlaceResultSerializer,
+        200: OpenApiResponse(PlaceResultSerializer, description="an idempotent replay (Idempotent-Replayed: true)")})
     def create(self, request):
         organization = _organization(request)
 
