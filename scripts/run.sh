@@ -3,6 +3,7 @@
 source "$(dirname "$0")/services.sh"
 cd "$ROOT"
 ensure_venv
+ensure_assets
 ensure_services
 export DEBUG="${DEBUG:-1}" SECRET_KEY="${SECRET_KEY:-local-dev-secret-not-for-production}"
 export DJANGO_SETTINGS_MODULE=config.settings
