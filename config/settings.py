@@ -37,6 +37,9 @@ INSTALLED_APPS = [
     "marketplace",
     "trading",
     "oversight",
+    "django_htmx",
+    "drf_spectacular_sidecar",
+    "console",  # the web console: the top layer, above oversight
 ]
 if env_bool("ENABLE_BENCH_APP"):  # `make bench` only: the bare ceiling endpoint and task (bench/)
     INSTALLED_APPS.append("bench")
@@ -51,6 +54,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -130,6 +134,10 @@ SPECTACULAR_SETTINGS = {
     "listings, order books, escrow, settlement and a verifiable ledger.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the project's own static files (drf-spectacular-sidecar): no CDN, works offline
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "OrganizationKindEnum": "accounts.models.OrganizationKind",
@@ -183,4 +191,7 @@ LOGGING = {
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+LOGIN_URL = "/login/"
 X_FRAME_OPTIONS = "DENY"

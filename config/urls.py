@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),
+    path("", include("console.urls")),  # the web console (top layer; nothing imports it)
 ]
 if apps.is_installed("bench"):  # only with ENABLE_BENCH_APP=1 (`make bench`)
     urlpatterns.append(path("api/v1/bench/", include("bench.urls")))

@@ -26,7 +26,8 @@ def acting_token(request) -> ApiToken | None:
     token = None
     secret = request.session.get(SESSION_KEY)
     if secret:
-        shim = SimpleNamespace(META={"HTTP_AUTHORIZATION": f"Bearer {secret}"})
+        shim = SimpleNamespace(headers={"authorization": f"Bearer {secret}"},
+                               META={"HTTP_AUTHORIZATION": f"Bearer {secret}"})
         try:
             found = TokenAuthentication().authenticate(shim)
         except AuthenticationFailed:
