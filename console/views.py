@@ -25,14 +25,12 @@ from ledger import selectors as ledger_selectors
 from ledger.models import Asset
 from marketplace.models import Market
 from oversight import reports
-from oversight.models import Alert, ApprovalRequest
+from oversight.models import Alert
 from oversight.scope import scope_of
 from trading import pricing
-from trading.listings import sealed_bids_hidden
 from trading import selectors as trading_selectors
 from trading.listing_models import Bid, Listing, WebhookDelivery
-from trading.models import SettlementOutbox, Trade
-
+from trading.listings import sealed_bids_hidden
 
 from . import api, selectors
 from .session import acting_membership, acting_token, sign_in
@@ -67,7 +65,8 @@ def member_required(kinds=None):
             if m is None:
                 return redirect(f"{reverse('console:login')}?next={request.get_full_path()}")
             if kinds is not None and m.organization.kind not in kinds:
-                messages.error(request, _t("当前机构无权访问该页面。", "Your acting organization may not open that page."))
+                messages.error(request, _t("当前机构无权访问该页面。",
+                                           "Your acting organization may not open that page."))
                 return redirect(home_for(m))
             request.membership = m
             return view(request, *args, **kwargs)
@@ -439,7 +438,8 @@ def regulator_data(request):
     out_label, in_label = _t("（出让）", " (from)"), _t("（受让）", " (to)")
     links: dict[tuple[str, str], float] = {}
     for f in flows:
-        key = (names.get(f["origin"], f["origin"]) + out_label, names.get(f["destination"], f["destination"]) + in_label)
+        key = (names.get(f["origin"], f["origin"]) + out_label,
+               names.get(f["destination"], f["destination"]) + in_label)
         links[key] = links.get(key, 0) + float(f["value"])  # chart geometry only; the table shows exact strings
     nodes = sorted({n for pair in links for n in pair})
     return JsonResponse({
@@ -585,5 +585,3 @@ def set_language_view(request):
 def favicon(request):
     return HttpResponse(status=204)
 
-
-__all__ = ["ApprovalRequest", "SettlementOutbox", "Trade"]
