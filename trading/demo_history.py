@@ -12,11 +12,12 @@ UPDATE per table (the settlement's own `settled_at`, which the flow roll-up keys
 The ledger transactions keep their real creation time (they are sealed as they are).
 
 Deterministic (a seeded PRNG; days count back from today) and idempotent: skipped when the history's
-orders (client_order_id "hist-…") exist. About 700 trades: ~2,100 service calls, 15–30 s on the 2-core machine (the price of the real
-paths).
+orders (client_order_id "hist-…") exist. About 700 trades: ~2,100 service calls, 15–30 s on the 2-core
+machine (the price of going through the real paths).
 """
 from __future__ import annotations
 
+import os
 import random
 from datetime import timedelta
 
@@ -32,7 +33,7 @@ from .models import Order, TradeStatus
 from .services import order_place
 from .settlement import trade_settle
 
-DAYS = 35
+DAYS = 35  # DEMO_HISTORY_DAYS overrides it (the browser tests use a few days)
 YUAN = 100
 # market code: (seller keys, buyer keys, mid price in fen, price step in fen, (min, max) lot units, trades per day)
 FLOWS = {
@@ -64,6 +65,7 @@ def seed_history() -> int:
     markets = {m.code: m for m in Market.objects.select_related("asset").filter(code__in=FLOWS)}
     if not markets:
         return 0
+    days = int(os.environ.get("DEMO_HISTORY_DAYS", DAYS))
     operator = _actor(orgs["operator"])
     rng = random.Random(2026)
     today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
@@ -99,7 +101,7 @@ def seed_history() -> int:
                 continue
             tick = market.tick_size
             price = mid
-            for day in range(DAYS, -1, -1):
+            for day in range(days, -1, -1):
                 base = today - timedelta(days=day)
                 if base.weekday() >= 5 and rng.random() < 0.7:
                     continue  # quieter weekends
