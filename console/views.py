@@ -192,11 +192,7 @@ def desk_view(request):
     m = request.membership
     holdings = ledger_selectors.holding_list(membership=m)
     orders = list(trading_selectors.orders_of(m.organization_id).filter(status="open")[:50])
-    trades = list(trading_selectors.trades_of(m.organization_id)[:30])
-    scales = trading_selectors.asset_scales(trades)
-    for t in trades:
-        t.scale = scales.get(t.asset_id, 0)
-        t.side_for_me = "buy" if t.buyer_id == m.organization_id else "sell"
+    trades = _my_trades(m, 30)
     markets = Market.objects.select_related("asset").filter(status="open").order_by("code")
     return render(request, "console/desk.html", ctx(request, holdings=holdings, orders=orders, trades=trades,
                                                     markets=markets,
@@ -308,15 +304,17 @@ def listing_accept_view(request, pk: int):
 
 @member_required(TRADING_KINDS)
 def trades_view(request):
-    m = request.membership
-    trades = list(trading_selectors.trades_of(m.organization_id)[:100])
-    scales = trading_selectors.asset_scales(trades)
-    codes = dict(Asset.objects.filter(pk__in={t.asset_id for t in trades}).values_list("id", "code"))
+    return render(request, "console/trades.html", ctx(request, trades=_my_trades(request.membership, 100)))
+
+
+def _my_trades(m: Membership, limit: int) -> list:
+    trades = list(trading_selectors.trades_of(m.organization_id)[:limit])
+    assets = {a.id: a for a in Asset.objects.filter(pk__in={t.asset_id for t in trades})}
     for t in trades:
-        t.scale = scales.get(t.asset_id, 0)
-        t.asset_code = codes.get(t.asset_id, "")
+        t.scale = assets[t.asset_id].scale if t.asset_id in assets else 0
+        t.asset_code = assets[t.asset_id].code if t.asset_id in assets else ""
         t.side_for_me = "buy" if t.buyer_id == m.organization_id else "sell"
-    return render(request, "console/trades.html", ctx(request, trades=trades))
+    return trades
 
 
 # --- county government ----------------------------------------------------------------------------------
