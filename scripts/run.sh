@@ -45,6 +45,7 @@ for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1
 cat <<MSG
 
   Exchange is running.
+    Console  : http://127.0.0.1:$PORT/   (web console: markets, desk, quotas, supervision, operations)
     Base URL : http://127.0.0.1:$PORT/api/v1/
     API docs : http://127.0.0.1:$PORT/api/docs/   (OpenAPI: /api/schema/)
     Admin    : http://127.0.0.1:$PORT/admin/

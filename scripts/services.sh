@@ -151,7 +151,7 @@ ensure_assets() {
 # The browser tests drive Debian's Chromium (Playwright's own browser download is not used), with CJK fonts
 # so that the Chinese pages render as text, not boxes.
 ensure_chromium() {
-  if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; then
+  if [ ! -x /usr/bin/chromium ] || ! fc-list : family 2>/dev/null | grep -i "noto.*cjk" >/dev/null; then
     apt_install chromium fonts-noto-cjk
   fi
   [ -x /usr/bin/chromium ] || die "/usr/bin/chromium is missing: install Debian's chromium package"

@@ -47,8 +47,8 @@ def console_site(django_db_setup, django_db_blocker):
     from django.core.management import call_command
     from django.test.testcases import LiveServerThread
 
-    from accounts.regions import load_regions
     from accounts.models import Basin, Region
+    from accounts.regions import load_regions
     from ledger.posting import forget_cached_accounts
     from ledger.reference import ensure_reference_data
 
@@ -168,7 +168,10 @@ def canvas_has_content(page, selector: str) -> bool:
         if (!c || !c.width || !c.height) return false;
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         const seen = new Set();
-        for (let i = 0; i < d.length; i += 4 * 97) { seen.add(d[i] + ',' + d[i+1] + ',' + d[i+2] + ',' + d[i+3]); if (seen.size > 3) return true; }
+        for (let i = 0; i < d.length; i += 4 * 97) {
+            seen.add(d[i] + ',' + d[i+1] + ',' + d[i+2] + ',' + d[i+3]);
+            if (seen.size > 3) return true;
+        }
         return false;
     }""", selector)
 
