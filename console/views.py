@@ -469,9 +469,13 @@ TRADE_FILTERS = ("right_type", "status", "origin", "since", "until", "organizati
 def trade_search_view(request):
     query = {k: request.GET[k] for k in TRADE_FILTERS if request.GET.get(k)}
     result = api.call(request, "GET", "/api/v1/oversight/trades", query=query)
-    rows = result.data.get("results", []) if result.ok else []
+    rows = [dict(r) for r in result.data.get("results", [])] if result.ok else []
     if not result.ok:
         messages.error(request, result.message)
+    names = dict(Organization.objects.filter(pk__in={r[k] for r in rows for k in ("buyer", "seller")})
+                 .values_list("id", "name_en" if is_en() else "name_zh"))
+    for r in rows:
+        r["buyer_name"], r["seller_name"] = names.get(r["buyer"], r["buyer"]), names.get(r["seller"], r["seller"])
     from urllib.parse import urlencode
 
     return render(request, "console/trade_search.html", ctx(request, rows=rows, query=query, qs=urlencode(query),

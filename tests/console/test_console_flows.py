@@ -231,3 +231,20 @@ def test_pages_need_the_right_organization(page_for):
     anonymous.goto(anonymous.base + "/desk/")
     assert "/login/" in anonymous.url
     assert Asset.objects.exists()
+
+
+def test_enterprise_bids_in_an_english_auction_with_countdown_and_anti_sniping(page_for, ui, api_client):
+    listing = Listing.objects.get(title="松溪县闽江流域取水权 50 万立方米竞价")
+    page = page_for("minjiang_trader")
+    page.goto(f"{page.base}/listings/{listing.id}/")
+    assert "5" in page.inner_text("[data-testid=anti-snipe]")
+    first = page.inner_text("[data-testid=countdown]")
+    ui.poll(lambda: page.inner_text("[data-testid=countdown]") != first, timeout=5, message="the countdown to tick")
+    assert re.search(r"\d+h \d+m \d+s", page.inner_text("[data-testid=countdown]"))
+    page.fill("#bid-price", "0.90")
+    page.click("form button.primary")
+    assert "出价成功" in page.inner_text(".messages")
+    ui.shot(page, "listing-auction")
+    bids = api_client("minjiang_trader").get(f"/api/v1/listings/{listing.id}/bids").json()
+    assert any(Decimal(b["price"] if "price" in b else b["amount"]) == Decimal("0.90") for b in bids)
+    ui.check_clean(page)
