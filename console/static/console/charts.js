@@ -77,8 +77,8 @@
                      data: months.map(function (m) { var e = byKey[m + "|" + t]; return e && e.vwap ? parseFloat(e.vwap) : null; })});
       });
       volume.setOption({
-        animation: false, tooltip: {trigger: "axis"}, legend: {type: "scroll", top: 0},
-        grid: {left: 70, right: 60, top: 40, bottom: 30}, xAxis: {type: "category", data: months},
+        animation: false, tooltip: {trigger: "axis"}, legend: {type: "scroll", bottom: 0},
+        grid: {left: 70, right: 60, top: 40, bottom: 60}, xAxis: {type: "category", data: months},
         yAxis: [{type: "value", name: zh ? "成交额（元）" : "value (CNY)"}, {type: "log", name: "VWAP"}], series: series
       });
     });
