@@ -18,6 +18,13 @@ RUN pip install -r requirements.txt
 
 COPY . .
 
+# the web console's browser assets (ECharts, htmx) at the package-lock.json versions, served by whitenoise
+RUN apt-get update -q && apt-get install -y -q --no-install-recommends nodejs npm \
+    && npm ci --no-audit --no-fund --loglevel=error \
+    && mkdir -p console/static/console/vendor \
+    && cp node_modules/echarts/dist/echarts.min.js node_modules/htmx.org/dist/htmx.min.js console/static/console/vendor/ \
+    && rm -rf node_modules && apt-get purge -y -q nodejs npm && apt-get autoremove -y -q && rm -rf /var/lib/apt/lists/*
+
 # settings refuse to load without SECRET_KEY when DEBUG is off: a throwaway one, for collectstatic only
 RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v 0
 
