@@ -336,8 +336,9 @@ def county_view(request):
     fund = [a for a in holdings if a.kind == "earmarked"]
     buyers = Organization.objects.filter(kind="enterprise", status="active").order_by("name_zh")
     now = timezone.localtime()
+    issued = Asset.objects.filter(issuer_id=m.organization_id, kind="right").order_by("code")
     return render(request, "console/county.html", ctx(
-        request, listings=mine, bids=bids, assets=assets, fund=fund, buyers=buyers, holdings=holdings,
+        request, listings=mine, bids=bids, assets=assets, fund=fund, buyers=buyers, holdings=holdings, issued=issued,
         default_end=(now + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")))
 
 
@@ -562,13 +563,17 @@ def cash_view(request, direction: str):
 
 
 @require_POST
-@member_required(("exchange_operator",))
+@member_required(("exchange_operator", "county_government", "city_government", "provincial_authority"))
 def issuance_view(request):
-    body = {"asset": request.POST.get("asset", ""), "recipient": int(request.POST.get("recipient") or 0),
-            "amount": request.POST.get("amount", "")}
-    result = api.call(request, "POST", "/api/v1/issuances", body, idempotency_key=request.POST.get("idem"))
+    """Issuance by the operator or by an issuing government (the API decides who may issue what)."""
+    p = request.POST
+    body = {"asset": p.get("asset", ""), "recipient": int(p.get("recipient") or 0), "amount": p.get("amount", "")}
+    evidence = {k: p[k] for k in ("project_id", "area_mu", "acceptance_document") if p.get(k)}
+    if evidence:
+        body["evidence"] = evidence
+    result = api.call(request, "POST", "/api/v1/issuances", body, idempotency_key=p.get("idem"))
     _done(request, result, "发放已提交", "Issuance submitted")
-    return redirect("console:operator")
+    return redirect(home_for(request.membership))
 
 
 def set_language_view(request):
