@@ -45,7 +45,9 @@ class ApiResult:
 
 def call(request, method: str, path: str, data: dict | None = None, *, query: dict | None = None,
          idempotency_key: str | None = None) -> ApiResult:
-    headers = {"HTTP_ACCEPT_LANGUAGE": translation.get_language() or "zh-hans"}
+    # the outer request's host and scheme (the API builds absolute links from them; Django checks the host)
+    headers = {"HTTP_ACCEPT_LANGUAGE": translation.get_language() or "zh-hans", "HTTP_HOST": request.get_host(),
+               "secure": request.is_secure()}
     secret = secret_of(request)
     if secret:
         headers["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
