@@ -193,8 +193,10 @@ def desk_view(request):
     holdings = ledger_selectors.holding_list(membership=m)
     orders = list(trading_selectors.orders_of(m.organization_id).filter(status="open")[:50])
     trades = _my_trades(m, 30)
+    statement = list(ledger_selectors.statement_lines(membership=m).order_by("-id")[:20])
     markets = Market.objects.select_related("asset").filter(status="open").order_by("code")
     return render(request, "console/desk.html", ctx(request, holdings=holdings, orders=orders, trades=trades,
+                                                    statement=statement,
                                                     markets=markets,
                                                     selected=request.GET.get("market", "")))
 
