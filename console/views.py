@@ -30,6 +30,7 @@ from oversight.scope import scope_of
 from trading import pricing
 from trading import selectors as trading_selectors
 from trading.listing_models import Bid, Listing, WebhookDelivery
+from trading.listing_views import visible_listings
 from trading.listings import sealed_bids_hidden
 
 from . import api, selectors
@@ -259,7 +260,8 @@ def _listing_rows(qs):
 
 @member_required()
 def listings_view(request):
-    qs = Listing.objects.select_related("seller", "named_buyer").filter(status="open").order_by("-id")[:100]
+    # the listings API's own visibility rule (a negotiated offer is seen by its two parties only)
+    qs = visible_listings(request.membership).select_related("named_buyer").filter(status="open")[:100]
     return render(request, "console/listings.html", ctx(request, listings=_listing_rows(qs)))
 
 

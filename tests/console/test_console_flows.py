@@ -248,3 +248,15 @@ def test_enterprise_bids_in_an_english_auction_with_countdown_and_anti_sniping(p
     bids = api_client("minjiang_trader").get(f"/api/v1/listings/{listing.id}/bids").json()
     assert any(Decimal(b["price"] if "price" in b else b["amount"]) == Decimal("0.90") for b in bids)
     ui.check_clean(page)
+
+
+def test_a_negotiated_offer_is_listed_only_for_its_parties(page_for):
+    offer = Listing.objects.get(title="协议转让：闽江流域取水权 20 万立方米")
+    named = page_for("minjiang_trader")  # the named buyer
+    named.goto(named.base + "/listings/")
+    assert named.locator(f"tr[data-listing='{offer.id}']").count() == 1
+    other = page_for("longyan_trader")
+    other.goto(other.base + "/listings/")
+    assert other.locator("[data-testid=listings] tbody tr").count() >= 1
+    assert other.locator(f"tr[data-listing='{offer.id}']").count() == 0
+    assert other.goto(f"{other.base}/listings/{offer.id}/").status == 404
