@@ -84,3 +84,31 @@ def test_api_docs_list_operations_offline(page_for, ui):
     assert page.locator(".opblock").count() > 20
     ui.shot(page, "api-docs")
     ui.check_clean(page)
+
+
+def test_csrf_is_enforced_and_sign_in_follows_the_api_rules(console_site):
+    import re
+
+    from django.test import Client
+
+    from accounts.demo import DEMO_PASSWORD
+    from accounts.models import ApiToken
+
+    client = Client(enforce_csrf_checks=True)
+    assert client.post("/login/", {"username": "minjiang_trader", "password": DEMO_PASSWORD}).status_code == 403
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get("/login/").content.decode()).group(1)
+    wrong = client.post("/login/", {"username": "minjiang_trader", "password": "nope", "csrfmiddlewaretoken": token})
+    assert wrong.status_code == 200 and "error" in wrong.content.decode()
+    before = ApiToken.objects.count()
+    ok = client.post("/login/", {"username": "minjiang_trader", "password": DEMO_PASSWORD,
+                                 "csrfmiddlewaretoken": token})
+    assert ok.status_code == 302 and ok["Location"] == "/desk/"
+    assert ApiToken.objects.count() == before + 1  # a console session is an API token
+    assert client.post("/desk/orders/", {"market": "1", "side": "buy", "price": "1", "quantity": "1"}).status_code \
+        == 403  # no CSRF token: refused before any order is placed
+    page = client.get("/desk/").content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    out = client.post("/logout/", {"csrfmiddlewaretoken": token})
+    assert out.status_code == 302
+    assert ApiToken.objects.filter(revoked_at__isnull=False).count() >= 1
+    assert client.get("/desk/").status_code == 302  # signed out: back to the login page
