@@ -421,8 +421,9 @@ def regulator_view(request):
     approvals = reports.pending_approvals(scope)
     alerts = list(scope.by_region_codes(Alert.objects.all()).order_by("-detected_at")[:20])
     since, until, days = _period(request)
+    concentration = reports.concentration(scope, top=3)  # account balances: bounded by holders, not trades
     return render(request, "console/regulator.html", ctx(
-        request, approvals=approvals, alerts=alerts, right_types=RIGHT_TYPES, days=days,
+        request, approvals=approvals, alerts=alerts, right_types=RIGHT_TYPES, days=days, concentration=concentration,
         right_type=request.GET.get("right_type", "")))
 
 
