@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .middleware import current_request_id
+from core.middleware import current_request_id
 
 
 @dataclass(frozen=True)

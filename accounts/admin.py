@@ -12,6 +12,7 @@ from django.utils import timezone
 from .actor import Actor
 from .audit import audit_record
 from .models import ApiToken, AuditEvent, Basin, Membership, Organization, Region, User
+from .services import organization_set_status, token_revoke
 
 
 def _snapshot(obj) -> dict:
@@ -137,8 +138,6 @@ class OrganizationAdmin(AuditedAdmin):
         return [obj.region_id]
 
     def _set_status(self, request, queryset, status):
-        from .services import organization_set_status
-
         changed = 0
         for org in queryset.exclude(status=status):
             organization_set_status(actor=_admin_actor(request), organization=org, status=status,
@@ -218,8 +217,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke(self, request, queryset):
-        from .services import token_revoke
-
         for token in queryset.filter(revoked_at__isnull=True):
             token_revoke(actor=_admin_actor(request), token=token)
         self.message_user(request, "revoked", messages.SUCCESS)

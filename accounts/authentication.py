@@ -5,8 +5,9 @@ import functools
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from core.prepared import JoinedRow, PreparedQuery
+
 from .models import ApiToken, Membership, Organization, User
-from .prepared import JoinedRow, PreparedQuery
 
 
 class _TokenQuery:

@@ -6,7 +6,8 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 
-from .errors import message_for
+from core.errors import message_for
+
 from .models import (
     Basin,
     Membership,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 
 from django.contrib.auth.models import AbstractUser
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 
@@ -86,6 +87,8 @@ class OrganizationKind(models.TextChoices):
 
 
 GOVERNMENT_KINDS = {"county_government", "city_government", "provincial_authority"}
+# the kinds of organization that may trade (buy, sell, list, bid): enterprises and governments
+TRADING_KINDS = ("enterprise", "county_government", "city_government", "provincial_authority")
 
 
 class OrganizationStatus(models.TextChoices):
@@ -181,8 +184,9 @@ class AuditEvent(models.Model):
     action = models.CharField(max_length=60)
     object_type = models.CharField(max_length=60)
     object_id = models.CharField(max_length=64)
-    before = models.JSONField(null=True, blank=True)
-    after = models.JSONField(null=True, blank=True)
+    # datetimes, dates and decimals in a payload are stored as ISO strings and decimal strings
+    before = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    after = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     request_id = models.CharField(max_length=64, blank=True)
     region_codes = models.JSONField(default=list, blank=True, help_text="regions the action concerns (for scoping)")
 

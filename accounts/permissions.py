@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from .errors import ApiError
+from core.errors import ApiError
+
 from .models import GOVERNMENT_KINDS, ApiToken, Membership, Region
 
 TRADING_ROLES = ("admin", "trader")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from .api_common import StrictSerializer
-from .errors import message_for
+from core.api import StrictSerializer
+from core.errors import message_for
+
 from .models import Organization, OrganizationKind, OrganizationStatus, Region, Role
 from .uscc import is_valid_uscc
 

@@ -1,6 +1,6 @@
 """Use cases that change accounts: organizations, users, memberships and API tokens (login, logout,
 refresh). Each is one transaction, takes keyword-only arguments, and writes its audit event in that
-transaction. Business refusals are `ApiError`s with codes from `accounts.errors`; a refused call writes
+transaction. Business refusals are `DomainError`s with codes from `core.errors`; a refused call writes
 nothing."""
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError as DrfValidationError
 from rest_framework.fields import get_error_detail
 
+from core.errors import DomainError, field_error
+
 from .actor import Actor
 from .audit import audit_record
-from .errors import ApiError, field_error
 from .models import ApiToken, Membership, Organization, Role, User
 
 # (field, Django validation code) → our stable code; uniqueness conflicts are 409s, the rest 400s.
@@ -45,11 +46,11 @@ def _full_clean(obj, *, exclude=None) -> None:
             ]
         conflict = next((e["code"] for errs in fields.values() for e in errs if e["code"] in _CONFLICT_CODES), None)
         if conflict:
-            raise ApiError(conflict, fields=fields)
+            raise DomainError(conflict, fields=fields)
         codes = {e["code"] for errs in fields.values() for e in errs}
         code = codes.pop() if len(codes) == 1 and next(iter(codes)) in ("invalid_uscc", "unknown_region") else None
         if code:
-            raise ApiError(code, fields=fields)
+            raise DomainError(code, fields=fields)
         raise DrfValidationError(get_error_detail(exc))
 
 
@@ -134,10 +135,10 @@ def organization_update(*, actor: Actor, organization: Organization, **changes) 
 def organization_set_status(*, actor: Actor, organization: Organization, status: str, reason: str) -> Organization:
     org = Organization.objects.select_for_update().get(pk=organization.pk)
     if org.status == status:
-        raise ApiError("status_unchanged", fields={"status": status})
+        raise DomainError("status_unchanged", fields={"status": status})
     if status == "suspended" and actor.organization_id == org.pk:
         # the operator suspending itself would leave nobody able to lift the suspension over the API
-        raise ApiError("cannot_suspend_self")
+        raise DomainError("cannot_suspend_self")
     before = {"status": org.status}
     org.status = status
     org.save(update_fields=["status"])
@@ -159,7 +160,7 @@ def user_create(*, actor: Actor, username: str, password: str, display_name: str
     try:
         validate_password(password, user)
     except DjangoValidationError as exc:
-        raise ApiError("weak_password", fields={
+        raise DomainError("weak_password", fields={
             "password": [{"code": e.code or "invalid", "message": " ".join(e.messages)} for e in exc.error_list]
         })
     user.set_password(password)
@@ -207,7 +208,7 @@ def membership_update(*, actor: Actor, membership: Membership, role: str | None 
     before = {"role": m.role, "is_active": m.is_active}
     if role is not None:
         if role not in Role.values:
-            raise ApiError("validation_error", fields={"role": "invalid choice"})
+            raise DomainError("validation_error", fields={"role": "invalid choice"})
         m.role = role
     if is_active is not None:
         m.is_active = is_active
@@ -216,7 +217,7 @@ def membership_update(*, actor: Actor, membership: Membership, role: str | None 
         others = Membership.objects.filter(organization_id=m.organization_id, role=Role.ADMIN, is_active=True,
                                            user__is_active=True).exclude(pk=m.pk)
         if not others.exists():
-            raise ApiError("last_admin")
+            raise DomainError("last_admin")
     if before == {"role": m.role, "is_active": m.is_active}:
         return m  # nothing changed: nothing to record
     if not m.is_active:
@@ -260,7 +261,7 @@ def login(*, username: str, password: str, organization_id: int | None = None,
     # Django's ModelBackend hashes even for unknown usernames (no timing oracle) and refuses inactive users
     user = authenticate(request=None, username=username, password=password)
     if user is None:
-        raise ApiError("authentication_failed")
+        raise DomainError("authentication_failed")
     memberships = Membership.objects.select_related("organization", "organization__region").filter(
         user=user, is_active=True)
     if organization_id is not None:
@@ -270,13 +271,13 @@ def login(*, username: str, password: str, organization_id: int | None = None,
     else:
         candidates = list(memberships[:20])
         if not candidates:
-            raise ApiError("no_membership")
+            raise DomainError("no_membership")
         if len(candidates) > 1:
             choices = ", ".join(f"{m.organization_id} ({m.organization.name_zh})" for m in candidates)
-            raise ApiError("ambiguous_organization", fields={"organization": choices})
+            raise DomainError("ambiguous_organization", fields={"organization": choices})
         membership = candidates[0]
     if not membership.organization.is_active:
-        raise ApiError("organization_suspended")
+        raise DomainError("organization_suspended")
     User.objects.filter(pk=user.pk).update(last_login=timezone.now())
     return token_issue(membership=membership, request_id=request_id)
 
@@ -294,7 +295,7 @@ def token_refresh(*, actor: Actor, token: ApiToken) -> tuple[str, ApiToken]:
     updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     if not updated:
         # a concurrent refresh or logout already consumed it: refreshing twice must not fork the session
-        raise ApiError("token_revoked")
+        raise DomainError("token_revoked")
     secret, new = _new_token(token.membership)
     audit_record(actor=actor, action="auth.refresh", object_type="token", object_id=new.pk,
                  before={"token": token.pk})

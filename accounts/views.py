@@ -22,10 +22,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import error_responses
+from core.errors import field_error
+from core.throttles import LoginThrottle
+
 from . import selectors, services
 from .actor import Actor
-from .api_common import error_responses
-from .errors import field_error
 from .filters import MembershipFilter, OrganizationFilter, RegionFilter
 from .models import Membership, Organization
 from .permissions import (
@@ -51,7 +53,6 @@ from .serializers import (
     RegionSerializer,
     TokenSerializer,
 )
-from .throttles import LoginThrottle
 
 AUTH_ERRORS = error_responses(401, 403)
 

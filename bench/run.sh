@@ -71,7 +71,7 @@ python manage.py migrate --noinput -v 0
 python -m bench.drivers.seed
 
 log "stack: gunicorn (2 sync workers, DEBUG=0) on :$HTTP_PORT, Celery worker (concurrency 2)"
-QUEUES=$(python -c 'from trading.routing import all_queues; print(",".join(all_queues()))')
+QUEUES=$(python -c 'from trading.settlement.routing import all_queues; print(",".join(all_queues()))')
 WORKER="bench-worker@$(hostname)"
 gunicorn config.wsgi:application --bind "127.0.0.1:$HTTP_PORT" --workers 2 --no-control-socket \
   --log-level warning >"$STATE_DIR/gunicorn.log" 2>&1 &

@@ -3,19 +3,20 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from accounts.health import healthz, readyz
+from core.health import healthz, readyz
 
 api_v1 = [
     path("", include("accounts.urls")),
     path("", include("ledger.urls")),
     path("", include("marketplace.urls")),
-    path("", include("trading.urls")),
-    path("", include("trading.listing_urls")),
-    path("", include("trading.webhook_urls")),
+    path("", include("trading.orderbook.urls")),
+    path("", include("trading.listings.urls")),
+    path("", include("trading.settlement.urls")),
+    path("", include("trading.notifications.urls")),
     path("", include("oversight.urls")),
 ]
 
-handler404 = "accounts.errors.handler404"  # the API's error envelope, not Django's HTML page
+handler404 = "core.handlers.handler404"  # the API's error envelope, not Django's HTML page
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.utils import timezone
 
-from accounts.api_common import from_minor
 from accounts.models import Region
+from core.money import from_minor
 from marketplace.models import Market
 
 COUNTED = "status NOT IN ('failed', 'rejected')"

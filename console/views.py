@@ -19,19 +19,19 @@ from django.utils import timezone, translation
 from django.views.decorators.http import require_POST
 
 from accounts import services as account_services
-from accounts.errors import ApiError
 from accounts.models import GOVERNMENT_KINDS, Membership, Organization
+from core.errors import ApiError
 from ledger import selectors as ledger_selectors
 from ledger.models import Asset
 from marketplace.models import Market
 from oversight import reports
 from oversight.models import Alert
 from oversight.scope import scope_of
-from trading import pricing
-from trading import selectors as trading_selectors
-from trading.listing_models import Bid, Listing, WebhookDelivery
-from trading.listing_views import visible_listings
-from trading.listings import sealed_bids_hidden
+from trading.common import pricing
+from trading.listings.services import sealed_bids_hidden
+from trading.listings.views import visible_listings
+from trading.models import Bid, Listing, WebhookDelivery
+from trading.orderbook import selectors as trading_selectors
 
 from . import api, selectors
 from .session import acting_membership, acting_token, sign_in
@@ -207,7 +207,7 @@ def order_preview(request):
     """htmx: the fee and the escrow an order would hold, computed by the order book's own pricing."""
     from decimal import Decimal, InvalidOperation
 
-    from accounts.api_common import to_minor
+    from core.money import to_minor
 
     market = Market.objects.select_related("asset").filter(pk=request.GET.get("market") or 0).first()
     out = {"ok": False}

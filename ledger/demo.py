@@ -97,7 +97,7 @@ _FALLBACK = {
 
 def _organizations() -> dict[str, Organization]:
     try:
-        from accounts.demo import seed_accounts
+        from accounts.demo import seed_accounts  # optional: the demo seeders work without the accounts demo module
     except ImportError:
         seed_accounts = None
     if seed_accounts is not None:
@@ -144,7 +144,7 @@ def seed_ledger() -> dict[str, Asset]:
     services.cash_withdraw(actor=operator, organization=orgs["ent_jinjiang"], amount=50_000_000,
                            bank_reference="CIB-2026-DEMO-WD-JINJIANG", idempotency_key="demo-withdraw-jinjiang")
 
-    cny = services.cash_asset()
+    cny = services.cny()
     haicang = orgs["ent_haicang"]
     services.hold_create(actor=_acting_for(haicang), organization=haicang, asset=cny, amount=100_000_000,
                          idempotency_key="demo-hold-haicang", reference=("demo", "bid-deposit"))

@@ -1,7 +1,7 @@
 """Earmarked farmland-protection funds: paying out, and the per-county report.
 
 Farmland-quota (耕地占补平衡指标) proceeds of a government seller are settled into its `earmarked` CNY
-account, not its free cash (trading.settlement): 指标调剂收益主要用于耕地保护、农业农村发展.
+account, not its free cash (trading.settlement.services): 指标调剂收益主要用于耕地保护、农业农村发展.
 
 `earmarked_payout` spends from that fund. It is a payment OUT of the exchange (earmarked available →
 the CNY issuance account, exactly like a bank withdrawal), not a move into the county's free cash:
@@ -23,13 +23,13 @@ from django.db import connection, transaction
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
-from accounts.errors import ApiError, register
 from accounts.models import GOVERNMENT_KINDS, Organization, Region
+from core.errors import DomainError, register
 
 from .errors import INVALID_AMOUNT
 from .models import AccountKind
 from .posting import AVAILABLE, Leg, Posted, accounts_ensure, post
-from .services import cash_asset, client_key
+from .services import client_key, cny
 
 # code: (zh, en). Codes are part of the API contract: add, never rename or reuse.
 EARMARK_PURPOSES: dict[str, tuple[str, str]] = {
@@ -59,18 +59,18 @@ def earmarked_payout(*, actor: Actor, organization: Organization, amount: int, p
     same key and request return the original transaction; another request under the key is a 409).
     A fund too small for the amount is `insufficient_balance`, and nothing is written."""
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-        raise ApiError(INVALID_AMOUNT, fields={"amount": "must be a positive amount"})
+        raise DomainError(INVALID_AMOUNT, fields={"amount": "must be a positive amount"})
     if purpose_code not in EARMARK_PURPOSES:
-        raise ApiError(INVALID_PURPOSE_CODE, fields={"purpose_code": f"one of {', '.join(EARMARK_PURPOSES)}"})
+        raise DomainError(INVALID_PURPOSE_CODE, fields={"purpose_code": f"one of {', '.join(EARMARK_PURPOSES)}"})
     if not (description or "").strip():
-        raise ApiError(DESCRIPTION_REQUIRED, fields={"description": "required"})
+        raise DomainError(DESCRIPTION_REQUIRED, fields={"description": "required"})
     if organization.kind not in GOVERNMENT_KINDS:
-        raise ApiError(NOT_AN_EARMARK_HOLDER)
+        raise DomainError(NOT_AN_EARMARK_HOLDER)
     if not (actor.is_system or actor.organization_id == organization.id
             or actor.organization_kind == "exchange_operator"):
-        raise ApiError("permission_denied")
-    cny = cash_asset()
-    fund_key, out_key = (organization.id, cny.id, AccountKind.EARMARKED), (None, cny.id, AccountKind.ISSUANCE)
+        raise DomainError("permission_denied")
+    cash = cny()
+    fund_key, out_key = (organization.id, cash.id, AccountKind.EARMARKED), (None, cash.id, AccountKind.ISSUANCE)
     ids = accounts_ensure([fund_key, out_key])
     request = {"organization": organization.id, "amount": amount, "purpose_code": purpose_code,
                "description": description.strip(), "bank_reference": bank_reference}

@@ -1,5 +1,5 @@
-"""The ledger's stable error codes (registered in the one code table, accounts.errors.CODES)."""
-from accounts.errors import register
+"""The ledger's stable error codes (registered in the one code table, core.errors.CODES)."""
+from core.errors import register
 
 UNKNOWN_ASSET = register("unknown_asset", 400, "未知资产", "Unknown asset")
 ASSET_EXPIRED = register("asset_expired", 400, "权利已过期，只能注销或由主管部门作过期处理",

@@ -6,7 +6,7 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 
-from accounts.api_common import UtcIsoDateTimeFilter
+from core.api import UtcIsoDateTimeFilter
 
 from .errors import UNKNOWN_ASSET
 from .models import Asset, Posting

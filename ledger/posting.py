@@ -1,4 +1,5 @@
-"""The one way value moves: `post()` writes a balanced ledger transaction.
+"""Posting: `post()` writes a balanced ledger transaction. Every service that moves value calls it, except
+the settlement, which writes its journal inside a statement of its own (see the third paragraph).
 
 Two statements per transaction, whatever its size: lock the touched accounts in id order
 (`SELECT … FOR UPDATE`, the fixed order that rules out deadlocks between ledger writers) and check the
@@ -19,8 +20,8 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
-from accounts.prepared import PreparedQuery
+from core.errors import DomainError
+from core.prepared import PreparedQuery
 
 from .errors import INSUFFICIENT_BALANCE, INSUFFICIENT_HELD
 
@@ -54,11 +55,12 @@ def accounts_ensure(keys: list[tuple]) -> dict[tuple, int]:
     """Account ids for (organization id, asset id, kind[, shard]) keys, opening missing accounts (zero
     balances). A key without a shard means shard 0.
 
-    Accounts are never deleted, so ids are cached per process, but only once the transaction that
-    found or opened them has committed: an account opened by a transaction that then rolls back (a
-    refused transfer to a first-time recipient) must not stay in the cache. Missing accounts are opened
-    in one fixed order, so two transactions opening overlapping sets cannot deadlock on each other's
-    uncommitted inserts; one that waited on a concurrent insert reads the committed row afterwards."""
+    Accounts are never deleted, so ids are cached per process (README, "Per-process caches"), but only
+    once the transaction that found or opened them has committed: an account opened by a transaction
+    that then rolls back (a refused transfer to a first-time recipient) must not stay in the cache.
+    Missing accounts are opened in one fixed order, so two transactions opening overlapping sets cannot
+    deadlock on each other's uncommitted inserts; one that waited on a concurrent insert reads the
+    committed row afterwards."""
     wanted = list(dict.fromkeys(_normal(k) for k in keys))
     found = {k: _account_ids[k] for k in wanted if k in _account_ids}
     missing = sorted((k for k in wanted if k not in found), key=_key_order)
@@ -129,7 +131,7 @@ def _first_difference(stored: dict, incoming: dict) -> str | None:
 
 def replay_of(*, idempotency_key: str, request: dict) -> Posted | None:
     """The transaction already written under this key for the same request, None when the key is unused;
-    ApiError `idempotency_conflict` when it was used for another request. For services that find they
+    DomainError `idempotency_conflict` when it was used for another request. For services that find they
     have nothing to post (an expiry with nothing left) and must still honour a replay."""
     with connection.cursor() as cur:
         cur.execute("SELECT id, request FROM ledger_ledgertransaction WHERE idempotency_key = %s", [idempotency_key])
@@ -139,12 +141,12 @@ def replay_of(*, idempotency_key: str, request: dict) -> Posted | None:
     stored = row[1] if isinstance(row[1], dict) else json.loads(row[1])
     differing = _first_difference(stored, json.loads(json.dumps(request, sort_keys=True, default=str)))
     if differing:
-        raise ApiError("idempotency_conflict", field=differing,
+        raise DomainError("idempotency_conflict", field=differing,
                            fields={differing: "differs from the request first sent with this key"})
     return Posted(transaction_id=row[0], replayed=True)
 
 
-# The two statements of every posting, prepared once per database session (see accounts.prepared): lock
+# The two statements of every posting, prepared once per database session (see core.prepared): lock
 # and read the accounts, then journal row and postings together; postings go in as arrays so that one
 # statement serves any number of legs, in leg order.
 _LOCK_ACCOUNTS = PreparedQuery(
@@ -222,7 +224,7 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
          reference: tuple[str, object] = ("", ""), memo: dict | None = None) -> Posted:
     """Write one balanced ledger transaction, or return the one already written under this key.
 
-    Raises ApiError `idempotency_conflict` (naming the first differing field) when the key was used for
+    Raises DomainError `idempotency_conflict` (naming the first differing field) when the key was used for
     another request, `insufficient_balance` / `insufficient_held` when a participant bucket would go
     negative. Every check happens before the first write, so a caller may catch these errors and carry
     on in the same transaction. Must run inside the caller's `transaction.atomic`.
@@ -244,7 +246,7 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
                         [idempotency_key])
             existing = cur.fetchone()
             if existing is None:
-                raise ApiError(short)
+                raise DomainError(short)
 
         if existing is None:
             _INSERT_JOURNAL_AND_POSTINGS.execute(cur, journal_params(
@@ -260,7 +262,7 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
             stored = stored if isinstance(stored, dict) else json.loads(stored)
             differing = _first_difference(stored, json.loads(request_json))
             if differing:
-                raise ApiError("idempotency_conflict", field=differing,
+                raise DomainError("idempotency_conflict", field=differing,
                                fields={differing: "differs from the request first sent with this key"})
             return Posted(transaction_id=existing_id, replayed=True)
         txn_id = row[0]

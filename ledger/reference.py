@@ -12,6 +12,8 @@ RIGHT_TYPES = [
 
 def ensure_reference_data(RightType=None, Asset=None) -> None:
     if RightType is None:
+        # the current models only when called from code; migrations pass their historical ones and must
+        # not import the current models when they are loaded
         from .models import Asset, RightType
     for code, zh, en, unit, basin in RIGHT_TYPES:
         RightType.objects.get_or_create(code=code, defaults=dict(name_zh=zh, name_en=en, default_unit=unit,

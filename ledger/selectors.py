@@ -22,6 +22,7 @@ from accounts.permissions import is_operator
 
 from .canonical import memo_value
 from .models import Account, AccountKind, Asset, Checkpoint, LedgerTransaction, MerkleLeaf, Posting
+from .services import cny
 
 
 def regulator_prefix(membership: Membership) -> str | None:
@@ -51,9 +52,12 @@ def holding_list(*, membership: Membership) -> list[Account]:
     accounts = list(Account.objects.select_related("asset").filter(organization_id=org.pk)
                     .order_by("asset__code", "kind"))
     if org.kind in GOVERNMENT_KINDS and not any(a.kind == AccountKind.EARMARKED for a in accounts):
-        cny = Asset.objects.filter(code="CNY").first()
-        if cny is not None:  # unsaved placeholder: a GET opens no account
-            accounts.append(Account(organization_id=org.pk, asset=cny, kind=AccountKind.EARMARKED, available=0,
+        try:
+            cash = cny()
+        except Asset.DoesNotExist:
+            cash = None
+        if cash is not None:  # unsaved placeholder: a GET opens no account
+            accounts.append(Account(organization_id=org.pk, asset=cash, kind=AccountKind.EARMARKED, available=0,
                                     held=0))
     return accounts
 

@@ -14,11 +14,13 @@ from decimal import Decimal, InvalidOperation
 
 from rest_framework import serializers
 
-from accounts.api_common import MinorUnitField, StrictSerializer, from_minor, to_minor
 from accounts.models import Basin, Organization, Region
+from core.api import MinorUnitField, StrictSerializer
+from core.money import from_minor, to_minor
 
 from .errors import INVALID_AMOUNT, TOO_MANY_DECIMALS, UNKNOWN_ASSET
 from .models import Asset, Bucket
+from .sealing import checkpoint_signed_body
 
 MAX_ID = 2**63 - 1
 MAX_MINOR = 2**62
@@ -286,8 +288,6 @@ class CheckpointSerializer(serializers.Serializer):
         return bytes(cp.checkpoint_hash).hex()
 
     def get_signed_body(self, cp) -> str:
-        from .sealing import checkpoint_signed_body
-
         return checkpoint_signed_body(cp).decode()
 
 

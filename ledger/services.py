@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
-from accounts.errors import ApiError
 from accounts.models import GOVERNMENT_KINDS, Organization
+from core.errors import DomainError
 
 from .errors import (
     ASSET_EXISTS,
@@ -49,18 +49,30 @@ def account_id(organization_id: int | None, asset_id: int, kind: str = AccountKi
     return accounts_ensure([(organization_id, asset_id, kind)])[(organization_id, asset_id, kind)]
 
 
-def cash_asset() -> Asset:
-    return Asset.objects.get(code="CNY")
+_cny: dict[str, Asset] = {}
+
+
+def cny() -> Asset:
+    """The CNY asset: the one way to get it. Cached for the life of the process (README, "Per-process
+    caches"); `forget_cached` clears it (tests that flush the database)."""
+    if "CNY" not in _cny:
+        _cny["CNY"] = Asset.objects.get(code="CNY")
+    return _cny["CNY"]
+
+
+def forget_cached() -> None:
+    """Forget the per-process CNY asset (tests that flush the database re-create it)."""
+    _cny.clear()
 
 
 def _positive(amount: int) -> None:
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-        raise ApiError(INVALID_AMOUNT, fields={"amount": "must be a positive amount"})
+        raise DomainError(INVALID_AMOUNT, fields={"amount": "must be a positive amount"})
 
 
 def _tradable(asset: Asset) -> None:
     if asset.is_expired(today()):
-        raise ApiError(ASSET_EXPIRED, fields={"asset": asset.code})
+        raise DomainError(ASSET_EXPIRED, fields={"asset": asset.code})
 
 
 def _audit(actor: Actor, action: str, posted: Posted, after: dict, regions: list[str]) -> None:
@@ -79,12 +91,12 @@ def asset_create(*, actor: Actor, code: str, right_type_id: str, subtype: str, u
     covers the origin region; basin-bound right types (water) must name a basin."""
     right_type = RightType.objects.filter(pk=right_type_id).first()
     if right_type is None:
-        raise ApiError(UNKNOWN_RIGHT_TYPE, fields={"right_type": right_type_id})
+        raise DomainError(UNKNOWN_RIGHT_TYPE, fields={"right_type": right_type_id})
     _issuer_may_issue(issuer, origin_region_id)
     if right_type.basin_bound and not basin_id:
-        raise ApiError(BASIN_REQUIRED, fields={"basin": f"required for {right_type_id} rights"})
+        raise DomainError(BASIN_REQUIRED, fields={"basin": f"required for {right_type_id} rights"})
     if Asset.objects.filter(code=code).exists():
-        raise ApiError(ASSET_EXISTS, fields={"code": code})
+        raise DomainError(ASSET_EXISTS, fields={"code": code})
     asset = Asset(code=code, kind="right", right_type_id=right_type_id, subtype=subtype,
                   unit=unit or right_type.default_unit, scale=scale, vintage=vintage,
                   origin_region_id=origin_region_id, issuer=issuer, valid_from=valid_from, valid_to=valid_to,
@@ -100,9 +112,9 @@ def asset_create(*, actor: Actor, code: str, right_type_id: str, subtype: str, u
 
 def _issuer_may_issue(issuer: Organization, origin_region_id: str | None) -> None:
     if issuer.kind not in GOVERNMENT_KINDS:
-        raise ApiError(NOT_AN_ISSUER)
+        raise DomainError(NOT_AN_ISSUER)
     if not issuer.region.covers(origin_region_id):
-        raise ApiError(ISSUER_OUT_OF_JURISDICTION, fields={"origin_region": origin_region_id})
+        raise DomainError(ISSUER_OUT_OF_JURISDICTION, fields={"origin_region": origin_region_id})
 
 
 # --- issuance ----------------------------------------------------------------------------------------
@@ -113,14 +125,14 @@ def rights_issue(*, actor: Actor, issuer: Organization, asset: Asset, recipient:
     """Issue (allocate) rights to a recipient: issuance account → recipient's available."""
     _positive(amount)
     if asset.kind != "right":
-        raise ApiError(NOT_A_RIGHT)
+        raise DomainError(NOT_A_RIGHT)
     _issuer_may_issue(issuer, asset.origin_region_id)
     _tradable(asset)
     evidence = evidence or {}
     if asset.right_type_id == "farmland":
         missing = [f for f in FARMLAND_EVIDENCE if not evidence.get(f)]
         if missing:
-            raise ApiError(EVIDENCE_REQUIRED, fields={f: "required for farmland quota issuance" for f in missing})
+            raise DomainError(EVIDENCE_REQUIRED, fields={f: "required for farmland quota issuance" for f in missing})
     ids = accounts_ensure([(None, asset.id, AccountKind.ISSUANCE), (recipient.id, asset.id, AccountKind.PARTICIPANT)])
     request = {"asset": asset.code, "issuer": issuer.id, "recipient": recipient.id, "amount": amount,
                "evidence": evidence}
@@ -139,13 +151,13 @@ def cash_deposit(*, actor: Actor, organization: Organization, amount: int, bank_
                  idempotency_key: str) -> Posted:
     """The operator confirms a bank transfer in: external cash (issuance) → participant's available."""
     _positive(amount)
-    cny = cash_asset()
-    ids = accounts_ensure([(None, cny.id, "issuance"), (organization.id, cny.id, "participant")])
+    cash = cny()
+    ids = accounts_ensure([(None, cash.id, "issuance"), (organization.id, cash.id, "participant")])
     request = {"organization": organization.id, "amount": amount, "bank_reference": bank_reference}
     posted = post(kind="deposit", idempotency_key=client_key(actor, "deposit", idempotency_key), request=request,
                   actor=actor, reference=("bank", bank_reference), memo={"bank_reference": bank_reference},
-                  legs=[Leg(ids[(None, cny.id, "issuance")], AVAILABLE, -amount),
-                        Leg(ids[(organization.id, cny.id, "participant")], AVAILABLE, amount)])
+                  legs=[Leg(ids[(None, cash.id, "issuance")], AVAILABLE, -amount),
+                        Leg(ids[(organization.id, cash.id, "participant")], AVAILABLE, amount)])
     _audit(actor, "cash.deposit", posted, request, [organization.region_id])
     return posted
 
@@ -155,13 +167,13 @@ def cash_withdraw(*, actor: Actor, organization: Organization, amount: int, bank
                   idempotency_key: str) -> Posted:
     """The operator pays out to the participant's bank: participant's available → external cash."""
     _positive(amount)
-    cny = cash_asset()
-    ids = accounts_ensure([(None, cny.id, "issuance"), (organization.id, cny.id, "participant")])
+    cash = cny()
+    ids = accounts_ensure([(None, cash.id, "issuance"), (organization.id, cash.id, "participant")])
     request = {"organization": organization.id, "amount": amount, "bank_reference": bank_reference}
     posted = post(kind="withdraw", idempotency_key=client_key(actor, "withdraw", idempotency_key), request=request,
                   actor=actor, reference=("bank", bank_reference), memo={"bank_reference": bank_reference},
-                  legs=[Leg(ids[(organization.id, cny.id, "participant")], AVAILABLE, -amount),
-                        Leg(ids[(None, cny.id, "issuance")], AVAILABLE, amount)])
+                  legs=[Leg(ids[(organization.id, cash.id, "participant")], AVAILABLE, -amount),
+                        Leg(ids[(None, cash.id, "issuance")], AVAILABLE, amount)])
     _audit(actor, "cash.withdraw", posted, request, [organization.region_id])
     return posted
 
@@ -217,7 +229,7 @@ def rights_transfer(*, actor: Actor, asset: Asset, sender: Organization, recipie
     _positive(amount)
     _tradable(asset)
     if sender.pk == recipient.pk:
-        raise ApiError(SAME_ORGANIZATION, fields={"recipient": "must differ from sender"})
+        raise DomainError(SAME_ORGANIZATION, fields={"recipient": "must differ from sender"})
     ids = accounts_ensure([(sender.id, asset.id, "participant"), (recipient.id, asset.id, "participant")])
     # request keys are the API's field names, so that an idempotency conflict names the field the client sent
     request = {"asset": asset.code, "sender": sender.id, "recipient": recipient.id, "amount": amount,
@@ -237,7 +249,7 @@ def rights_retire(*, actor: Actor, asset: Asset, organization: Organization, amo
     Allowed for expired rights too."""
     _positive(amount)
     if asset.kind != "right":
-        raise ApiError(NOT_A_RIGHT)
+        raise DomainError(NOT_A_RIGHT)
     ids = accounts_ensure([(organization.id, asset.id, "participant"), (None, asset.id, "retirement")])
     request = {"asset": asset.code, "organization": organization.id, "amount": amount, "reason": reason,
                "compliance_period": compliance_period}
@@ -259,9 +271,9 @@ def rights_expire(*, actor: Actor, issuer: Organization, asset: Asset, organizat
     idempotent request: replaying the key returns the original expiry even when nothing is left now.
     Returns None when there is nothing to expire and the key is unused."""
     if asset.kind != "right":
-        raise ApiError(NOT_A_RIGHT)
+        raise DomainError(NOT_A_RIGHT)
     if not asset.is_expired(today()):
-        raise ApiError(ASSET_NOT_EXPIRED)
+        raise DomainError(ASSET_NOT_EXPIRED)
     _issuer_may_issue(issuer, asset.origin_region_id)
     key = client_key(actor, "expire", idempotency_key)
     request = {"asset": asset.code, "issuer": issuer.id, "organization": organization.id}
@@ -283,7 +295,7 @@ def ensure_cash_asset() -> Asset:
     asset, _ = Asset.objects.get_or_create(code="CNY", defaults=dict(kind="cash", unit="CNY", scale=2,
                                                                      name_zh="人民币", name_en="Renminbi"))
     if asset.kind != "cash":
-        raise ApiError(NOT_A_CASH_ASSET)
+        raise DomainError(NOT_A_CASH_ASSET)
     return asset
 
 

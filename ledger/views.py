@@ -26,10 +26,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.actor import Actor
-from accounts.api_common import IdCursorPagination, error_responses, from_minor
-from accounts.errors import ApiError
 from accounts.models import GOVERNMENT_KINDS
 from accounts.permissions import IsOperator, acting_membership, is_operator, member_with
+from core.api import IdCursorPagination, error_responses
+from core.errors import ApiError
+from core.money import from_minor
 
 from . import selectors, services
 from .canonical import leaf_hash
@@ -52,6 +53,7 @@ from .serializers import (
     TransferInput,
     VerifyReportSerializer,
 )
+from .verify import verify_ledger
 
 WRITER_ROLES = ("admin", "trader")
 GovernmentWriter = member_with(roles=WRITER_ROLES, kinds=tuple(sorted(GOVERNMENT_KINDS)))
@@ -227,8 +229,6 @@ class VerifyView(APIView):
     @extend_schema(tags=["ledger"], summary="Verify the whole ledger (regulators and the operator)",
                    responses={200: VerifyReportSerializer, **error_responses(401, 403)})
     def get(self, request):
-        from .verify import verify_ledger
-
         return Response(verify_ledger().as_dict())
 
 

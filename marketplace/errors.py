@@ -1,5 +1,5 @@
-"""Stable error codes of market mechanics (registered in accounts.errors.CODES)."""
-from accounts.errors import register
+"""Stable error codes of market mechanics (registered in core.errors.CODES)."""
+from core.errors import register
 
 MARKET_HALTED = register("market_halted", 409, "市场已暂停交易", "The market is halted")
 MARKET_CLOSED = register("market_closed", 409, "市场已关闭", "The market is closed")

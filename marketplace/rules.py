@@ -6,7 +6,7 @@ data (`RulebookVersion` / `Rule`); `RULES` maps a rule kind to its class — the
 (or an approval requirement). It is called before an order, bid or listing is accepted (the
 counterparty unknown) and again for the trade (both parties known) at match and at settlement.
 
-Rule kinds and their codes (registered in `accounts.errors.CODES`, HTTP 422):
+Rule kinds and their codes (registered in `core.errors.CODES`, HTTP 422):
   basin                  W-BASIN-001  water rights leave the basin (no allowed inter-basin transfer)
   inter_basin_transfer   W-BASIN-002  an allowed inter-basin transfer that needs approval
   public_notice          W-NOTICE-001 the trade waits out a public-notice period (公示) before settlement
@@ -45,10 +45,11 @@ from decimal import Decimal, InvalidOperation
 from django.db import connection
 from django.utils import timezone
 
-from accounts.errors import register
-from accounts.models import Organization
+from accounts.models import Organization, Region
+from core.errors import register
+from ledger.models import Account
 
-from .models import RulebookVersion
+from .models import DischargePermit, NonAttainmentFlag, RulebookVersion
 
 ALL_STAGES = ("order", "listing", "bid", "trade", "settlement")
 TRADE_STAGES = ("trade", "settlement")
@@ -192,8 +193,6 @@ class Facts:
 
     def permits(self, organization_id: int) -> list[tuple[list, date | None]]:
         if organization_id not in self._permits:
-            from .models import DischargePermit
-
             self._permits[organization_id] = [
                 (list(p or []), valid_to) for p, valid_to in
                 DischargePermit.objects.filter(organization_id=organization_id).values_list("pollutants", "valid_to")
@@ -555,8 +554,6 @@ class GuidedPriceRule(BaseRule):
 
 def ledger_holdings(organization: Organization, asset) -> int:
     """An organization's participant balance of an instrument (available + held: what it owns)."""
-    from ledger.models import Account
-
     row = (Account.objects.filter(organization_id=organization.id, asset_id=asset.id, kind="participant")
            .values_list("available", "held").first())
     return sum(row) if row else 0
@@ -721,10 +718,6 @@ def _generation():
 
 
 def _load_facts() -> Facts:
-    from accounts.models import Region
-
-    from .models import NonAttainmentFlag
-
     regions = {code: (level, zone, parent) for code, level, zone, parent in
                Region.objects.values_list("code", "level", "zone", "parent_id")}
     basins: dict[str, set[str]] = {}

@@ -1,7 +1,8 @@
 """Market API representations: prices in yuan as decimal strings (2 places), quantities in the asset's unit."""
 from rest_framework import serializers
 
-from accounts.api_common import StrictSerializer, from_minor
+from core.api import StrictSerializer
+from core.money import from_minor
 
 from .models import Market, SessionWindow
 

@@ -5,7 +5,7 @@ from django.db import transaction
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
-from accounts.errors import ApiError
+from core.errors import DomainError
 from ledger.models import Asset
 
 from .models import Market, SessionWindow
@@ -31,7 +31,7 @@ def market_create(*, actor: Actor, asset: Asset, code: str, lot_size: int, min_q
     if any(end <= start for start, end, *_ in windows):
         bad["windows"] = "each window must end after it starts"
     if bad:
-        raise ApiError("validation_error", fields=bad)
+        raise DomainError("validation_error", fields=bad)
     market = Market.objects.create(
         code=code, asset=asset, lot_size=lot_size, min_quantity=min_quantity or lot_size, tick_size=tick_size,
         price_band_bps=price_band_bps, fee_bps=fee_bps, fee_min=fee_min, always_open=always_open,

@@ -5,7 +5,7 @@ Session keys are strings: "2026-11-27" for an always-open market (one session a 
 ISO weekdays listed on the window, minus `Holiday` dates.
 
 `market_state_at` names the state a market is in when no session is open, so that the roll-over
-(`trading.services.market_lock`) notices every transition: "2026-11-27#break" between two windows of a
+(`trading.orderbook.services.market_lock`) notices every transition: "2026-11-27#break" between two windows of a
 trading day, "2026-11-27#closed" once the day's last window has ended (or on a day without trading).
 Day orders live until the end of their trading day: they expire on the roll into "#closed" or into a
 session of a later day.

@@ -8,8 +8,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
 from accounts.permissions import member_with
+from core.errors import ApiError
 
 from .errors import MARKET_CLOSED
 from .models import Market

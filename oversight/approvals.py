@@ -2,9 +2,12 @@
 escalation, automatic rejection, and the public-notice period (公示) of water-rights trades.
 
 Opening. Trading puts a trade in PENDING_APPROVAL (at match, or at the settlement re-check) without
-knowing about oversight (layers: trading cannot import oversight). `approvals_sync` — run by beat every
-few seconds and at the start of every approvals API call and tick — opens an `ApprovalRequest` for each
-such trade: it evaluates the rulebook in force for the trade (`evaluate_all`) and records
+knowing about oversight (layers: trading cannot import oversight); after the commit it sends the signal
+`trading.common.signals.trades_pending_approval`, whose receiver here (`on_trades_pending_approval`,
+connected in `OversightConfig.ready`) opens an `ApprovalRequest` for each such trade at once.
+`approvals_sync`, run by beat in every `approvals_tick`, is the backstop (a receiver that failed, a
+process that died after the commit). Reads never open requests. Opening evaluates the rulebook in
+force for the trade (`evaluate_all`) and records
   * the approval rules' codes and the jurisdiction that gives the final approval (when several rules
     name different jurisdictions, the most senior one: the province before a city);
   * required approvals: 2 when any rule asks for approval, 0 when the trade is held only for notice;
@@ -22,7 +25,7 @@ the notice period a regulator covering the trade may object, which rejects the t
 
 Releasing. Notice: chosen design — the trade stays PENDING_APPROVAL (its settlement outbox row stays
 pending and is not swept) until both the approvals are complete and the notice has ended without
-objection; only then is `trading.settlement.trade_approve` called, which marks it APPROVED, makes the
+objection; only then is `trading.settlement.services.trade_approve` called, which marks it APPROVED, makes the
 outbox row due and nudges settlement after commit. The settlement re-check still runs then: a trade
 that became non-compliant in the meantime fails with its holds released.
 
@@ -41,15 +44,15 @@ from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
-from accounts.errors import ApiError
 from accounts.models import Membership
+from core import conf
+from core.errors import DomainError
 from ledger.models import Asset
 from marketplace.models import Holiday
 from marketplace.rules import CheckContext, evaluate_all
 from trading.models import Bid, Listing, Trade, TradeEvent, TradeStatus
-from trading.settlement import trade_fail
+from trading.settlement.services import trade_approve, trade_fail
 
-from . import conf
 from .errors import (
     ALREADY_APPROVED,
     APPROVAL_CLOSED,
@@ -149,12 +152,14 @@ def _open(trade: Trade, now: datetime) -> ApprovalRequest:
     return req
 
 
-def approvals_sync(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Open a request for every trade PENDING_APPROVAL that has none. Idempotent and concurrency-safe
-    (the trade row is locked, the request is one-to-one with the trade)."""
+def approvals_sync(*, now: datetime | None = None, limit: int = 500, trade_ids: list[int] | None = None) -> int:
+    """Open a request for every trade PENDING_APPROVAL that has none (only among `trade_ids`, when given).
+    Idempotent and concurrency-safe (the trade row is locked, the request is one-to-one with the trade)."""
     now = now or timezone.now()
-    ids = list(Trade.objects.filter(status=TradeStatus.PENDING_APPROVAL)
-               .exclude(Exists(ApprovalRequest.objects.filter(trade_id=OuterRef("pk"))))
+    pending = Trade.objects.filter(status=TradeStatus.PENDING_APPROVAL)
+    if trade_ids is not None:
+        pending = pending.filter(pk__in=trade_ids)
+    ids = list(pending.exclude(Exists(ApprovalRequest.objects.filter(trade_id=OuterRef("pk"))))
                .order_by("id").values_list("id", flat=True)[:limit])
     opened = 0
     for trade_id in ids:
@@ -170,13 +175,18 @@ def approvals_sync(*, now: datetime | None = None, limit: int = 500) -> int:
     return opened
 
 
+def on_trades_pending_approval(sender, *, trade_ids: list[int], **kwargs) -> None:
+    """Receiver of `trades_pending_approval` (sent after the trades' commit): open their requests now."""
+    approvals_sync(trade_ids=trade_ids)
+
+
 # --- deciding ----------------------------------------------------------------------------------------
 
 def _locked(request_id: int) -> ApprovalRequest:
     req = (ApprovalRequest.objects.select_for_update(of=("self",))
            .select_related("trade__buyer", "trade__seller").filter(pk=request_id).first())
     if req is None:
-        raise ApiError("not_found")
+        raise DomainError("not_found")
     return req
 
 
@@ -186,14 +196,14 @@ def _origin(req: ApprovalRequest) -> str | None:
 
 def _check_decider(req: ApprovalRequest, membership: Membership) -> Scope:
     if req.status != ApprovalStatus.PENDING:
-        raise ApiError(APPROVAL_CLOSED)
+        raise DomainError(APPROVAL_CLOSED)
     if membership.user_id in (req.proposer_user_ids or []):
-        raise ApiError(PROPOSER_CANNOT_DECIDE)
+        raise DomainError(PROPOSER_CANNOT_DECIDE)
     scope = Scope(membership)
     if membership.role not in DECIDING_ROLES or not (scope.is_operator or scope.is_regulator):
-        raise ApiError(NOT_AN_APPROVER)
+        raise DomainError(NOT_AN_APPROVER)
     if not (scope.trade_visible(req.trade, _origin(req)) or scope.covers(req.jurisdiction)):
-        raise ApiError("not_found")
+        raise DomainError("not_found")
     return scope
 
 
@@ -220,15 +230,15 @@ def approval_approve(*, membership: Membership, request_id: int, comment: str = 
     req = _locked(request_id)
     scope = _check_decider(req, membership)
     if req.required_approvals == 0:
-        raise ApiError(NO_APPROVAL_NEEDED)
+        raise DomainError(NO_APPROVAL_NEEDED)
     if req.approvals_completed_at is not None:
-        raise ApiError(APPROVALS_COMPLETE)
+        raise DomainError(APPROVALS_COMPLETE)
     given = list(req.decisions.filter(decision=Decision.APPROVE).values_list("user_id", flat=True))
     if membership.user_id in given:
-        raise ApiError(ALREADY_APPROVED)
+        raise DomainError(ALREADY_APPROVED)
     final = len(given) + 1 >= req.required_approvals
     if final and not (scope.is_regulator and membership.organization.jurisdiction_id == req.jurisdiction):
-        raise ApiError(FINAL_APPROVER_JURISDICTION, jurisdiction=req.jurisdiction)
+        raise DomainError(FINAL_APPROVER_JURISDICTION, jurisdiction=req.jurisdiction)
     _decide(req, membership, Decision.APPROVE, comment, actor)
     if final:
         req.approvals_completed_at = now
@@ -248,7 +258,7 @@ def _reject_trade(req: ApprovalRequest, actor: Actor, reason: str, status: str, 
     try:
         with transaction.atomic():
             trade_fail(trade_id=req.trade_id, reason=reason, actor=actor, status=TradeStatus.REJECTED)
-    except ApiError as exc:  # the trade left PENDING_APPROVAL some other way
+    except DomainError as exc:  # the trade left PENDING_APPROVAL some other way
         log.warning("approval %s: trade %s could not be rejected: %s", req.id, req.trade_id, exc.code)
         _close(req, ApprovalStatus.CANCELLED, f"trade_not_pending:{exc.code}", now)
         return
@@ -259,13 +269,11 @@ def _release_if_due(req: ApprovalRequest, now: datetime, actor: Actor) -> bool:
     """Approve the trade when its approvals are complete and its notice (if any) is over."""
     if not req.approvals_complete or (req.notice_until and req.notice_until > now):
         return False
-    from trading.settlement import trade_approve  # the settlement service that makes the trade due again
-
     note = f"approval {req.id}" + (" (public notice ended)" if req.notice_until else "")
     try:
         with transaction.atomic():
             trade_approve(trade_id=req.trade_id, actor=actor, note=note)
-    except ApiError as exc:
+    except DomainError as exc:
         log.warning("approval %s: trade %s could not be approved: %s", req.id, req.trade_id, exc.code)
         _close(req, ApprovalStatus.CANCELLED, f"trade_not_pending:{exc.code}", now)
         return False
@@ -295,9 +303,9 @@ def approval_object(*, membership: Membership, request_id: int, reason: str, act
     req = _locked(request_id)
     scope = _check_decider(req, membership)
     if not scope.is_regulator:
-        raise ApiError(ONLY_REGULATOR_OBJECTS)
+        raise DomainError(ONLY_REGULATOR_OBJECTS)
     if req.notice_until is None or req.notice_until <= now:
-        raise ApiError(NOT_IN_NOTICE)
+        raise DomainError(NOT_IN_NOTICE)
     _decide(req, membership, Decision.OBJECT, reason, actor)
     _reject_trade(req, actor, f"public_notice_objection: {reason}"[:200], ApprovalStatus.REJECTED, now)
     return req

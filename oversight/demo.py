@@ -9,10 +9,16 @@ from datetime import date
 from django.db import transaction
 
 from accounts.actor import Actor
+from accounts.models import TRADING_KINDS
 from marketplace.models import NonAttainmentFlag, RulebookVersion
 
+from .approvals import approvals_sync
+from .reports import flow_rollup
+from .services import rulebook_create
+from .surveillance import run_surveillance
+
 YUAN = 100
-ENTERPRISE_AND_GOVERNMENT = ["enterprise", "county_government", "city_government", "provincial_authority"]
+ENTERPRISE_AND_GOVERNMENT = list(TRADING_KINDS)
 
 DEMO_RULES = [
     # water stays in its basin, except the Min River → Mulan River diversion, which the province approves
@@ -45,11 +51,6 @@ DEMO_FLAGS = [("350600", "SO2")]  # Zhangzhou misses its SO2 target this year
 
 
 def seed_oversight() -> None:
-    from .approvals import approvals_sync
-    from .reports import flow_rollup
-    from .services import rulebook_create
-    from .surveillance import run_surveillance
-
     actor = Actor.system()
     with transaction.atomic():
         if not RulebookVersion.objects.exists():
@@ -71,7 +72,7 @@ def _held_trades() -> None:
     from accounts.demo import seed_accounts
     from marketplace.models import Market
     from trading.models import Order
-    from trading.services import order_place
+    from trading.orderbook.services import order_place
 
     market = Market.objects.filter(code="EM-SO2-2026-350121").select_related("asset").first()
     if market is None or Order.objects.filter(client_order_id__startswith="demo-held-").exists():

@@ -8,8 +8,8 @@ from __future__ import annotations
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.api_common import from_minor
 from accounts.models import AuditEvent
+from core.money import from_minor
 from ledger.models import Asset, Checkpoint, LedgerTransaction, MerkleLeaf
 from ledger.sealing import inclusion_proof
 from marketplace.rules import CheckContext, evaluate_all

@@ -1,5 +1,5 @@
-"""Stable error codes of oversight (registered in accounts.errors.CODES)."""
-from accounts.errors import register
+"""Stable error codes of oversight (registered in core.errors.CODES)."""
+from core.errors import register
 
 APPROVAL_CLOSED = register("approval_closed", 409, "该审批已结束", "This approval request is closed")
 PROPOSER_CANNOT_DECIDE = register("proposer_cannot_approve", 403, "发起人不得审批自己发起的交易",

@@ -13,7 +13,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.http import StreamingHttpResponse
 
-from accounts.api_common import from_minor
+from core.money import from_minor
 from ledger.models import Asset
 from trading.models import Trade
 

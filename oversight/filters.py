@@ -7,8 +7,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
 
-from accounts.api_common import UtcIsoDateTimeFilter
 from accounts.models import AuditEvent, Region
+from core.api import UtcIsoDateTimeFilter
 from ledger.models import Asset
 from trading.models import Trade, TradeSource, TradeStatus
 

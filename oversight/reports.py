@@ -23,8 +23,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.api_common import from_minor
+from core.money import from_minor
 
+from .models import ApprovalDecision, ApprovalRequest, ApprovalStatus
 from .scope import Scope
 
 PERIODS = ("day", "week", "month", "quarter", "year")
@@ -241,8 +242,6 @@ def concentration(scope: Scope, *, top: int = 5, right_type: str | None = None,
 
 
 def pending_approvals(scope: Scope, *, now=None) -> dict:
-    from .models import ApprovalDecision, ApprovalRequest, ApprovalStatus
-
     now = now or timezone.now()
     qs = scope.approvals(ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING)).select_related("trade")
     rows = []

@@ -19,6 +19,8 @@ from ledger.models import Asset
 from marketplace.models import Market
 from trading.models import Trade
 
+from .models import ApprovalRequest
+
 OVERSIGHT_KINDS = ("regulator", "exchange_operator")
 DECIDING_ROLES = ("admin", "approver")
 
@@ -83,8 +85,6 @@ class Scope:
             [self.prefix + "%"], output_field=BooleanField()))
 
     def approvals(self, qs):
-        from .models import ApprovalRequest
-
         qs = ApprovalRequest.objects.all() if qs is None else qs
         if self.prefix is None:
             return qs

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from accounts.api_common import StrictSerializer, from_minor
 from accounts.models import AuditEvent
+from core.api import StrictSerializer
+from core.money import from_minor
 from marketplace.models import Market, NonAttainmentFlag, RulebookVersion
 from marketplace.rules import RULES
 from trading.models import Trade

@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
-from accounts.errors import ApiError
 from accounts.models import Membership, Organization, Region
 from accounts.services import organization_set_status
-from marketplace.models import Market, NonAttainmentFlag, Rule, RulebookVersion
+from core.errors import DomainError
+from marketplace.models import Market, MarketStatus, NonAttainmentFlag, Rule, RulebookVersion
 from marketplace.rules import RuleParamsError, validate_rule
 from marketplace.services import market_set_status
 
@@ -42,7 +42,7 @@ def _validated(rules: list[dict]) -> list[dict]:
             validate_rule(kind, params)
         except RuleParamsError as exc:
             name = "kind" if exc.field == "kind" else f"params.{exc.field}"
-            raise ApiError(INVALID_RULE, fields={f"rules[{i}].{name}": exc.message})
+            raise DomainError(INVALID_RULE, fields={f"rules[{i}].{name}": exc.message})
         out.append({"kind": kind, "params": params, "enabled": bool(r.get("enabled", True))})
     return out
 
@@ -53,11 +53,11 @@ def rulebook_create(*, actor: Actor, membership: Membership | None, rules: list[
     """A new rulebook version holding exactly `rules` ([{kind, params, enabled}]). `membership` None is a
     system call (demo data, migrations)."""
     if membership is not None and not may_change_rulebook(membership):
-        raise ApiError(RULEBOOK_FORBIDDEN)
+        raise DomainError(RULEBOOK_FORBIDDEN)
     now = timezone.now()
     effective_from = effective_from or now
     if effective_from < now - PAST_TOLERANCE:
-        raise ApiError(RULEBOOK_IN_PAST, fields={"effective_from": "must not be in the past"})
+        raise DomainError(RULEBOOK_IN_PAST, fields={"effective_from": "must not be in the past"})
     rules = _validated(rules)
     # serialize version numbering (the version column is unique; two writers would collide otherwise)
     from django.db import connection
@@ -80,9 +80,9 @@ def rulebook_create(*, actor: Actor, membership: Membership | None, rules: list[
 def non_attainment_flag_create(*, actor: Actor, membership: Membership | None, region: Region, pollutant: str,
                                period_start, period_end) -> NonAttainmentFlag:
     if membership is not None and not Scope(membership).covers(region.code):
-        raise ApiError("not_found")
+        raise DomainError("not_found")
     if period_end < period_start:
-        raise ApiError("validation_error", fields={"period_end": "must not be before period_start"})
+        raise DomainError("validation_error", fields={"period_end": "must not be before period_start"})
     flag = NonAttainmentFlag.objects.create(region=region, pollutant=pollutant.upper(), period_start=period_start,
                                             period_end=period_end)
     audit_record(actor=actor, action="rule.change", object_type="non_attainment_flag", object_id=flag.id,
@@ -98,7 +98,7 @@ def organization_freeze(*, actor: Actor, membership: Membership, organization: O
     cannot place orders, bids or listings, and (with an eligibility rule) its pending trades fail at
     settlement."""
     if not Scope(membership).covers(organization.region_id):
-        raise ApiError("not_found")
+        raise DomainError("not_found")
     return organization_set_status(actor=actor, organization=organization,
                                    status="suspended" if frozen else "active", reason=reason)
 
@@ -106,7 +106,8 @@ def organization_freeze(*, actor: Actor, membership: Membership, organization: O
 def market_halt(*, actor: Actor, membership: Membership, market: Market, halted: bool, reason: str) -> Market:
     """Halt or resume a market whose instrument originates in the caller's jurisdiction."""
     if not Scope(membership).covers(market.asset.origin_region_id):
-        raise ApiError("not_found")
-    if market.status == "closed":
-        raise ApiError("conflict")
-    return market_set_status(actor=actor, market=market, status="halted" if halted else "open", reason=reason)
+        raise DomainError("not_found")
+    if market.status == MarketStatus.CLOSED:
+        raise DomainError("conflict")
+    return market_set_status(actor=actor, market=market, status=MarketStatus.HALTED if halted else MarketStatus.OPEN,
+                             reason=reason)

@@ -27,9 +27,9 @@ from decimal import Decimal
 from django.db import connection
 from django.utils import timezone
 
-from accounts.models import GOVERNMENT_KINDS, Membership, Organization
+from accounts.models import GOVERNMENT_KINDS, Membership, Organization, User
+from core import conf
 
-from . import conf
 from .models import Alert
 
 LIVE = "('failed', 'rejected')"
@@ -98,8 +98,6 @@ def detect_linked_trades(*, since: datetime, until: datetime) -> list[Alert]:
         users[org_id].add(user_id)
     ancestors = _ancestors(orgs)
     multi = {u for org_users in users.values() for u in org_users}
-    from accounts.models import User
-
     names = dict(User.objects.filter(pk__in=multi).values_list("id", "username")) if multi else {}
     by_pair: dict[tuple[int, int], list] = defaultdict(list)
     for t in trades:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from .approvals import approvals_tick as tick
+from .reports import flow_rollup as rollup
+from .surveillance import run_surveillance
+
 BEAT_SCHEDULE = {
     "oversight-approvals-tick": {"task": "oversight.tasks.approvals_tick", "schedule": 30.0},
     "oversight-flow-rollup": {"task": "oversight.tasks.flow_rollup", "schedule": 60.0},
@@ -13,20 +17,14 @@ BEAT_SCHEDULE = {
 
 @shared_task(name="oversight.tasks.approvals_tick", ignore_result=True)
 def approvals_tick() -> dict:
-    from .approvals import approvals_tick as tick
-
     return tick()
 
 
 @shared_task(name="oversight.tasks.flow_rollup", ignore_result=True)
 def flow_rollup() -> int:
-    from .reports import flow_rollup as rollup
-
     return rollup()
 
 
 @shared_task(name="oversight.tasks.surveillance", ignore_result=True)
 def surveillance() -> dict:
-    from .surveillance import run_surveillance
-
     return run_surveillance()

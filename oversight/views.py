@@ -15,10 +15,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.actor import Actor
-from accounts.api_common import IdCursorPagination, error_responses
-from accounts.errors import ApiError
 from accounts.models import AuditEvent, Organization, Region
 from accounts.permissions import acting_membership, member_with
+from core.api import IdCursorPagination, error_responses
+from core.errors import ApiError
 from ledger.models import Asset
 from marketplace.models import Market, NonAttainmentFlag, RulebookVersion
 from marketplace.rules import rule_kinds
@@ -291,7 +291,6 @@ class ApprovalListView(OversightList):
     queryset = ApprovalRequest.objects.none()
 
     def get_queryset(self):
-        approval_services.approvals_sync()
         return _scope(self.request).approvals(ApprovalRequest.objects.select_related("trade")
                                               .prefetch_related("decisions"))
 
@@ -309,7 +308,6 @@ class ApprovalActionView(OversightView):
     @extend_schema(parameters=[PK], request=CommentSerializer,
                    responses={200: ApprovalSerializer, **error_responses(400, 401, 403, 404, 409)})
     def post(self, request, pk: int):
-        approval_services.approvals_sync()
         get_object_or_404(_scope(request).approvals(ApprovalRequest.objects.all()), pk=pk)
         membership = _membership(request)
         actor = Actor.from_request(request)
@@ -396,7 +394,6 @@ class ConcentrationView(OversightView):
 class PendingApprovalsReportView(OversightView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
-        approval_services.approvals_sync()
         return Response(reports.pending_approvals(_scope(request)))
 
 

@@ -36,7 +36,7 @@ supervise() {
     sleep 2
   done
 }
-supervise celery -A config worker -Q "$(python -c 'from trading.routing import all_queues; print(",".join(all_queues()))')" \
+supervise celery -A config worker -Q "$(python -c 'from trading.settlement.routing import all_queues; print(",".join(all_queues()))')" \
   --loglevel INFO --concurrency 2 --hostname "run-worker@%h" &
 pids+=($!)
 celery -A config beat --loglevel INFO --schedule "$STATE/celerybeat-schedule" --pidfile= &

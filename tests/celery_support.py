@@ -4,7 +4,7 @@
 scripts/services.sh `start_redis`, on a free port, in a temporary directory) and points this process's
 Celery app at it; `celery_worker` starts `celery -A config worker` as a subprocess against the test
 database (DATABASE_URL → pytest-django's test database, REDIS_URL → the private Redis) consuming
-every queue of `trading.routing.all_queues()`, and stops it when the module is done.
+every queue of `trading.settlement.routing.all_queues()`, and stops it when the module is done.
 
 Why a private Redis rather than the one `make test` starts: the tests stop and restart Redis and
 SIGKILL the worker; on the shared server that would break other test runs going on at the same time
@@ -149,7 +149,7 @@ def point_celery_app_at(url: str) -> str:
     amqp = app.__dict__.get("amqp")
     if amqp is not None:
         amqp._producer_pool = None
-    from trading.outbox import broker_backoff_reset
+    from core.broker import broker_backoff_reset
 
     broker_backoff_reset()
     return previous
@@ -301,7 +301,7 @@ def celery_env(django_db_setup, django_db_blocker):
 @pytest.fixture(scope="module")
 def celery_worker(celery_env):
     """A running `celery -A config worker` on every queue, concurrency 2, against the test database."""
-    from trading.routing import all_queues
+    from trading.settlement.routing import all_queues
 
     redis, env = celery_env
     worker = CeleryWorker(env, all_queues(), concurrency=2)

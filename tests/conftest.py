@@ -151,9 +151,6 @@ def role_world(make_org, make_member, fast_passwords):
 
 @pytest.fixture
 def operator_org(make_org):
-    from trading.settlement import forget_operator
-
-    forget_operator()
     from accounts.models import Organization
 
     existing = Organization.objects.filter(kind="exchange_operator").first()
@@ -208,8 +205,8 @@ def balances(org, asset) -> tuple[int, int]:
 
 @pytest.fixture(autouse=True)
 def _forget_trading_caches():
-    """trading.services caches the CNY asset per process; a transactional test's flush re-creates it."""
-    from trading.services import forget_cached
+    """ledger.services caches the CNY asset per process; a transactional test's flush re-creates it."""
+    from ledger.services import forget_cached
 
     forget_cached()
     yield

@@ -4,8 +4,8 @@ languages; audit events are written for successful writes only."""
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.errors import CODES, ApiError, message_for, register
 from accounts.models import AuditEvent, Organization
+from core.errors import CODES, ApiError, message_for, register
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
@@ -177,14 +177,14 @@ def test_django_validation_errors_never_500(rf):
     """A Django ValidationError escaping a service becomes a 400 envelope."""
     from django.core.exceptions import ValidationError
 
-    from accounts.errors import exception_handler
+    from core.handlers import exception_handler
 
     response = exception_handler(ValidationError({"name_zh": ["too long"]}, code="max_length"), {"request": None})
     assert response.status_code == 400 and "name_zh" in response.data["fields"]
 
 
 def test_handler404_answers_api_paths_with_the_envelope(rf):
-    from accounts.errors import handler404
+    from core.handlers import handler404
 
     response = handler404(rf.get("/api/v1/no-such-thing"), None)
     assert response.status_code == 404 and response["Content-Type"] == "application/json"

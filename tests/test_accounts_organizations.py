@@ -236,8 +236,8 @@ def test_public_fields(make_org, make_member, client_for):
 def test_service_level_validation_never_500s(make_org):
     """A service called with bad data (bypassing the serializers) still answers with API errors."""
     from accounts.actor import Actor
-    from accounts.errors import ApiError
     from accounts.services import organization_create
+    from core.errors import ApiError
 
     with pytest.raises(ApiError) as info:
         organization_create(actor=Actor.system(), kind="enterprise", name_zh="x", region_id="999999",

@@ -32,7 +32,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.openapi.checks import UndefinedStatusCode
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from accounts.errors import CODES
+from core.errors import CODES
 
 from .test_authz_matrix import world  # noqa: F401  (the module-scoped world fixture)
 

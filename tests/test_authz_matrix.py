@@ -276,12 +276,10 @@ def build_world() -> World:
     from marketplace.models import RulebookVersion
     from marketplace.services import market_create
     from oversight.models import Alert, ApprovalRequest
-    from trading.listing_models import WebhookEndpoint
-    from trading.listings import listing_bid, listing_create
-    from trading.services import order_place
-    from trading.settlement import forget_operator
+    from trading.listings.services import listing_bid, listing_create
+    from trading.models import WebhookEndpoint
+    from trading.orderbook.services import order_place
 
-    forget_operator()
     w = World()
     counter = iter(range(1, 10_000))
     base = int(uuid.uuid4().int % 10**6)
@@ -419,12 +417,10 @@ def build_world() -> World:
 
 def forget_process_caches():
     from ledger.posting import forget_cached_accounts
-    from trading.services import forget_cached
-    from trading.settlement import forget_operator
+    from ledger.services import forget_cached
 
     forget_cached()
     forget_cached_accounts()
-    forget_operator()
 
 
 @pytest.fixture(scope="module")

@@ -28,12 +28,12 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
+from core.errors import ApiError
 from ledger.models import Account, Asset, LedgerTransaction
 from ledger.services import cash_deposit
-from trading.listings import listing_bid, listing_buy, listing_close, listing_create
+from trading.listings.services import listing_bid, listing_buy, listing_close, listing_create
 from trading.models import Bid, Listing, Order, Trade
-from trading.services import order_cancel, order_place
+from trading.orderbook.services import order_cancel, order_place
 from trading.tasks import settlement_sweep
 
 from .celery_support import assert_ledger_verifies, wait_for

@@ -31,7 +31,7 @@ import django
 django.setup()
 from django.db import transaction
 from accounts.actor import Actor
-from accounts.errors import ApiError
+from core.errors import ApiError
 from ledger import services
 from ledger.models import Asset
 from ledger.posting import AVAILABLE, HELD, Leg, accounts_ensure, post

@@ -7,7 +7,7 @@ import pytest
 from django.db import transaction
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
+from core.errors import ApiError
 from ledger import services
 from ledger.models import Account, Asset, LedgerTransaction, Posting
 

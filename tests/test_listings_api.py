@@ -9,10 +9,9 @@ import pytest
 from accounts.actor import Actor
 from accounts.models import AuditEvent
 from ledger.models import Asset
-from trading.listing_models import Listing
-from trading.listings import db_now, listing_close, listing_create
-from trading.models import Trade
-from trading.settlement import trade_settle
+from trading.listings.services import db_now, listing_close, listing_create
+from trading.models import Listing, Trade
+from trading.settlement.services import trade_settle
 
 from .conftest import balances
 from .test_listings_support import CASH, EMISSION_PROVENANCE, FARMLAND_PROVENANCE, YUAN, listing_fees, lworld  # noqa: F401  (fixtures)

@@ -9,10 +9,9 @@ import pytest
 from django.db import connection
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
-from trading.listing_models import Bid
-from trading.listings import listing_bid, listing_buy, listing_create
-from trading.models import Trade
+from core.errors import ApiError
+from trading.listings.services import listing_bid, listing_buy, listing_create
+from trading.models import Bid, Trade
 
 from .test_listings_support import (
     FARMLAND_PROVENANCE,
@@ -26,7 +25,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def _no_broker(monkeypatch):
     """Trades commit here, so their settlement nudges would really be published: keep them local."""
-    monkeypatch.setattr("trading.outbox.send_settlement", lambda trade_id, queue: True)
+    monkeypatch.setattr("trading.settlement.outbox.send_settlement", lambda trade_id, queue: True)
 
 
 def run_all(jobs):
@@ -67,7 +66,7 @@ def test_racing_bids_leave_exactly_one_active_bid(lworld):
     w = lworld
     from datetime import timedelta
 
-    from trading.listings import db_now
+    from trading.listings.services import db_now
 
     listing = listing_create(actor=Actor.system(), seller=w.county, kind="english", asset_id=w.farmland.id,
                              quantity=100_00, reserve_price=40_000 * YUAN, min_increment=100 * YUAN,

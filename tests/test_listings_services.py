@@ -7,11 +7,9 @@ from datetime import timedelta
 import pytest
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
+from core.errors import ApiError
 from ledger.models import Account
-from trading.listing_models import Bid, Listing
-from trading.listing_tasks import close_due_listings
-from trading.listings import (
+from trading.listings.services import (
     bid_hold,
     db_now,
     listing_accept,
@@ -22,8 +20,9 @@ from trading.listings import (
     listing_create,
     listing_reject,
 )
-from trading.models import SettlementOutbox, Trade, TradeEvent
-from trading.settlement import trade_settle
+from trading.models import Bid, Listing, SettlementOutbox, Trade, TradeEvent
+from trading.settlement.services import trade_settle
+from trading.tasks.listings import close_due_listings
 
 from .conftest import balances
 from .test_listings_support import (  # noqa: F401  (fixtures)

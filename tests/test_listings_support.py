@@ -16,7 +16,7 @@ from ledger.models import Account, Asset
 from ledger.services import asset_create, cash_deposit, rights_issue
 from marketplace.models import Rule, RulebookVersion
 from marketplace.rules import RULES, BaseRule, Refusal, register_rule_code, rule
-from trading.listings import db_now, exposure
+from trading.listings.services import db_now, exposure
 
 from .conftest import balances
 

@@ -7,7 +7,7 @@ from datetime import time
 import pytest
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
+from core.errors import ApiError
 from ledger.services import asset_create
 from marketplace.services import market_create
 

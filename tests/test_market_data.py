@@ -11,12 +11,12 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
+from core.errors import ApiError
 from ledger.models import Asset
 from marketplace.models import Holiday, Market, SessionClose
 from marketplace.sessions import LOCAL
 from trading.models import Order, Trade
-from trading.services import market_roll_session, order_cancel, order_place, price_band
+from trading.orderbook.services import market_roll_session, order_cancel, order_place, price_band
 
 from .conftest import balances
 

@@ -102,9 +102,10 @@ def test_place_fill_list_retrieve_reduce_cancel(book):
 
 @pytest.mark.django_db
 def test_placement_response_is_what_the_serializers_produce(book):
-    """The placement response is built without serializer instances (trading.serializers.order_data and
+    """The placement response is built without serializer instances (trading.orderbook.serializers.order_data and
     fill_data); it must stay exactly what OrderSerializer and FillSerializer produce."""
-    from trading.serializers import FillSerializer, OrderSerializer, fill_data, order_data
+    from trading.common.serializers import FillSerializer
+    from trading.orderbook.serializers import OrderSerializer, fill_data, order_data
 
     b = book
     sell = b.seller_client.post(ORDERS, body(b.market, side="sell", price="100.00", quantity="10",

@@ -19,13 +19,14 @@ from django.db import connections
 from django.db.models import Q, Sum
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
+from core.errors import ApiError
 from ledger.models import Account, Asset
 from ledger.services import cash_withdraw
-from trading import outbox, pricing
+from trading.common import pricing
 from trading.models import Order, Trade
-from trading.services import order_cancel, order_place, order_reduce
-from trading.settlement import trade_settle
+from trading.orderbook.services import order_cancel, order_place, order_reduce
+from trading.settlement import outbox
+from trading.settlement.services import trade_settle
 
 EXPECTED_REFUSALS = {"insufficient_balance", "order_not_open", "invalid_reduce", "not_found"}
 UNSETTLED = ("matched", "pending_approval", "approved", "settling")

@@ -8,14 +8,14 @@ from datetime import datetime, timedelta
 import pytest
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
 from accounts.models import AuditEvent
+from core.errors import ApiError
 from ledger.models import Asset
 from marketplace.sessions import LOCAL
-from trading import pricing
+from trading.common import pricing
 from trading.models import Order, SettlementOutbox, Trade, TradeEvent
-from trading.services import order_cancel, order_place, order_reduce
-from trading.settlement import trade_settle
+from trading.orderbook.services import order_cancel, order_place, order_reduce
+from trading.settlement.services import trade_settle
 
 from .conftest import balances
 

@@ -26,14 +26,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
+from core.errors import ApiError
 from ledger.models import Account, Asset
 from ledger.posting import forget_cached_accounts
 from marketplace.sessions import LOCAL
-from trading import pricing
+from trading.common import pricing
 from trading.models import Order, Trade
-from trading.services import market_roll_session, order_cancel, order_place, order_reduce
-from trading.settlement import trade_settle
+from trading.orderbook.services import market_roll_session, order_cancel, order_place, order_reduce
+from trading.settlement.services import trade_settle
 
 NOW = datetime(2026, 6, 1, 10, 0, tzinfo=LOCAL)  # a Monday
 SCALE, LOT, TICK, BASE = 3, 1000, 10, 1000

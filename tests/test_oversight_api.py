@@ -10,13 +10,13 @@ import time
 
 import pytest
 
-from accounts.errors import ApiError
 from accounts.models import AuditEvent
+from core.errors import ApiError
 from ledger.models import MerkleLeaf
 from ledger.sealing import seal
 from marketplace.models import RulebookVersion
 from oversight.models import ApprovalRequest
-from trading.settlement import trade_settle
+from trading.settlement.services import trade_settle
 
 from .test_rules_support import YUAN, install, world  # noqa: F401
 
@@ -248,13 +248,14 @@ def test_non_attainment_flags(world, client_for):
 
 
 @pytest.mark.django_db
-def test_approvals_api(world, client_for):
+def test_approvals_api(world, client_for, django_capture_on_commit_callbacks):
     install(("scope", {"city": "approve"}))
     m = world.market(subtype="NOx", region="350121")
     seller = world.enterprise("350121")
     world.issue(m, seller, 10 * T)
     buyer = world.enterprise("350902")
-    trade = world.cross(seller, buyer, m, 3_425_000, T).trades[0]
+    with django_capture_on_commit_callbacks(execute=True):  # the approval opens on the trade's commit
+        trade = world.cross(seller, buyer, m, 3_425_000, T).trades[0]
     operator = client_for(world.operator_approver)
     r = operator.get("/api/v1/oversight/approvals", {"status": "pending"})
     assert r.status_code == 200
@@ -281,7 +282,7 @@ def test_approvals_api(world, client_for):
 
 
 @pytest.mark.django_db
-def test_proposer_cannot_approve_over_the_api(world, client_for):
+def test_proposer_cannot_approve_over_the_api(world, client_for, django_capture_on_commit_callbacks):
     from accounts.models import Membership
 
     install(("scope", {"city": "approve"}))
@@ -290,7 +291,8 @@ def test_proposer_cannot_approve_over_the_api(world, client_for):
     world.issue(m, seller, 10 * T)
     buyer = world.enterprise("350902")
     seat = Membership.objects.create(user=buyer.trader.user, organization=world.operator, role="approver")
-    world.cross(seller, buyer, m, 3_425_000, T)
+    with django_capture_on_commit_callbacks(execute=True):  # the approval opens on the trade's commit
+        world.cross(seller, buyer, m, 3_425_000, T)
     c = client_for(seat)
     (row,) = c.get("/api/v1/oversight/approvals").json()["results"]
     r = c.post(f"/api/v1/oversight/approvals/{row['id']}/approve", {}, format="json")

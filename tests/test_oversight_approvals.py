@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.db import DatabaseError, transaction
 
-from accounts.errors import ApiError
 from accounts.models import AuditEvent
+from core.errors import ApiError
 from oversight.approvals import (
     add_working_days,
     approval_approve,
@@ -19,7 +19,7 @@ from oversight.approvals import (
 )
 from oversight.models import Alert, ApprovalDecision, ApprovalRequest
 from trading.models import Trade
-from trading.settlement import trade_settle
+from trading.settlement.services import trade_settle
 
 from .conftest import balances
 from .test_rules_support import YUAN, cny, install, world  # noqa: F401
@@ -271,7 +271,7 @@ def test_trade_sent_to_approval_at_settlement_gets_a_request(world):
 
 @pytest.mark.django_db
 def test_request_cancelled_when_trade_ends_otherwise(world):
-    from trading.settlement import trade_fail
+    from trading.settlement.services import trade_fail
 
     trade, req, *_ = pending_trade(world)
     trade_fail(trade_id=trade.id, reason="operator")

@@ -13,7 +13,7 @@ from oversight.approvals import approvals_sync
 from oversight.models import FlowDelta, FlowSummary, FlowTotal
 from oversight.scope import Scope
 from trading.models import Trade
-from trading.settlement import trade_fail, trade_settle
+from trading.settlement.services import trade_fail, trade_settle
 
 from .test_rules_support import YUAN, install, world  # noqa: F401
 

@@ -7,7 +7,7 @@ from django.db import DatabaseError, transaction
 from accounts.models import Membership
 from oversight.models import Alert
 from oversight.surveillance import run_surveillance
-from trading.services import order_cancel
+from trading.orderbook.services import order_cancel
 
 from .test_rules_support import YUAN, actor_of, world  # noqa: F401
 
@@ -45,7 +45,7 @@ def test_wash_trade_round_trip_between_parent_and_subsidiary(world):
     world.issue(m, parent, 10 * T)
     world.cross(parent, child, m, PRICE, 2 * T)
     from trading.models import Trade
-    from trading.settlement import trade_settle
+    from trading.settlement.services import trade_settle
 
     for t in Trade.objects.filter(seller=parent):
         trade_settle(trade_id=t.id)
@@ -117,7 +117,7 @@ def test_participant_above_concentration_threshold(world):
     county = m.issuer
     world.issue(m, county, 100 * T)
     big, small = world.enterprise("350102"), world.enterprise("350203")
-    from trading.settlement import trade_settle
+    from trading.settlement.services import trade_settle
 
     for buyer, qty in ((big, 40 * T), (small, 5 * T)):
         trade_settle(trade_id=world.cross(county, buyer, m, PRICE, qty).trades[0].id)
@@ -133,7 +133,7 @@ def test_spread_holdings_raise_nothing(world):
     m = em_market(world)
     county = m.issuer
     world.issue(m, county, 100 * T)  # a government issuer holding its allocation is not flagged
-    from trading.settlement import trade_settle
+    from trading.settlement.services import trade_settle
 
     for _ in range(3):
         trade_settle(trade_id=world.cross(county, world.enterprise("350102"), m, PRICE, 10 * T).trades[0].id)

@@ -1,14 +1,14 @@
-"""accounts.prepared: statements prepared once per database session, robust to a forgotten registry and
+"""core.prepared: statements prepared once per database session, robust to a forgotten registry and
 to reconnects; JoinedRow applies the fields' converters."""
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts import prepared
 from accounts.authentication import token_with_membership
 from accounts.models import ApiToken, Organization
-from accounts.prepared import JoinedRow, PreparedQuery
 from accounts.services import token_issue
+from core import prepared
+from core.prepared import JoinedRow, PreparedQuery
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from accounts.errors import CODES
+from core.errors import CODES
 from marketplace import rules
 from marketplace.models import NonAttainmentFlag, Rule, RulebookVersion
 from marketplace.rules import RULES, CheckContext, RuleParamsError, evaluate, evaluate_all, validate_rule

@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.actor import Actor
 from marketplace.models import DischargePermit, NonAttainmentFlag
 from trading.models import Trade
-from trading.settlement import trade_settle
+from trading.settlement.services import trade_settle
 
 from .conftest import balances
 from .test_rules_support import YUAN, cny, install, refused, world  # noqa: F401
@@ -274,7 +274,7 @@ def test_holding_limit_at_settlement(world):
 
 @pytest.mark.django_db
 def test_lot_limit_per_listing(world):
-    from trading.listings import listing_create
+    from trading.listings.services import listing_create
 
     install(("lot_limit", {"right_types": ["energy"], "min_units": "10", "max_units": "1000"}))
     m = world.market(right_type="energy", subtype="", unit="tce", scale=0, region="350121")
@@ -393,7 +393,7 @@ def test_orders_and_trades_record_the_version(world):
 
 @pytest.mark.django_db
 def test_bids_are_checked_before_the_auction_closes(world):
-    from trading.listings import listing_bid, listing_create
+    from trading.listings.services import listing_bid, listing_create
 
     install(("basin", {}))
     m = water_market(world)
@@ -410,7 +410,7 @@ def test_bids_are_checked_before_the_auction_closes(world):
 
 @pytest.mark.django_db
 def test_listing_purchase_at_trade_and_settlement(world):
-    from trading.listings import listing_buy, listing_create
+    from trading.listings.services import listing_buy, listing_create
 
     m = world.market(subtype="SO2", region="350121")
     seller = world.enterprise("350121")

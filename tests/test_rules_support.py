@@ -14,11 +14,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
+from core.errors import ApiError
 from ledger.models import Asset
 from ledger.services import cash_deposit, rights_issue
 from marketplace.models import Rule, RulebookVersion
-from trading.services import order_place
+from trading.orderbook.services import order_place
 
 from .conftest import balances
 

@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.models import AuditEvent, Organization
+from core.broker import broker_backoff_reset
 from ledger.models import Account, Asset
 from trading.models import SettlementOutbox, Trade, TradeEvent, WebhookDelivery
-from trading.outbox import broker_backoff_reset
-from trading.services import order_place
+from trading.orderbook.services import order_place
 from trading.tasks import settle_trade, settlement_sweep
 
 from .celery_support import (
@@ -130,7 +130,7 @@ def _worker_backends() -> set[int]:
 
 def test_happy_path_through_the_api(celery_worker, traders, make_org, make_member, client_for, operator_org,
                                     settings):
-    from trading.webhooks import verify_signature
+    from trading.notifications.delivery import verify_signature
 
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
     market, buyer, seller = traders(fee_bps=10, fee_min=100)
@@ -276,7 +276,7 @@ def test_end_of_day_market_settles_at_the_cutoff_with_a_batch_report(celery_work
                                                                       client_for, operator_org):
     from ledger.services import hold_release
     from marketplace.models import Market
-    from trading.settlement import trade_settle
+    from trading.settlement.services import trade_settle
 
     market, buyer, seller = traders(fee_bps=10, fee_min=100, settlement_mode="eod",
                                     eod_cutoff=(timezone.localtime() - timedelta(hours=1)).time())
@@ -326,7 +326,7 @@ def test_end_of_day_market_settles_at_the_cutoff_with_a_batch_report(celery_work
 
 def test_a_poison_trade_fails_after_its_attempts_without_blocking_its_queue(celery_worker, traders,
                                                                              operator_org):
-    from trading.routing import settlement_queue
+    from trading.settlement.routing import settlement_queue
 
     poison_market, buyer, seller = traders(fee_bps=10, fee_min=100)
     for _ in range(8):  # a fee-free market on the same queue

@@ -13,12 +13,12 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.actor import Actor
-from accounts.errors import ApiError
 from accounts.models import AuditEvent
+from core.errors import ApiError
 from ledger.models import Account, Asset, LedgerTransaction, Posting
 from trading.models import SettlementOutbox, Trade, TradeEvent, WebhookDelivery
-from trading.services import order_place
-from trading.settlement import trade_approve, trade_fail, trade_settle
+from trading.orderbook.services import order_place
+from trading.settlement.services import trade_approve, trade_fail, trade_settle
 
 from .celery_support import assert_ledger_verifies, settle_transactions_per_trade
 from .conftest import balances
@@ -244,7 +244,7 @@ def test_approval_makes_the_trade_settle(pair, make_org, django_capture_on_commi
     regulator = make_org("regulator", "350100", jurisdiction="350100")
     approver = Actor(user_id=None, organization_id=regulator.id, role="approver", organization_kind="regulator")
     nudges = []
-    monkeypatch.setattr("trading.outbox.send_settlement", lambda trade_id, queue: nudges.append(trade_id))
+    monkeypatch.setattr("trading.settlement.outbox.send_settlement", lambda trade_id, queue: nudges.append(trade_id))
     with django_capture_on_commit_callbacks(execute=True):
         assert trade_approve(trade_id=trade.id, actor=approver, note="合规") == "approved"
     assert nudges == [trade.id]  # the settlement nudge, after commit
@@ -471,7 +471,7 @@ def test_webhook_api_registers_lists_and_deletes(pair, make_member, client_for, 
 
 @pytest.mark.django_db
 def test_webhooks_are_signed_retried_with_backoff_and_given_up(pair, make_member, client_for, settings, receiver):
-    from trading.webhooks import backoff_seconds, deliver, verify_signature
+    from trading.notifications.delivery import backoff_seconds, deliver, verify_signature
 
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
     settings.WEBHOOK_MAX_ATTEMPTS = 3
@@ -527,7 +527,8 @@ def test_settlement_sweeper_backs_off_between_resends(pair, monkeypatch, setting
     market, buyer, seller = pair()
     trade = _cross(market, buyer, seller, price=10_000, quantity=1_000)
     sent = []
-    monkeypatch.setattr("trading.tasks.send_settlement", lambda trade_id, queue: sent.append(trade_id) or True)
+    monkeypatch.setattr("trading.tasks.settlement.send_settlement",
+                        lambda trade_id, queue: sent.append(trade_id) or True)
     now = timezone.now()
 
     def at(created_ago, nudged_ago):
@@ -562,7 +563,7 @@ def test_webhook_sweeper_sends_due_deliveries(pair, make_member, client_for, set
     trade = _cross(market, buyer, seller, price=10_000, quantity=1_000)
     delivery = WebhookDelivery.objects.get(trade_id=trade.id)
     sent = []
-    monkeypatch.setattr("trading.tasks.send_delivery", lambda i, countdown=None: sent.append(i) or True)
+    monkeypatch.setattr("trading.tasks.notifications.send_delivery", lambda i, countdown=None: sent.append(i) or True)
     WebhookDelivery.objects.filter(pk=delivery.id).update(next_attempt_at=timezone.now() + timedelta(seconds=30))
     assert webhook_sweep() == 0 and sent == []  # a retry not due yet
     WebhookDelivery.objects.filter(pk=delivery.id).update(next_attempt_at=timezone.now() - timedelta(seconds=30))
@@ -581,7 +582,8 @@ def test_webhook_and_settlement_endpoints_generate_a_clean_schema():
     from drf_spectacular.validation import validate_schema
 
     GENERATOR_STATS.reset()
-    schema = SchemaGenerator(patterns=[url_path("api/v1/", include("trading.webhook_urls"))]).get_schema(
+    schema = SchemaGenerator(patterns=[url_path("api/v1/", include("trading.settlement.urls")),
+                                       url_path("api/v1/", include("trading.notifications.urls"))]).get_schema(
         request=None, public=True)
     validate_schema(schema)
     assert not GENERATOR_STATS, (dict(GENERATOR_STATS._warn_cache), dict(GENERATOR_STATS._error_cache))

@@ -3,8 +3,8 @@ import pytest
 from accounts.actor import Actor
 from ledger.models import Asset
 from trading.models import Trade
-from trading.services import order_cancel, order_place
-from trading.settlement import trade_settle
+from trading.orderbook.services import order_cancel, order_place
+from trading.settlement.services import trade_settle
 
 from .conftest import balances
 

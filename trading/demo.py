@@ -10,14 +10,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.actor import Actor
+from accounts.demo import seed_accounts
 from accounts.models import Organization
 from ledger.models import Asset
 from marketplace.models import Market
-
-from .listings import listing_create
-from .models import Order
-from .services import order_place
-from .settlement import trade_settle
+from trading.listings.services import listing_create
+from trading.models import Order
+from trading.orderbook.services import order_place
+from trading.settlement.services import trade_settle
 
 YUAN = 100
 
@@ -33,8 +33,6 @@ def seed_trading() -> None:
     seed_history()  # first, so that trade ids grow with trade times (the console's "today" probe relies on it)
     if Order.objects.filter(client_order_id__startswith="demo-").exists():
         return
-    from accounts.demo import seed_accounts
-
     orgs = seed_accounts()
     so2 = Market.objects.filter(code="EM-SO2-2026-350121").select_related("asset").first()
     carbon = Market.objects.filter(code="CA-2026-350000").select_related("asset").first()

@@ -30,8 +30,8 @@ from ledger import services as ledger_services
 from marketplace.models import Market
 
 from .models import Order, TradeStatus
-from .services import order_place
-from .settlement import trade_settle
+from .orderbook.services import order_place
+from .settlement.services import trade_settle
 
 DAYS = 35  # DEMO_HISTORY_DAYS overrides it (the browser tests use a few days)
 YUAN = 100

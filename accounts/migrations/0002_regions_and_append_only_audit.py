@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from accounts.dbutil import append_only_sql
+from core.dbutil import append_only_sql
 
 
 def load(apps, schema_editor):

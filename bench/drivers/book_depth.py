@@ -88,7 +88,7 @@ def main() -> None:
     from django.db import connection
 
     from marketplace.models import Market
-    from trading.services import market_roll_session
+    from trading.orderbook.services import market_roll_session
 
     from .common import rest_orders
 

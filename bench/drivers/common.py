@@ -80,10 +80,10 @@ def make_matched_trades(specs: list[tuple], *, enqueue: bool = False, queue: str
     from django.db import transaction
     from django.utils import timezone
 
-    from trading import pricing
+    from ledger.services import cny
+    from trading.common import pricing
     from trading.models import Order, SettlementOutbox, Trade, TradeEvent
-    from trading.outbox import outbox_row_for, send_settlement
-    from trading.services import cny
+    from trading.settlement.outbox import outbox_row_for, send_settlement
 
     cny_id = cny().id
     with transaction.atomic():
@@ -130,7 +130,7 @@ def rest_orders(market, organization_id: int, *, side: str, count: int, price_lo
     assume a fee-free market (value at the limit price, rounded up to the fen)."""
     from django.db import connection, transaction
 
-    from trading.services import cny
+    from ledger.services import cny
 
     assert side == "buy" or side == "sell"
     if side == "buy":

@@ -3,7 +3,7 @@ worker, and match-to-settled latency at a steady load.
 
 * Throughput: after a warm-up of settled trades (per-process caches and prepared statements, as the
   order run's wrk warm-up), the worker stops consuming the settlement queues (Celery remote control), producer
-  processes place crossing pairs of orders through `trading.services.order_place` (the real matching
+  processes place crossing pairs of orders through `trading.orderbook.services.order_place` (the real matching
   path, whose after-commit hook publishes the settlement messages), then the worker consumes again and
   drains the backlog. Rate = trades / span of their settling ledger transactions' timestamps. The bare
   ceiling is measured the same way: N `bench.tasks.bare_insert` messages queued, then consumed.
@@ -27,7 +27,7 @@ def _producer(idx: int, nprocs: int, pairs: int, rate: float | None, start, out)
     setup_django()
     from accounts.actor import Actor
     from accounts.models import Organization
-    from trading.services import order_place
+    from trading.orderbook.services import order_place
 
     seed = load_seed()
     orgs = {o.id: o for o in Organization.objects.filter(id__in=seed["orgs"])}
@@ -129,7 +129,7 @@ def main() -> None:
 
     from bench.models import BenchRow
     from bench.tasks import bare_insert
-    from trading.routing import settlement_queue
+    from trading.settlement.routing import settlement_queue
 
     seed = load_seed()
     result: dict = {"worker_concurrency": args.concurrency}

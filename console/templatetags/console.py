@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import template
 from django.utils import translation
 
-from accounts.api_common import from_minor
+from core.money import from_minor
 
 register = template.Library()
 

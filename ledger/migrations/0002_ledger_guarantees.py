@@ -2,7 +2,7 @@
 commit, append-only tables, balances materialized from postings only, and the right-type code table."""
 from django.db import migrations
 
-from accounts.dbutil import append_only_sql
+from core.dbutil import append_only_sql
 
 GUARANTEES = """
 -- Zero sum per (transaction, asset), checked at commit so a transaction may insert its postings in any order.

@@ -9,7 +9,7 @@ rules is a new version (orders and trades keep pointing at the version they were
 """
 from django.db import migrations
 
-from accounts.dbutil import append_only_sql
+from core.dbutil import append_only_sql
 
 WATCHED = ["marketplace_rulebookversion", "marketplace_rule", "marketplace_nonattainmentflag",
            "marketplace_dischargepermit"]

@@ -16,7 +16,7 @@
 from django.conf import settings
 from django.db import migrations
 
-from accounts.dbutil import append_only_sql
+from core.dbutil import append_only_sql
 
 TZ = settings.TIME_ZONE
 BULK = 1000

@@ -102,8 +102,8 @@ def test_enterprise_sees_fee_and_escrow_before_ordering_then_cancels(page_for, u
 
 
 def test_regulator_sees_the_flow_chart_change_and_approves_a_held_trade(page_for, ui, api_client):
-    from trading.listings import listing_buy
-    from trading.settlement import trade_settle
+    from trading.listings.services import listing_buy
+    from trading.settlement.services import trade_settle
 
     page = page_for("regulator_fj_approver")
     page.goto(page.base + "/regulator/?right_type=farmland&period=30")

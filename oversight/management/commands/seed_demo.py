@@ -11,6 +11,8 @@ from importlib import import_module
 
 from django.core.management.base import BaseCommand
 
+from accounts.demo import DEMO_LOGINS
+
 # (module, function), in layer order: each seeder may use what the ones before it created
 SEEDERS = [
     ("accounts.demo", "seed_accounts"),
@@ -40,8 +42,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, list_logins=False, **options):
         if list_logins:
-            from accounts.demo import DEMO_LOGINS
-
             width = max(len(username) for username, _, _ in DEMO_LOGINS)
             for username, organization, role in DEMO_LOGINS:
                 self.stdout.write(f"    {username:<{width}}  /  {organization}  /  {role}")

@@ -1,0 +1,6 @@
+"""Names of the Celery queues other than the settlement shards (which `trading.settlement.routing`
+computes). Plain constants, importable without Django set up (the worker's -Q argument is computed by
+`python -c`)."""
+
+DEFAULT_QUEUE = "default"  # beat jobs (sweepers, sealing, session roll-over)
+WEBHOOK_QUEUE = "webhooks"  # outgoing HTTP to participants, kept off the settlement queues

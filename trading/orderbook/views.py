@@ -1,0 +1,235 @@
+"""Trading API: orders (place, list, cancel, reduce), the acting organization's trades and trade
+events, and public market data. Views are thin: input serializer → service → output serializer."""
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.actor import Actor
+from accounts.models import TRADING_KINDS
+from accounts.permissions import acting_membership, member_with
+from core.errors import ApiError
+from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from ledger.models import Asset
+from marketplace.errors import NOT_A_TRADER, UNKNOWN_MARKET
+from marketplace.models import Market
+from marketplace.serializers import MarketSerializer, MarketStatusInputSerializer
+from trading.common.serializers import FillSerializer
+from trading.models import Order
+from trading.orderbook import selectors
+from trading.orderbook.serializers import (
+    CandleSerializer,
+    DepthSerializer,
+    OrderCreateSerializer,
+    OrderReduceSerializer,
+    OrderSerializer,
+    PlaceResultSerializer,
+    PublicTradeSerializer,
+    TradeEventSerializer,
+    fill_data,
+    order_data,
+)
+from trading.orderbook.services import market_close, order_cancel, order_place, order_reduce
+
+IdemHeader = OpenApiParameter(IDEMPOTENCY_PARAMETER["name"], str, OpenApiParameter.HEADER, required=False,
+                              description=IDEMPOTENCY_PARAMETER["description"])
+
+
+def _organization(request):
+    return acting_membership(request).organization
+
+
+class OrderFilter(filters.FilterSet):
+    market = filters.NumberFilter(field_name="market_id")
+
+    class Meta:
+        model = Order
+        fields = ["market", "status", "side"]
+
+
+class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = OrderSerializer
+    filterset_class = OrderFilter
+    queryset = Order.objects.none()
+
+    def get_permissions(self):
+        if self.action in ("create", "cancel", "reduce"):
+            return [member_with(roles=("admin", "trader"), kinds=TRADING_KINDS)()]
+        return super().get_permissions()
+
+    def permission_denied(self, request, message=None, code=None):
+        if request.auth is not None and self.action in ("create", "cancel", "reduce"):
+            raise ApiError(NOT_A_TRADER)
+        super().permission_denied(request, message, code)
+
+    def get_queryset(self):
+        return selectors.orders_of(_organization(self.request).id)
+
+    def _place_response(self, result, organization_id):
+        scale = result.order.market.asset.scale
+        return {"order": order_data(result.order),
+                "fills": [fill_data(t, scale=scale, organization_id=organization_id) for t in result.trades]}
+
+    @extend_schema(request=OrderCreateSerializer, responses={201: PlaceResultSerializer}, parameters=[IdemHeader])
+    def create(self, request):
+        organization = _organization(request)
+
+        def handler():
+            data = OrderCreateSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            v = data.validated_data
+            result = order_place(actor=Actor.from_request(request), organization=organization, market_id=v["market"],
+                                 side=v["side"], price=v["price"], quantity=v["quantity"],
+                                 time_in_force=v["time_in_force"], client_order_id=v["client_order_id"])
+            return Response(self._place_response(result, organization.id), status=status.HTTP_201_CREATED)
+
+        return idempotent(request, organization.id, handler)
+
+    @extend_schema(request=None, responses=OrderSerializer, parameters=[IdemHeader])
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        organization = _organization(request)
+        order_id = _order_id(pk)
+
+        def handler():
+            order = order_cancel(actor=Actor.from_request(request), organization=organization, order_id=order_id)
+            return Response(OrderSerializer(order).data)
+
+        return idempotent(request, organization.id, handler)
+
+    @extend_schema(request=OrderReduceSerializer, responses=OrderSerializer, parameters=[IdemHeader])
+    @action(detail=True, methods=["post"])
+    def reduce(self, request, pk=None):
+        organization = _organization(request)
+        order = get_object_or_404(self.get_queryset(), pk=_order_id(pk))
+
+        def handler():
+            data = OrderReduceSerializer(data=request.data, context={"scale": order.market.asset.scale})
+            data.is_valid(raise_exception=True)
+            updated = order_reduce(actor=Actor.from_request(request), organization=organization, order_id=order.id,
+                                   new_remaining=data.validated_data["remaining"])
+            return Response(OrderSerializer(updated).data)
+
+        return idempotent(request, organization.id, handler)
+
+
+def _order_id(pk) -> int:
+    try:
+        return int(pk)
+    except (TypeError, ValueError):
+        raise ApiError("not_found")
+
+
+def _int_param(request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    if not (raw.isascii() and raw.isdigit()):
+        raise ApiError("validation_error", fields={name: f"an integer from {low} to {high}"})
+    return min(max(int(raw), low), high)
+
+
+class TradeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The acting organization's trades (as buyer or seller)."""
+
+    serializer_class = FillSerializer
+    queryset = selectors.Trade.objects.none()
+    filterset_fields = ["status", "source"]
+
+    def get_queryset(self):
+        return selectors.trades_of(_organization(self.request).id)
+
+    def get_serializer_context(self):
+        ctx = super().get_serializer_context()
+        ctx["organization_id"] = _organization(self.request).id if acting_membership(self.request) else None
+        ctx["scales"] = _AllScales()
+        return ctx
+
+    @extend_schema(responses=TradeEventSerializer(many=True))
+    @action(detail=False, methods=["get"])
+    def events(self, request):
+        page = self.paginate_queryset(selectors.trade_events_of(_organization(request).id))
+        return self.get_paginated_response(TradeEventSerializer(page, many=True).data)
+
+
+class _AllScales(dict):
+    def __missing__(self, asset_id):
+        self[asset_id] = Asset.objects.values_list("scale", flat=True).get(pk=asset_id)
+        return self[asset_id]
+
+
+def _market(pk) -> Market:
+    market = Market.objects.select_related("asset").filter(pk=pk).first()
+    if market is None:
+        raise ApiError(UNKNOWN_MARKET)
+    return market
+
+
+class MarketDepthView(APIView):
+    """Order-book depth by price level (quantity and number of orders per level), best first."""
+
+    @extend_schema(responses=DepthSerializer, parameters=[OpenApiParameter("levels", int)])
+    def get(self, request, pk):
+        return Response(selectors.book_depth(_market(pk), _int_param(request, "levels", 10, 1, 100)))
+
+
+class MarketTradesView(APIView):
+    """A market's recent trades, newest first, without the parties."""
+
+    @extend_schema(responses=PublicTradeSerializer(many=True), parameters=[OpenApiParameter("limit", int)])
+    def get(self, request, pk):
+        trades = selectors.recent_trades(_market(pk), _int_param(request, "limit", 50, 1, 500))
+        return Response(PublicTradeSerializer(trades, many=True).data)
+
+
+class MarketCandlesView(APIView):
+    """OHLCV candles per interval (buckets aligned to Asia/Shanghai midnight), oldest first."""
+
+    @extend_schema(responses=CandleSerializer(many=True),
+                   parameters=[OpenApiParameter("interval", str, enum=list(selectors.CANDLE_INTERVALS)),
+                               OpenApiParameter("limit", int)])
+    def get(self, request, pk):
+        market = _market(pk)
+        interval = request.query_params.get("interval", "1h")
+        if interval not in selectors.CANDLE_INTERVALS:
+            raise ApiError("validation_error", fields={"interval": f"one of {', '.join(selectors.CANDLE_INTERVALS)}"})
+        rows = selectors.candles(market, interval, _int_param(request, "limit", 200, 1, 1000))
+        return Response(CandleSerializer(rows, many=True).data)
+
+
+class MarketCloseView(APIView):
+    """The operator closes a market for good: open orders are cancelled and their escrow released."""
+
+    permission_classes = (member_with(roles=("admin",), kinds=("exchange_operator",)),)
+
+    @extend_schema(request=MarketStatusInputSerializer, responses=MarketSerializer, parameters=[IdemHeader])
+    def post(self, request, pk):
+        market = _market(pk)
+        membership = acting_membership(request)
+
+        def handler():
+            data = MarketStatusInputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            closed = market_close(actor=Actor.from_request(request), market_id=market.id,
+                                  reason=data.validated_data["reason"])
+            return Response(MarketSerializer(closed).data)
+
+        return idempotent(request, membership.organization_id, handler)
+
+
+class PublicTradeFeedView(APIView):
+    """Recent trades across all markets and listings, without the parties: public (no login), for
+    price transparency."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+    @extend_schema(responses=PublicTradeSerializer(many=True), parameters=[OpenApiParameter("limit", int)],
+                   auth=[])
+    def get(self, request):
+        trades = selectors.recent_trades(None, _int_param(request, "limit", 100, 1, 500))
+        return Response(PublicTradeSerializer(trades, many=True).data)

@@ -1,0 +1,55 @@
+"""Settlement reports (batches, earmarked funds) and the earmarked payout: representations."""
+from rest_framework import serializers
+
+from core.api import MinorUnitField, StrictSerializer
+
+
+class FailedTradeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    value = serializers.CharField()
+    reason = serializers.CharField(allow_blank=True, allow_null=True)
+
+
+class SettlementBatchSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    market = serializers.IntegerField(allow_null=True)
+    market_code = serializers.CharField(allow_null=True)
+    asset = serializers.CharField()
+    settlement_mode = serializers.CharField()
+    cutoff = serializers.DateTimeField(allow_null=True)
+    trades = serializers.IntegerField()
+    settled = serializers.IntegerField()
+    settled_value = serializers.CharField()
+    settled_quantity = serializers.CharField()
+    buyer_fees = serializers.CharField()
+    seller_fees = serializers.CharField()
+    fees = serializers.CharField()
+    failed = serializers.IntegerField()
+    failed_value = serializers.CharField()
+    pending = serializers.IntegerField()
+    pending_value = serializers.CharField()
+    first_settled_at = serializers.DateTimeField(allow_null=True)
+    last_settled_at = serializers.DateTimeField(allow_null=True)
+    failed_trades = FailedTradeSerializer(many=True)
+
+
+class EarmarkedFundSerializer(serializers.Serializer):
+    organization = serializers.IntegerField()
+    name = serializers.CharField()
+    region = serializers.CharField()
+    received = serializers.CharField(help_text="proceeds of quota sales, yuan")
+    sales = serializers.IntegerField()
+    paid_out = serializers.CharField()
+    payouts = serializers.IntegerField()
+    by_purpose = serializers.DictField(child=serializers.CharField())
+    balance = serializers.CharField()
+
+
+class EarmarkedPayoutInput(StrictSerializer):
+    organization = serializers.IntegerField(required=False, help_text="the fund's holder (operator only; "
+                                                                      "a government body pays out of its own)")
+    amount = MinorUnitField(scale=2, help_text="yuan, e.g. \"120000.00\"")
+    purpose_code = serializers.CharField(max_length=40)
+    description = serializers.CharField(max_length=500)
+    bank_reference = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)

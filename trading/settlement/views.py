@@ -1,0 +1,117 @@
+"""Settlement reports (batches, earmarked funds) and the earmarked-fund payout.
+
+  GET        /api/v1/settlement/batches?date=YYYY-MM-DD&market=<id>      operator
+  GET        /api/v1/settlement/earmarked-report?from=&to=               operator, regulators, governments
+  POST       /api/v1/settlement/earmarked-payouts  (Idempotency-Key)     government admins, operator
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.actor import Actor
+from accounts.models import GOVERNMENT_KINDS, Organization
+from accounts.permissions import IsOperator, acting_membership, is_operator, member_with, oversight_region
+from core.api import error_responses
+from core.errors import ApiError
+from core.money import from_minor
+from ledger.earmark import earmarked_payout, earmarked_report
+from trading.settlement.reports import settlement_batches
+from trading.settlement.serializers import EarmarkedFundSerializer, EarmarkedPayoutInput, SettlementBatchSerializer
+
+_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _field_error(field: str, message: str) -> serializers.ValidationError:
+    return serializers.ValidationError({field: [serializers.ErrorDetail(message, code="invalid")]})
+
+
+def _date_param(request, name: str, default: date | None) -> date | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise _field_error(name, "a date as YYYY-MM-DD")
+
+
+class SettlementBatchesView(APIView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(responses=SettlementBatchSerializer(many=True), parameters=[
+        OpenApiParameter("date", str, description="settlement day, YYYY-MM-DD (default today)"),
+        OpenApiParameter("market", int)])
+    def get(self, request):
+        day = _date_param(request, "date", timezone.localdate())
+        market = request.query_params.get("market")
+        if market not in (None, "") and not (str(market).isascii() and str(market).isdigit()):
+            raise _field_error("market", "a market id")
+        rows = settlement_batches(day=day, market_id=int(market) if market else None)
+        return Response(SettlementBatchSerializer(rows, many=True).data)
+
+
+EarmarkReader = member_with(roles=(), kinds=(),
+                            safe_kinds=("regulator", "exchange_operator", *sorted(GOVERNMENT_KINDS)))
+EarmarkPayer = member_with(roles=("admin",), kinds=("exchange_operator", *sorted(GOVERNMENT_KINDS)))
+
+
+class EarmarkedReportView(APIView):
+    permission_classes = [EarmarkReader]
+
+    @extend_schema(responses=EarmarkedFundSerializer(many=True), parameters=[
+        OpenApiParameter("from", str, description="YYYY-MM-DD, inclusive"),
+        OpenApiParameter("to", str, description="YYYY-MM-DD, inclusive")])
+    def get(self, request):
+        membership = acting_membership(request)
+        start, end = _date_param(request, "from", None), _date_param(request, "to", None)
+        tz = timezone.get_current_timezone()
+        rows = earmarked_report(
+            region=None if is_operator(membership) else oversight_region(membership),
+            date_from=start and timezone.make_aware(datetime.combine(start, time.min), tz),
+            date_to=end and timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min), tz))
+        if not is_operator(membership) and membership.organization.kind in GOVERNMENT_KINDS:
+            rows = [r for r in rows if r["organization"] == membership.organization_id]  # its own fund only
+        for r in rows:
+            for key in ("received", "paid_out", "balance"):
+                r[key] = from_minor(r[key], 2)
+            r["by_purpose"] = {k: from_minor(v, 2) for k, v in r["by_purpose"].items()}
+        return Response(EarmarkedFundSerializer(rows, many=True).data)
+
+
+class EarmarkedPayoutView(APIView):
+    permission_classes = [EarmarkPayer]
+
+    @extend_schema(request=EarmarkedPayoutInput, responses={201: None, **error_responses(400, 403, 409)},
+                   parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)])
+    def post(self, request):
+        key = request.headers.get("Idempotency-Key", "")
+        if not _KEY.match(key):
+            raise ApiError("validation_error", fields={"Idempotency-Key": "1–128 characters of A-Z a-z 0-9 . _ : -"})
+        data = EarmarkedPayoutInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        membership = acting_membership(request)
+        if is_operator(membership):
+            org = Organization.objects.filter(pk=v.get("organization")).first()
+            if org is None:
+                raise ApiError("unknown_organization")
+        else:
+            org = membership.organization
+            if v.get("organization") not in (None, org.id):
+                raise ApiError("permission_denied")
+        posted = earmarked_payout(actor=Actor.from_request(request), organization=org, amount=v["amount"],
+                                  purpose_code=v["purpose_code"], idempotency_key=key, description=v["description"],
+                                  bank_reference=v["bank_reference"])
+        body = {"transaction_id": posted.transaction_id, "organization": org.id, "amount": from_minor(v["amount"], 2),
+                "purpose_code": v["purpose_code"]}
+        response = Response(body, status=status.HTTP_200_OK if posted.replayed else status.HTTP_201_CREATED)
+        if posted.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
