@@ -18,6 +18,13 @@ RUN pip install -r requirements.txt
 
 COPY . .
 
+# the web console's browser assets (ECharts, htmx) at the package-lock.json versions, served by whitenoise
+RUN apt-get update -q && apt-get install -y -q --no-install-recommends nodejs npm \
+    && npm ci --no-audit --no-fund --loglevel=error \
+    && mkdir -p console/static/console/vendor \
+    && cp node_modules/echarts/dist/echarts.min.js node_modules/htmx.org/dist/htmx.min.js console/static/console/vendor/ \
+    && rm -rf node_modules && apt-get purge -y -q nodejs npm && apt-get autoremove -y -q && rm -rf /var/lib/apt/lists/*
+
 # settings refuse to load without keys when DEBUG is off: collectstatic needs none (DEBUG=1, a random throwaway)
 RUN DEBUG=1 SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
     python manage.py collectstatic --noinput -v 0

@@ -82,6 +82,9 @@ INSTALLED_APPS = [
     "marketplace",
     "trading",
     "oversight",
+    "django_htmx",
+    "drf_spectacular_sidecar",
+    "console",  # the web console: the top layer, above oversight
 ]
 if env_bool("ENABLE_BENCH_APP"):  # `make bench` only: the bare ceiling endpoint and task (bench/)
     INSTALLED_APPS.append("bench")
@@ -98,6 +101,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "console.middleware.ConsoleLanguageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.refusals.RefusalAuditMiddleware",  # every 403 under /api/ is an audit event (bounded)
 ]
@@ -178,6 +183,10 @@ SPECTACULAR_SETTINGS = {
     "listings, order books, escrow, settlement and a verifiable ledger.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the project's own static files (drf-spectacular-sidecar): no CDN, works offline
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # the docs pages load nothing from another host (README: security; CSP in core.middleware)
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -259,6 +268,9 @@ AMOUNT_CAPS = {
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+LOGIN_URL = "/login/"
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 # Served over HTTPS (SECURE_HTTPS=1, e.g. behind a TLS-terminating proxy that sets X-Forwarded-Proto):

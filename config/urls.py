@@ -30,6 +30,7 @@ urlpatterns = [
     # the split view serves Swagger UI's start-up script as a file: no inline script, so a strict CSP holds
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),
+    path("", include("console.urls")),  # the web console (top layer; nothing imports it)
 ]
 if apps.is_installed("bench"):  # only with ENABLE_BENCH_APP=1 (`make bench`)
     urlpatterns.append(path("api/v1/bench/", include("bench.urls")))

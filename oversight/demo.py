@@ -59,6 +59,31 @@ def seed_oversight() -> None:
         for region, pollutant in DEMO_FLAGS:
             NonAttainmentFlag.objects.get_or_create(region_id=region, pollutant=pollutant,
                                                     period_start=date(year, 1, 1), period_end=date(year, 12, 31))
+    _held_trades()
     approvals_sync()
     flow_rollup()
     run_surveillance()
+
+
+def _held_trades() -> None:
+    """SO2 of Minhou (闽东北 zone) bought by Yongding district (闽西南): the scope rule holds these trades
+    for the province's four-eyes approval, so the regulators' queue is not empty. Idempotent (client
+    order ids "demo-held-…")."""
+    from accounts.demo import seed_accounts
+    from marketplace.models import Market
+    from trading.models import Order
+    from trading.orderbook.services import order_place
+
+    market = Market.objects.filter(code="EM-SO2-2026-350121").select_related("asset").first()
+    if market is None or Order.objects.filter(client_order_id__startswith="demo-held-").exists():
+        return
+    orgs = seed_accounts()
+    price = (market.reference_price or 30_300 * YUAN) // market.tick_size * market.tick_size
+    with transaction.atomic():
+        for i in range(3):
+            for side, key in (("sell", "minhou"), ("buy", "yongding")):
+                org = orgs[key]
+                order_place(actor=Actor(user_id=None, organization_id=org.id, role="trader",
+                                        organization_kind=org.kind),
+                            organization=org, market_id=market.id, side=side, price=price,
+                            quantity=(1 + i) * 10**market.asset.scale, client_order_id=f"demo-held-{i}-{side}")

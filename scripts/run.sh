@@ -3,6 +3,7 @@
 source "$(dirname "$0")/services.sh"
 cd "$ROOT"
 ensure_venv
+ensure_assets
 ensure_services
 # like production: DEBUG only when asked for (DEBUG=1 make run); keys generated once under .state/secrets/
 source "$(dirname "$0")/secrets.sh"
@@ -47,6 +48,7 @@ for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1
 cat <<MSG
 
   Exchange is running.
+    Console  : http://127.0.0.1:$PORT/   (web console: markets, desk, quotas, supervision, operations)
     Base URL : http://127.0.0.1:$PORT/api/v1/
     API docs : http://127.0.0.1:$PORT/api/docs/   (OpenAPI: /api/schema/)
     Admin    : http://127.0.0.1:$PORT/admin/

@@ -133,3 +133,26 @@ ensure_venv() {
   fi
   export PATH="$ROOT/.venv/bin:$PATH"
 }
+
+# The web console's browser assets (ECharts, htmx) come from the npm registry at the versions in
+# package-lock.json and are served by the project itself (whitenoise): nothing is fetched from a CDN.
+ensure_assets() {
+  local vendor="$ROOT/console/static/console/vendor"
+  command -v npm >/dev/null || apt_install nodejs npm
+  if [ ! -f "$vendor/.installed" ] || [ "$ROOT/package-lock.json" -nt "$vendor/.installed" ]; then
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci failed"
+    mkdir -p "$vendor"
+    cp "$ROOT/node_modules/echarts/dist/echarts.min.js" "$ROOT/node_modules/htmx.org/dist/htmx.min.js" "$vendor/" \
+      || die "could not copy the console's assets"
+    touch "$vendor/.installed"
+  fi
+}
+
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used), with CJK fonts
+# so that the Chinese pages render as text, not boxes.
+ensure_chromium() {
+  if [ ! -x /usr/bin/chromium ] || ! fc-list : family 2>/dev/null | grep -i "noto.*cjk" >/dev/null; then
+    apt_install chromium fonts-noto-cjk
+  fi
+  [ -x /usr/bin/chromium ] || die "/usr/bin/chromium is missing: install Debian's chromium package"
+}

@@ -10,6 +10,8 @@ export CACHE_PREFIX="${CACHE_PREFIX:-rx-test-$$}"
 source "$(dirname "$0")/services.sh"
 cd "$ROOT"
 ensure_venv
+ensure_assets
+ensure_chromium
 ensure_services
 source "$(dirname "$0")/secrets.sh"
 ensure_local_secrets

@@ -28,6 +28,9 @@ def _actor(org: Organization) -> Actor:
 
 @transaction.atomic  # all or nothing, so that a failed seeding is retried whole next time
 def seed_trading() -> None:
+    from .demo_history import seed_history
+
+    seed_history()  # first, so that trade ids grow with trade times (the console's "today" probe relies on it)
     if Order.objects.filter(client_order_id__startswith="demo-").exists():
         return
     orgs = seed_accounts()

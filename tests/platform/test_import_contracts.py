@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("core", "accounts", "ledger", "marketplace", "trading", "oversight")
+PACKAGES = ("core", "accounts", "ledger", "marketplace", "trading", "oversight", "console")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
@@ -31,6 +31,8 @@ def test_the_tree_keeps_every_contract():
 @pytest.mark.parametrize(("module", "line", "contract"), [
     # a lower app importing a higher one
     ("ledger/models.py", "import trading.models", "App layers"),
+    # anything importing the web console (the top layer)
+    ("oversight/reports.py", "import console.selectors", "App layers"),
     # the kernel importing an app
     ("core/errors.py", "import accounts.models", "App layers"),
     # one trading room importing its sibling
