@@ -83,7 +83,6 @@ INSTALLED_APPS = [
     "trading",
     "oversight",
     "django_htmx",
-    "drf_spectacular_sidecar",
     "console",  # the web console: the top layer, above oversight
 ]
 if env_bool("ENABLE_BENCH_APP"):  # `make bench` only: the bare ceiling endpoint and task (bench/)
@@ -183,10 +182,6 @@ SPECTACULAR_SETTINGS = {
     "listings, order books, escrow, settlement and a verifiable ledger.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    # Swagger UI from the project's own static files (drf-spectacular-sidecar): no CDN, works offline
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # the docs pages load nothing from another host (README: security; CSP in core.middleware)
     "SWAGGER_UI_DIST": "SIDECAR",
