@@ -19,12 +19,12 @@ from core.checks import enforce as enforce_refusal
 from core.errors import register
 
 from ..models import RulebookVersion
+from ..sql import GENERATION_READ, GENERATION_TABLE  # noqa: F401 - re-exported by the rules package
 from .facts import Facts, load_facts
 from .params import RuleParamsError, str_list
 
 ALL_STAGES = ("order", "listing", "bid", "trade", "settlement")
 TRADE_STAGES = ("trade", "settlement")
-GENERATION_TABLE = "marketplace_rules_generation"
 MAX_AGE = 60.0
 
 
@@ -174,12 +174,12 @@ _lock = threading.Lock()
 _state: dict = {"compiled": None}
 
 
-GENERATION_SQL = f"(SELECT value FROM {GENERATION_TABLE} WHERE id = 1)"
+GENERATION_SQL = f"({GENERATION_READ})"  # the scalar subquery; composed statements use sql.rules_generation()
 
 
 def _generation():
     with connection.cursor() as cur:
-        cur.execute(f"SELECT value FROM {GENERATION_TABLE} WHERE id = 1")
+        cur.execute(GENERATION_READ)
         row = cur.fetchone()
     return row[0] if row else None
 
