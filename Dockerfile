@@ -25,8 +25,9 @@ RUN apt-get update -q && apt-get install -y -q --no-install-recommends nodejs np
     && cp node_modules/echarts/dist/echarts.min.js node_modules/htmx.org/dist/htmx.min.js console/static/console/vendor/ \
     && rm -rf node_modules && apt-get purge -y -q nodejs npm && apt-get autoremove -y -q && rm -rf /var/lib/apt/lists/*
 
-# settings refuse to load without SECRET_KEY when DEBUG is off: a throwaway one, for collectstatic only
-RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v 0
+# settings refuse to load without keys when DEBUG is off: collectstatic needs none (DEBUG=1, a random throwaway)
+RUN DEBUG=1 SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    python manage.py collectstatic --noinput -v 0
 
 RUN useradd --system --uid 10001 --home /app exchange && chown -R exchange /app
 USER exchange
