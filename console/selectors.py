@@ -19,8 +19,10 @@ from django.utils import timezone
 from accounts.models import Region
 from core.money import from_minor
 from marketplace.models import Market
+from trading.models import Trade
 
 COUNTED = "status NOT IN ('failed', 'rejected')"
+TRADES = Trade._meta.db_table  # trading's table, named through its model (tests/platform/test_sql_ownership.py)
 
 
 def local_midnight(now: datetime | None = None) -> datetime:
@@ -30,7 +32,7 @@ def local_midnight(now: datetime | None = None) -> datetime:
 
 def first_trade_id_since(since: datetime) -> int | None:
     with connection.cursor() as cur:
-        cur.execute("SELECT id FROM trading_trade WHERE created_at >= %s ORDER BY created_at, id LIMIT 1", [since])
+        cur.execute(f"SELECT id FROM {TRADES} WHERE created_at >= %s ORDER BY created_at, id LIMIT 1", [since])
         row = cur.fetchone()
     return row[0] if row else None
 
@@ -42,17 +44,17 @@ def market_overview() -> list[dict]:
     out = []
     with connection.cursor() as cur:
         for m in markets:
-            cur.execute(f"""SELECT price FROM trading_trade WHERE market_id = %s AND {COUNTED}
+            cur.execute(f"""SELECT price FROM {TRADES} WHERE market_id = %s AND {COUNTED}
                             ORDER BY id DESC LIMIT 1""", [m.id])
             last = cur.fetchone()
             prev = None
             volume = value = trades = 0
             if today_id is not None:
-                cur.execute(f"""SELECT price FROM trading_trade WHERE market_id = %s AND id < %s AND {COUNTED}
+                cur.execute(f"""SELECT price FROM {TRADES} WHERE market_id = %s AND id < %s AND {COUNTED}
                                 ORDER BY id DESC LIMIT 1""", [m.id, today_id])
                 prev = cur.fetchone()
                 cur.execute(f"""SELECT coalesce(sum(quantity), 0), coalesce(sum(value), 0), count(*)
-                                  FROM trading_trade WHERE market_id = %s AND id >= %s AND {COUNTED}""",
+                                  FROM {TRADES} WHERE market_id = %s AND id >= %s AND {COUNTED}""",
                             [m.id, today_id])
                 volume, value, trades = cur.fetchone()
             elif last is not None:
@@ -78,7 +80,7 @@ def candle_series(market: Market, *, days: int = 60, interval: str = "1 day") ->
             SELECT date_bin(%s::interval, created_at, TIMESTAMPTZ '2000-01-03 00:00:00+08') AS bucket,
                    (array_agg(price ORDER BY id))[1], max(price), min(price),
                    (array_agg(price ORDER BY id DESC))[1], sum(quantity), count(*)
-              FROM trading_trade
+              FROM {TRADES}
              WHERE market_id = %s AND id >= %s AND {COUNTED}
              GROUP BY bucket ORDER BY bucket""", [interval, market.id, start_id])
         rows = cur.fetchall()

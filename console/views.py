@@ -22,7 +22,7 @@ from accounts import services as account_services
 from accounts.models import GOVERNMENT_KINDS, Membership, Organization
 from core.errors import ApiError
 from ledger import selectors as ledger_selectors
-from ledger.models import Asset
+from ledger.models import Asset, Checkpoint, LedgerTransaction, MerkleLeaf
 from marketplace.models import Market
 from oversight import reports
 from oversight.models import Alert
@@ -30,7 +30,7 @@ from oversight.scope import scope_of
 from trading.common import pricing
 from trading.listings.services import sealed_bids_hidden
 from trading.listings.views import visible_listings
-from trading.models import Bid, Listing, WebhookDelivery
+from trading.models import Bid, Listing, SettlementOutbox, WebhookDelivery
 from trading.orderbook import selectors as trading_selectors
 
 from . import api, selectors
@@ -526,12 +526,13 @@ def operator_view(request):
 
     markets = Market.objects.select_related("asset").order_by("code")
     with connection.cursor() as cur:  # the outbox_pending partial index: only pending rows are read
-        cur.execute("SELECT count(*), min(created_at) FROM trading_settlementoutbox WHERE status = 'pending'")
+        cur.execute(f"SELECT count(*), min(created_at) FROM {SettlementOutbox._meta.db_table} "
+                    "WHERE status = 'pending'")
         pending, oldest = cur.fetchone()
-        cur.execute("""SELECT max(created_at) FROM ledger_checkpoint""")
+        cur.execute(f"SELECT max(created_at) FROM {Checkpoint._meta.db_table}")
         last_seal = cur.fetchone()[0]
-        cur.execute("""SELECT min(t.created_at) FROM ledger_ledgertransaction t
-                        WHERE t.id > coalesce((SELECT max(transaction_id) FROM ledger_merkleleaf), 0)""")
+        cur.execute(f"""SELECT min(t.created_at) FROM {LedgerTransaction._meta.db_table} t
+                        WHERE t.id > coalesce((SELECT max(transaction_id) FROM {MerkleLeaf._meta.db_table}), 0)""")
         oldest_unsealed = cur.fetchone()[0]
     now = timezone.now()
     health = {"pending": pending, "outbox_age": int((now - oldest).total_seconds()) if oldest else 0,
