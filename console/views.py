@@ -17,7 +17,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.views.decorators.http import require_POST
+from rest_framework.exceptions import Throttled
 
+from accounts import lockout
 from accounts import services as account_services
 from accounts.models import GOVERNMENT_KINDS, Membership, Organization
 from core.errors import ApiError
@@ -101,11 +103,24 @@ def login_view(request):
     error = None
     if request.method == "POST":
         org = form["organization"]
+        address = lockout.client_address(request)
         try:
             secret, token = account_services.login(
                 username=form["username"], password=request.POST.get("password", ""),
-                organization_id=int(org) if org.isdigit() else None, request_id=getattr(request, "request_id", ""))
-        except ApiError as exc:
+                organization_id=int(org) if org.isdigit() else None, request_id=getattr(request, "request_id", ""),
+                address=address)
+        except (ApiError, Throttled) as exc:
+            # the same lockout and the same bounded refusal audit as the API's login (accounts.views.LoginView)
+            if getattr(exc, "code", "") != "ambiguous_organization":  # that one is the form's next step
+                account_services.login_refused(username=form["username"], address=address, exc=exc,
+                                               request_id=getattr(request, "request_id", ""))
+            if isinstance(exc, Throttled):
+                wait = int(exc.wait or 0)
+                error = _t(f"登录失败次数过多，请 {wait} 秒后再试。",
+                           f"Too many failed sign-ins: try again in {wait} s.")
+                return render(request, "console/login.html",
+                              ctx(request, form=form, memberships=[], error=error, next=request.POST.get("next", "")),
+                              status=429)
             error = exc.message
             if exc.code == "ambiguous_organization":
                 # the password was right: offer the memberships to choose from
