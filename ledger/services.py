@@ -17,13 +17,11 @@ from accounts.audit import audit_record
 from accounts.models import GOVERNMENT_KINDS, Organization
 from core.errors import DomainError
 
+from .checks import AssetValid, IssuanceEvidence, PositiveAmount
 from .errors import (
     ASSET_EXISTS,
-    ASSET_EXPIRED,
     ASSET_NOT_EXPIRED,
     BASIN_REQUIRED,
-    EVIDENCE_REQUIRED,
-    INVALID_AMOUNT,
     ISSUER_OUT_OF_JURISDICTION,
     NOT_A_CASH_ASSET,
     NOT_A_RIGHT,
@@ -34,8 +32,6 @@ from .errors import (
 )
 from .models import Account, AccountKind, Asset, LedgerTransaction, RightType
 from .posting import AVAILABLE, HELD, Leg, Posted, accounts_ensure, post, replay_of
-
-FARMLAND_EVIDENCE = ("project_id", "area_mu", "acceptance_document")
 
 
 def today() -> date:
@@ -67,13 +63,11 @@ def forget_cached() -> None:
 
 
 def _positive(amount: int) -> None:
-    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-        raise DomainError(INVALID_AMOUNT, fields={"amount": "must be a positive amount"})
+    PositiveAmount.enforce(amount=amount)  # A-AMOUNT-001
 
 
 def _tradable(asset: Asset) -> None:
-    if asset.is_expired(today()):
-        raise DomainError(ASSET_EXPIRED, fields={"asset": asset.code})
+    AssetValid.enforce(asset=asset, on=today())  # A-VALID-001
 
 
 def _audit(actor: Actor, action: str, posted: Posted, after: dict, regions: list[str]) -> None:
@@ -140,10 +134,7 @@ def rights_issue(*, actor: Actor, issuer: Organization, asset: Asset, recipient:
         replay_of(idempotency_key=key, request=request)
         raise DomainError(NOT_REGISTERED_ISSUER, fields={"issuer": "the asset's registered issuer is another body"})
     _tradable(asset)
-    if asset.right_type_id == "farmland":
-        missing = [f for f in FARMLAND_EVIDENCE if not evidence.get(f)]
-        if missing:
-            raise DomainError(EVIDENCE_REQUIRED, fields={f: "required for farmland quota issuance" for f in missing})
+    IssuanceEvidence.enforce(asset=asset, evidence=evidence)  # A-EVIDENCE-001: the right type's evidence
     ids = accounts_ensure([(None, asset.id, AccountKind.ISSUANCE), (recipient.id, asset.id, AccountKind.PARTICIPANT)])
     posted = post(kind="issue", idempotency_key=key, request=request,
                   actor=actor, reference=("asset", asset.id), memo={"issuer": issuer.id, "evidence": evidence},

@@ -8,6 +8,7 @@ urlpatterns = [
     path("statements", views.StatementsView.as_view(), name="ledger-statements"),
     path("transactions/<int:pk>", views.TransactionDetailView.as_view(), name="ledger-transaction"),
     path("checkpoints", views.CheckpointListView.as_view(), name="ledger-checkpoints"),
+    path("checkpoints/public-keys", views.SigningKeyListView.as_view(), name="ledger-public-keys"),
     path("checkpoints/consistency", views.ConsistencyView.as_view(), name="ledger-consistency"),
     path("ledger/verifications", views.VerificationStartView.as_view(), name="ledger-verifications"),
     path("ledger/verifications/<int:pk>", views.VerificationDetailView.as_view(), name="ledger-verification"),

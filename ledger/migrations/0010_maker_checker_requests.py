@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_leaner_indexes'),
-        ('ledger', '0007_balances_applied_per_statement'),
+        ('ledger', '0009_ed25519_checkpoint_keys'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_leaner_indexes'),
-        ('ledger', '0008_maker_checker_requests'),
+        ('ledger', '0010_maker_checker_requests'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
