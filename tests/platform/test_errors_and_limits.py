@@ -207,6 +207,7 @@ def test_implausible_deposits_are_refused(trading_world, amount):
 @pytest.mark.django_db
 def test_the_cap_itself_is_accepted_and_configurable(trading_world, settings):
     w = trading_world
+    settings.FOUR_EYES_SINGLE_PERSON_BELOW = {"deposit": 10**30}  # one call posts (maker-checker: #14 item 8)
     assert _deposit(w.operator_client, w.buyer, "1000000000000.00", "cap-1").status_code in (200, 201)
     assert _deposit(w.operator_client, w.seller, "1000000000000.00", "cap-2").status_code in (200, 201)
     settings.AMOUNT_CAPS = {**settings.AMOUNT_CAPS, "CNY": "1000"}
@@ -218,6 +219,7 @@ def test_a_sum_beyond_bigint_is_a_4xx_not_a_500(trading_world, settings):
     """With the caps lifted to the bigint-safe maximum, two deposits of 46,116,860,184,273,879.03 yuan to
     two organizations overflow the operator-side account: refused (422), nothing written, no 500."""
     w = trading_world
+    settings.FOUR_EYES_SINGLE_PERSON_BELOW = {"deposit": 10**30}  # one call posts (maker-checker: #14 item 8)
     settings.AMOUNT_CAPS = {**settings.AMOUNT_CAPS, "CNY": "100000000000000000000"}
     assert _deposit(w.operator_client, w.buyer, "46116860184273879.03", "huge-1").status_code in (200, 201)
     before = LedgerTransaction.objects.count()

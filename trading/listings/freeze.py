@@ -29,11 +29,11 @@ def pull_listings_and_bids(*, organization: Organization, actor: Actor, reason: 
         asset = services._asset(listing)
         before = {"status": listing.status, "remaining": listing.remaining, "held": listing.hold_remaining}
         released_bids = []
-        if listing.kind in services.AUCTION_KINDS:
-            # the other bidders get their escrow back: there is nothing left to bid on
-            for bid in Bid.objects.select_for_update().filter(listing=listing, status=BidStatus.ACTIVE).order_by("id"):
-                services._release_bid(bid, BidStatus.LOST, actor)
-                released_bids.append(bid.id)
+        # an auction's other bidders get their escrow back: there is nothing left to bid on (other kinds
+        # have no bids)
+        for bid in Bid.objects.select_for_update().filter(listing=listing, status=BidStatus.ACTIVE).order_by("id"):
+            services._release_bid(bid, BidStatus.LOST, actor)
+            released_bids.append(bid.id)
         services._release_listing(listing, asset, actor, ListingStatus.CANCELLED, now)
         audit_record(actor=actor, action="listing.cancel", object_type="listing", object_id=listing.id,
                      before=before, after={"status": listing.status, "reason": REASON, "bids_released": released_bids,
