@@ -1,7 +1,11 @@
-"""The Celery application. Beat schedules live next to the tasks they run (`<app>.tasks.BEAT_SCHEDULE`)."""
+"""The Celery application. Beat schedules live next to the tasks they run (`<app>.tasks.BEAT_SCHEDULE`);
+beat sends every one of them to the `beat` queue (a worker must consume it: `all_queues()`)."""
 import os
 
 from celery import Celery
+from celery.signals import worker_ready, worker_shutdown
+
+from trading.common.queues import BEAT_QUEUE
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -23,4 +27,26 @@ def _install_beat_schedule(sender, **kwargs):
         except ModuleNotFoundError:
             continue
         schedule.update(getattr(module, "BEAT_SCHEDULE", {}))
-    sender.conf.beat_schedule = {**schedule, **settings.CELERY_BEAT_SCHEDULE}
+    schedule = {**schedule, **settings.CELERY_BEAT_SCHEDULE}
+    for entry in schedule.values():  # every periodic job on the `beat` queue, off the settlement workers
+        entry.setdefault("options", {}).setdefault("queue", BEAT_QUEUE)
+    sender.conf.beat_schedule = schedule
+
+
+@worker_ready.connect
+def _start_heartbeat(sender, **kwargs):
+    """Each worker says it is alive, and which queues it consumes (`core.heartbeat`, read by /readyz)."""
+    from core import heartbeat
+
+    queues = list(sender.app.amqp.queues.consume_from or sender.app.amqp.queues)
+    sender._exchange_heartbeat = heartbeat.start(sender.hostname, queues)
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(sender, **kwargs):
+    from core import heartbeat
+
+    try:
+        heartbeat.forget(sender.hostname)
+    except Exception:  # noqa: BLE001 - the key expires anyway
+        pass

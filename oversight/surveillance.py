@@ -15,7 +15,9 @@
   times its own ratio over the preceding OVERSIGHT_CANCEL_BASELINE_DAYS (when it has such a baseline).
 
 Detectors only read; each alert has a fingerprint (unique), so running them again — by beat every few
-minutes, or on demand through the API — never duplicates a finding. Failed and rejected trades are
+minutes, or on demand through the API — never duplicates a finding. Runs are incremental: the trade
+detectors read only the trades above a watermark row (see `run_surveillance`), so a run costs what the
+new trades cost, however long the history. Failed and rejected trades are
 ignored. Alerts are append-only: the evidence is what was seen when the alert was raised.
 """
 from __future__ import annotations
@@ -24,13 +26,13 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import GOVERNMENT_KINDS, Membership, Organization, User
 from core import conf
 
-from .models import Alert
+from .models import Alert, SurveillanceWatermark
 
 LIVE = "('failed', 'rejected')"
 EVIDENCE_TRADES = 50
@@ -82,13 +84,28 @@ def _link(a: int, b: int, users: dict[int, set[int]], ancestors: dict[int, list[
     return evidence
 
 
-def detect_linked_trades(*, since: datetime, until: datetime) -> list[Alert]:
+def _linked_window(a: int, b: int, since: datetime, until: datetime) -> list:
+    """Every live trade between a and b in the window (both directions), by the (buyer, id) index."""
     with connection.cursor() as cur:
         cur.execute(f"""SELECT id, buyer_id, seller_id, asset_id, price, quantity, value, created_at
                           FROM trading_trade
-                         WHERE created_at >= %s AND created_at < %s AND status NOT IN {LIVE}
-                         ORDER BY id""", [since, until])
-        trades = cur.fetchall()
+                         WHERE ((buyer_id = %s AND seller_id = %s) OR (buyer_id = %s AND seller_id = %s))
+                           AND created_at >= %s AND created_at < %s AND status NOT IN {LIVE}
+                         ORDER BY id""", [a, b, b, a, since, until])
+        return cur.fetchall()
+
+
+def detect_linked_trades(*, since: datetime, until: datetime, trades: list | None = None) -> list[Alert]:
+    """Linked-party alerts for the pairs that traded in `trades` (the new trades of this run; by default
+    every live trade of the window). The evidence of a pair is its whole window, so that both directions
+    of a round trip are seen even when only its second leg is new."""
+    if trades is None:
+        with connection.cursor() as cur:
+            cur.execute(f"""SELECT id, buyer_id, seller_id, asset_id, price, quantity, value, created_at
+                              FROM trading_trade
+                             WHERE created_at >= %s AND created_at < %s AND status NOT IN {LIVE}
+                             ORDER BY id""", [since, until])
+            trades = cur.fetchall()
     if not trades:
         return []
     orgs = {t[1] for t in trades} | {t[2] for t in trades}
@@ -99,13 +116,14 @@ def detect_linked_trades(*, since: datetime, until: datetime) -> list[Alert]:
     ancestors = _ancestors(orgs)
     multi = {u for org_users in users.values() for u in org_users}
     names = dict(User.objects.filter(pk__in=multi).values_list("id", "username")) if multi else {}
-    by_pair: dict[tuple[int, int], list] = defaultdict(list)
-    for t in trades:
-        by_pair[(min(t[1], t[2]), max(t[1], t[2]))].append(t)
+    pairs = sorted({(min(t[1], t[2]), max(t[1], t[2])) for t in trades})
     alerts = []
-    for (a, b), rows in by_pair.items():
+    for a, b in pairs:
         link = _link(a, b, users, ancestors, names)
         if not link:
+            continue
+        rows = _linked_window(a, b, since, until)
+        if not rows:
             continue
         directions = {(r[1], r[2]) for r in rows}
         kind = "wash_trade" if len(directions) > 1 else "self_dealing"
@@ -129,7 +147,8 @@ def detect_linked_trades(*, since: datetime, until: datetime) -> list[Alert]:
 
 # --- prices ------------------------------------------------------------------------------------------
 
-def detect_off_vwap(*, since: datetime, until: datetime) -> list[Alert]:
+def detect_off_vwap(*, since: datetime, until: datetime, after_id: int = 0) -> list[Alert]:
+    """Prints of the window with an id above `after_id` (the trades not yet looked at)."""
     pct = Decimal(conf.get("OVERSIGHT_VWAP_DEVIATION_PCT"))
     hours = conf.get("OVERSIGHT_VWAP_TRAILING_HOURS")
     minimum = conf.get("OVERSIGHT_VWAP_MIN_TRADES")
@@ -144,11 +163,11 @@ def detect_off_vwap(*, since: datetime, until: datetime) -> list[Alert]:
                       FROM trading_trade p
                      WHERE p.asset_id = t.asset_id AND p.id < t.id AND p.status NOT IN {LIVE}
                        AND p.created_at >= t.created_at - make_interval(hours => %s)) v
-             WHERE t.created_at >= %s AND t.created_at < %s AND t.status NOT IN {LIVE}
+             WHERE t.id > %s AND t.created_at >= %s AND t.created_at < %s AND t.status NOT IN {LIVE}
                AND v.n >= %s AND v.qty > 0
                AND abs(t.price::numeric * v.qty - v.value::numeric * power(10::numeric, a.scale)) * 100
                    > %s * v.value::numeric * power(10::numeric, a.scale)
-             ORDER BY t.id""", [hours, since, until, minimum, pct])
+             ORDER BY t.id""", [hours, after_id, since, until, minimum, pct])
         rows = cur.fetchall()
     alerts = []
     for tid, asset_id, buyer, seller, price, qty, at, scale, origin, value, vqty, n in rows:
@@ -201,19 +220,37 @@ def detect_concentration(*, now: datetime) -> list[Alert]:
 
 # --- order behaviour ---------------------------------------------------------------------------------
 
-def _cancels_and_trades(since: datetime, until: datetime) -> dict[int, list[int]]:
+def _cancels(since: datetime, until: datetime, orgs=None) -> dict[int, int]:
+    """Owner cancels per organization in [since, until) (the `order_owner_cancels` partial index)."""
+    extra, params = "", [since, until]
+    if orgs is not None:
+        extra, params = "AND organization_id = ANY(%s)", params + [list(orgs)]
     with connection.cursor() as cur:
-        cur.execute("""
-            SELECT org, sum(c), sum(t) FROM (
-                SELECT organization_id AS org, count(*) AS c, 0 AS t FROM trading_order
-                 WHERE status = 'cancelled' AND cancel_reason = 'cancelled_by_owner'
-                   AND updated_at >= %s AND updated_at < %s GROUP BY 1
-                UNION ALL
-                SELECT buyer_id, 0, count(*) FROM trading_trade WHERE created_at >= %s AND created_at < %s GROUP BY 1
-                UNION ALL
-                SELECT seller_id, 0, count(*) FROM trading_trade WHERE created_at >= %s AND created_at < %s GROUP BY 1
-            ) x GROUP BY org""", [since, until] * 3)
-        return {org: [int(c), int(t)] for org, c, t in cur.fetchall()}
+        cur.execute(f"""SELECT organization_id, count(*) FROM trading_order
+                         WHERE status = 'cancelled' AND cancel_reason = 'cancelled_by_owner'
+                           AND updated_at >= %s AND updated_at < %s {extra} GROUP BY 1""", params)
+        return {org: int(c) for org, c in cur.fetchall()}
+
+
+def _trades_of(orgs, since: datetime, until: datetime) -> dict[int, int]:
+    """Trades per organization (either side) in [since, until), for the given organizations only."""
+    if not orgs:
+        return {}
+    with connection.cursor() as cur:
+        cur.execute("""SELECT org, sum(n) FROM (
+                           SELECT buyer_id AS org, count(*) AS n FROM trading_trade
+                            WHERE buyer_id = ANY(%s) AND created_at >= %s AND created_at < %s GROUP BY 1
+                           UNION ALL
+                           SELECT seller_id, count(*) FROM trading_trade
+                            WHERE seller_id = ANY(%s) AND created_at >= %s AND created_at < %s GROUP BY 1) x
+                        GROUP BY org""", [list(orgs), since, until] * 2)
+        return {org: int(n) for org, n in cur.fetchall()}
+
+
+def _cancels_and_trades(since: datetime, until: datetime, orgs=None) -> dict[int, list[int]]:
+    cancels = _cancels(since, until, orgs)
+    trades = _trades_of(set(cancels), since, until)
+    return {org: [c, trades.get(org, 0)] for org, c in cancels.items()}
 
 
 def detect_cancel_ratio(*, since: datetime, until: datetime) -> list[Alert]:
@@ -221,12 +258,14 @@ def detect_cancel_ratio(*, since: datetime, until: datetime) -> list[Alert]:
     minimum = conf.get("OVERSIGHT_CANCEL_MIN")
     factor = Decimal(conf.get("OVERSIGHT_CANCEL_SPIKE_FACTOR"))
     days = conf.get("OVERSIGHT_CANCEL_BASELINE_DAYS")
-    recent = _cancels_and_trades(since, until)
-    suspects = {org: ct for org, ct in recent.items()
-                if ct[0] >= minimum and Decimal(ct[0]) >= ratio_min * max(ct[1], 1)}
+    # cancels first (orders only); trades are counted only for organizations that cancelled enough
+    cancels = {org: c for org, c in _cancels(since, until).items() if c >= minimum}
+    trades = _trades_of(set(cancels), since, until)
+    suspects = {org: [c, trades.get(org, 0)] for org, c in cancels.items()
+                if Decimal(c) >= ratio_min * max(trades.get(org, 0), 1)}
     if not suspects:
         return []
-    baseline = _cancels_and_trades(since - timedelta(days=days), since)
+    baseline = _cancels_and_trades(since - timedelta(days=days), since, set(suspects))
     alerts = []
     for org, (cancels, trades) in suspects.items():
         ratio = Decimal(cancels) / max(trades, 1)
@@ -252,26 +291,74 @@ def detect_cancel_ratio(*, since: datetime, until: datetime) -> list[Alert]:
 DETECTORS = ("linked", "off_vwap", "concentration", "cancel_ratio")
 
 
+WATERMARK = "trades"
+
+
+def _claim_watermark() -> SurveillanceWatermark | None:
+    """The watermark row, locked for this run (None when another run holds it: runs never overlap)."""
+    SurveillanceWatermark.objects.get_or_create(name=WATERMARK)
+    return SurveillanceWatermark.objects.select_for_update(skip_locked=True).filter(name=WATERMARK).first()
+
+
+def _new_trades(after_id: int, since: datetime, until: datetime) -> list:
+    """Trades above the watermark created before `until` (every status: the mark passes them all)."""
+    with connection.cursor() as cur:
+        cur.execute("""SELECT id, buyer_id, seller_id, asset_id, price, quantity, value, created_at, status
+                         FROM trading_trade
+                        WHERE id > %s AND created_at >= %s AND created_at < %s ORDER BY id""",
+                    [after_id, since, until])
+        return cur.fetchall()
+
+
+def _trades_may_be_new(after_id: int) -> bool:
+    """False when no trade id was handed out since the watermark (the sequence, no trade row read)."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_sequence_last_value(pg_get_serial_sequence('trading_trade', 'id')::regclass)")
+        last_value = cur.fetchone()[0]  # NULL until the first id is handed out
+    return last_value is not None and last_value > after_id
+
+
 def run_surveillance(*, now: datetime | None = None, window_hours: int | None = None,
                      detectors=DETECTORS) -> dict[str, int]:
-    """Run the detectors over the window ending `now`; store new alerts; return new alerts per kind."""
+    """Run the detectors over the window ending `now`; store new alerts; return new alerts per kind.
+
+    Incremental: the trade detectors read only trades above the watermark (`SurveillanceWatermark`),
+    and the mark then moves past those older than OVERSIGHT_SURVEILLANCE_LAG_SECONDS; with no trade id
+    handed out since the mark, no trade row is read at all. `cancel_ratio` reads the window's owner
+    cancels (an index on them) and counts trades only for organizations that cancelled enough;
+    `concentration` reads balances (it grows with accounts, not history)."""
     now = now or timezone.now()
     since = now - timedelta(hours=window_hours or conf.get("OVERSIGHT_SURVEILLANCE_WINDOW_HOURS"))
+    settled_before = now - timedelta(seconds=conf.get("OVERSIGHT_SURVEILLANCE_LAG_SECONDS"))
     found: list[Alert] = []
-    if "linked" in detectors:
-        found += detect_linked_trades(since=since, until=now)
-    if "off_vwap" in detectors:
-        found += detect_off_vwap(since=since, until=now)
-    if "concentration" in detectors:
-        found += detect_concentration(now=now)
-    if "cancel_ratio" in detectors:
-        found += detect_cancel_ratio(since=since, until=now)
-    if not found:
-        return {}
-    existing = set(Alert.objects.filter(fingerprint__in=[a.fingerprint for a in found])
-                   .values_list("fingerprint", flat=True))
-    new = [a for a in found if a.fingerprint not in existing]
-    Alert.objects.bulk_create(new, ignore_conflicts=True)
+    with transaction.atomic():
+        mark = _claim_watermark()
+        if mark is None:
+            return {}
+        trade_detectors = {"linked", "off_vwap"} & set(detectors)
+        if trade_detectors and _trades_may_be_new(mark.last_trade_id):
+            rows = _new_trades(mark.last_trade_id, since, now)
+            live = [r[:8] for r in rows if r[8] not in ("failed", "rejected")]
+            if "linked" in detectors and live:
+                found += detect_linked_trades(since=since, until=now, trades=live)
+            if "off_vwap" in detectors and live:
+                found += detect_off_vwap(since=since, until=now, after_id=mark.last_trade_id)
+            young = [r[0] for r in rows if r[7] >= settled_before]
+            passed = [r[0] for r in rows if not young or r[0] < min(young)]
+            if passed and set(detectors) >= {"linked", "off_vwap"}:  # a partial run does not move the mark
+                mark.last_trade_id = max(passed)
+        if "concentration" in detectors:
+            found += detect_concentration(now=now)
+        if "cancel_ratio" in detectors:
+            found += detect_cancel_ratio(since=since, until=now)
+        mark.last_run_at = now
+        mark.save(update_fields=["last_trade_id", "last_run_at"])
+        if not found:
+            return {}
+        existing = set(Alert.objects.filter(fingerprint__in=[a.fingerprint for a in found])
+                       .values_list("fingerprint", flat=True))
+        new = [a for a in found if a.fingerprint not in existing]
+        Alert.objects.bulk_create(new, ignore_conflicts=True)
     counts: dict[str, int] = {}
     for a in new:
         counts[a.kind] = counts.get(a.kind, 0) + 1
