@@ -6,7 +6,7 @@
   between the pair are a `wash_trade` (ownership goes round and comes back); one direction is
   `self_dealing`.
 * `off_vwap`: a trade printed more than OVERSIGHT_VWAP_DEVIATION_PCT (20%) away from the VWAP of the
-  same instrument's trades in the OVERSIGHT_VWAP_TRAILING_HOURS (24 h) before it (at least
+  same instrument's other trades in the OVERSIGHT_VWAP_TRAILING_HOURS (24 h) up to its time (at least
   OVERSIGHT_VWAP_MIN_TRADES of them).
 * `concentration`: a non-government participant holding more than OVERSIGHT_CONCENTRATION_PCT (30%) of
   what participants hold of an instrument.
@@ -42,8 +42,11 @@ def _local_day(at: datetime) -> str:
     return timezone.localtime(at).date().isoformat()
 
 
-def _regions(org_ids, extra=()) -> list[str]:
-    codes = set(Organization.objects.filter(pk__in=org_ids).values_list("region_id", flat=True))
+def _regions(org_ids, extra=(), known: dict[int, str] | None = None) -> list[str]:
+    if known is not None:
+        codes = {known[o] for o in org_ids if o in known}
+    else:
+        codes = set(Organization.objects.filter(pk__in=org_ids).values_list("region_id", flat=True))
     return sorted(codes | {c for c in extra if c})
 
 
@@ -147,28 +150,39 @@ def detect_linked_trades(*, since: datetime, until: datetime, trades: list | Non
 
 # --- prices ------------------------------------------------------------------------------------------
 
-def detect_off_vwap(*, since: datetime, until: datetime, after_id: int = 0) -> list[Alert]:
-    """Prints of the window with an id above `after_id` (the trades not yet looked at)."""
+def detect_off_vwap(*, since: datetime, until: datetime, after_id: int = 0, new_from: datetime | None = None,
+                    assets: list[int] | None = None) -> list[Alert]:
+    """Prints of the window with an id above `after_id` (the trades not yet looked at) against the VWAP
+    of their instrument's trades in the trailing hours (by time; one pass of a window function over the
+    trades from `new_from` − trailing hours, of `assets` only when given — the instruments of the new
+    trades — so the cost follows the recent trades, not the history)."""
     pct = Decimal(conf.get("OVERSIGHT_VWAP_DEVIATION_PCT"))
     hours = conf.get("OVERSIGHT_VWAP_TRAILING_HOURS")
     minimum = conf.get("OVERSIGHT_VWAP_MIN_TRADES")
+    lo = max(new_from or since, since) - timedelta(hours=hours)
+    asset_filter = "AND t.asset_id = ANY(%(assets)s)" if assets is not None else ""
     with connection.cursor() as cur:
         cur.execute(f"""
-            SELECT t.id, t.asset_id, t.buyer_id, t.seller_id, t.price, t.quantity, t.created_at, a.scale,
-                   a.origin_region_id, v.value, v.qty, v.n
-              FROM trading_trade t
-              JOIN ledger_asset a ON a.id = t.asset_id
-              CROSS JOIN LATERAL (
-                    SELECT sum(p.value) AS value, sum(p.quantity) AS qty, count(*) AS n
-                      FROM trading_trade p
-                     WHERE p.asset_id = t.asset_id AND p.id < t.id AND p.status NOT IN {LIVE}
-                       AND p.created_at >= t.created_at - make_interval(hours => %s)) v
-             WHERE t.id > %s AND t.created_at >= %s AND t.created_at < %s AND t.status NOT IN {LIVE}
-               AND v.n >= %s AND v.qty > 0
-               AND abs(t.price::numeric * v.qty - v.value::numeric * power(10::numeric, a.scale)) * 100
-                   > %s * v.value::numeric * power(10::numeric, a.scale)
-             ORDER BY t.id""", [hours, after_id, since, until, minimum, pct])
+            WITH b AS (SELECT t.id, t.asset_id, t.buyer_id, t.seller_id, t.price, t.quantity, t.value, t.created_at
+                         FROM trading_trade t
+                        WHERE t.created_at >= %(lo)s AND t.created_at < %(until)s AND t.status NOT IN {LIVE}
+                              {asset_filter}),
+                 w AS (SELECT b.*, sum(b.value) OVER f AS tv, sum(b.quantity) OVER f AS tq, count(*) OVER f AS n
+                         FROM b
+                       WINDOW f AS (PARTITION BY b.asset_id ORDER BY b.created_at
+                                    RANGE BETWEEN make_interval(hours => {int(hours)}) PRECEDING AND CURRENT ROW
+                                    EXCLUDE CURRENT ROW))
+            SELECT w.id, w.asset_id, w.buyer_id, w.seller_id, w.price, w.quantity, w.created_at, a.scale,
+                   a.origin_region_id, w.tv, w.tq, w.n
+              FROM w JOIN ledger_asset a ON a.id = w.asset_id
+             WHERE w.id > %(after)s AND w.created_at >= %(since)s AND w.n >= %(minimum)s AND w.tq > 0
+               AND abs(w.price::numeric * w.tq - w.tv::numeric * power(10::numeric, a.scale)) * 100
+                   > %(pct)s * w.tv::numeric * power(10::numeric, a.scale)
+             ORDER BY w.id""", {"lo": lo, "until": until, "assets": assets, "after": after_id, "since": since,
+                                "minimum": minimum, "pct": pct})
         rows = cur.fetchall()
+    orgs = {r[2] for r in rows} | {r[3] for r in rows}
+    regions = dict(Organization.objects.filter(pk__in=orgs).values_list("id", "region_id")) if rows else {}
     alerts = []
     for tid, asset_id, buyer, seller, price, qty, at, scale, origin, value, vqty, n in rows:
         vwap = Decimal(value) * Decimal(10) ** scale / Decimal(vqty)
@@ -181,7 +195,7 @@ def detect_off_vwap(*, since: datetime, until: datetime, after_id: int = 0) -> l
             kind="off_vwap", severity="medium", fingerprint=f"off_vwap:{tid}",
             summary=f"trade {tid} printed {deviation.quantize(Decimal('0.1'))}% from the trailing VWAP",
             organization_ids=[buyer, seller], trade_ids=[tid], asset_id=asset_id, evidence=evidence,
-            region_codes=_regions([buyer, seller], [origin])))
+            region_codes=_regions([buyer, seller], [origin], regions)))
     return alerts
 
 
@@ -342,7 +356,8 @@ def run_surveillance(*, now: datetime | None = None, window_hours: int | None = 
             if "linked" in detectors and live:
                 found += detect_linked_trades(since=since, until=now, trades=live)
             if "off_vwap" in detectors and live:
-                found += detect_off_vwap(since=since, until=now, after_id=mark.last_trade_id)
+                found += detect_off_vwap(since=since, until=now, after_id=mark.last_trade_id,
+                                         new_from=min(r[7] for r in live), assets=sorted({r[3] for r in live}))
             young = [r[0] for r in rows if r[7] >= settled_before]
             passed = [r[0] for r in rows if not young or r[0] < min(young)]
             if passed and set(detectors) >= {"linked", "off_vwap"}:  # a partial run does not move the mark
