@@ -3,7 +3,7 @@ beat sends every one of them to the `beat` queue (a worker must consume it: `all
 import os
 
 from celery import Celery
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_ready, worker_shutdown
 
 from trading.common.queues import BEAT_QUEUE
 
@@ -12,6 +12,28 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("exchange")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def _logging(**kwargs):
+    """Worker and beat log JSON lines through Django's LOGGING (`core.logs`), not Celery's own format."""
+    from core.logs import configure
+
+    configure()
+
+
+@task_prerun.connect
+def _task_started(task_id=None, **kwargs):
+    from core.logs import task_started
+
+    task_started(task_id=task_id)
+
+
+@task_postrun.connect
+def _task_finished(**kwargs):
+    from core.logs import task_finished
+
+    task_finished()
 
 
 @app.on_after_finalize.connect
