@@ -91,6 +91,9 @@ MATRIX: dict[tuple[str, str], str] = {
     ("ledger-export-csv", "get"):               "-  -  -  -  +  +  +  -  -  -",
     ("ledger-export-jsonl", "get"):             "-  -  -  -  +  +  +  -  -  -",
     ("ledger-holdings", "get"):                 "-  +  +  +  +  +  +  +  +  +",
+    # the whole register: the operator and regulators
+    ("ledger-register-holdings", "get"):        "-  -  -  -  +  +  +  -  -  -",
+    ("ledger-register-conservation", "get"):    "-  -  -  -  +  +  +  -  -  -",
     # county: the right originates in Xiamen
     ("ledger-issuances", "post"):               "-  -  -  -  -  -  +  -  -  -",
     ("ledger-retirements", "post"):             "-  +  -  +  -  -  +  +  +  +",
@@ -107,6 +110,14 @@ MATRIX: dict[tuple[str, str], str] = {
     ("market-detail", "get"):                   "-  +  +  +  +  +  +  +  +  +",
     ("market-halt", "post"):                    "-  -  -  -  -  -  +  -  -  -",
     ("market-list", "get"):                     "-  +  +  +  +  +  +  +  +  +",
+    # markets without code: the operator's admins propose (a 400 / 202 for the empty body) …
+    ("market-list", "post"):                    "-  -  -  -  -  -  +  -  -  -",
+    ("market-detail", "patch"):                 "-  -  -  -  -  -  +  -  -  -",
+    # … and another person of the operator confirms (the proposal is by a second operator admin)
+    ("market-proposal-list", "get"):            "-  -  -  -  -  -  +  -  -  -",
+    ("market-proposal-detail", "get"):          "-  -  -  -  -  -  +  -  -  -",
+    ("market-proposal-confirm", "post"):        "-  -  -  -  -  -  +  -  -  -",
+    ("market-proposal-reject", "post"):         "-  -  -  -  -  -  +  -  -  -",
     ("market-resume", "post"):                  "-  -  -  -  -  -  +  -  -  -",
     ("market-trades", "get"):                   "-  +  +  +  +  +  +  +  +  +",
     ("order-cancel", "post"):                   "-  -  -  -  -  -  -  +  +  -",
@@ -397,6 +408,10 @@ def build_world() -> World:
         rulebook = RulebookVersion.objects.create(version=1, effective_from=now - timedelta(days=365),
                                                   description="matrix")
     listing_event = AuditEvent.objects.get(object_type="listing", object_id=str(listing.id), action="listing.create")
+    from marketplace.proposals import market_propose
+
+    market_proposal = market_propose(actor=actor(member(o["operator"], "admin")), market=xm_market,
+                                     config={"fee_bps": 7}, reason="matrix")
 
     w.ids = {
         "B": o["B"].id, "A": o["A"].id, "C": o["C"].id, "county": o["county"].id,
@@ -405,7 +420,7 @@ def build_world() -> World:
         "webhook": webhook.id, "approval": approval.id, "alert": alert.id, "rulebook": rulebook.version,
         "region": "350203", "basin": Basin.objects.order_by("code").values_list("code", flat=True).first(),
         "asset_code": xm_market.asset.code, "fz_asset_code": fz_market.asset.code,
-        "audit_event": listing_event.id,
+        "audit_event": listing_event.id, "market_proposal": market_proposal.id,
         # the fuzzing participant's (A's) own things, and C's public listings
         "A_order": a_sell.order.id, "A_trade": a_trade.id, "A_transaction": a_deposit.transaction_id,
         "A_membership": w.members["trader"].id, "fz_asset": fz_market.asset_id, "c_fixed": c_fixed.id,
@@ -460,7 +475,7 @@ def url_kwargs(name: str, w: World) -> dict:
         return {"version": i["rulebook"]}
     by_prefix = [
         ("organization-", "B"), ("membership-", "membership"), ("ledger-transaction", "transaction"),
-        ("market-", "market"), ("order-", "order"), ("trade-", "trade"), ("listing-", "listing"),
+        ("market-proposal-", "market_proposal"), ("market-", "market"), ("order-", "order"), ("trade-", "trade"), ("listing-", "listing"),
         ("webhook-", "webhook"), ("oversight-trade", "trade"), ("oversight-organization-", "B"),
         ("oversight-market-", "market"), ("oversight-approv", "approval"), ("oversight-reject", "approval"),
         ("oversight-object", "approval"), ("oversight-alert", "alert"),
@@ -494,6 +509,7 @@ BODIES = {
     ("oversight-organization-unfreeze", "post"): lambda w: _reason(),
     ("oversight-market-halt", "post"): lambda w: _reason(),
     ("oversight-market-resume", "post"): lambda w: _reason(),
+    ("market-proposal-reject", "post"): lambda w: _reason(),
     ("oversight-reject", "post"): lambda w: _reason(),
     ("oversight-object", "post"): lambda w: _reason(),
     # the Xiamen-origin right: only a government covering Xiamen (or the operator naming one) issues it
