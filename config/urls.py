@@ -17,6 +17,10 @@ api_v1 = [
     path("", include("oversight.urls")),
 ]
 
+admin.site.site_header = "海峡资源环境交易中心 · 运营管理后台 / Exchange operator admin"
+admin.site.site_title = "交易中心运营后台 / Exchange admin"
+admin.site.index_title = "运营管理 / Operations"
+
 handler404 = "core.handlers.handler404"  # the API's error envelope, not Django's HTML page
 
 urlpatterns = [
