@@ -14,7 +14,7 @@ bench:  ## benchmarks against their ceilings; writes bench/results/latest.json
 	@bash bench/run.sh
 
 soak:   ## the long invariant run
-	@SOAK=1 bash scripts/test.sh -s tests/test_invariants.py
+	@SOAK=1 bash scripts/test.sh -s tests/system/test_invariants.py
 
 lint:
 	@.venv/bin/ruff check .

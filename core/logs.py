@@ -12,7 +12,7 @@ import contextvars
 import json
 import logging
 import logging.config
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 current_task_id: contextvars.ContextVar[str] = contextvars.ContextVar("task_id", default="")
@@ -32,7 +32,7 @@ class ContextLogFilter(logging.Filter):
 class JsonLogFormatter(logging.Formatter):
     def format(self, record):
         payload = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

@@ -141,7 +141,8 @@ def market_proposal_confirm(*, actor: Actor, proposal_id: int) -> MarketProposal
 
 @transaction.atomic
 def _confirm(*, actor: Actor, proposal_id: int) -> MarketProposal:
-    proposal = MarketProposal.objects.select_for_update(of=("self",)).select_related("asset", "market").get(pk=proposal_id)
+    proposal = (MarketProposal.objects.select_for_update(of=("self",)).select_related("asset", "market")
+                .get(pk=proposal_id))
     if proposal.status != ProposalStatus.PENDING:
         raise DomainError(PROPOSAL_DECIDED)
     if proposal.proposed_by_id == actor.user_id:

@@ -12,10 +12,9 @@ from rest_framework.response import Response
 from accounts.actor import Actor
 from accounts.permissions import member_with
 from core.errors import ApiError
-
-from .errors import MARKET_CLOSED
 from ledger.models import Asset
 
+from .errors import MARKET_CLOSED
 from .models import Market, MarketProposal
 from .proposals import market_proposal_confirm, market_proposal_reject, market_propose
 from .serializers import (

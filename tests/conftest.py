@@ -1,8 +1,12 @@
-"""Shared fixtures. Tests run against real PostgreSQL and Redis (started by `make test`).
+"""Fixtures shared by every area. Tests run against real PostgreSQL and Redis (started by `make test`).
 
 Factories: `make_org`, `make_member`, `client_for` (an APIClient authenticated as a membership).
 Regions are loaded by a data migration; transactional tests flush the database, so `_regions_present`
 reloads them when a flush removed them.
+
+Layout: one package per area (`tests/<area>/`, its own fixtures in its `conftest.py`); helpers that tests
+import live in `tests/support/` (never in a `test_*` module, never imported from a conftest). The Celery
+worker fixtures (`celery_env`, `celery_worker`) come from `tests/support/celery.py`, registered below.
 """
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ from accounts.services import token_issue
 from accounts.uscc import make_uscc
 from ledger.posting import forget_cached_accounts
 from ledger.reference import ensure_reference_data
+
+pytest_plugins = ["tests.support.celery"]  # the settlement and system areas both use the real worker
 
 _seq = itertools.count(1)
 
@@ -108,45 +114,6 @@ def clear_login_throttle():
     clear()
 
 
-ROLE_MATRIX = (
-    # name: (organization key, role)
-    ("enterprise_admin", "enterprise", "admin"),
-    ("enterprise_trader", "enterprise", "trader"),
-    ("enterprise_approver", "enterprise", "approver"),
-    ("enterprise_viewer", "enterprise", "viewer"),
-    ("county_admin", "county", "admin"),
-    ("county_trader", "county", "trader"),
-    ("regulator_admin", "regulator", "admin"),
-    ("regulator_approver", "regulator", "approver"),
-    ("operator_admin", "operator", "admin"),
-    ("operator_approver", "operator", "approver"),
-    ("operator_viewer", "operator", "viewer"),
-)
-ROLE_NAMES = tuple(name for name, _, _ in ROLE_MATRIX)
-
-
-@pytest.fixture
-def role_world(make_org, make_member, fast_passwords):
-    """One organization of each main kind and a membership for every name in ROLE_MATRIX:
-    an enterprise in Gulou (Fuzhou), the Minhou county government, Fuzhou's city regulator and the
-    exchange operator; plus `other_enterprise` in Xiamen, outside Fuzhou, with an admin `other_admin`."""
-
-    class World:
-        pass
-
-    world = World()
-    world.orgs = {
-        "enterprise": make_org("enterprise", "350102", name="测试企业"),
-        "county": make_org("county_government", "350121", name="闽侯县人民政府"),
-        "regulator": make_org("regulator", "350100", jurisdiction="350100", name="福州市生态环境局"),
-        "operator": make_org("exchange_operator", "350000", name="交易中心"),
-        "other_enterprise": make_org("enterprise", "350205", name="厦门企业"),
-    }
-    world.members = {name: make_member(world.orgs[org_key], role) for name, org_key, role in ROLE_MATRIX}
-    world.members["other_admin"] = make_member(world.orgs["other_enterprise"], "admin")
-    return world
-
-
 # --- markets and money (trading tests) ----------------------------------------------------------------
 
 @pytest.fixture
@@ -196,13 +163,6 @@ def fund():
     return factory
 
 
-def balances(org, asset) -> tuple[int, int]:
-    from ledger.models import Account
-
-    acc = Account.objects.filter(organization=org, asset=asset, kind="participant").first()
-    return (acc.available, acc.held) if acc else (0, 0)
-
-
 @pytest.fixture(autouse=True)
 def _forget_trading_caches():
     """ledger.services caches the CNY asset per process; a transactional test's flush re-creates it."""
@@ -210,7 +170,3 @@ def _forget_trading_caches():
 
     forget_cached()
     yield
-
-
-# --- settlement: a real Celery worker and a private Redis (see tests/celery_support.py) ------------------
-from .celery_support import celery_env, celery_worker  # noqa: E402,F401

@@ -7,22 +7,22 @@ from accounts.actor import Actor
 from ledger.services import rights_retire
 from trading.settlement.services import trade_settle
 
-from ..test_rules_support import YUAN, world  # noqa: F401
+from tests.support.rules import YUAN
 
 T = 1000
 HOLDINGS, CONSERVATION = "/api/v1/register/holdings", "/api/v1/register/conservation"
 
 
 @pytest.mark.django_db
-def test_register_balances_after_trades_and_is_closed_to_participants(world, client_for, make_member):  # noqa: F811
+def test_register_balances_after_trades_and_is_closed_to_participants(world, client_for, make_member):
     m = world.market(subtype="SO2", region="350121")
     a, b, c = world.enterprise("350121"), world.enterprise("350102"), world.enterprise("350203")
     world.issue(m, a, 10 * T)
     for buyer in (b, c):
         trade_settle(trade_id=world.cross(a, buyer, m, 28_500 * YUAN, 2 * T).trades[0].id)
     world.place(c, m, "buy", 28_000 * YUAN, T)  # resting: cash held, still c's
-    rights_retire(actor=Actor.system(), asset=m.asset, organization=b, amount=T, reason="履约", compliance_period="2026",
-                  idempotency_key="ret-1")
+    rights_retire(actor=Actor.system(), asset=m.asset, organization=b, amount=T, reason="履约",
+                  compliance_period="2026", idempotency_key="ret-1")
 
     for reader in (client_for(world.operator_viewer), client_for(world.province_approver)):
         r = reader.get(CONSERVATION, {"asset": m.asset.code})

@@ -8,13 +8,11 @@ from accounts.models import AuditEvent
 from ledger.services import asset_create, rights_issue
 from marketplace.models import Market, MarketProposal
 
-from ..test_rules_support import world  # noqa: F401
-
 MARKETS, PROPOSALS = "/api/v1/markets", "/api/v1/market-proposals"
 
 
 @pytest.fixture
-def water_asset(world):  # noqa: F811
+def water_asset(world):
     county = world.make_org("county_government", "350724")
     asset = asset_create(actor=Actor.system(), code="WR-TEST-2026-350724", right_type_id="water",
                          subtype="abstraction", unit="m3", scale=0, vintage=2026, origin_region_id="350724",
@@ -24,7 +22,7 @@ def water_asset(world):  # noqa: F811
 
 
 @pytest.fixture
-def operators(world, make_member, client_for):  # noqa: F811
+def operators(world, make_member, client_for):
     return client_for(make_member(world.operator, "admin")), client_for(world.operator_approver)
 
 
@@ -33,7 +31,7 @@ CONFIG = {"code": "wr-minjiang-test", "tick_size": "0.01", "lot_size": "10", "pr
 
 
 @pytest.mark.django_db
-def test_a_market_created_through_the_api_is_traded(world, water_asset, operators, client_for):  # noqa: F811
+def test_a_market_created_through_the_api_is_traded(world, water_asset, operators, client_for):
     maker, checker = operators
     r = maker.post(MARKETS, {"asset": water_asset.code, **CONFIG}, format="json")
     assert r.status_code == 202, r.json()
@@ -72,7 +70,7 @@ def test_a_market_created_through_the_api_is_traded(world, water_asset, operator
 
 
 @pytest.mark.django_db
-def test_a_band_needs_a_reference_price_and_patch_is_four_eyes_too(world, water_asset, operators):  # noqa: F811
+def test_a_band_needs_a_reference_price_and_patch_is_four_eyes_too(world, water_asset, operators):
     maker, checker = operators
     no_ref = {k: v for k, v in CONFIG.items() if k != "reference_price"}
     r = maker.post(MARKETS, {"asset": water_asset.code, **no_ref}, format="json")
@@ -92,7 +90,7 @@ def test_a_band_needs_a_reference_price_and_patch_is_four_eyes_too(world, water_
 
 
 @pytest.mark.django_db
-def test_participants_cannot_propose(world, water_asset, client_for):  # noqa: F811
+def test_participants_cannot_propose(world, water_asset, client_for):
     r = client_for(world.enterprise().trader).post(MARKETS, {"asset": water_asset.code, **CONFIG}, format="json")
     assert r.status_code == 403
     assert not MarketProposal.objects.exists()

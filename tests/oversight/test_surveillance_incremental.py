@@ -12,7 +12,7 @@ from oversight.models import Alert, SurveillanceWatermark
 from oversight.surveillance import run_surveillance
 from trading.models import Trade
 
-from ..test_rules_support import YUAN, world  # noqa: F401
+from tests.support.rules import YUAN
 
 T = 1000
 PRICE = 28_500 * YUAN
@@ -26,7 +26,7 @@ def _trade_queries(ctx) -> list[str]:
 
 
 @pytest.mark.django_db
-def test_second_run_without_new_trades_reads_no_trade_rows(world):  # noqa: F811
+def test_second_run_without_new_trades_reads_no_trade_rows(world):
     m = world.market(subtype="SO2", region="350121")
     a, b = world.enterprise("350121"), world.enterprise("350102")
     world.issue(m, a, 10 * T)
@@ -45,7 +45,7 @@ def test_second_run_without_new_trades_reads_no_trade_rows(world):  # noqa: F811
     second = world.cross(a, b, m, PRICE, T).trades[0]
     with CaptureQueriesContext(connection) as ctx:
         assert run_surveillance(now=later + timedelta(minutes=10), detectors=TRADE_DETECTORS) == {"self_dealing": 1}
-    new_trade_reads = [q for q in _trade_queries(ctx) if "id > %s" % first.id in q]
+    new_trade_reads = [q for q in _trade_queries(ctx) if f"id > {first.id}" in q]
     assert new_trade_reads, "the run reads the trades above the watermark"
     assert SurveillanceWatermark.objects.get(name="trades").last_trade_id == second.id
     assert Alert.objects.filter(kind="self_dealing").count() == 2
@@ -53,7 +53,7 @@ def test_second_run_without_new_trades_reads_no_trade_rows(world):  # noqa: F811
 
 
 @pytest.mark.django_db
-def test_young_trades_do_not_move_the_watermark(world):  # noqa: F811
+def test_young_trades_do_not_move_the_watermark(world):
     m = world.market(subtype="SO2", region="350121")
     a, b = world.enterprise("350121"), world.enterprise("350102")
     world.issue(m, a, 10 * T)

@@ -10,7 +10,7 @@ from django.test import Client
 from core import heartbeat
 from trading.models import SettlementOutbox, Trade
 
-from ..test_rules_support import YUAN, world  # noqa: F401
+from tests.support.rules import YUAN
 
 T = 1000
 SAMPLE = re.compile(r'^[a-z_]+(\{[a-z]+="[^"]*"(,[a-z]+="[^"]*")*\})? -?[0-9]+(\.[0-9]+)?$')
@@ -28,7 +28,7 @@ def _metrics(text: str) -> dict[str, float]:
 
 
 @pytest.mark.django_db
-def test_metrics_report_the_operator_signals(world):  # noqa: F811
+def test_metrics_report_the_operator_signals(world):
     m = world.market(subtype="SO2", region="350121")
     a, b = world.enterprise("350121"), world.enterprise("350102")
     world.issue(m, a, 10 * T)

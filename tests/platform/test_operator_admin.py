@@ -8,7 +8,7 @@ from accounts.models import User
 from marketplace.models import Market, MarketProposal
 from trading.models import Trade, WebhookEndpoint
 
-from ..test_rules_support import YUAN, world  # noqa: F401
+from tests.support.rules import YUAN
 
 T = 1000
 CHANGELISTS = ["marketplace/market", "marketplace/marketproposal", "marketplace/rulebookversion", "trading/order",
@@ -24,7 +24,7 @@ def _staff(member) -> Client:
 
 
 @pytest.mark.django_db
-def test_changelists_render_with_formatted_amounts_and_refuse_change(world, make_member):  # noqa: F811
+def test_changelists_render_with_formatted_amounts_and_refuse_change(world, make_member):
     m = world.market(subtype="SO2", region="350121", price_band_bps=None)
     a, b = world.enterprise("350121"), world.enterprise("350102")
     world.issue(m, a, 12 * T + 500)
@@ -54,7 +54,7 @@ def test_changelists_render_with_formatted_amounts_and_refuse_change(world, make
 
 
 @pytest.mark.django_db
-def test_a_market_proposed_in_the_admin_is_confirmed_by_another_person(world, make_member):  # noqa: F811
+def test_a_market_proposed_in_the_admin_is_confirmed_by_another_person(world, make_member):
     m = world.market(subtype="NOx", region="350121", price_band_bps=None)
     maker = _staff(make_member(world.operator, "admin"))
     checker = _staff(world.operator_approver)

@@ -90,7 +90,7 @@ class OrderSerializer(serializers.ModelSerializer):
 
 # The placement response, built without serializer instances: a ModelSerializer builds its fields from
 # the model on every instantiation, which cost more than the order's matching. These produce exactly
-# what OrderSerializer and FillSerializer produce (tests/test_orderbook_api.py compares them); the
+# what OrderSerializer and FillSerializer produce (tests/orderbook/test_api.py compares them); the
 # serializers stay the schema and serve the lists.
 _datetime = serializers.DateTimeField()
 
