@@ -6,7 +6,7 @@ REDIS_DB="${REDIS_DB:-$((1 + $$ % 15))}"
 export TEST_DATABASE_NAME="${TEST_DATABASE_NAME:-test_exchange_$$}"
 source "$(dirname "$0")/services.sh"
 cd "$ROOT"
-ensure_venv
+ensure_venv dev
 ensure_services
 export DEBUG=0 SECRET_KEY="${SECRET_KEY:-test-secret-key}" DJANGO_SETTINGS_MODULE=config.settings
 trap stop_started_services EXIT
