@@ -526,6 +526,11 @@ class ConservationSerializer(serializers.Serializer):
     balanced = serializers.BooleanField()
 
 
+class ConservationReportSerializer(serializers.Serializer):
+    balanced = serializers.BooleanField(help_text="every asset balances")
+    assets = ConservationSerializer(many=True)
+
+
 class RegisterHoldingsView(ListAPIView):
     """Every organization's holdings per asset (paged; `?asset=` code, `?organization=` id)."""
 
@@ -549,7 +554,7 @@ class ConservationView(APIView):
 
     @extend_schema(tags=["ledger"], summary="Conservation per asset: issued − retired − expired = held",
                    parameters=[OpenApiParameter("asset", str)],
-                   responses={200: ConservationSerializer(many=True), **error_responses(401, 403)})
+                   responses={200: ConservationReportSerializer, **error_responses(401, 403)})
     def get(self, request):
         rows = register.conservation(asset_code=request.query_params.get("asset") or None)
         out = [{**r, **{k: from_minor(r[k], r["scale"]) for k in ("issued", "retired", "expired", "held")}}
