@@ -32,9 +32,10 @@ from django.utils import timezone
 from accounts.models import GOVERNMENT_KINDS, Membership, Organization, User
 from core import conf
 
+from . import sql
 from .models import Alert, SurveillanceWatermark
 
-LIVE = "('failed', 'rejected')"
+LIVE = "('failed', 'rejected')"  # statuses the detectors ignore (in SQL)
 EVIDENCE_TRADES = 50
 
 
@@ -205,18 +206,7 @@ def detect_concentration(*, now: datetime) -> list[Alert]:
     pct = Decimal(conf.get("OVERSIGHT_CONCENTRATION_PCT"))
     kinds = tuple(sorted(GOVERNMENT_KINDS))
     with connection.cursor() as cur:
-        cur.execute("""
-            WITH h AS (SELECT a.asset_id, a.organization_id, a.available + a.held AS holding,
-                              sum(a.available + a.held) OVER (PARTITION BY a.asset_id) AS total,
-                              count(*) OVER (PARTITION BY a.asset_id) AS holders
-                         FROM ledger_account a JOIN ledger_asset s ON s.id = a.asset_id
-                        WHERE a.kind = 'participant' AND s.kind = 'right' AND a.available + a.held > 0)
-            SELECT h.asset_id, s.code, s.scale, s.origin_region_id, h.organization_id, o.kind, o.region_id,
-                   h.holding, h.total, h.holders
-              FROM h JOIN accounts_organization o ON o.id = h.organization_id
-                     JOIN ledger_asset s ON s.id = h.asset_id
-             WHERE o.kind NOT IN %s AND h.holding * 100 > %s * h.total
-             ORDER BY h.asset_id, h.organization_id""", [kinds, pct])
+        cur.execute(sql.LARGE_HOLDERS, [kinds, pct])
         rows = cur.fetchall()
     day = _local_day(now)
     alerts = []

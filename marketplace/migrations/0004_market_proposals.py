@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('ledger', '0007_balances_applied_per_statement'),
-        ('marketplace', '0002_rules_generation'),
+        ('marketplace', '0003_right_type_policy_bumps_generation'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
