@@ -17,6 +17,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 
+from django.apps import apps
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 
@@ -46,25 +47,34 @@ def _scalar(cur, sql: str) -> float:
     return float(row[0] or 0) if row else 0.0
 
 
+def _table(label: str, model: str) -> str:
+    """Another app's table, through its model (the kernel imports no app; `apps` resolves it at run time)."""
+    return apps.get_model(label, model)._meta.db_table
+
+
 def collect() -> list[tuple[str, str, str, list[tuple[dict, float]]]]:
     """(name, type, help, [(labels, value)]) for every metric."""
+    outbox, trade, order = (_table("trading", "SettlementOutbox"), _table("trading", "Trade"),
+                            _table("trading", "Order"))
+    txn, checkpoint = _table("ledger", "LedgerTransaction"), _table("ledger", "Checkpoint")
+    delivery, market = _table("trading", "WebhookDelivery"), _table("marketplace", "Market")
     with connection.cursor() as cur:
-        oldest = _scalar(cur, """SELECT extract(epoch FROM now() - min(created_at))
-                                   FROM trading_settlementoutbox WHERE status = 'pending'""")
-        pending = _scalar(cur, "SELECT count(*) FROM trading_settlementoutbox WHERE status = 'pending'")
-        seal_lag = _scalar(cur, """
+        oldest = _scalar(cur, f"""SELECT extract(epoch FROM now() - min(created_at))
+                                   FROM {outbox} WHERE status = 'pending'""")
+        pending = _scalar(cur, f"SELECT count(*) FROM {outbox} WHERE status = 'pending'")
+        seal_lag = _scalar(cur, f"""
             SELECT CASE WHEN last_txn > coalesce(last_cp, '-infinity') THEN
                         extract(epoch FROM now() - coalesce(first_unsealed, last_txn)) ELSE 0 END
-              FROM (SELECT (SELECT max(created_at) FROM ledger_ledgertransaction) AS last_txn,
-                           (SELECT max(created_at) FROM ledger_checkpoint) AS last_cp) x
-              LEFT JOIN LATERAL (SELECT min(created_at) AS first_unsealed FROM ledger_ledgertransaction
+              FROM (SELECT (SELECT max(created_at) FROM {txn}) AS last_txn,
+                           (SELECT max(created_at) FROM {checkpoint}) AS last_cp) x
+              LEFT JOIN LATERAL (SELECT min(created_at) AS first_unsealed FROM {txn}
                                   WHERE created_at > coalesce(x.last_cp, '-infinity')) f ON true""")
-        gave_up = _scalar(cur, "SELECT count(*) FROM trading_webhookdelivery WHERE status = 'gave_up'")
-        failed = _scalar(cur, "SELECT count(*) FROM trading_trade WHERE status = 'failed'")
-        cur.execute("""SELECT m.code,
-                              (SELECT count(*) FROM trading_order o WHERE o.market_id = m.id AND o.status = 'open'),
-                              (SELECT count(*) FROM trading_trade t WHERE t.market_id = m.id)
-                         FROM marketplace_market m ORDER BY m.id""")
+        gave_up = _scalar(cur, f"SELECT count(*) FROM {delivery} WHERE status = 'gave_up'")
+        failed = _scalar(cur, f"SELECT count(*) FROM {trade} WHERE status = 'failed'")
+        cur.execute(f"""SELECT m.code,
+                              (SELECT count(*) FROM {order} o WHERE o.market_id = m.id AND o.status = 'open'),
+                              (SELECT count(*) FROM {trade} t WHERE t.market_id = m.id)
+                         FROM {market} m ORDER BY m.id""")
         per_market = cur.fetchall()
     return [
         ("exchange_outbox_oldest_pending_seconds", "gauge",

@@ -31,10 +31,13 @@ from django.utils import timezone
 
 from accounts.models import GOVERNMENT_KINDS, Membership, Organization, User
 from core import conf
+from ledger.models import Asset
+from trading.models import Order, Trade
 
 from . import sql
 from .models import Alert, SurveillanceWatermark
 
+TRADE, ORDER, ASSET = Trade._meta.db_table, Order._meta.db_table, Asset._meta.db_table  # their apps' tables
 LIVE = "('failed', 'rejected')"  # statuses the detectors ignore (in SQL)
 EVIDENCE_TRADES = 50
 
@@ -92,7 +95,7 @@ def _linked_window(a: int, b: int, since: datetime, until: datetime) -> list:
     """Every live trade between a and b in the window (both directions), by the (buyer, id) index."""
     with connection.cursor() as cur:
         cur.execute(f"""SELECT id, buyer_id, seller_id, asset_id, price, quantity, value, created_at
-                          FROM trading_trade
+                          FROM {TRADE}
                          WHERE ((buyer_id = %s AND seller_id = %s) OR (buyer_id = %s AND seller_id = %s))
                            AND created_at >= %s AND created_at < %s AND status NOT IN {LIVE}
                          ORDER BY id""", [a, b, b, a, since, until])
@@ -106,7 +109,7 @@ def detect_linked_trades(*, since: datetime, until: datetime, trades: list | Non
     if trades is None:
         with connection.cursor() as cur:
             cur.execute(f"""SELECT id, buyer_id, seller_id, asset_id, price, quantity, value, created_at
-                              FROM trading_trade
+                              FROM {TRADE}
                              WHERE created_at >= %s AND created_at < %s AND status NOT IN {LIVE}
                              ORDER BY id""", [since, until])
             trades = cur.fetchall()
@@ -165,7 +168,7 @@ def detect_off_vwap(*, since: datetime, until: datetime, after_id: int = 0, new_
     with connection.cursor() as cur:
         cur.execute(f"""
             WITH b AS (SELECT t.id, t.asset_id, t.buyer_id, t.seller_id, t.price, t.quantity, t.value, t.created_at
-                         FROM trading_trade t
+                         FROM {TRADE} t
                         WHERE t.created_at >= %(lo)s AND t.created_at < %(until)s AND t.status NOT IN {LIVE}
                               {asset_filter}),
                  w AS (SELECT b.*, sum(b.value) OVER f AS tv, sum(b.quantity) OVER f AS tq, count(*) OVER f AS n
@@ -175,7 +178,7 @@ def detect_off_vwap(*, since: datetime, until: datetime, after_id: int = 0, new_
                                     EXCLUDE CURRENT ROW))
             SELECT w.id, w.asset_id, w.buyer_id, w.seller_id, w.price, w.quantity, w.created_at, a.scale,
                    a.origin_region_id, w.tv, w.tq, w.n
-              FROM w JOIN ledger_asset a ON a.id = w.asset_id
+              FROM w JOIN {ASSET} a ON a.id = w.asset_id
              WHERE w.id > %(after)s AND w.created_at >= %(since)s AND w.n >= %(minimum)s AND w.tq > 0
                AND abs(w.price::numeric * w.tq - w.tv::numeric * power(10::numeric, a.scale)) * 100
                    > %(pct)s * w.tv::numeric * power(10::numeric, a.scale)
@@ -230,7 +233,7 @@ def _cancels(since: datetime, until: datetime, orgs=None) -> dict[int, int]:
     if orgs is not None:
         extra, params = "AND organization_id = ANY(%s)", params + [list(orgs)]
     with connection.cursor() as cur:
-        cur.execute(f"""SELECT organization_id, count(*) FROM trading_order
+        cur.execute(f"""SELECT organization_id, count(*) FROM {ORDER}
                          WHERE status = 'cancelled' AND cancel_reason = 'cancelled_by_owner'
                            AND updated_at >= %s AND updated_at < %s {extra} GROUP BY 1""", params)
         return {org: int(c) for org, c in cur.fetchall()}
@@ -241,11 +244,11 @@ def _trades_of(orgs, since: datetime, until: datetime) -> dict[int, int]:
     if not orgs:
         return {}
     with connection.cursor() as cur:
-        cur.execute("""SELECT org, sum(n) FROM (
-                           SELECT buyer_id AS org, count(*) AS n FROM trading_trade
+        cur.execute(f"""SELECT org, sum(n) FROM (
+                           SELECT buyer_id AS org, count(*) AS n FROM {TRADE}
                             WHERE buyer_id = ANY(%s) AND created_at >= %s AND created_at < %s GROUP BY 1
                            UNION ALL
-                           SELECT seller_id, count(*) FROM trading_trade
+                           SELECT seller_id, count(*) FROM {TRADE}
                             WHERE seller_id = ANY(%s) AND created_at >= %s AND created_at < %s GROUP BY 1) x
                         GROUP BY org""", [list(orgs), since, until] * 2)
         return {org: int(n) for org, n in cur.fetchall()}
@@ -307,8 +310,8 @@ def _claim_watermark() -> SurveillanceWatermark | None:
 def _new_trades(after_id: int, since: datetime, until: datetime) -> list:
     """Trades above the watermark created before `until` (every status: the mark passes them all)."""
     with connection.cursor() as cur:
-        cur.execute("""SELECT id, buyer_id, seller_id, asset_id, price, quantity, value, created_at, status
-                         FROM trading_trade
+        cur.execute(f"""SELECT id, buyer_id, seller_id, asset_id, price, quantity, value, created_at, status
+                         FROM {TRADE}
                         WHERE id > %s AND created_at >= %s AND created_at < %s ORDER BY id""",
                     [after_id, since, until])
         return cur.fetchall()
@@ -317,7 +320,7 @@ def _new_trades(after_id: int, since: datetime, until: datetime) -> list:
 def _trades_may_be_new(after_id: int) -> bool:
     """False when no trade id was handed out since the watermark (the sequence, no trade row read)."""
     with connection.cursor() as cur:
-        cur.execute("SELECT pg_sequence_last_value(pg_get_serial_sequence('trading_trade', 'id')::regclass)")
+        cur.execute("SELECT pg_sequence_last_value(pg_get_serial_sequence(%s, 'id')::regclass)", [TRADE])
         last_value = cur.fetchone()[0]  # NULL until the first id is handed out
     return last_value is not None and last_value > after_id
 
