@@ -1,5 +1,7 @@
 # The exchange's Python image: one image for web (gunicorn), worker and beat (see docker-compose.yml).
-FROM python:3.11-slim
+# It carries the application only: tests, bench, CI and dev requirements stay out (.dockerignore).
+# pinned by tag (the Python the project is tested with); pin by digest for reproducible deployments
+FROM python:3.11.7-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -13,8 +15,9 @@ WORKDIR /app
 RUN apt-get update -q && apt-get install -y -q --no-install-recommends curl \
     && rm -rf /var/lib/apt/lists/*
 
-COPY requirements.txt .
-RUN pip install -r requirements.txt
+# the runtime only, exactly as locked (versions and hashes): no test, lint or bench tools in the image
+COPY requirements.lock .
+RUN pip install --require-hashes -r requirements.lock
 
 COPY . .
 

@@ -4,7 +4,7 @@
 # on separate ports and state, so it runs beside `make run` and `make test`.
 # Writes bench/results/latest.json and bench/results/latest.md. See bench/README.md.
 #
-# Knobs: BENCH_ONLY="order_place settlement ledger book_depth verify report console" (a subset, for development),
+# Knobs: BENCH_ONLY="order_place settlement ledger book_depth verify report console surveillance" (a subset),
 #        BENCH_VERIFY_TXNS (1000000), BENCH_REPORT_TRADES (1000000), BENCH_DURATION (wrk seconds, 20),
 #        BENCH_PG_PORT (55442), BENCH_REDIS_PORT (56389), BENCH_HTTP_PORT (8442), BENCH_STATE_DIR.
 set -euo pipefail
@@ -16,7 +16,7 @@ STARTED_AT=$(date +%s)
 export STATE_DIR="${BENCH_STATE_DIR:-$REPO/.state/bench}"
 export PG_PORT="${BENCH_PG_PORT:-55442}" REDIS_PORT="${BENCH_REDIS_PORT:-56389}" PG_FSYNC=on
 HTTP_PORT="${BENCH_HTTP_PORT:-8442}"
-ONLY="${BENCH_ONLY:-order_place settlement ledger book_depth verify report console}"
+ONLY="${BENCH_ONLY:-order_place settlement ledger book_depth verify report console surveillance}"
 unset DATABASE_URL REDIS_URL  # never the developer's databases: the bench starts and seeds its own
 
 mkdir -p "$(dirname "$STATE_DIR")" "$BENCH_DIR/results"
@@ -111,6 +111,7 @@ run book_depth 240 python -m bench.drivers.book_depth --base "http://127.0.0.1:$
 run verify 420 python -m bench.drivers.verify --transactions "${BENCH_VERIFY_TXNS:-1000000}"
 run report 240 python -m bench.drivers.report --trades "${BENCH_REPORT_TRADES:-1000000}"
 run console 240 python -m bench.drivers.console --base "http://127.0.0.1:$HTTP_PORT"  # after report: 1M trades
+run surveillance 300 python -m bench.drivers.surveillance --trades "${BENCH_REPORT_TRADES:-1000000}"
 
 if [ -n "${BENCH_HOLD:-}" ]; then  # development: keep the stack up for manual runs until interrupted
   log "holding the stack (gunicorn :$HTTP_PORT, PostgreSQL :$PG_PORT, Redis :$REDIS_PORT); Ctrl-C to stop"

@@ -220,6 +220,7 @@ SETTLEMENT_SWEEP_AFTER_SECONDS = float(os.environ.get("SETTLEMENT_SWEEP_AFTER_SE
 CELERY_DB_REUSE_MAX = int(os.environ.get("CELERY_DB_REUSE_MAX", "1000"))
 SETTLEMENT_QUEUES = int(os.environ.get("SETTLEMENT_QUEUES", "4"))
 CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # worker and beat log through LOGGING (core.logs), as the web does
 CELERY_BEAT_SCHEDULE = {}  # filled by each app's `beat_schedule` in config.celery
 
 LEDGER_SEAL_INTERVAL_SECONDS = float(os.environ.get("LEDGER_SEAL_INTERVAL_SECONDS", "5"))
@@ -227,9 +228,9 @@ LEDGER_SEAL_INTERVAL_SECONDS = float(os.environ.get("LEDGER_SEAL_INTERVAL_SECOND
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "core.middleware.RequestIdLogFilter"}},
+    "filters": {"request_id": {"()": "core.logs.ContextLogFilter"}},
     "formatters": {
-        "json": {"()": "core.middleware.JsonLogFormatter"},
+        "json": {"()": "core.logs.JsonLogFormatter"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]},

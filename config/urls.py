@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core.health import healthz, readyz
+from core.metrics import metrics_view
 
 api_v1 = [
     path("", include("accounts.urls")),
@@ -16,6 +17,10 @@ api_v1 = [
     path("", include("oversight.urls")),
 ]
 
+admin.site.site_header = "海峡资源环境交易中心 · 运营管理后台 / Exchange operator admin"
+admin.site.site_title = "交易中心运营后台 / Exchange admin"
+admin.site.index_title = "运营管理 / Operations"
+
 # the API's error envelope under /api/, Django's plain pages elsewhere (never the URL map)
 handler400 = "core.handlers.handler400"
 handler403 = "core.handlers.handler403"
@@ -25,6 +30,7 @@ handler500 = "core.handlers.handler500"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # the split view serves Swagger UI's start-up script as a file: no inline script, so a strict CSP holds

@@ -8,4 +8,8 @@ class CoreConfig(AppConfig):
     verbose_name = "Platform kernel"
 
     def ready(self):
-        from . import schema  # noqa: F401  (registers the OpenAPI authentication extension)
+        from django.core.signals import request_finished
+
+        from . import logs, schema  # noqa: F401  (schema registers the OpenAPI authentication extension)
+
+        request_finished.connect(logs.request_finished, dispatch_uid="core.logs.request_finished")

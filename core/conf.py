@@ -10,9 +10,13 @@ from decimal import Decimal
 from django.conf import settings
 
 DEFAULTS = {
+    # operations
+    "METRICS_TOKEN": "",  # /metrics: bearer token; empty = loopback callers only
+    "WORKER_HEARTBEAT_SECONDS": 10.0,  # Celery workers' heartbeat period (readiness reads it)
     # oversight
     "OVERSIGHT_APPROVAL_WORKING_DAYS": 2,  # deadline of an approval, in working days
     "OVERSIGHT_SURVEILLANCE_WINDOW_HOURS": 24,  # how far back each detector looks
+    "OVERSIGHT_SURVEILLANCE_LAG_SECONDS": 30,  # trades younger than this do not move the watermark yet
     "OVERSIGHT_VWAP_DEVIATION_PCT": Decimal("20"),  # a print this far from the trailing VWAP is flagged
     "OVERSIGHT_VWAP_TRAILING_HOURS": 24,
     "OVERSIGHT_VWAP_MIN_TRADES": 3,  # trailing trades needed before a VWAP means anything

@@ -1,20 +1,18 @@
-"""Request ids and structured logs: every request gets an id (from X-Request-ID or a new uuid4),
-echoed back in the response, carried by every log line and stored on audit events. The API's input limits
-and `Cache-Control` (ApiLimitsMiddleware) and the Content-Security-Policy of the admin and docs pages."""
+"""Request ids: every request gets an id (from X-Request-ID or a new uuid4), echoed back in the response,
+carried by every log line (`core.logs`) and stored on audit events. The API's input limits and
+`Cache-Control` (ApiLimitsMiddleware) and the Content-Security-Policy of the admin and docs pages."""
 from __future__ import annotations
 
-import contextvars
-import json
-import logging
 import re
 import uuid
 
 from django.conf import settings
 from django.http import JsonResponse
 
+from core.logs import ContextLogFilter, JsonLogFormatter, current_request_id
+
 from .errors import envelope, message_for
 
-current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
@@ -26,33 +24,16 @@ class RequestIdMiddleware:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
-        token = current_request_id.set(request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            current_request_id.reset(token)
+        # not reset here: Django logs 4xx/5xx (`django.request`) after the middleware chain returns;
+        # `core.logs.request_finished` clears it once the response is done
+        current_request_id.set(request_id)
+        response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
 
 
-class RequestIdLogFilter(logging.Filter):
-    def filter(self, record):
-        record.request_id = current_request_id.get()
-        return True
-
-
-class JsonLogFormatter(logging.Formatter):
-    def format(self, record):
-        payload = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", ""),
-        }
-        if record.exc_info:
-            payload["exc"] = self.formatException(record.exc_info)
-        return json.dumps(payload, ensure_ascii=False)
+RequestIdLogFilter = ContextLogFilter  # the names settings used before core.logs
+__all__ = ["JsonLogFormatter", "RequestIdLogFilter", "RequestIdMiddleware", "current_request_id"]
 
 
 class ApiLimitsMiddleware:

@@ -2,10 +2,13 @@
 row: value moves only through `ledger.services` (the database would refuse most edits anyway)."""
 from django.contrib import admin
 
+from .adminfmt import amount
 from .models import Account, Asset, Checkpoint, LedgerTransaction, Posting, RightType
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    """Look, never touch: no add, change or delete (the change page shows the record read-only)."""
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -31,15 +34,23 @@ class AssetAdmin(ReadOnlyAdmin):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ("id", "organization", "asset", "kind", "available", "held")
+    list_display = ("id", "organization", "asset", "kind", "available_amount", "held_amount")
     list_filter = ("kind", "asset__right_type")
     search_fields = ("organization__name_zh", "asset__code")
     list_select_related = ("organization", "asset")
 
+    @admin.display(description="可用 / available", ordering="available")
+    def available_amount(self, obj):
+        return amount(obj.available, obj.asset.scale, obj.asset.unit)
+
+    @admin.display(description="冻结 / held", ordering="held")
+    def held_amount(self, obj):
+        return amount(obj.held, obj.asset.scale, obj.asset.unit)
+
 
 class PostingInline(admin.TabularInline):
     model = Posting
-    fields = ("id", "account", "asset", "bucket", "amount")
+    fields = ("id", "account", "asset", "bucket", "formatted_amount")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -49,6 +60,10 @@ class PostingInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="金额 / amount")
+    def formatted_amount(self, obj):
+        return amount(obj.amount, obj.asset.scale, obj.asset.unit)
 
 
 @admin.register(LedgerTransaction)

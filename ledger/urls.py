@@ -23,6 +23,8 @@ urlpatterns = [
     path("movement-requests/<int:pk>/reject", views.MovementRejectView.as_view(), name="ledger-movement-reject"),
     path("retirements", views.RetirementView.as_view(), name="ledger-retirements"),
     path("expirations", views.ExpirationView.as_view(), name="ledger-expirations"),
+    path("register/holdings", views.RegisterHoldingsView.as_view(), name="ledger-register-holdings"),
+    path("register/conservation", views.ConservationView.as_view(), name="ledger-register-conservation"),
     path("exports/journal.csv", views.JournalCsvView.as_view(), name="ledger-export-csv"),
     path("exports/journal.xlsx", views.JournalCsvView.as_view(fmt="xlsx"), name="ledger-export-xlsx"),
     path("exports/journal.jsonl", views.JournalJsonLinesView.as_view(), name="ledger-export-jsonl"),

@@ -32,7 +32,7 @@ from core.errors import ApiError
 from core.money import from_minor
 from core.tabular import XLSX_TYPE, Column, CsvRenderer, JsonLinesRenderer, XlsxRenderer, language, streaming
 
-from . import movements, selectors, services
+from . import movements, register, selectors, services
 from .canonical import leaf_hash
 from .errors import IDEMPOTENCY_KEY_REQUIRED, INVALID_PROOF_RANGE, NOTHING_TO_EXPIRE
 from .filters import AssetFilter, StatementFilter
@@ -628,3 +628,77 @@ class JournalJsonLinesView(APIView):
         response["Content-Disposition"] = 'attachment; filename="journal.jsonl"'
         return response
 
+
+
+# --- the register (operator and regulators) ----------------------------------------------------------
+
+RegisterReader = member_with(safe_kinds=("exchange_operator", "regulator"), kinds=())
+
+
+class RegisterHoldingSerializer(serializers.Serializer):
+    organization = serializers.IntegerField(source="organization_id")
+    organization_name = serializers.CharField(source="organization.name_zh")
+    asset = serializers.CharField(source="asset.code")
+    unit = serializers.CharField(source="asset.unit")
+    account_kind = serializers.CharField(source="kind")
+    available = serializers.SerializerMethodField()
+    held = serializers.SerializerMethodField()
+    total = serializers.SerializerMethodField()
+
+    def get_available(self, a) -> str:
+        return from_minor(a.available, a.asset.scale)
+
+    def get_held(self, a) -> str:
+        return from_minor(a.held, a.asset.scale)
+
+    def get_total(self, a) -> str:
+        return from_minor(a.available + a.held, a.asset.scale)
+
+
+class ConservationSerializer(serializers.Serializer):
+    asset = serializers.CharField()
+    kind = serializers.CharField()
+    unit = serializers.CharField()
+    issued = serializers.CharField()
+    retired = serializers.CharField()
+    expired = serializers.CharField()
+    held = serializers.CharField()
+    holders = serializers.IntegerField()
+    balanced = serializers.BooleanField()
+
+
+class ConservationReportSerializer(serializers.Serializer):
+    balanced = serializers.BooleanField(help_text="every asset balances")
+    assets = ConservationSerializer(many=True)
+
+
+class RegisterHoldingsView(ListAPIView):
+    """Every organization's holdings per asset (paged; `?asset=` code, `?organization=` id)."""
+
+    serializer_class = RegisterHoldingSerializer
+    permission_classes = (RegisterReader,)
+
+    def get_queryset(self):
+        org = self.request.query_params.get("organization")
+        return register.register_holdings(asset_code=self.request.query_params.get("asset") or None,
+                                          organization_id=int(org) if org and org.isdigit() else None)
+
+    @extend_schema(tags=["ledger"], summary="The whole register: holdings of every organization (operator, "
+                   "regulators)", parameters=[OpenApiParameter("asset", str), OpenApiParameter("organization", int)],
+                   responses={200: RegisterHoldingSerializer(many=True), **error_responses(401, 403)})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class ConservationView(APIView):
+    permission_classes = (RegisterReader,)
+
+    @extend_schema(tags=["ledger"], summary="Conservation per asset: issued − retired − expired = held",
+                   parameters=[OpenApiParameter("asset", str)],
+                   responses={200: ConservationReportSerializer, **error_responses(401, 403)})
+    def get(self, request):
+        rows = register.conservation(asset_code=request.query_params.get("asset") or None)
+        out = [{**r, **{k: from_minor(r[k], r["scale"]) for k in ("issued", "retired", "expired", "held")}}
+               for r in rows]
+        return Response({"balanced": all(r["balanced"] for r in rows),
+                         "assets": ConservationSerializer(out, many=True).data})

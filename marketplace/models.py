@@ -164,3 +164,44 @@ class DischargePermit(models.Model):
     number = models.CharField(max_length=40, unique=True)
     pollutants = models.JSONField(default=list)
     valid_to = models.DateField(null=True, blank=True)
+
+
+class ProposalStatus(models.TextChoices):
+    PENDING = "pending", "待复核 / Pending"
+    APPLIED = "applied", "已生效 / Applied"
+    REJECTED = "rejected", "已驳回 / Rejected"
+
+
+class MarketProposal(models.Model):
+    """A market created or reconfigured by the operator, four-eyes: one person proposes (`config`, in
+    minor units, validated against the instrument when proposed), another person of the operator confirms
+    (then the change is applied, in the same transaction) or rejects. The database refuses a decision by
+    the proposer and an applied proposal without its market."""
+
+    class Kind(models.TextChoices):
+        CREATE = "create", "新建市场 / Create"
+        UPDATE = "update", "修改配置 / Update"
+
+    kind = models.CharField("类型", max_length=8, choices=Kind.choices)
+    market = models.ForeignKey(Market, verbose_name="市场", on_delete=models.PROTECT, null=True, blank=True,
+                               related_name="proposals")
+    asset = models.ForeignKey(Asset, verbose_name="交易标的", on_delete=models.PROTECT, related_name="+")
+    config = models.JSONField("配置", default=dict)
+    status = models.CharField("状态", max_length=8, choices=ProposalStatus.choices, default=ProposalStatus.PENDING)
+    proposed_by = models.ForeignKey("accounts.User", verbose_name="提议人", on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey("accounts.User", verbose_name="复核人", on_delete=models.PROTECT, null=True,
+                                   blank=True, related_name="+")
+    reason = models.CharField("说明", max_length=200, blank=True)
+    created_at = models.DateTimeField("提议时间", auto_now_add=True)
+    decided_at = models.DateTimeField("复核时间", null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = verbose_name_plural = "市场设立/配置提议"
+        constraints = [
+            models.CheckConstraint(condition=~Q(decided_by=models.F("proposed_by")), name="market_proposal_four_eyes"),
+            models.CheckConstraint(condition=~Q(status="applied") | Q(market__isnull=False),
+                                   name="market_proposal_applied_has_market"),
+            models.CheckConstraint(condition=Q(status="pending") | Q(decided_by__isnull=False),
+                                   name="market_proposal_decided_by_someone"),
+        ]

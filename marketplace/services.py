@@ -15,7 +15,9 @@ from .models import Market, SessionWindow
 def market_create(*, actor: Actor, asset: Asset, code: str, lot_size: int, min_quantity: int | None = None,
                   tick_size: int = 1, price_band_bps: int | None = 1000, fee_bps: int = 0, fee_min: int = 0,
                   always_open: bool = True, windows: list[tuple] = (), settlement_mode: str = "rtgs",
-                  eod_cutoff=None, name_zh: str = "", name_en: str = "") -> Market:
+                  eod_cutoff=None, name_zh: str = "", name_en: str = "", reference_price: int | None = None) -> Market:
+    """A market on `asset`. `reference_price` (fen), when given, is the band's reference until the first
+    session closes (without one, the band applies only from the first close)."""
     bad = {}
     if lot_size <= 0 or lot_size % (10**asset.scale):
         # whole units only: keeps every order-book value an exact number of fen
@@ -36,7 +38,7 @@ def market_create(*, actor: Actor, asset: Asset, code: str, lot_size: int, min_q
         code=code, asset=asset, lot_size=lot_size, min_quantity=min_quantity or lot_size, tick_size=tick_size,
         price_band_bps=price_band_bps, fee_bps=fee_bps, fee_min=fee_min, always_open=always_open,
         settlement_mode=settlement_mode, eod_cutoff=eod_cutoff, name_zh=name_zh or asset.name_zh,
-        name_en=name_en or asset.name_en)
+        name_en=name_en or asset.name_en, reference_price=reference_price)
     for start, end, *weekdays in windows:
         SessionWindow.objects.create(market=market, start=start, end=end, weekdays=(weekdays or ["12345"])[0])
     audit_record(actor=actor, action="market.create", object_type="market", object_id=market.id,

@@ -1,5 +1,7 @@
-"""Market directory (every member) and market administration by the exchange operator (halt, resume;
-closing, which cancels the book, is `trading`'s `markets/{id}/close`). Regulators halt and resume the
+"""Market directory (every member) and market administration by the exchange operator: creating
+(`POST markets`) and configuring (`PATCH markets/{id}`) markets, four-eyes — each answers 202 with a
+proposal that another person of the operator confirms (`POST market-proposals/{id}/confirm`) or rejects;
+halt, resume (closing, which cancels the book, is `trading`'s `markets/{id}/close`). Regulators halt and resume the
 markets of their jurisdiction through oversight."""
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
@@ -10,11 +12,23 @@ from rest_framework.response import Response
 from accounts.actor import Actor
 from accounts.permissions import member_with
 from core.errors import ApiError
+from ledger.models import Asset
 
 from .errors import MARKET_CLOSED
-from .models import Market
-from .serializers import MarketSerializer, MarketStatusInputSerializer
+from .models import Market, MarketProposal
+from .proposals import market_proposal_confirm, market_proposal_reject, market_propose
+from .serializers import (
+    MarketConfigInputSerializer,
+    MarketProposalSerializer,
+    MarketSerializer,
+    MarketStatusInputSerializer,
+    ProposalRejectInputSerializer,
+)
 from .services import market_set_status
+
+OPERATOR_ADMIN = member_with(roles=("admin",), kinds=("exchange_operator",))
+OPERATOR_CHECKER = member_with(roles=("admin", "approver"), kinds=("exchange_operator",),
+                               safe_kinds=("exchange_operator",))
 
 
 class MarketFilter(filters.FilterSet):
@@ -35,7 +49,35 @@ class MarketViewSet(viewsets.ReadOnlyModelViewSet):
     def get_permissions(self):
         if self.action in ("halt", "resume"):
             return [member_with(roles=("admin", "approver"), kinds=("exchange_operator",))()]
+        if self.action in ("create", "partial_update"):
+            return [OPERATOR_ADMIN()]
         return super().get_permissions()
+
+    @extend_schema(request=MarketConfigInputSerializer, responses={202: MarketProposalSerializer},
+                   description="Propose a new market (four-eyes: another person of the operator confirms it "
+                               "through market-proposals/{id}/confirm). A band needs a reference price.")
+    def create(self, request):
+        data = MarketConfigInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        code = data.validated_data.get("asset")
+        asset = Asset.objects.filter(code=code).first() if code else None
+        if asset is None:
+            return _field_error("asset", "an existing instrument code")
+        proposal = market_propose(actor=Actor.from_request(request), asset=asset,
+                                  config=data.to_config(asset.scale), reason=data.validated_data["reason"])
+        return Response(MarketProposalSerializer(proposal).data, status=202)
+
+    @extend_schema(request=MarketConfigInputSerializer, responses={202: MarketProposalSerializer},
+                   description="Propose a new configuration of this market (four-eyes, as creation).")
+    def partial_update(self, request, pk=None):
+        market = self.get_object()
+        data = MarketConfigInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        config = data.to_config(market.asset.scale)
+        config.pop("code", None)
+        proposal = market_propose(actor=Actor.from_request(request), market=market, config=config,
+                                  reason=data.validated_data["reason"])
+        return Response(MarketProposalSerializer(proposal).data, status=202)
 
     def _set_status(self, request, status):
         market = self.get_object()
@@ -56,3 +98,35 @@ class MarketViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
         return self._set_status(request, "open")
+
+
+def _field_error(field: str, message: str):
+    from core.errors import DomainError
+
+    raise DomainError("validation_error", fields={field: message})
+
+
+class MarketProposalViewSet(viewsets.ReadOnlyModelViewSet):
+    """Market proposals, for the operator: pending ones wait for a second person."""
+
+    queryset = MarketProposal.objects.select_related("asset", "proposed_by", "decided_by").order_by("-id")
+    serializer_class = MarketProposalSerializer
+    permission_classes = (OPERATOR_CHECKER,)
+    filterset_fields = ["status", "kind"]
+
+    @extend_schema(request=None, responses=MarketProposalSerializer)
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, pk=None):
+        proposal = self.get_object()
+        proposal = market_proposal_confirm(actor=Actor.from_request(request), proposal_id=proposal.id)
+        return Response(MarketProposalSerializer(proposal).data)
+
+    @extend_schema(request=ProposalRejectInputSerializer, responses=MarketProposalSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        proposal = self.get_object()
+        data = ProposalRejectInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        proposal = market_proposal_reject(actor=Actor.from_request(request), proposal_id=proposal.id,
+                                          reason=data.validated_data["reason"])
+        return Response(MarketProposalSerializer(proposal).data)

@@ -159,3 +159,18 @@ class FlowDelta(models.Model):
     trades = models.BigIntegerField(default=0)
     quantity = models.DecimalField(max_digits=38, decimal_places=6)
     value = models.BigIntegerField(default=0)
+
+
+class SurveillanceWatermark(models.Model):
+    """How far surveillance has read the trade table: the highest trade id every trade detector has
+    seen (one row, name `trades`). A run reads only trades above it, so its cost follows the new trades,
+    not the history. Trades younger than OVERSIGHT_SURVEILLANCE_LAG_SECONDS at the run are read but do
+    not move the mark (a transaction holding a lower id may still commit); a second read of them is
+    harmless (alert fingerprints are unique)."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    last_trade_id = models.BigIntegerField(default=0)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "surveillance watermark"

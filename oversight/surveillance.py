@@ -6,7 +6,7 @@
   between the pair are a `wash_trade` (ownership goes round and comes back); one direction is
   `self_dealing`.
 * `off_vwap`: a trade printed more than OVERSIGHT_VWAP_DEVIATION_PCT (20%) away from the VWAP of the
-  same instrument's trades in the OVERSIGHT_VWAP_TRAILING_HOURS (24 h) before it (at least
+  same instrument's other trades in the OVERSIGHT_VWAP_TRAILING_HOURS (24 h) up to its time (at least
   OVERSIGHT_VWAP_MIN_TRADES of them).
 * `concentration`: a non-government participant holding more than OVERSIGHT_CONCENTRATION_PCT (30%) of
   what participants hold of an instrument.
@@ -15,7 +15,9 @@
   times its own ratio over the preceding OVERSIGHT_CANCEL_BASELINE_DAYS (when it has such a baseline).
 
 Detectors only read; each alert has a fingerprint (unique), so running them again — by beat every few
-minutes, or on demand through the API — never duplicates a finding. Failed and rejected trades are
+minutes, or on demand through the API — never duplicates a finding. Runs are incremental: the trade
+detectors read only the trades above a watermark row (see `run_surveillance`), so a run costs what the
+new trades cost, however long the history. Failed and rejected trades are
 ignored. Alerts are append-only: the evidence is what was seen when the alert was raised.
 """
 from __future__ import annotations
@@ -24,15 +26,19 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import GOVERNMENT_KINDS, Membership, Organization, User
 from core import conf
+from ledger.models import Asset
+from trading.models import Order, Trade
 
 from . import sql
-from .models import Alert
+from .models import Alert, SurveillanceWatermark
 
+TRADE, ORDER, ASSET = Trade._meta.db_table, Order._meta.db_table, Asset._meta.db_table  # their apps' tables
+LIVE = "('failed', 'rejected')"  # statuses the detectors ignore (in SQL)
 EVIDENCE_TRADES = 50
 
 
@@ -40,8 +46,11 @@ def _local_day(at: datetime) -> str:
     return timezone.localtime(at).date().isoformat()
 
 
-def _regions(org_ids, extra=()) -> list[str]:
-    codes = set(Organization.objects.filter(pk__in=org_ids).values_list("region_id", flat=True))
+def _regions(org_ids, extra=(), known: dict[int, str] | None = None) -> list[str]:
+    if known is not None:
+        codes = {known[o] for o in org_ids if o in known}
+    else:
+        codes = set(Organization.objects.filter(pk__in=org_ids).values_list("region_id", flat=True))
     return sorted(codes | {c for c in extra if c})
 
 
@@ -82,10 +91,28 @@ def _link(a: int, b: int, users: dict[int, set[int]], ancestors: dict[int, list[
     return evidence
 
 
-def detect_linked_trades(*, since: datetime, until: datetime) -> list[Alert]:
+def _linked_window(a: int, b: int, since: datetime, until: datetime) -> list:
+    """Every live trade between a and b in the window (both directions), by the (buyer, id) index."""
     with connection.cursor() as cur:
-        cur.execute(sql.LINKED_TRADES, [since, until])
-        trades = cur.fetchall()
+        cur.execute(f"""SELECT id, buyer_id, seller_id, asset_id, price, quantity, value, created_at
+                          FROM {TRADE}
+                         WHERE ((buyer_id = %s AND seller_id = %s) OR (buyer_id = %s AND seller_id = %s))
+                           AND created_at >= %s AND created_at < %s AND status NOT IN {LIVE}
+                         ORDER BY id""", [a, b, b, a, since, until])
+        return cur.fetchall()
+
+
+def detect_linked_trades(*, since: datetime, until: datetime, trades: list | None = None) -> list[Alert]:
+    """Linked-party alerts for the pairs that traded in `trades` (the new trades of this run; by default
+    every live trade of the window). The evidence of a pair is its whole window, so that both directions
+    of a round trip are seen even when only its second leg is new."""
+    if trades is None:
+        with connection.cursor() as cur:
+            cur.execute(f"""SELECT id, buyer_id, seller_id, asset_id, price, quantity, value, created_at
+                              FROM {TRADE}
+                             WHERE created_at >= %s AND created_at < %s AND status NOT IN {LIVE}
+                             ORDER BY id""", [since, until])
+            trades = cur.fetchall()
     if not trades:
         return []
     orgs = {t[1] for t in trades} | {t[2] for t in trades}
@@ -96,13 +123,14 @@ def detect_linked_trades(*, since: datetime, until: datetime) -> list[Alert]:
     ancestors = _ancestors(orgs)
     multi = {u for org_users in users.values() for u in org_users}
     names = dict(User.objects.filter(pk__in=multi).values_list("id", "username")) if multi else {}
-    by_pair: dict[tuple[int, int], list] = defaultdict(list)
-    for t in trades:
-        by_pair[(min(t[1], t[2]), max(t[1], t[2]))].append(t)
+    pairs = sorted({(min(t[1], t[2]), max(t[1], t[2])) for t in trades})
     alerts = []
-    for (a, b), rows in by_pair.items():
+    for a, b in pairs:
         link = _link(a, b, users, ancestors, names)
         if not link:
+            continue
+        rows = _linked_window(a, b, since, until)
+        if not rows:
             continue
         directions = {(r[1], r[2]) for r in rows}
         kind = "wash_trade" if len(directions) > 1 else "self_dealing"
@@ -126,13 +154,39 @@ def detect_linked_trades(*, since: datetime, until: datetime) -> list[Alert]:
 
 # --- prices ------------------------------------------------------------------------------------------
 
-def detect_off_vwap(*, since: datetime, until: datetime) -> list[Alert]:
+def detect_off_vwap(*, since: datetime, until: datetime, after_id: int = 0, new_from: datetime | None = None,
+                    assets: list[int] | None = None) -> list[Alert]:
+    """Prints of the window with an id above `after_id` (the trades not yet looked at) against the VWAP
+    of their instrument's trades in the trailing hours (by time; one pass of a window function over the
+    trades from `new_from` − trailing hours, of `assets` only when given — the instruments of the new
+    trades — so the cost follows the recent trades, not the history)."""
     pct = Decimal(conf.get("OVERSIGHT_VWAP_DEVIATION_PCT"))
     hours = conf.get("OVERSIGHT_VWAP_TRAILING_HOURS")
     minimum = conf.get("OVERSIGHT_VWAP_MIN_TRADES")
+    lo = max(new_from or since, since) - timedelta(hours=hours)
+    asset_filter = "AND t.asset_id = ANY(%(assets)s)" if assets is not None else ""
     with connection.cursor() as cur:
-        cur.execute(sql.OFF_VWAP, [hours, since, until, minimum, pct])
+        cur.execute(f"""
+            WITH b AS (SELECT t.id, t.asset_id, t.buyer_id, t.seller_id, t.price, t.quantity, t.value, t.created_at
+                         FROM {TRADE} t
+                        WHERE t.created_at >= %(lo)s AND t.created_at < %(until)s AND t.status NOT IN {LIVE}
+                              {asset_filter}),
+                 w AS (SELECT b.*, sum(b.value) OVER f AS tv, sum(b.quantity) OVER f AS tq, count(*) OVER f AS n
+                         FROM b
+                       WINDOW f AS (PARTITION BY b.asset_id ORDER BY b.created_at
+                                    RANGE BETWEEN make_interval(hours => {int(hours)}) PRECEDING AND CURRENT ROW
+                                    EXCLUDE CURRENT ROW))
+            SELECT w.id, w.asset_id, w.buyer_id, w.seller_id, w.price, w.quantity, w.created_at, a.scale,
+                   a.origin_region_id, w.tv, w.tq, w.n
+              FROM w JOIN {ASSET} a ON a.id = w.asset_id
+             WHERE w.id > %(after)s AND w.created_at >= %(since)s AND w.n >= %(minimum)s AND w.tq > 0
+               AND abs(w.price::numeric * w.tq - w.tv::numeric * power(10::numeric, a.scale)) * 100
+                   > %(pct)s * w.tv::numeric * power(10::numeric, a.scale)
+             ORDER BY w.id""", {"lo": lo, "until": until, "assets": assets, "after": after_id, "since": since,
+                                "minimum": minimum, "pct": pct})
         rows = cur.fetchall()
+    orgs = {r[2] for r in rows} | {r[3] for r in rows}
+    regions = dict(Organization.objects.filter(pk__in=orgs).values_list("id", "region_id")) if rows else {}
     alerts = []
     for tid, asset_id, buyer, seller, price, qty, at, scale, origin, value, vqty, n in rows:
         vwap = Decimal(value) * Decimal(10) ** scale / Decimal(vqty)
@@ -145,7 +199,7 @@ def detect_off_vwap(*, since: datetime, until: datetime) -> list[Alert]:
             kind="off_vwap", severity="medium", fingerprint=f"off_vwap:{tid}",
             summary=f"trade {tid} printed {deviation.quantize(Decimal('0.1'))}% from the trailing VWAP",
             organization_ids=[buyer, seller], trade_ids=[tid], asset_id=asset_id, evidence=evidence,
-            region_codes=_regions([buyer, seller], [origin])))
+            region_codes=_regions([buyer, seller], [origin], regions)))
     return alerts
 
 
@@ -173,10 +227,37 @@ def detect_concentration(*, now: datetime) -> list[Alert]:
 
 # --- order behaviour ---------------------------------------------------------------------------------
 
-def _cancels_and_trades(since: datetime, until: datetime) -> dict[int, list[int]]:
+def _cancels(since: datetime, until: datetime, orgs=None) -> dict[int, int]:
+    """Owner cancels per organization in [since, until) (the `order_owner_cancels` partial index)."""
+    extra, params = "", [since, until]
+    if orgs is not None:
+        extra, params = "AND organization_id = ANY(%s)", params + [list(orgs)]
     with connection.cursor() as cur:
-        cur.execute(sql.CANCELS_AND_TRADES, [since, until] * 3)
-        return {org: [int(c), int(t)] for org, c, t in cur.fetchall()}
+        cur.execute(f"""SELECT organization_id, count(*) FROM {ORDER}
+                         WHERE status = 'cancelled' AND cancel_reason = 'cancelled_by_owner'
+                           AND updated_at >= %s AND updated_at < %s {extra} GROUP BY 1""", params)
+        return {org: int(c) for org, c in cur.fetchall()}
+
+
+def _trades_of(orgs, since: datetime, until: datetime) -> dict[int, int]:
+    """Trades per organization (either side) in [since, until), for the given organizations only."""
+    if not orgs:
+        return {}
+    with connection.cursor() as cur:
+        cur.execute(f"""SELECT org, sum(n) FROM (
+                           SELECT buyer_id AS org, count(*) AS n FROM {TRADE}
+                            WHERE buyer_id = ANY(%s) AND created_at >= %s AND created_at < %s GROUP BY 1
+                           UNION ALL
+                           SELECT seller_id, count(*) FROM {TRADE}
+                            WHERE seller_id = ANY(%s) AND created_at >= %s AND created_at < %s GROUP BY 1) x
+                        GROUP BY org""", [list(orgs), since, until] * 2)
+        return {org: int(n) for org, n in cur.fetchall()}
+
+
+def _cancels_and_trades(since: datetime, until: datetime, orgs=None) -> dict[int, list[int]]:
+    cancels = _cancels(since, until, orgs)
+    trades = _trades_of(set(cancels), since, until)
+    return {org: [c, trades.get(org, 0)] for org, c in cancels.items()}
 
 
 def detect_cancel_ratio(*, since: datetime, until: datetime) -> list[Alert]:
@@ -184,12 +265,14 @@ def detect_cancel_ratio(*, since: datetime, until: datetime) -> list[Alert]:
     minimum = conf.get("OVERSIGHT_CANCEL_MIN")
     factor = Decimal(conf.get("OVERSIGHT_CANCEL_SPIKE_FACTOR"))
     days = conf.get("OVERSIGHT_CANCEL_BASELINE_DAYS")
-    recent = _cancels_and_trades(since, until)
-    suspects = {org: ct for org, ct in recent.items()
-                if ct[0] >= minimum and Decimal(ct[0]) >= ratio_min * max(ct[1], 1)}
+    # cancels first (orders only); trades are counted only for organizations that cancelled enough
+    cancels = {org: c for org, c in _cancels(since, until).items() if c >= minimum}
+    trades = _trades_of(set(cancels), since, until)
+    suspects = {org: [c, trades.get(org, 0)] for org, c in cancels.items()
+                if Decimal(c) >= ratio_min * max(trades.get(org, 0), 1)}
     if not suspects:
         return []
-    baseline = _cancels_and_trades(since - timedelta(days=days), since)
+    baseline = _cancels_and_trades(since - timedelta(days=days), since, set(suspects))
     alerts = []
     for org, (cancels, trades) in suspects.items():
         ratio = Decimal(cancels) / max(trades, 1)
@@ -215,26 +298,75 @@ def detect_cancel_ratio(*, since: datetime, until: datetime) -> list[Alert]:
 DETECTORS = ("linked", "off_vwap", "concentration", "cancel_ratio")
 
 
+WATERMARK = "trades"
+
+
+def _claim_watermark() -> SurveillanceWatermark | None:
+    """The watermark row, locked for this run (None when another run holds it: runs never overlap)."""
+    SurveillanceWatermark.objects.get_or_create(name=WATERMARK)
+    return SurveillanceWatermark.objects.select_for_update(skip_locked=True).filter(name=WATERMARK).first()
+
+
+def _new_trades(after_id: int, since: datetime, until: datetime) -> list:
+    """Trades above the watermark created before `until` (every status: the mark passes them all)."""
+    with connection.cursor() as cur:
+        cur.execute(f"""SELECT id, buyer_id, seller_id, asset_id, price, quantity, value, created_at, status
+                         FROM {TRADE}
+                        WHERE id > %s AND created_at >= %s AND created_at < %s ORDER BY id""",
+                    [after_id, since, until])
+        return cur.fetchall()
+
+
+def _trades_may_be_new(after_id: int) -> bool:
+    """False when no trade id was handed out since the watermark (the sequence, no trade row read)."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_sequence_last_value(pg_get_serial_sequence(%s, 'id')::regclass)", [TRADE])
+        last_value = cur.fetchone()[0]  # NULL until the first id is handed out
+    return last_value is not None and last_value > after_id
+
+
 def run_surveillance(*, now: datetime | None = None, window_hours: int | None = None,
                      detectors=DETECTORS) -> dict[str, int]:
-    """Run the detectors over the window ending `now`; store new alerts; return new alerts per kind."""
+    """Run the detectors over the window ending `now`; store new alerts; return new alerts per kind.
+
+    Incremental: the trade detectors read only trades above the watermark (`SurveillanceWatermark`),
+    and the mark then moves past those older than OVERSIGHT_SURVEILLANCE_LAG_SECONDS; with no trade id
+    handed out since the mark, no trade row is read at all. `cancel_ratio` reads the window's owner
+    cancels (an index on them) and counts trades only for organizations that cancelled enough;
+    `concentration` reads balances (it grows with accounts, not history)."""
     now = now or timezone.now()
     since = now - timedelta(hours=window_hours or conf.get("OVERSIGHT_SURVEILLANCE_WINDOW_HOURS"))
+    settled_before = now - timedelta(seconds=conf.get("OVERSIGHT_SURVEILLANCE_LAG_SECONDS"))
     found: list[Alert] = []
-    if "linked" in detectors:
-        found += detect_linked_trades(since=since, until=now)
-    if "off_vwap" in detectors:
-        found += detect_off_vwap(since=since, until=now)
-    if "concentration" in detectors:
-        found += detect_concentration(now=now)
-    if "cancel_ratio" in detectors:
-        found += detect_cancel_ratio(since=since, until=now)
-    if not found:
-        return {}
-    existing = set(Alert.objects.filter(fingerprint__in=[a.fingerprint for a in found])
-                   .values_list("fingerprint", flat=True))
-    new = [a for a in found if a.fingerprint not in existing]
-    Alert.objects.bulk_create(new, ignore_conflicts=True)
+    with transaction.atomic():
+        mark = _claim_watermark()
+        if mark is None:
+            return {}
+        trade_detectors = {"linked", "off_vwap"} & set(detectors)
+        if trade_detectors and _trades_may_be_new(mark.last_trade_id):
+            rows = _new_trades(mark.last_trade_id, since, now)
+            live = [r[:8] for r in rows if r[8] not in ("failed", "rejected")]
+            if "linked" in detectors and live:
+                found += detect_linked_trades(since=since, until=now, trades=live)
+            if "off_vwap" in detectors and live:
+                found += detect_off_vwap(since=since, until=now, after_id=mark.last_trade_id,
+                                         new_from=min(r[7] for r in live), assets=sorted({r[3] for r in live}))
+            young = [r[0] for r in rows if r[7] >= settled_before]
+            passed = [r[0] for r in rows if not young or r[0] < min(young)]
+            if passed and set(detectors) >= {"linked", "off_vwap"}:  # a partial run does not move the mark
+                mark.last_trade_id = max(passed)
+        if "concentration" in detectors:
+            found += detect_concentration(now=now)
+        if "cancel_ratio" in detectors:
+            found += detect_cancel_ratio(since=since, until=now)
+        mark.last_run_at = now
+        mark.save(update_fields=["last_trade_id", "last_run_at"])
+        if not found:
+            return {}
+        existing = set(Alert.objects.filter(fingerprint__in=[a.fingerprint for a in found])
+                       .values_list("fingerprint", flat=True))
+        new = [a for a in found if a.fingerprint not in existing]
+        Alert.objects.bulk_create(new, ignore_conflicts=True)
     counts: dict[str, int] = {}
     for a in new:
         counts[a.kind] = counts.get(a.kind, 0) + 1

@@ -11,6 +11,8 @@ ensure_local_secrets
 export DEBUG="${DEBUG:-0}"
 export DJANGO_SETTINGS_MODULE=config.settings
 PORT="${PORT:-8000}"
+LOGS="$STATE/logs"  # web.log, worker.log, beat.log: one JSON object per line (core.logs)
+mkdir -p "$LOGS"
 pids=()
 cleanup() {
   trap - INT TERM EXIT
@@ -23,9 +25,12 @@ cleanup() {
 trap cleanup INT TERM EXIT
 python manage.py migrate --noinput -v 0
 python manage.py collectstatic --noinput -v 0
-python manage.py seed_demo
+python manage.py seed_demo >>"$LOGS/setup.log"
+# gunicorn's access lines in the same JSON shape as the application's (request id from the response header)
+ACCESS_FORMAT='{"time": "%(t)s", "level": "INFO", "logger": "gunicorn.access", "message": "%(m)s %(U)s%(q)s %(s)s %(D)sus", "request_id": "%({x-request-id}o)s", "task_id": ""}'
 gunicorn config.wsgi:application --bind "127.0.0.1:$PORT" --workers "${WEB_WORKERS:-2}" \
-  --no-control-socket --access-logfile - --log-level warning &
+  --no-control-socket --access-logfile "$LOGS/web.log" --access-logformat "$ACCESS_FORMAT" \
+  --error-logfile "$LOGS/web.log" --log-level warning >>"$LOGS/web.log" 2>&1 &
 pids+=($!)
 # The worker runs under a tiny supervisor: Celery may exit on a broker outage (see README), and the
 # outbox sweeper relies on a worker coming back. TERM to the loop stops the worker and the loop.
@@ -35,26 +40,38 @@ supervise() {
   while true; do
     "$@" & child=$!
     wait "$child" || true
-    echo "worker exited; restarting in 2 s" >&2
+    echo "{\"level\": \"WARNING\", \"logger\": \"run.sh\", \"message\": \"worker exited; restarting in 2 s\"}" >&2
     sleep 2
   done
 }
 supervise celery -A config worker -Q "$(python -c 'from trading.settlement.routing import all_queues; print(",".join(all_queues()))')" \
-  --loglevel INFO --concurrency 2 --hostname "run-worker@%h" &
+  --loglevel INFO --concurrency 2 --hostname "run-worker@%h" >>"$LOGS/worker.log" 2>&1 &
 pids+=($!)
-celery -A config beat --loglevel INFO --schedule "$STATE/celerybeat-schedule" --pidfile= &
+# beat at WARNING: at INFO it logs every send (~144 lines a minute at idle); the jobs' own lines are in worker.log.
+# Levels come from LOG_LEVEL (Django's LOGGING applies to worker and beat; Celery's --loglevel does not).
+LOG_LEVEL="${BEAT_LOG_LEVEL:-WARNING}" celery -A config beat --schedule "$STATE/celerybeat-schedule" --pidfile= \
+  >>"$LOGS/beat.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.3; done
+# the banner only once everything is up: the web ready and a settlement worker's heartbeat seen
+for _ in $(seq 200); do
+  curl -fs "http://127.0.0.1:$PORT/readyz" 2>/dev/null | grep -q '"settlement_worker": "ok"' && break
+  sleep 0.3
+done
+PASSWORD=$(python manage.py shell -v 0 -c 'from accounts.demo import DEMO_PASSWORD; print(DEMO_PASSWORD)' 2>/dev/null)
 cat <<MSG
 
   Exchange is running.
     Console  : http://127.0.0.1:$PORT/   (web console: markets, desk, quotas, supervision, operations)
     Base URL : http://127.0.0.1:$PORT/api/v1/
     API docs : http://127.0.0.1:$PORT/api/docs/   (OpenAPI: /api/schema/)
-    Admin    : http://127.0.0.1:$PORT/admin/
-    Health   : http://127.0.0.1:$PORT/healthz  /readyz
-  Demo logins (password for all: $(python manage.py shell -v 0 -c 'from accounts.demo import DEMO_PASSWORD; print(DEMO_PASSWORD)' 2>/dev/null)):
+    Admin    : http://127.0.0.1:$PORT/admin/   (log in as operator_admin)
+    Health   : http://127.0.0.1:$PORT/healthz  /readyz   Metrics: http://127.0.0.1:$PORT/metrics (loopback)
+    Logs     : $LOGS/{web,worker,beat}.log (JSON lines; tail -f to follow)
+  Demo logins (password for all: $PASSWORD):
 $(python manage.py seed_demo --list-logins)
+  A token (then: curl -H "Authorization: Bearer <token>" http://127.0.0.1:$PORT/api/v1/me):
+    curl -s -X POST http://127.0.0.1:$PORT/api/v1/auth/login -H 'Content-Type: application/json' \\
+         -d '{"username": "operator_admin", "password": "$PASSWORD"}'
   Management commands against the same services: make manage ARGS="verify_ledger"
   Ctrl-C stops everything started here.
 MSG

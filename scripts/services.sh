@@ -121,15 +121,18 @@ ensure_services() {
   export REDIS_PORT PG_PORT
 }
 
+# ensure_venv [dev]: the runtime requirements (requirements.txt); with `dev`, the test and lint tools too
+# (requirements-dev.txt, which includes the runtime). Exact hashes: requirements*.lock (see README).
 ensure_venv() {
-  local py="${PYTHON:-python3}"
+  local py="${PYTHON:-python3}" req="$ROOT/requirements.txt" marker="$ROOT/.venv/.installed"
+  if [ "${1:-}" = dev ]; then req="$ROOT/requirements-dev.txt" marker="$ROOT/.venv/.installed-dev"; fi
   if [ ! -x "$ROOT/.venv/bin/python" ]; then
     "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "Python 3.11+ is required"
     "$py" -m venv "$ROOT/.venv" || { apt_install python3-venv; "$py" -m venv "$ROOT/.venv"; }
   fi
-  if [ ! -f "$ROOT/.venv/.installed" ] || [ "$ROOT/requirements.txt" -nt "$ROOT/.venv/.installed" ]; then
-    "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements.txt" || die "pip install failed"
-    touch "$ROOT/.venv/.installed"
+  if [ ! -f "$marker" ] || [ "$ROOT/requirements.txt" -nt "$marker" ] || [ "$req" -nt "$marker" ]; then
+    "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check -r "$req" || die "pip install failed"
+    touch "$marker"
   fi
   export PATH="$ROOT/.venv/bin:$PATH"
 }

@@ -9,7 +9,7 @@ export TEST_DATABASE_NAME="${TEST_DATABASE_NAME:-test_exchange_$$}"
 export CACHE_PREFIX="${CACHE_PREFIX:-rx-test-$$}"
 source "$(dirname "$0")/services.sh"
 cd "$ROOT"
-ensure_venv
+ensure_venv dev
 ensure_assets
 ensure_chromium
 ensure_services

@@ -32,6 +32,8 @@ SCENARIOS = {
     "report": (["trades", "seconds"], [("flow matrix over 1M trades < 1 s", "seconds", "<", 1)]),
     # the web console's main pages over the report's 1M trades (no goal set yet: measured, not judged)
     "console": (["p50_ms", "p99_ms", "pages"], []),
+    "surveillance": (["trades", "new_trades", "seconds", "idle_seconds"],
+                     [("surveillance over 5 s of new trades on 1M < 1 s", "seconds", "<", 1)]),
 }
 
 
@@ -118,6 +120,7 @@ def _fmt(v, unit=""):
 def summary(r: dict) -> str:
     m = r["machine"]
     op, st, lg, bd, vf, rp = (r[k] for k in ("order_place", "settlement", "ledger", "book_depth", "verify", "report"))
+    sv = r.get("surveillance", {})
     lines = [
         f"# Benchmarks — {r['date']}",
         "",
@@ -145,12 +148,14 @@ def summary(r: dict) -> str:
         f"{_fmt(vf.get('transactions_per_s'))} txn/s, peak RSS {_fmt(vf.get('peak_rss_mb'))} MB | | | RSS < 300 MB |",
         f"| report (flow matrix) | {_fmt(rp.get('seconds'))} s over {_fmt(rp.get('trades'))} trades | "
         f"direct GROUP BY {_fmt(rp.get('direct_group_by_seconds'))} s | | < 1 s |",
+        f"| surveillance (incremental) | {_fmt(sv.get('seconds'))} s over {_fmt(sv.get('new_trades'))} new of "
+        f"{_fmt(sv.get('trades'))} trades | idle run {_fmt(sv.get('idle_seconds'))} s | | < 1 s |",
         "",
         "Goals: " + "; ".join(f"{g['goal']}: {'met' if g['met'] else ('MISSED' if g['met'] is False else 'n/a')}"
                               for g in r["goals"]),
     ]
     reasons = [f"- {k}: {r[k]['reason']}" for k in ("order_place", "settlement", "ledger", "book_depth", "verify",
-                                                   "report") if r[k].get("reason")]
+                                                   "report", "surveillance") if r.get(k, {}).get("reason")]
     if lg.get("hordak_reason"):
         reasons.append(f"- ledger/hordak: {lg['hordak_reason']}")
     if reasons:

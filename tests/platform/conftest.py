@@ -23,3 +23,11 @@ def trading_world(make_market, make_org, make_member, client_for, fund, operator
     assert r.status_code == 201, r.json()
     w.listing = r.json()["id"]
     return w
+
+
+@pytest.fixture
+def world(make_org, make_member, make_market, operator_org, fast_passwords):
+    """The regulators and the operator of tests/support/rules.py (metrics, admin, operator tests)."""
+    from tests.support.rules import World
+
+    return World(make_org, make_member, make_market, operator_org)

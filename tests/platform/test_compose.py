@@ -1,4 +1,5 @@
-"""docker-compose.yml (not used by CI): the five services and the settings variables are there."""
+"""docker-compose.yml (not used by CI): the five services and the settings variables are there; the image
+is built once and reused; images are pinned by tag; the Dockerfile installs only the locked runtime."""
 from pathlib import Path
 
 import yaml
@@ -39,6 +40,21 @@ def test_commands():
 
 def test_dockerfile_builds_the_python_image():
     text = (ROOT / "Dockerfile").read_text()
-    assert text.startswith("#") and "FROM python:3.1" in text
-    assert "requirements.txt" in text and "gunicorn" in text
-    assert ".venv" in (ROOT / ".dockerignore").read_text()
+    assert text.startswith("#") and "FROM python:3.11.7-slim" in text
+    # the runtime only, as locked with hashes; neither the dev list nor its lock
+    assert "pip install --require-hashes -r requirements.lock" in text and "gunicorn" in text
+    assert "requirements-dev" not in text
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".venv", "tests", "bench", ".ci", "requirements-dev.txt", "requirements-dev.lock"} <= ignored
+
+
+def test_the_image_is_built_once_and_images_are_pinned():
+    services = load()["services"]
+    assert [name for name, s in services.items() if "build" in s] == ["web"]
+    assert services["worker"]["image"] == services["beat"]["image"] == services["web"]["image"]
+    for name, s in services.items():
+        image = s["image"]
+        tag = image.rsplit(":", 1)[1] if ":" in image else ""
+        assert tag and tag != "latest", (name, image)
+        if name in ("postgres", "redis"):
+            assert any(c.isdigit() for c in tag) and "." in tag, (name, image)  # a release, not a moving major

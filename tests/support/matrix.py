@@ -49,6 +49,7 @@ def build_world() -> World:
     from ledger.movements import movement_propose
     from ledger.services import asset_create, cash_deposit, rights_issue
     from marketplace.models import RulebookVersion
+    from marketplace.proposals import market_propose
     from marketplace.services import market_create
     from oversight.models import Alert, ApprovalRequest
     from trading.listings.services import listing_bid, listing_create
@@ -181,6 +182,9 @@ def build_world() -> World:
         rulebook = RulebookVersion.objects.create(version=1, effective_from=now - timedelta(days=365),
                                                   description="matrix")
     listing_event = AuditEvent.objects.get(object_type="listing", object_id=str(listing.id), action="listing.create")
+    # a market proposal by a second operator admin (the matrix's operator may confirm it: four eyes)
+    market_proposal = market_propose(actor=actor(member(o["operator"], "admin")), market=xm_market,
+                                     config={"fee_bps": 7}, reason="matrix")
 
     w.ids = {
         "B": o["B"].id, "A": o["A"].id, "C": o["C"].id, "county": o["county"].id,
@@ -191,6 +195,7 @@ def build_world() -> World:
         "asset_code": xm_market.asset.code, "fz_asset_code": fz_market.asset.code,
         "audit_event": listing_event.id, "movement": movement.id, "verification": verification.id,
         "invitation": invitation.id,
+        "market_proposal": market_proposal.id,
         # the fuzzing participant's (A's) own things, and C's public listings
         "A_order": a_sell.order.id, "A_trade": a_trade.id, "A_transaction": a_deposit.transaction_id,
         "A_membership": w.members["trader"].id, "fz_asset": fz_market.asset_id, "c_fixed": c_fixed.id,

@@ -99,6 +99,9 @@ MATRIX: dict[tuple[str, str], str] = {
     ("ledger-export-jsonl", "get"):             "-  -  -  -  +  +  +  -  -  -",
     ("ledger-export-xlsx", "get"):              "-  -  -  -  +  +  +  -  -  -",
     ("ledger-holdings", "get"):                 "-  +  +  +  +  +  +  +  +  +",
+    # the whole register: the operator and regulators
+    ("ledger-register-holdings", "get"):        "-  -  -  -  +  +  +  -  -  -",
+    ("ledger-register-conservation", "get"):    "-  -  -  -  +  +  +  -  -  -",
     # county: the right originates in Xiamen
     ("ledger-issuances", "post"):               "-  -  -  -  -  -  +  -  -  -",
     # maker–checker requests: everyone lists what they may see; B's deposit proposal (by an operator trader)
@@ -123,6 +126,14 @@ MATRIX: dict[tuple[str, str], str] = {
     ("market-detail", "get"):                   "-  +  +  +  +  +  +  +  +  +",
     ("market-halt", "post"):                    "-  -  -  -  -  -  +  -  -  -",
     ("market-list", "get"):                     "-  +  +  +  +  +  +  +  +  +",
+    # markets without code: the operator's admins propose (a 400 / 202 for the empty body) …
+    ("market-list", "post"):                    "-  -  -  -  -  -  +  -  -  -",
+    ("market-detail", "patch"):                 "-  -  -  -  -  -  +  -  -  -",
+    # … and another person of the operator confirms (the proposal is by a second operator admin)
+    ("market-proposal-list", "get"):            "-  -  -  -  -  -  +  -  -  -",
+    ("market-proposal-detail", "get"):          "-  -  -  -  -  -  +  -  -  -",
+    ("market-proposal-confirm", "post"):        "-  -  -  -  -  -  +  -  -  -",
+    ("market-proposal-reject", "post"):         "-  -  -  -  -  -  +  -  -  -",
     ("market-resume", "post"):                  "-  -  -  -  -  -  +  -  -  -",
     ("market-trades", "get"):                   "-  +  +  +  +  +  +  +  +  +",
     ("order-cancel", "post"):                   "-  -  -  -  -  -  -  +  +  -",
@@ -268,6 +279,7 @@ def url_kwargs(name: str, w: World) -> dict:
         return {"version": i["rulebook"]}
     by_prefix = [
         ("organization-", "B"), ("membership-", "membership"), ("ledger-transaction", "transaction"),
+        ("market-proposal-", "market_proposal"),
         ("market-", "market"), ("order-", "order"), ("trade-", "trade"), ("listing-", "listing"),
         ("webhook-", "webhook"), ("oversight-trade", "trade"), ("oversight-organization-", "B"),
         ("oversight-market-", "market"), ("oversight-approv", "approval"), ("oversight-reject", "approval"),
@@ -303,6 +315,7 @@ BODIES = {
     ("oversight-organization-unfreeze", "post"): lambda w: _reason(),
     ("oversight-market-halt", "post"): lambda w: _reason(),
     ("oversight-market-resume", "post"): lambda w: _reason(),
+    ("market-proposal-reject", "post"): lambda w: _reason(),
     ("oversight-reject", "post"): lambda w: _reason(),
     ("oversight-object", "post"): lambda w: _reason(),
     ("ledger-movement-reject", "post"): lambda w: _reason(),

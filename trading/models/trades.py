@@ -82,6 +82,9 @@ class Order(models.Model):
             models.Index(models.F("market"), models.F("price").desc(), models.F("id"), name="order_book_bids",
                          condition=Q(status="open", side="buy")),
             models.Index(fields=["organization", "status", "id"]),
+            # surveillance's cancel-to-trade ratio reads a window of owner cancels (oversight.surveillance)
+            models.Index(fields=["updated_at"], name="order_owner_cancels",
+                         condition=Q(status="cancelled", cancel_reason="cancelled_by_owner")),
         ]
 
 

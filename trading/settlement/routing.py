@@ -9,13 +9,14 @@ Order is a nicety, not a correctness condition: every trade's escrow is already 
 independently, and duplicates are harmless (trade row lock + ledger idempotency key).
 
 `webhooks`: outgoing HTTP to participants, kept off the settlement queues so that a slow endpoint can
-never delay a settlement. `default`: beat jobs (sweepers, sealing, session roll-over).
+never delay a settlement. `beat`: the periodic jobs beat sends (sweepers, sealing, session roll-over,
+surveillance), so a long one never takes a settlement worker's turn. `default`: anything else.
 """
 from __future__ import annotations
 
 from django.conf import settings
 
-from trading.common.queues import DEFAULT_QUEUE, WEBHOOK_QUEUE
+from trading.common.queues import BEAT_QUEUE, DEFAULT_QUEUE, WEBHOOK_QUEUE
 
 
 def settlement_shard(market_id: int | None, listing_id: int | None = None) -> int:
@@ -33,17 +34,17 @@ def settlement_queues() -> list[str]:
 
 def all_queues() -> list[str]:
     """Every queue of the deployment: what a single all-in-one worker consumes (`make run`, tests)."""
-    return [DEFAULT_QUEUE, WEBHOOK_QUEUE] + settlement_queues()
+    return [DEFAULT_QUEUE, BEAT_QUEUE, WEBHOOK_QUEUE] + settlement_queues()
 
 
 def queues_for_worker(index: int, count: int, *, service_queues: bool | None = None) -> list[str]:
     """The queues worker `index` of `count` consumes when settlement is spread over `count` workers:
-    every count-th settlement queue, plus `default` and `webhooks` on worker 0 (or wherever
+    every count-th settlement queue, plus `default`, `beat` and `webhooks` on worker 0 (or wherever
     `service_queues` says). `python -c 'from trading.settlement.routing import queues_for_worker as q;
     print(",".join(q(0, 3)))'` prints the -Q argument."""
     if not 0 <= index < count:
         raise ValueError("need 0 <= index < count")
     mine = [q for n, q in enumerate(settlement_queues()) if n % count == index]
     if service_queues if service_queues is not None else index == 0:
-        mine = [DEFAULT_QUEUE, WEBHOOK_QUEUE] + mine
+        mine = [DEFAULT_QUEUE, BEAT_QUEUE, WEBHOOK_QUEUE] + mine
     return mine
