@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.shortcuts import get_object_or_404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.plumbing import build_array_type, build_basic_type
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -124,7 +125,11 @@ class TradeDossierView(OversightView):
 
 
 class TradeExportView(OversightView):
-    @extend_schema(parameters=[FMT], responses={(200, "text/csv"): OpenApiTypes.STR,
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = TradeFilter  # read by the schema (filters=True): the export takes the search's filters
+    queryset = Trade.objects.none()
+
+    @extend_schema(parameters=[FMT], filters=True, responses={(200, "text/csv"): OpenApiTypes.STR,
                                                 (200, "application/x-ndjson"): OpenApiTypes.STR},
                    description="Every trade matching the trade-search filters, streamed (constant memory).")
     def get(self, request, fmt: str):
@@ -149,7 +154,11 @@ class AuditListView(OversightList):
 
 
 class AuditExportView(OversightView):
-    @extend_schema(parameters=[FMT], responses={(200, "text/csv"): OpenApiTypes.STR,
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = AuditFilter  # read by the schema (filters=True)
+    queryset = AuditEvent.objects.none()
+
+    @extend_schema(parameters=[FMT], filters=True, responses={(200, "text/csv"): OpenApiTypes.STR,
                                                 (200, "application/x-ndjson"): OpenApiTypes.STR})
     def get(self, request, fmt: str):
         qs = AuditFilter(request.query_params, queryset=_scope(request).by_region_codes(AuditEvent.objects.all()),
