@@ -43,6 +43,8 @@ _STATUS_TEXT = {
 # deprecated query parameters by path (default: the old range names from/to); checkpoints/consistency's
 # from/to are tree sizes (RFC 6962's first/second), not a date range
 _DEPRECATED_PARAMS = {"/api/v1/checkpoints/consistency": ()}
+# old names kept one release beside the new ones (README, API conventions)
+_DEPRECATED_PROPERTIES = {"PendingApprovalRow": ("rules", "required")}
 _ENVELOPE = {"$ref": "#/components/schemas/ErrorEnvelope"}
 
 
@@ -100,6 +102,9 @@ def postprocess(result, generator, request, public):
 
     from .api import StrictSerializer
     internal = inspect.cleandoc(StrictSerializer.__doc__ or "")
+    for name, fields in _DEPRECATED_PROPERTIES.items():
+        for field_name in fields if name in schemas else ():  # absent when only part of the API is generated
+            schemas[name]["properties"][field_name]["deprecated"] = True
     for component in schemas.values():
         description = component.get("description", "")
         if description == internal or "context[" in description:

@@ -26,7 +26,7 @@ from marketplace.rules import rule_kinds
 from trading.models import Trade
 
 from . import approvals as approval_services
-from . import reports, services
+from . import reports, serializers, services
 from .dossier import trade_dossier
 from .exports import AUDIT_COLUMNS, TRADE_COLUMNS, audit_rows, streaming, trade_rows
 from .filters import AlertFilter, ApprovalFilter, AuditFilter, TradeFilter
@@ -359,7 +359,7 @@ class VolumeReportView(OversightView):
     @extend_schema(parameters=REPORT_DATES + [
         OpenApiParameter("period", OpenApiTypes.STR, enum=list(reports.PERIODS)),
         OpenApiParameter("by", OpenApiTypes.STR, enum=["origin", "destination"]),
-        OpenApiParameter("region", OpenApiTypes.STR)], responses={200: OpenApiTypes.OBJECT})
+        OpenApiParameter("region", OpenApiTypes.STR)], responses={200: serializers.VolumeReportSerializer})
     def get(self, request):
         q = request.query_params
         rows = reports.volume_report(_scope(request), period=_choice(request, "period", reports.PERIODS, "month"),
@@ -371,7 +371,7 @@ class VolumeReportView(OversightView):
 
 
 class FlowReportView(OversightView):
-    @extend_schema(parameters=REPORT_DATES, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(parameters=REPORT_DATES, responses={200: serializers.FlowReportSerializer})
     def get(self, request):
         rows = reports.flow_matrix(_scope(request), level=_choice(request, "level", reports.LEVELS, "county"),
                                    since=_date(request, "since"), until=_date(request, "until"),
@@ -380,7 +380,7 @@ class FlowReportView(OversightView):
 
 
 class FarmlandProceedsView(OversightView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: serializers.FarmlandProceedsReportSerializer})
     def get(self, request):
         return Response({"rows": reports.farmland_proceeds(_scope(request))})
 
@@ -388,7 +388,7 @@ class FarmlandProceedsView(OversightView):
 class ConcentrationView(OversightView):
     @extend_schema(parameters=[OpenApiParameter("top", OpenApiTypes.INT), OpenApiParameter("asset", OpenApiTypes.INT),
                                OpenApiParameter("right_type", OpenApiTypes.STR)],
-                   responses={200: OpenApiTypes.OBJECT})
+                   responses={200: serializers.ConcentrationReportSerializer})
     def get(self, request):
         q = request.query_params
         try:
@@ -401,7 +401,7 @@ class ConcentrationView(OversightView):
 
 
 class PendingApprovalsReportView(OversightView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: serializers.PendingApprovalsReportSerializer})
     def get(self, request):
         return Response(reports.pending_approvals(_scope(request)))
 
