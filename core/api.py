@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC
 from decimal import Decimal, InvalidOperation
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_filters import IsoDateTimeFilter
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination, PageNumberPagination
@@ -64,12 +66,13 @@ class MinorUnitField(serializers.CharField):
     """A decimal string at the edge, integer minor units inside. `scale` may be an int or a callable
     taking the serializer's context (for per-asset scales validated in the serializer's `validate`)."""
 
+    # the project's own field messages go through gettext (locale/zh_Hans); codes stay core.errors' table
     default_error_messages = {
-        "invalid": "Enter a decimal number as a string, e.g. \"12.50\".",
+        "invalid": gettext_lazy("Enter a decimal number as a string, e.g. \"12.50\"."),
         # the code of the one error table (core.errors), so that the envelope names it
-        "too_many_decimals": "Ensure there are no more than {scale} decimal places.",
-        "positive": "Must be greater than zero.",
-        "too_large": "Value is too large.",
+        "too_many_decimals": gettext_lazy("Ensure there are no more than {scale} decimal places."),
+        "positive": gettext_lazy("Must be greater than zero."),
+        "too_large": gettext_lazy("Value is too large."),
     }
 
     def __init__(self, *, scale: int | None = None, positive: bool = True, **kwargs):
@@ -112,11 +115,12 @@ def decimal_to_minor_or_error(value: Decimal, scale: int, field: str) -> int:
         minor = to_minor(value, scale)
     except ValueError:
         raise serializers.ValidationError(
-            {field: [serializers.ErrorDetail(f"Ensure there are no more than {scale} decimal places.",
-                                             code="too_many_decimals")]}
+            {field: [serializers.ErrorDetail(_("Ensure there are no more than {scale} decimal places.").format(
+                scale=scale), code="too_many_decimals")]}
         )
     if abs(minor) >= 2**62:
-        raise serializers.ValidationError({field: [serializers.ErrorDetail("Value is too large.", code="too_large")]})
+        raise serializers.ValidationError({field: [serializers.ErrorDetail(_("Value is too large."),
+                                                                           code="too_large")]})
     return minor
 
 
@@ -130,5 +134,5 @@ class UtcIsoDateTimeFilter(IsoDateTimeFilter):
                 value = value.astimezone(UTC)
             except OverflowError:
                 raise serializers.ValidationError(
-                    {self.field_name: [serializers.ErrorDetail("time out of range", code="invalid")]})
+                    {self.field_name: [serializers.ErrorDetail(_("time out of range"), code="invalid")]})
         return super().filter(qs, value)

@@ -47,6 +47,7 @@ from django.utils import timezone
 
 from accounts.models import Organization, Region
 from core.errors import register
+from core.money import from_minor
 from ledger.models import Account
 
 from .models import DischargePermit, NonAttainmentFlag, RulebookVersion
@@ -102,18 +103,20 @@ S_SCOPE_DENIED = register_rule_code("S-SCOPE-001", "{right_type} 不得跨{level
                                     "{right_type} rights may not cross {level} lines")
 S_SCOPE_APPROVAL = register_rule_code("S-SCOPE-002", "{right_type} 跨{level}交易须经 {jurisdiction} 审批",
                                       "{right_type} rights crossing {level} lines need approval by {jurisdiction}")
-P_BELOW_FLOOR = register_rule_code("P-PRICE-001", "价格低于指导价下限 {floor} 分",
-                                   "The price is below the guided floor of {floor} fen")
-P_ABOVE_CEILING = register_rule_code("P-PRICE-002", "价格高于指导价上限 {ceiling} 分",
-                                     "The price is above the guided ceiling of {ceiling} fen")
-P_BELOW_FEE = register_rule_code("P-PRICE-003", "价格低于有偿使用费 {floor} 分",
-                                 "The price is below the paid-use fee of {floor} fen")
-H_LIMIT = register_rule_code("H-LIMIT-001", "持有量将超过上限 {limit}",
-                             "The holding would exceed the limit of {limit} units")
-L_LOT_MIN = register_rule_code("L-LOT-001", "单笔挂牌数量低于下限 {minimum}",
-                               "The lot is below the minimum of {minimum} units")
-L_LOT_MAX = register_rule_code("L-LOT-002", "单笔挂牌数量高于上限 {maximum}",
-                               "The lot is above the maximum of {maximum} units")
+# amounts a person reads are in the asset's unit: prices in yuan ({floor_yuan}), quantities in the
+# instrument's unit; the params keep the minor units (floor, ceiling) for machines (dossiers)
+P_BELOW_FLOOR = register_rule_code("P-PRICE-001", "价格低于指导价下限 {floor_yuan} 元",
+                                   "The price is below the guided floor of {floor_yuan} yuan")
+P_ABOVE_CEILING = register_rule_code("P-PRICE-002", "价格高于指导价上限 {ceiling_yuan} 元",
+                                     "The price is above the guided ceiling of {ceiling_yuan} yuan")
+P_BELOW_FEE = register_rule_code("P-PRICE-003", "价格低于有偿使用费 {floor_yuan} 元",
+                                 "The price is below the paid-use fee of {floor_yuan} yuan")
+H_LIMIT = register_rule_code("H-LIMIT-001", "持有量将超过上限 {limit} {unit}",
+                             "The holding would exceed the limit of {limit} {unit}")
+L_LOT_MIN = register_rule_code("L-LOT-001", "单笔挂牌数量低于下限 {minimum} {unit}",
+                               "The lot is below the minimum of {minimum} {unit}")
+L_LOT_MAX = register_rule_code("L-LOT-002", "单笔挂牌数量高于上限 {maximum} {unit}",
+                               "The lot is above the maximum of {maximum} {unit}")
 Q_KIND = register_rule_code("Q-ELIG-001", "该类机构不得买入此类权益",
                             "This kind of organization may not buy these rights")
 Q_PERMIT = register_rule_code("Q-ELIG-002", "买方没有有效的排污许可证",
@@ -546,9 +549,10 @@ class GuidedPriceRule(BaseRule):
         if p["region"] and not self.facts.covers(p["region"], ctx.asset.origin_region_id):
             return None
         if p["floor"] is not None and ctx.price < p["floor"]:
-            return self.refuse(P_BELOW_FEE if p["basis"] == "paid_use_fee" else P_BELOW_FLOOR, floor=p["floor"])
+            return self.refuse(P_BELOW_FEE if p["basis"] == "paid_use_fee" else P_BELOW_FLOOR, floor=p["floor"],
+                               floor_yuan=from_minor(p["floor"], 2))
         if p["ceiling"] is not None and ctx.price > p["ceiling"]:
-            return self.refuse(P_ABOVE_CEILING, ceiling=p["ceiling"])
+            return self.refuse(P_ABOVE_CEILING, ceiling=p["ceiling"], ceiling_yuan=from_minor(p["ceiling"], 2))
         return None
 
 
@@ -584,7 +588,7 @@ class HoldingLimitRule(BaseRule):
         limit = int(self.params["max_units"].scaleb(ctx.asset.scale))
         held = (ctx.holdings or ledger_holdings)(ctx.buyer, ctx.asset)
         if held + ctx.quantity > limit:
-            return self.refuse(H_LIMIT, limit=str(self.params["max_units"]),
+            return self.refuse(H_LIMIT, limit=str(self.params["max_units"]), unit=ctx.asset.unit,
                                after=_units_str(held + ctx.quantity, ctx.asset.scale))
         return None
 
@@ -614,9 +618,9 @@ class LotLimitRule(BaseRule):
         lo, hi = self.params["min_units"], self.params["max_units"]
         scale = ctx.asset.scale
         if lo is not None and ctx.quantity < lo.scaleb(scale):
-            return self.refuse(L_LOT_MIN, minimum=str(lo))
+            return self.refuse(L_LOT_MIN, minimum=str(lo), unit=ctx.asset.unit)
         if hi is not None and ctx.quantity > hi.scaleb(scale):
-            return self.refuse(L_LOT_MAX, maximum=str(hi))
+            return self.refuse(L_LOT_MAX, maximum=str(hi), unit=ctx.asset.unit)
         return None
 
 

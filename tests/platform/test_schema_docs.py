@@ -92,7 +92,7 @@ def test_no_internal_docstrings_as_descriptions(schema):
 
 def test_reports_are_typed_and_export_filters_declared(schema):
     document, _ = schema
-    for path, method, operation in operations(document):
+    for path, _method, operation in operations(document):
         if path.startswith("/api/v1/oversight/reports/"):
             body = operation["responses"]["200"]["content"]["application/json"]["schema"]
             assert "$ref" in body, path  # a named component, not a free-form object

@@ -104,9 +104,12 @@ MATRIX: dict[tuple[str, str], str] = {
     ("market-candles", "get"):                  "-  +  +  +  +  +  +  +  +  +",
     ("market-close", "post"):                   "-  -  -  -  -  -  +  -  -  -",
     ("market-detail", "get"):                   "-  +  +  +  +  +  +  +  +  +",
+    # the participant view of the rules and of one's own eligibility: every member
+    ("market-eligibility", "get"):              "-  +  +  +  +  +  +  +  +  +",
     ("market-halt", "post"):                    "-  -  -  -  -  -  +  -  -  -",
     ("market-list", "get"):                     "-  +  +  +  +  +  +  +  +  +",
     ("market-resume", "post"):                  "-  -  -  -  -  -  +  -  -  -",
+    ("market-rules", "get"):                    "-  +  +  +  +  +  +  +  +  +",
     ("market-trades", "get"):                   "-  +  +  +  +  +  +  +  +  +",
     ("order-cancel", "post"):                   "-  -  -  -  -  -  -  +  +  -",
     # own orders only, the operator included

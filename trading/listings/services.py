@@ -40,12 +40,14 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
 from accounts.models import TRADING_KINDS, Organization
 from core import conf
 from core.errors import DomainError
+from core.money import from_minor
 from ledger.errors import ASSET_EXPIRED, EVIDENCE_REQUIRED, INSUFFICIENT_BALANCE, NOT_A_RIGHT, UNKNOWN_ASSET
 from ledger.models import Asset
 from ledger.posting import accounts_lock
@@ -504,7 +506,8 @@ def listing_bid(*, actor: Actor, bidder: Organization, listing_id: int, amount: 
         previous = _ranking(listing).select_for_update().first()
         if previous and amount < previous.amount + listing.min_increment:
             raise DomainError(BID_BELOW_INCREMENT,
-                           fields={"price": f"at least {previous.amount + listing.min_increment} fen per unit"})
+                              fields={"price": gettext("at least {minimum} yuan per unit").format(
+                                  minimum=from_minor(previous.amount + listing.min_increment, 2))})
     else:
         previous = _ranking(listing).filter(bidder=bidder).select_for_update().first()
     rule_version, _ = _rules("bid", asset, now, buyer=bidder, seller=listing.seller, price=amount,

@@ -28,11 +28,13 @@ from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
 from accounts.models import Organization
 from core.errors import DomainError
+from core.money import from_minor
 from core.prepared import JoinedRow, PreparedQuery
 from ledger.models import Account, Asset
 from ledger.posting import accounts_ensure
@@ -231,14 +233,21 @@ def _check_order(market: Market, organization: Organization, price: int, quantit
     if market.asset.is_expired(now.astimezone(LOCAL).date()):
         raise DomainError("asset_expired", fields={"market": f"{market.asset.code} expired on {market.asset.valid_to}"})
     if price % market.tick_size:
-        raise DomainError(market_errors.PRICE_OFF_TICK, fields={"price": f"tick size is {market.tick_size} fen"})
+        raise DomainError(market_errors.PRICE_OFF_TICK, fields={"price": gettext("tick size is {tick} yuan").format(
+            tick=from_minor(market.tick_size, 2))})
     if quantity % market.lot_size:
-        raise DomainError(market_errors.QUANTITY_OFF_LOT, fields={"quantity": f"lot size is {market.lot_size}"})
+        raise DomainError(market_errors.QUANTITY_OFF_LOT, fields={"quantity": gettext(
+            "lot size is {lot} {unit}").format(
+            lot=from_minor(market.lot_size, market.asset.scale), unit=market.asset.unit)})
     if quantity < market.min_quantity:
-        raise DomainError(market_errors.BELOW_MIN_QUANTITY, fields={"quantity": f"minimum is {market.min_quantity}"})
+        raise DomainError(market_errors.BELOW_MIN_QUANTITY, fields={"quantity": gettext(
+            "minimum is {minimum} {unit}").format(
+            minimum=from_minor(market.min_quantity, market.asset.scale), unit=market.asset.unit)})
     band = price_band(market)
     if band and not band[0] <= price <= band[1]:
-        raise DomainError(market_errors.PRICE_OUTSIDE_BAND, fields={"price": f"allowed {band[0]}..{band[1]} fen"})
+        raise DomainError(market_errors.PRICE_OUTSIDE_BAND,
+                          fields={"price": gettext("allowed {low}..{high} yuan").format(
+                              low=from_minor(band[0], 2), high=from_minor(band[1], 2))})
 
 
 def _rule_check(*, stage, market, buyer, seller, price, quantity, now) -> tuple[int | None, object]:
