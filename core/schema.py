@@ -113,6 +113,8 @@ def postprocess(result, generator, request, public):
     for path, methods in result.get("paths", {}).items():
         for method, operation in methods.items():
             operation["tags"] = [_tag(path)]
+            if operation.get("security") == [{}]:
+                operation["security"] = []  # explicitly none: generated clients then need no token here
             for parameter in operation.get("parameters", []):
                 # date ranges are since/until; from/to stay one release as deprecated aliases
                 if parameter["in"] == "query" and parameter["name"] in _DEPRECATED_PARAMS.get(path, ("from", "to")):
