@@ -18,8 +18,9 @@ RUN pip install -r requirements.txt
 
 COPY . .
 
-# settings refuse to load without SECRET_KEY when DEBUG is off: a throwaway one, for collectstatic only
-RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v 0
+# settings refuse to load without keys when DEBUG is off: collectstatic needs none (DEBUG=1, a random throwaway)
+RUN DEBUG=1 SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    python manage.py collectstatic --noinput -v 0
 
 RUN useradd --system --uid 10001 --home /app exchange && chown -R exchange /app
 USER exchange

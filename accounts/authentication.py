@@ -1,47 +1,16 @@
 """Bearer-token authentication. `Authorization: Bearer <secret>`; the token names one membership,
 which fixes the acting organization and role for the request (`request.auth.membership`)."""
-import functools
-
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from core.prepared import JoinedRow, PreparedQuery
-
-from .models import ApiToken, Membership, Organization, User
-
-
-class _TokenQuery:
-    """The token with its membership, user and organization: what
-    `select_related("membership__user", "membership__organization")` reads, prepared once per database
-    session. Every request runs it, and planning the four-way join cost several times its execution."""
-
-    def __init__(self):
-        self.row = JoinedRow((ApiToken, "t"), (Membership, "m"), (User, "u"), (Organization, "o"))
-        self.query = PreparedQuery(f"""SELECT {self.row.columns}
-                                         FROM {ApiToken._meta.db_table} t
-                                         JOIN {Membership._meta.db_table} m ON m.id = t.membership_id
-                                         JOIN {User._meta.db_table} u ON u.id = m.user_id
-                                         JOIN {Organization._meta.db_table} o ON o.id = m.organization_id
-                                        WHERE t.key_hash = %s""", ["varchar"])
-
-    def run(self, key_hash: str) -> ApiToken | None:
-        loaded = self.row.fetch(self.query, [key_hash])
-        if loaded is None:
-            return None
-        (token, membership, user, organization), _ = loaded
-        Membership._meta.get_field("user").set_cached_value(membership, user)
-        Membership._meta.get_field("organization").set_cached_value(membership, organization)
-        ApiToken._meta.get_field("membership").set_cached_value(token, membership)
-        return token
-
-
-@functools.cache
-def _token_query() -> _TokenQuery:
-    return _TokenQuery()
+from .models import ApiToken
+from .sql import TOKEN_WITH_MEMBERSHIP
 
 
 def token_with_membership(secret: str) -> ApiToken | None:
-    return _token_query().run(ApiToken.hash_secret(secret))
+    """The token with its membership, user and organization loaded (one prepared statement), or None."""
+    loaded = TOKEN_WITH_MEMBERSHIP.one(key_hash=ApiToken.hash_secret(secret))
+    return None if loaded is None else loaded[0]
 
 
 class TokenAuthentication(authentication.BaseAuthentication):

@@ -65,8 +65,9 @@ fi
 command -v wrk >/dev/null || (apt_install wrk) || true
 command -v wrk >/dev/null || echo "wrk: not installed and apt-get install wrk failed" >> "$REASONS"
 
-export ENABLE_BENCH_APP=1 DEBUG=0 SECRET_KEY="bench-secret-not-for-production" DJANGO_SETTINGS_MODULE=config.settings
-export LEDGER_SIGNING_KEY="bench-ledger-key" ALLOWED_HOSTS="127.0.0.1,localhost"
+source "$REPO/scripts/secrets.sh"
+ensure_local_secrets
+export ENABLE_BENCH_APP=1 DEBUG=0 DJANGO_SETTINGS_MODULE=config.settings ALLOWED_HOSTS="127.0.0.1,localhost"
 python manage.py migrate --noinput -v 0
 python -m bench.drivers.seed
 

@@ -3,6 +3,7 @@
 DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG, ALLOWED_HOSTS and LEDGER_SIGNING_KEY are the knobs;
 `make run` / `make test` export them for the project-local services they start.
 """
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -18,8 +19,50 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY") or ("dev-insecure-key" if DEBUG else None)
-if not SECRET_KEY:
-    raise RuntimeError("SECRET_KEY must be set when DEBUG is off")
+# Strings that were ever published in this repository (scripts, compose, Dockerfile, docs): never a
+# production key. `make run`/`make test` generate a random key under .state/ instead (scripts/secrets.sh).
+KNOWN_INSECURE_KEYS = frozenset({
+    "dev-insecure-key", "local-dev-secret-not-for-production", "test-secret-key", "change-me-compose-secret-key",
+    "collectstatic-only", "bench-secret-not-for-production", "bench-ledger-key", "change-me", "secret",
+})
+
+
+def _read_key_file(path: str | None) -> str | None:
+    return Path(path).read_text() if path else None
+
+
+# The ledger's Ed25519 checkpoint key (PEM or 64 hex digits), in the environment or a file (ledger.keys).
+LEDGER_SIGNING_KEY = os.environ.get("LEDGER_SIGNING_KEY") or _read_key_file(os.environ.get("LEDGER_SIGNING_KEY_FILE"))
+# The old HMAC secret, only to re-check checkpoints signed before Ed25519 (README: checkpoint keys).
+LEDGER_LEGACY_HMAC_KEY = os.environ.get("LEDGER_LEGACY_HMAC_KEY") or None
+
+
+def _refuse_insecure_keys() -> None:
+    """With DEBUG off: no missing, published or weak SECRET_KEY, and a valid ledger key of its own."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    if not SECRET_KEY:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+    if (SECRET_KEY in KNOWN_INSECURE_KEYS or SECRET_KEY.startswith("django-insecure")
+            or len(SECRET_KEY) < 32 or len(set(SECRET_KEY)) < 8):
+        raise ImproperlyConfigured("SECRET_KEY is a published or development key (or shorter than 32 "
+                                   "characters): generate one, e.g. python -c 'import secrets; "
+                                   "print(secrets.token_urlsafe(50))'")
+    if not LEDGER_SIGNING_KEY:
+        raise ImproperlyConfigured("LEDGER_SIGNING_KEY (or LEDGER_SIGNING_KEY_FILE) must be set when DEBUG is off: "
+                                   "python -m ledger.keys generate > ledger-signing-key.pem")
+    if LEDGER_SIGNING_KEY.strip() == SECRET_KEY.strip() or LEDGER_SIGNING_KEY.strip() in KNOWN_INSECURE_KEYS:
+        raise ImproperlyConfigured("LEDGER_SIGNING_KEY must be a key of its own, not SECRET_KEY or a published one")
+    from ledger.keys import BadKey, load_private_key
+
+    try:
+        load_private_key(LEDGER_SIGNING_KEY)
+    except BadKey as exc:
+        raise ImproperlyConfigured(f"LEDGER_SIGNING_KEY: {exc}") from None
+
+
+if not DEBUG:
+    _refuse_insecure_keys()
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h.strip()]
 
 INSTALLED_APPS = [
@@ -32,6 +75,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from this project (no CDN)
     "core",
     "accounts",
     "ledger",
@@ -44,7 +88,9 @@ if env_bool("ENABLE_BENCH_APP"):  # `make bench` only: the bare ceiling endpoint
 
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
+    "core.middleware.ApiLimitsMiddleware",  # body size, NUL, Cache-Control: no-store under /api/
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",  # admin and API docs
     "whitenoise.middleware.WhiteNoiseMiddleware",  # the admin's static files under gunicorn
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -112,7 +158,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsMember"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.StrictJSONParser"],  # size, depth and NUL limits
     "DEFAULT_RENDERER_CLASSES": ["core.api.JSONRenderer"],  # times as +08:00 everywhere
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "core.api.DefaultPagination",
@@ -132,6 +178,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # the docs pages load nothing from another host (README: security; CSP in core.middleware)
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # no validator badge: Swagger UI would otherwise send the schema's URL to validator.swagger.io
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "ENUM_NAME_OVERRIDES": {
         "OrganizationKindEnum": "accounts.models.OrganizationKind",
         "OrganizationStatusEnum": "accounts.models.OrganizationStatus",
@@ -171,7 +223,6 @@ SETTLEMENT_QUEUES = int(os.environ.get("SETTLEMENT_QUEUES", "4"))
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULE = {}  # filled by each app's `beat_schedule` in config.celery
 
-LEDGER_SIGNING_KEY = os.environ.get("LEDGER_SIGNING_KEY", SECRET_KEY)
 LEDGER_SEAL_INTERVAL_SECONDS = float(os.environ.get("LEDGER_SEAL_INTERVAL_SECONDS", "5"))
 
 LOGGING = {
@@ -188,6 +239,42 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- input limits (README: security) -----------------------------------------------------------------
+# Request bodies above this many bytes are refused with 413 before they are read (Content-Length) or
+# while they are read (chunked); Django's own form parsing uses the same limit.
+REQUEST_MAX_BYTES = int(os.environ.get("REQUEST_MAX_BYTES", str(1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
+# JSON nested deeper than this is refused (400) before it is parsed (no recursion on attacker input).
+JSON_MAX_DEPTH = int(os.environ.get("JSON_MAX_DEPTH", "32"))
+# Plausibility caps per unit, in whole units: an amount (deposit, issuance, order, listing, bid) above
+# its unit's cap is refused with 400 amount_out_of_range; units not listed use "*". Every amount is also
+# kept below 2**62 minor units so that a sum of two never overflows PostgreSQL's bigint. Override as
+# JSON, e.g. AMOUNT_CAPS='{"CNY": "1000000000000", "t": "100000000"}'.
+AMOUNT_CAPS = {
+    "CNY": "1000000000000",  # 1 trillion yuan: a price per unit, a deposit or a withdrawal
+    "t": "100000000",  # emission rights, tonnes
+    "tCO2": "10000000000",  # carbon allowances
+    "tce": "1000000000",  # energy-use rights, tonnes of coal equivalent
+    "m3": "1000000000000",  # water rights
+    "mu": "100000000",  # farmland quota (Fujian's land area is about 1.8e8 mu)
+    "MWh": "10000000000",  # power generation rights
+    "*": "1000000000000",
+    **json.loads(os.environ.get("AMOUNT_CAPS", "{}")),
+}
+
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+# Served over HTTPS (SECURE_HTTPS=1, e.g. behind a TLS-terminating proxy that sets X-Forwarded-Proto):
+# HSTS for a year, cookies only over HTTPS, plain HTTP redirected (health checks stay reachable).
+SECURE_HTTPS = env_bool("SECURE_HTTPS", False)
+if SECURE_HTTPS:
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    if env_bool("TRUST_X_FORWARDED_PROTO", True):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

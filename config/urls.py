@@ -1,7 +1,7 @@
 from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core.health import healthz, readyz
 
@@ -16,14 +16,19 @@ api_v1 = [
     path("", include("oversight.urls")),
 ]
 
-handler404 = "core.handlers.handler404"  # the API's error envelope, not Django's HTML page
+# the API's error envelope under /api/, Django's plain pages elsewhere (never the URL map)
+handler400 = "core.handlers.handler400"
+handler403 = "core.handlers.handler403"
+handler404 = "core.handlers.handler404"
+handler500 = "core.handlers.handler500"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # the split view serves Swagger UI's start-up script as a file: no inline script, so a strict CSP holds
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),
 ]
 if apps.is_installed("bench"):  # only with ENABLE_BENCH_APP=1 (`make bench`)

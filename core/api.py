@@ -2,9 +2,11 @@
 decimal ↔ minor-unit fields (the arithmetic itself is `core.money`)."""
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -64,36 +66,73 @@ def error_responses(*statuses: int) -> dict:
     return {status: ErrorEnvelopeSerializer for status in statuses}
 
 
+# The one shape of a number at the edge (README: exact numbers): ASCII digits, an optional minus sign and
+# fraction. Decimal() and str.isdigit() also take "1e3", "1_000", " 2", "+2", "NaN", full-width "１０" and
+# Arabic-Indic "١٢"; none of those is an amount here. JSON numbers are refused too: amounts are strings.
+DECIMAL_STRING = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+MAX_DECIMAL_TEXT = 40
+# Every stored amount stays below 2**62 minor units, so that the sum of two never overflows a bigint.
+MAX_MINOR = 2**62 - 1
+
+
+def parse_decimal_string(data) -> Decimal | None:
+    """The Decimal of a strict decimal string, or None for anything else (numbers, other shapes)."""
+    if not isinstance(data, str) or len(data) > MAX_DECIMAL_TEXT or not DECIMAL_STRING.fullmatch(data):
+        return None
+    return Decimal(data)
+
+
+def amount_cap(unit: str | None, scale: int) -> tuple[int, str]:
+    """(cap in minor units, cap as text) for an asset's unit (settings.AMOUNT_CAPS)."""
+    caps = settings.AMOUNT_CAPS
+    whole = Decimal(str(caps.get(unit or "*", caps["*"])))
+    return min(int(whole.scaleb(scale)), MAX_MINOR), f"{whole:f} {unit or ''}".strip()
+
+
+def _out_of_range(limit: str) -> serializers.ErrorDetail:
+    return serializers.ErrorDetail(f"{message_for('amount_out_of_range')} (≤ {limit})", code="amount_out_of_range")
+
+
+def amount_out_of_range(field: str, limit: str) -> serializers.ValidationError:
+    return serializers.ValidationError({field: [_out_of_range(limit)]})
+
+
+def check_amount(minor: int, *, scale: int, unit: str | None, field: str) -> int:
+    """Refuse an amount beyond its unit's plausibility cap (and the bigint-safe range)."""
+    cap, text = amount_cap(unit, scale)
+    if abs(minor) > cap:
+        raise amount_out_of_range(field, text)
+    return minor
+
+
 class MinorUnitField(serializers.CharField):
-    """A decimal string at the edge, integer minor units inside. `scale` may be an int or a callable
-    taking the serializer's context (for per-asset scales validated in the serializer's `validate`)."""
+    """A decimal string at the edge, integer minor units inside. `scale` may be an int or None (the
+    serializer converts with `decimal_to_minor_or_error` once it knows the asset); `unit` names the
+    plausibility cap (settings.AMOUNT_CAPS) applied when the field converts itself."""
 
     # the project's own field messages go through gettext (locale/zh_Hans); codes stay core.errors' table
     default_error_messages = {
-        "invalid": gettext_lazy("Enter a decimal number as a string, e.g. \"12.50\"."),
-        # the code of the one error table (core.errors), so that the envelope names it
+        # the codes of the one error table (core.errors), so that the envelope names them
+        "invalid_number": gettext_lazy("Enter a decimal number as a string of ASCII digits, e.g. \"12.50\"."),
         "too_many_decimals": gettext_lazy("Ensure there are no more than {scale} decimal places."),
         "positive": gettext_lazy("Must be greater than zero."),
-        "too_large": gettext_lazy("Value is too large."),
     }
 
-    def __init__(self, *, scale: int | None = None, positive: bool = True, **kwargs):
+    def __init__(self, *, scale: int | None = None, positive: bool = True, unit: str | None = None, **kwargs):
         self.scale = scale
         self.positive = positive
+        self.unit = unit
         super().__init__(**kwargs)
 
+    def run_validation(self, data=serializers.empty):
+        if isinstance(data, str) and not data.strip():
+            self.fail("invalid_number")  # CharField would call it `blank`: it is just another bad shape
+        return super().run_validation(data)
+
     def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, (str, int)):
-            self.fail("invalid")
-        text = super().to_internal_value(str(data)).strip()
-        if len(text) > 40:  # checked here: CharField's max_length validator would run on the converted number
-            self.fail("invalid")
-        try:
-            value = Decimal(text)
-        except InvalidOperation:
-            self.fail("invalid")
-        if not value.is_finite():
-            self.fail("invalid")
+        value = parse_decimal_string(data)
+        if value is None:
+            self.fail("invalid_number")
         if self.positive and value <= 0:
             self.fail("positive")
         if self.scale is None:
@@ -102,8 +141,9 @@ class MinorUnitField(serializers.CharField):
             minor = to_minor(value, self.scale)
         except ValueError:
             self.fail("too_many_decimals", scale=self.scale)
-        if abs(minor) >= 2**62:
-            self.fail("too_large")
+        cap, text = amount_cap(self.unit, self.scale)
+        if abs(minor) > cap:
+            raise serializers.ValidationError([_out_of_range(text)])
         return minor
 
     def to_representation(self, value):
@@ -112,7 +152,9 @@ class MinorUnitField(serializers.CharField):
         return from_minor(value, self.scale)
 
 
-def decimal_to_minor_or_error(value: Decimal, scale: int, field: str) -> int:
+def decimal_to_minor_or_error(value: Decimal, scale: int, field: str, *, unit: str | None = None) -> int:
+    """A Decimal from MinorUnitField(scale=None) → minor units of an asset with `scale` places, checked
+    against the cap of its `unit` (settings.AMOUNT_CAPS; "*" when the unit is not given)."""
     try:
         minor = to_minor(value, scale)
     except ValueError:
@@ -120,10 +162,7 @@ def decimal_to_minor_or_error(value: Decimal, scale: int, field: str) -> int:
             {field: [serializers.ErrorDetail(_("Ensure there are no more than {scale} decimal places.").format(
                 scale=scale), code="too_many_decimals")]}
         )
-    if abs(minor) >= 2**62:
-        raise serializers.ValidationError({field: [serializers.ErrorDetail(_("Value is too large."),
-                                                                           code="too_large")]})
-    return minor
+    return check_amount(minor, scale=scale, unit=unit, field=field)
 
 
 class UtcIsoDateTimeFilter(IsoDateTimeFilter):

@@ -37,6 +37,19 @@ CODES: dict[str, tuple[int, str, str]] = {
         "The idempotency key was used for a different request (field {field} differs)",
     ),
     "idempotency_in_progress": (409, "相同幂等键的请求正在处理", "A request with this idempotency key is in progress"),
+    # platform limits (README: security): no input reaches a 500
+    "bad_request": (400, "请求无效", "Bad request"),
+    "request_too_large": (413, "请求体超过 {limit} 字节上限", "The request body exceeds the limit of {limit} bytes"),
+    "nesting_too_deep": (400, "JSON 嵌套层数超过 {limit} 层上限", "JSON nesting deeper than {limit} levels"),
+    "nul_character": (400, "文本不得包含 NUL 字符", "Text must not contain NUL characters"),
+    "invalid_number": (
+        400,
+        "数值须为字符串形式的十进制数，如 \"12.50\"（仅 ASCII 数字，不含指数、空格或正号）",
+        "A number must be a decimal string such as \"12.50\" (ASCII digits only; no exponent, spaces or plus sign)",
+    ),
+    "amount_out_of_range": (400, "数额超出允许范围", "The amount is out of range"),
+    "value_out_of_range": (422, "结果超出可记录的数值范围", "The result is beyond the range that can be recorded"),
+    "server_error": (500, "服务器内部错误，请凭 request_id 联系运营方", "Internal server error; quote the request_id"),
     # accounts
     "invalid_uscc": (400, "统一社会信用代码校验失败", "Invalid unified social credit code"),
     "unknown_region": (400, "未知的行政区划代码", "Unknown region code"),

@@ -1,11 +1,17 @@
 """The API's exception handler: every 4xx becomes the envelope of `core.errors` (a `DomainError` from a
 service, DRF's own exceptions, Django's Http404/PermissionDenied/ValidationError); anything else is a bug and
-stays a 500. `handler404` does the same for URLs no view matched."""
+stays a 500. Input the edge checks missed but the database refuses (a sum beyond bigint, a NUL) is a 4xx
+too. `handler400/403/404/500` give the envelope under /api/ for what happens outside the views (URLs no
+view matched, a bug), and Django's plain pages elsewhere — never the debug page's settings or URL map."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.fields import get_error_detail
 from rest_framework.response import Response
@@ -43,9 +49,23 @@ def _field_errors(detail, prefix="") -> dict:
     return out
 
 
+# PostgreSQL SQLSTATEs a request's data can cause (numeric_value_out_of_range, untranslatable_character,
+# character_not_in_repertoire, string_data_right_truncation)
+_DATA_ERRORS = {"22003": "value_out_of_range", "22P05": "nul_character", "22021": "nul_character",
+                "22001": "validation_error"}
+
+
 def exception_handler(exc, context):
     request = context.get("request")
     headers = {}
+    if isinstance(exc, RequestDataTooBig):
+        exc = DomainError("request_too_large", limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    elif isinstance(exc, DataError) and getattr(exc.__cause__, "pgcode", None) in _DATA_ERRORS:
+        # a value the column cannot hold (a sum beyond bigint, a NUL in text) that got past the edge checks:
+        # the transaction is rolled back; still a 4xx with a code, never a 500
+        exc = DomainError(_DATA_ERRORS[exc.__cause__.pgcode])
+    elif isinstance(exc, ValueError) and "cannot contain NUL" in str(exc):
+        exc = DomainError("nul_character")  # psycopg2 refuses a NUL in a query parameter (a header, a path part)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -83,12 +103,44 @@ def exception_handler(exc, context):
     return None  # a real bug: let it be a 500 and get logged
 
 
+def is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def api_error_response(request, code: str, status_code: int, *, fields=None, **params) -> JsonResponse:
+    """The envelope outside DRF (URL resolution, middleware, Django's error handlers)."""
+    response = JsonResponse(envelope(code, fields=fields, request=request, **params), status=status_code,
+                            json_dumps_params={"ensure_ascii": False})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def handler404(request, exception=None):
     """Django's 404 for URLs no view matched: the envelope under /api/, Django's page elsewhere (admin).
-    Wire it with `handler404 = "core.handlers.handler404"` in the root URLconf."""
-    if request.path.startswith("/api/"):
-        return JsonResponse(envelope("not_found", request=request), status=404,
-                            json_dumps_params={"ensure_ascii": False})
-    from django.views.defaults import page_not_found
+    Wired with `handler404 = "core.handlers.handler404"` in the root URLconf, as are the three below."""
+    if is_api(request):
+        return api_error_response(request, "not_found", 404)
+    return defaults.page_not_found(request, exception)
 
-    return page_not_found(request, exception)
+
+def handler400(request, exception=None):
+    """A SuspiciousOperation (bad Host header, too many fields, a body over DATA_UPLOAD_MAX_MEMORY_SIZE)."""
+    if is_api(request) and isinstance(exception, RequestDataTooBig):
+        return api_error_response(request, "request_too_large", 413, limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    if is_api(request):
+        return api_error_response(request, "bad_request", 400)
+    return defaults.bad_request(request, exception)
+
+
+def handler403(request, exception=None):
+    if is_api(request):
+        return api_error_response(request, "permission_denied", 403)
+    return defaults.permission_denied(request, exception)
+
+
+def handler500(request):
+    """A bug (logged with its traceback by django.request): the envelope with the request id under /api/,
+    Django's plain page elsewhere; never the debug page unless DEBUG=1 was asked for."""
+    if is_api(request):
+        return api_error_response(request, "server_error", 500)
+    return defaults.server_error(request)

@@ -8,12 +8,13 @@ duplicate blocks on the first one's row until it commits, then replays. Errors (
 nothing was written, so a retry runs afresh. The record is written once, after the handler, in its
 transaction (see `idempotent` for why a replay still ends with the stored response).
 
-The record's model and table stay in `marketplace` (`IdempotencyRecord`, `marketplace_idempotencyrecord`)
-so that no migration moves them; the kernel reaches the model by its app label, never by an import, so
-`core` stays below every app.
+The record's model and table stay in `marketplace` (`IdempotencyRecord`) so that no migration moves
+them; the kernel reaches the model by its app label, never by an import, so `core` stays below every
+app, and names the table by the model (`_meta.db_table`), never by spelling it.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 
@@ -46,12 +47,21 @@ class _KeyTaken(Exception):
     """The key was stored by another request while this one ran: undo this one's effects."""
 
 
-_STORE = PreparedQuery(
-    """INSERT INTO marketplace_idempotencyrecord
-           (organization_id, key, fingerprint, method_path, request_body, status_code, response_body, created_at)
-       VALUES (%s, %s, %s, %s, %s, %s, %s, now())
-       ON CONFLICT (organization_id, key) DO NOTHING RETURNING id""",
-    ["bigint", "varchar", "varchar", "varchar", "jsonb", "smallint", "jsonb"])
+def _table() -> str:
+    return apps.get_model("marketplace", "IdempotencyRecord")._meta.db_table
+
+
+@functools.cache
+def _store() -> PreparedQuery:
+    """The record, after the handler, in its transaction; prepared once per session (built at first use:
+    the model is looked up by label once the apps are loaded)."""
+    return PreparedQuery(
+        f"""INSERT INTO {_table()}
+               (organization_id, key, fingerprint, method_path, request_body, status_code, response_body,
+                created_at)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, now())
+           ON CONFLICT (organization_id, key) DO NOTHING RETURNING id""",
+        ["bigint", "varchar", "varchar", "varchar", "jsonb", "smallint", "jsonb"])
 
 
 def _key_taken(organization_id: int, key: str) -> bool:
@@ -59,9 +69,9 @@ def _key_taken(organization_id: int, key: str) -> bool:
     whose effects made this one fail, e.g. its hold used the funds) to commit or roll back."""
     with transaction.atomic():
         with connection.cursor() as cur:
-            cur.execute("""INSERT INTO marketplace_idempotencyrecord
+            cur.execute(f"""INSERT INTO {_table()}
                                (organization_id, key, fingerprint, method_path, request_body, created_at)
-                           VALUES (%s, %s, '', '', '{}', now())
+                           VALUES (%s, %s, '', '', '{{}}', now())
                            ON CONFLICT (organization_id, key) DO NOTHING RETURNING id""", [organization_id, key])
             free = cur.fetchone() is not None
         transaction.set_rollback(True)  # only a probe
@@ -90,8 +100,8 @@ def idempotent(request, organization_id: int, handler) -> Response:
                 transaction.set_rollback(True)
                 return response
             with connection.cursor() as cur:
-                _STORE.execute(cur, [organization_id, key, fingerprint, method_path, body_json,
-                                     response.status_code, json.dumps(response.data, cls=_ENCODER)])
+                _store().execute(cur, [organization_id, key, fingerprint, method_path, body_json,
+                                       response.status_code, json.dumps(response.data, cls=_ENCODER)])
                 if cur.fetchone() is not None:
                     return response
             raise _KeyTaken

@@ -10,11 +10,19 @@ use in a session asks PostgreSQL which statements the session already has.
 Prepared statements live in the session, not the transaction (a rollback keeps them), and PostgreSQL
 re-plans them by itself after DDL. They do not survive a transaction-pooling proxy (PgBouncer in
 transaction mode) between the application and PostgreSQL: use session pooling or none.
+
+`Sql` is how apps hand each other pieces of statements: text with named placeholders `%(name)s` and
+the PostgreSQL type of every name. Each app builds the fragments on its own tables (its `sql` module:
+`ledger.sql.journal_cte`, `accounts.sql.audit_cte`, …) and a caller composes them into one statement
+by embedding them in an f-string (`Sql(f"WITH {journal}, … {audit}", journal, audit, trade="bigint")`),
+which merges their types. A name used in several places is one parameter. `PreparedJoin` declares a
+prepared one-row (or few-row) join that loads model instances and wires their relations.
 """
 from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable, Mapping
 
 from django.db import connection
 from django.db.models.base import ModelState
@@ -22,25 +30,76 @@ from django.db.models.signals import post_init, pre_init
 
 _names = itertools.count(1)
 _prepared: dict[tuple[int, int], set[str]] = {}
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+class Sql:
+    """A statement or a fragment of one: `text` with named placeholders `%(name)s`, and `types`, the
+    PostgreSQL type of each name. `Sql(text, *parts, **types)`: `text` usually embeds `parts` (other
+    `Sql`, through an f-string: `str(part)` is its text); the result knows the types of the parts'
+    placeholders and of its own. One name has one type; every placeholder has a type and every type a
+    placeholder. `str()` gives the text, so a fragment reads naturally inside an f-string."""
+
+    __slots__ = ("text", "types")
+
+    def __init__(self, text: str, *parts: Sql, **types: str):
+        merged: dict[str, str] = {}
+        for part in parts:
+            for name, type_ in part.types.items():
+                if merged.setdefault(name, type_) != type_:
+                    raise ValueError(f"parameter {name!r} is {merged[name]} and {type_}")
+        for name, type_ in types.items():
+            if merged.setdefault(name, type_) != type_:
+                raise ValueError(f"parameter {name!r} is {merged[name]} and {type_}")
+        used = set(_PLACEHOLDER.findall(text))
+        if used != set(merged):
+            raise ValueError(f"placeholders without a type: {sorted(used - set(merged))}, "
+                             f"types without a placeholder: {sorted(set(merged) - used)}")
+        if "%" in _PLACEHOLDER.sub("", text):
+            raise ValueError("no other % in a statement with named placeholders")
+        self.text, self.types = text, merged
+
+    def __str__(self) -> str:
+        return self.text
+
+    def names(self) -> list[str]:
+        """The parameter names, in order of first appearance."""
+        return list(dict.fromkeys(_PLACEHOLDER.findall(self.text)))
+
+    def run(self, cursor, params: Mapping) -> None:
+        """Run unprepared (psycopg2 fills the named placeholders): for statements off the hot paths."""
+        cursor.execute(self.text, {name: params[name] for name in self.types})
 
 
 class PreparedQuery:
-    """One statement with `%s` placeholders and the PostgreSQL types of its parameters."""
+    """One statement prepared once per database session: an `Sql` (executed with a mapping of its
+    named parameters), or text with `%s` placeholders and the list of their PostgreSQL types (executed
+    with a list)."""
 
-    def __init__(self, sql: str, types: list[str]):
-        if sql.count("%s") != len(types):
-            raise ValueError("one type per %s placeholder")
-        if "%" in sql.replace("%s", ""):
-            raise ValueError("no other % in a prepared statement")
-        numbers = itertools.count(1)
-        self.body = re.sub(r"%s", lambda _: f"${next(numbers)}", sql)
+    def __init__(self, sql: str | Sql, types: list[str] | None = None):
+        if isinstance(sql, Sql):
+            self.params = sql.names()
+            numbers = {name: n for n, name in enumerate(self.params, 1)}
+            self.body = _PLACEHOLDER.sub(lambda m: f"${numbers[m[1]]}", sql.text)
+            types = [sql.types[name] for name in self.params]
+        else:
+            if sql.count("%s") != len(types):
+                raise ValueError("one type per %s placeholder")
+            if "%" in sql.replace("%s", ""):
+                raise ValueError("no other % in a prepared statement")
+            numbers = itertools.count(1)
+            self.params = None
+            self.body = re.sub(r"%s", lambda _: f"${next(numbers)}", sql)
         self.name = f"exchange_q{next(_names)}"
         self.types = types
         self.execute_sql = f"EXECUTE {self.name}({', '.join(['%s'] * len(types))})" if types \
             else f"EXECUTE {self.name}"
 
-    def execute(self, cursor, params: list | tuple = ()) -> None:
-        """Run the statement on `cursor` (a Django cursor of the default connection)."""
+    def execute(self, cursor, params: list | tuple | Mapping = ()) -> None:
+        """Run the statement on `cursor` (a Django cursor of the default connection); `params` a
+        mapping by name for a statement built from `Sql`, else a list in placeholder order."""
+        if self.params is not None:
+            params = [params[name] for name in self.params]
         connection.ensure_connection()
         raw = connection.connection
         session = (id(raw), raw.info.backend_pid)
@@ -56,6 +115,68 @@ class PreparedQuery:
             cursor.execute(f"PREPARE {self.name}{types} AS {self.body}")
             done.add(self.name)
         cursor.execute(self.execute_sql, list(params))
+
+
+class PreparedJoin:
+    """A prepared join read as model instances: the declarative form of "what `select_related` reads,
+    without compiling a queryset per call".
+
+    `tables` are (alias, model) pairs; `statement(columns)` returns the `Sql` whose select list starts
+    with `columns` (every concrete column of the tables, in order) and may add `extras` after them;
+    `links` are (alias, field name, alias) triples: the field of the first instance gets the second
+    instance as its cached related object (for a one-to-one field the reverse side too, so a missing
+    outer-joined row reads as DoesNotExist without a query). Built at first use, prepared once per
+    session. `one(**params)` returns a `Loaded` for the one row, or None; `all(**params)` one per row."""
+
+    def __init__(self, *tables: tuple[str, type], statement: Callable[[str], Sql],
+                 links: tuple[tuple[str, str, str], ...] = (), extras: tuple[str, ...] = ()):
+        self.tables, self.statement, self.links, self.extras = tables, statement, links, extras
+        self._built = None
+
+    def _build(self):
+        if self._built is None:
+            row = JoinedRow(*((model, alias) for alias, model in self.tables))
+            aliases = [alias for alias, _ in self.tables]
+            models = dict(self.tables)
+            links = []
+            for child, field_name, parent in self.links:
+                field = models[child]._meta.get_field(field_name)
+                links.append((aliases.index(child), field, aliases.index(parent), field.one_to_one))
+            self._built = (row, PreparedQuery(self.statement(row.columns)), links)
+        return self._built
+
+    def _loaded(self, row, links, values) -> Loaded:
+        objs, extra = row.load(values)
+        for child, field, parent, one_to_one in links:
+            if objs[child] is not None:
+                field.set_cached_value(objs[child], objs[parent])
+            if one_to_one and objs[parent] is not None:
+                field.remote_field.set_cached_value(objs[parent], objs[child])
+        return Loaded(objs, dict(zip(self.extras, extra)))
+
+    def one(self, **params) -> Loaded | None:
+        row, query, links = self._build()
+        with connection.cursor() as cur:
+            query.execute(cur, params)
+            values = cur.fetchone()
+        return None if values is None else self._loaded(row, links, values)
+
+    def all(self, **params) -> list[Loaded]:
+        row, query, links = self._build()
+        with connection.cursor() as cur:
+            query.execute(cur, params)
+            rows = cur.fetchall()
+        return [self._loaded(row, links, values) for values in rows]
+
+
+class Loaded(tuple):
+    """The instances of one row of a `PreparedJoin` (in table order; None for an absent outer-joined
+    row), with `extra`, the trailing columns by name."""
+
+    def __new__(cls, objs, extra):
+        self = super().__new__(cls, objs)
+        self.extra = extra
+        return self
 
 
 def instance_from_db(model, attnames: list[str], values, alias: str = "default"):
@@ -85,13 +206,6 @@ class JoinedRow:
             self.parts.append((model, [f.attname for f in fields], [(i, f, c) for i, f, c in converters if c]))
         self.columns = ", ".join(f'{alias}."{f.column}"' for model, alias in models_aliases
                                  for f in model._meta.concrete_fields)
-
-    def fetch(self, query: PreparedQuery, params: list | tuple) -> tuple[list, tuple] | None:
-        """Run `query` (whose select list starts with `columns`) and load its one row; None without one."""
-        with connection.cursor() as cur:
-            query.execute(cur, params)
-            row = cur.fetchone()
-        return None if row is None else self.load(row)
 
     def load(self, row) -> tuple[list, tuple]:
         objs, at = [], 0

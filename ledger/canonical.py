@@ -109,9 +109,10 @@ def checkpoint_hash(body: bytes) -> bytes:
     return hashlib.sha256(body).digest()
 
 
-def sign(body: bytes, key: str) -> str:
+def legacy_hmac_sign(body: bytes, key: str) -> str:
+    """The HMAC-SHA256 signature of checkpoints written before Ed25519 (ledger.keys); verification only."""
     return hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
 
 
-def signature_valid(body: bytes, key: str, signature: str) -> bool:
-    return hmac.compare_digest(sign(body, key), signature)
+def legacy_hmac_valid(body: bytes, key: str, signature: str) -> bool:
+    return hmac.compare_digest(legacy_hmac_sign(body, key), signature)

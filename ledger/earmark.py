@@ -26,6 +26,7 @@ from accounts.audit import audit_record
 from accounts.models import GOVERNMENT_KINDS, Organization, Region
 from core.errors import DomainError, register
 
+from . import sql
 from .errors import INVALID_AMOUNT
 from .models import AccountKind
 from .posting import AVAILABLE, Leg, Posted, accounts_ensure, post
@@ -98,15 +99,7 @@ def earmarked_report(*, region: Region | None = None, date_from: datetime | None
         window += " AND t.created_at < %s"
         params.append(date_to)
     with connection.cursor() as cur:
-        cur.execute(f"""
-            SELECT acc.organization_id, o.name_zh, o.region_id, acc.available, t.kind,
-                   coalesce(t.memo->>'purpose_code', ''), sum(p.amount), count(DISTINCT t.id)
-              FROM ledger_account acc
-              JOIN accounts_organization o ON o.id = acc.organization_id
-              LEFT JOIN (ledger_posting p JOIN ledger_ledgertransaction t ON t.id = p.transaction_id{window})
-                     ON p.account_id = acc.id
-             WHERE acc.kind = 'earmarked'
-             GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY o.region_id, acc.organization_id""", params)
+        cur.execute(sql.earmarked_funds(window), params)
         rows = cur.fetchall()
     out: dict[int, dict] = {}
     for org_id, name, region_id, balance, kind, purpose, total, count in rows:

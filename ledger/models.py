@@ -48,13 +48,36 @@ from accounts.models import Basin, Organization, Region
 
 
 class RightType(models.Model):
-    """A kind of right (code table: adding one is adding a row)."""
+    """A kind of right (code table: adding one is adding a row). Its policy is data on the row, read by
+    the code that used to switch on right-type codes: a new right type is a row plus, at most, a rule.
+
+      basin_bound          an instrument names its river basin; the basin rules apply by default (water)
+      notice_period_days   public-notice days (公示) of the `public_notice` rule, which applies by
+                           default to right types that have one (water: 5)
+      pollutant_subtypes   the subtype names a pollutant: non-attainment flags apply (emission)
+      permit_required      buyers need a discharge permit unless the eligibility rule says otherwise
+      earmark_purpose      a government seller's proceeds go to its earmarked fund, for this purpose
+                           (`ledger.earmark.EARMARK_PURPOSES`; farmland: farmland_protection)
+      issuance_evidence    evidence fields an issuance must carry (farmland: project, area, acceptance)
+      listing_provenance   provenance a listing must carry: field → what it is (farmland, emission)
+    """
 
     code = models.SlugField(primary_key=True, max_length=30)
     name_zh = models.CharField(max_length=40)
     name_en = models.CharField(max_length=60)
     default_unit = models.CharField(max_length=10)
     basin_bound = models.BooleanField(default=False, help_text="trades bound to river basins (water)")
+    notice_period_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="public-notice days before settlement when the rulebook has a notice rule")
+    pollutant_subtypes = models.BooleanField(default=False, help_text="the subtype names a pollutant (emission)")
+    permit_required = models.BooleanField(default=False, help_text="buyers need a discharge permit by default")
+    earmark_purpose = models.CharField(
+        max_length=40, blank=True,
+        help_text="government sellers' proceeds go to their earmarked fund for this purpose (blank: free cash)")
+    issuance_evidence = models.JSONField(default=list, blank=True,
+                                         help_text="evidence fields an issuance must carry")
+    listing_provenance = models.JSONField(default=dict, blank=True,
+                                          help_text="provenance a listing must carry: field → what it is")
 
     def __str__(self):
         return self.code
@@ -220,7 +243,23 @@ class Checkpoint(models.Model):
     xid_horizon = models.BigIntegerField()
     created_at = models.DateTimeField()
     checkpoint_hash = models.BinaryField()
-    signature = models.CharField(max_length=128)
+    signature = models.CharField(max_length=128)  # hex Ed25519 signature of the body (HMAC-SHA256 if legacy)
+    key_id = models.CharField(max_length=32)  # the SigningKey that signed it; "legacy-hmac" before Ed25519
 
     class Meta:
         ordering = ["tree_size"]
+
+
+class SigningKey(models.Model):
+    """A public key that has signed checkpoints (ledger.keys). Registered by the sealer the first time
+    it signs with a key; a rotation closes the previous key's validity at that instant. Public: served at
+    GET /api/v1/checkpoints/public-keys so that anyone can verify checkpoints without the private key."""
+
+    key_id = models.CharField(max_length=32, unique=True)
+    algorithm = models.CharField(max_length=16, default="ed25519")
+    public_key = models.BinaryField()  # raw 32 bytes
+    valid_from = models.DateTimeField()
+    valid_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["valid_from"]

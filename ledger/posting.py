@@ -9,7 +9,7 @@ before anything is written; the CHECK constraints behind it make a negative part
 impossible even for a buggy caller.
 
 A hot path that cannot afford the lock statement (settlement) writes the journal and postings as part of
-one statement of its own (`JOURNAL_CTES`, `legs_in_lock_order`): the balance trigger takes the locks,
+one statement of its own (`ledger.sql.journal_cte`, `legs_in_lock_order`): the balance trigger takes the locks,
 in the same order, and the CHECK constraints are then the balance check.
 """
 from __future__ import annotations
@@ -21,8 +21,8 @@ from django.db import connection, transaction
 
 from accounts.actor import Actor
 from core.errors import DomainError
-from core.prepared import PreparedQuery
 
+from . import sql
 from .errors import INSUFFICIENT_BALANCE, INSUFFICIENT_HELD
 
 AVAILABLE, HELD = "A", "H"
@@ -65,40 +65,16 @@ def accounts_ensure(keys: list[tuple]) -> dict[tuple, int]:
     found = {k: _account_ids[k] for k in wanted if k in _account_ids}
     missing = sorted((k for k in wanted if k not in found), key=_key_order)
     if missing:
-        values = ",".join(["(%s::bigint, %s::bigint, %s::varchar, %s::smallint, %s::int)"] * len(missing))
         params = [x for i, k in enumerate(missing) for x in (*k, i)]
         with connection.cursor() as cur:
-            cur.execute(
-                f"""WITH wanted(org, asset, kind, shard, ord) AS (VALUES {values}),
-                    ins AS (INSERT INTO ledger_account (organization_id, asset_id, kind, shard, available, held,
-                                                        created_at)
-                            SELECT org, asset, kind, shard, 0, 0, now() FROM wanted ORDER BY ord
-                            ON CONFLICT (organization_id, asset_id, kind, shard) DO NOTHING
-                            RETURNING id, organization_id, asset_id, kind, shard)
-                    SELECT id, organization_id, asset_id, kind, shard FROM ins
-                    UNION ALL
-                    SELECT a.id, a.organization_id, a.asset_id, a.kind, a.shard FROM ledger_account a JOIN wanted w
-                      ON a.organization_id IS NOT DISTINCT FROM w.org AND a.asset_id = w.asset AND a.kind = w.kind
-                     AND a.shard = w.shard
-                    UNION ALL  -- the organizations' other accounts too: warms the cache per organization
-                    SELECT a.id, a.organization_id, a.asset_id, a.kind, a.shard FROM ledger_account a
-                     WHERE a.organization_id IN (SELECT org FROM wanted)""",
-                params,
-            )
+            cur.execute(sql.accounts_open_sql(len(missing)), params)
             for acc_id, org, asset, kind, shard in cur.fetchall():
                 found[(org, asset, kind, shard)] = acc_id
             late = [k for k in missing if k not in found]
             if late:
                 # ON CONFLICT waited for a concurrent opener that has committed since: the statement's
                 # snapshot predates its row, a new statement sees it
-                values = ",".join(["(%s::bigint, %s::bigint, %s::varchar, %s::smallint)"] * len(late))
-                cur.execute(
-                    f"""SELECT a.id, a.organization_id, a.asset_id, a.kind, a.shard FROM ledger_account a
-                        JOIN (VALUES {values}) w(org, asset, kind, shard)
-                          ON a.organization_id IS NOT DISTINCT FROM w.org AND a.asset_id = w.asset
-                         AND a.kind = w.kind AND a.shard = w.shard""",
-                    [x for k in late for x in k],
-                )
+                cur.execute(sql.accounts_find_sql(len(late)), [x for k in late for x in k])
                 for acc_id, org, asset, kind, shard in cur.fetchall():
                     found[(org, asset, kind, shard)] = acc_id
         opened = dict(found)
@@ -115,7 +91,7 @@ def accounts_lock(keys: list[tuple]) -> None:
     way a single posting does (sorted, at once) and cannot deadlock with one."""
     ids = sorted(set(accounts_ensure(keys).values()))
     with connection.cursor() as cur:
-        cur.execute("SELECT id FROM ledger_account WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids])
+        sql.ACCOUNTS_LOCK.run(cur, {"ids": ids})
 
 
 def forget_cached_accounts() -> None:
@@ -134,7 +110,7 @@ def replay_of(*, idempotency_key: str, request: dict) -> Posted | None:
     DomainError `idempotency_conflict` when it was used for another request. For services that find they
     have nothing to post (an expiry with nothing left) and must still honour a replay."""
     with connection.cursor() as cur:
-        cur.execute("SELECT id, request FROM ledger_ledgertransaction WHERE idempotency_key = %s", [idempotency_key])
+        sql.TRANSACTION_BY_KEY.run(cur, {"key": idempotency_key})
         row = cur.fetchone()
     if row is None:
         return None
@@ -146,46 +122,13 @@ def replay_of(*, idempotency_key: str, request: dict) -> Posted | None:
     return Posted(transaction_id=row[0], replayed=True)
 
 
-# The two statements of every posting, prepared once per database session (see core.prepared): lock
-# and read the accounts, then journal row and postings together; postings go in as arrays so that one
-# statement serves any number of legs, in leg order.
-_LOCK_ACCOUNTS = PreparedQuery(
-    "SELECT id, asset_id, kind, available, held FROM ledger_account WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
-    ["bigint[]"])
-
-# The journal row (idempotent on its key: nothing is written when the key is taken) and its postings, as
-# two CTEs named `journal` (its `id`) and `postings`: `post` runs them on their own; a caller may put them
-# in front of its own writes to make one statement (`journal_params` gives their parameters, in order).
-JOURNAL_CTES = """journal AS (
-           INSERT INTO ledger_ledgertransaction
-                  (kind, idempotency_key, request, actor_user_id, actor_organization_id, reference_type,
-                   reference_id, memo, hash_version)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 1)
-           ON CONFLICT (idempotency_key) DO NOTHING RETURNING id),
-       postings AS (
-           INSERT INTO ledger_posting (transaction_id, account_id, asset_id, bucket, amount)
-           SELECT journal.id, l.account_id, l.asset_id, l.bucket, l.amount
-             FROM journal, unnest(%s, %s, %s, %s) WITH ORDINALITY AS l(account_id, asset_id, bucket, amount, n)
-            ORDER BY l.n)"""
-JOURNAL_TYPES = ["varchar", "varchar", "jsonb", "bigint", "bigint", "varchar", "varchar", "jsonb",
-                 "bigint[]", "bigint[]", "varchar[]", "bigint[]"]
-_INSERT_JOURNAL_AND_POSTINGS = PreparedQuery(f"WITH {JOURNAL_CTES} SELECT id FROM journal", JOURNAL_TYPES)
-
-
-def _request_json(request: dict) -> str:
-    return json.dumps(request, sort_keys=True, default=str)
-
-
-def journal_params(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], assets: list[int],
-                   actor: Actor, reference: tuple[str, object] = ("", ""), memo: dict | None = None) -> list:
-    """The parameters of JOURNAL_CTES, for `legs` (no zero amounts) and their assets (one per leg)."""
-    return [kind, idempotency_key, _request_json(request), actor.user_id, actor.organization_id, reference[0],
-            str(reference[1]), json.dumps(memo or {}, sort_keys=True),
-            [leg.account_id for leg in legs], assets, [leg.bucket for leg in legs], [leg.amount for leg in legs]]
+# The journal row and its postings as CTEs, and their parameters, for callers that make one statement
+# of them and their own writes (see ledger.sql).
+journal_cte, journal_params = sql.journal_cte, sql.journal_params
 
 
 def legs_in_lock_order(legs: list[Leg]) -> list[Leg]:
-    """The legs to write without `post`'s lock statement, for a caller that puts JOURNAL_CTES into its
+    """The legs to write without `post`'s lock statement, for a caller that puts `journal_cte` into its
     own statement: zero legs dropped, the rest in account id order. The balance trigger then takes the
     account locks as it applies the statement's postings (once per account, in account id order: the
     fixed order of `post` and `accounts_lock` too), so such writers cannot deadlock with each other or
@@ -200,7 +143,7 @@ def shortfall(legs: list[Leg]) -> str | None:
     balances would take a participant bucket below zero, None when it would not (read without locks)."""
     ids = sorted({leg.account_id for leg in legs})
     with connection.cursor() as cur:
-        cur.execute("SELECT id, kind, available, held FROM ledger_account WHERE id = ANY(%s)", [ids])
+        sql.ACCOUNTS_READ.run(cur, {"ids": ids})
         # an account missing here was opened by the rolled-back transaction: it would have opened empty
         return _shortfall_code({r[0]: r[1:] for r in cur.fetchall()}, legs)
 
@@ -231,10 +174,10 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
     """
     assert connection.in_atomic_block, "post() must run inside transaction.atomic"
     legs = [leg for leg in legs if leg.amount != 0]
-    request_json = _request_json(request)
+    request_json = sql.request_json(request)
     with connection.cursor() as cur:
         account_ids = sorted({leg.account_id for leg in legs})
-        _LOCK_ACCOUNTS.execute(cur, [account_ids])
+        sql.LOCK_ACCOUNTS.execute(cur, {"ids": account_ids})
         accounts = {r[0]: r for r in cur.fetchall()}
         if len(accounts) != len(account_ids):
             raise LookupError(f"unknown ledger accounts {set(account_ids) - set(accounts)}")
@@ -242,20 +185,18 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
 
         existing = None
         if short:  # a replay of a posted transaction is not a shortfall: look the key up first
-            cur.execute("SELECT id, request FROM ledger_ledgertransaction WHERE idempotency_key = %s",
-                        [idempotency_key])
+            sql.TRANSACTION_BY_KEY.run(cur, {"key": idempotency_key})
             existing = cur.fetchone()
             if existing is None:
                 raise DomainError(short)
 
         if existing is None:
-            _INSERT_JOURNAL_AND_POSTINGS.execute(cur, journal_params(
+            sql.INSERT_JOURNAL_AND_POSTINGS.execute(cur, journal_params(
                 kind=kind, idempotency_key=idempotency_key, request=request, legs=legs,
                 assets=[accounts[leg.account_id][1] for leg in legs], actor=actor, reference=reference, memo=memo))
             row = cur.fetchone()
             if row is None:
-                cur.execute("SELECT id, request FROM ledger_ledgertransaction WHERE idempotency_key = %s",
-                            [idempotency_key])
+                sql.TRANSACTION_BY_KEY.run(cur, {"key": idempotency_key})
                 existing = cur.fetchone()
         if existing is not None:
             existing_id, stored = existing

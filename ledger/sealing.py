@@ -6,8 +6,9 @@ oldest xid still running in this database, from a snapshot) — every xid below 
 aborted, so the set of ledger transactions below it can never change — and appends those not yet
 sealed (xid in [previous horizon, horizon)) in (xid, id) order as leaves of an RFC 6962 Merkle log,
 storing the roots of completed perfect subtrees so that any proof needs O(log n) lookups. It then
-writes a checkpoint (tree size, root, previous checkpoint's hash) signed with HMAC-SHA256 under
-LEDGER_SIGNING_KEY.
+writes a checkpoint (tree size, root, previous checkpoint's hash) signed with the Ed25519 key
+LEDGER_SIGNING_KEY (ledger.keys), naming the key's id; the public key is registered (`SigningKey`) the first
+time it signs, closing the previous key's validity (rotation), and anyone verifies with it alone.
 
 Cost: writers pay nothing (no shared lock, no extra statement); a transaction is provable once the
 next seal runs (a few seconds); the sealer is one process at a time (advisory lock) and hashes each
@@ -26,6 +27,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -38,10 +40,10 @@ from .canonical import (
     largest_power_of_two_below,
     leaf_hash,
     node_hash,
-    sign,
     transaction_bytes,
 )
-from .models import Checkpoint, MerkleLeaf, MerkleNode
+from .keys import key_id, load_private_key, public_raw, sign
+from .models import Checkpoint, MerkleLeaf, MerkleNode, SigningKey
 
 SEAL_LOCK = 0x5EA1ED
 SEAL_LAG_WARNING_SECONDS = 60
@@ -172,10 +174,40 @@ def seal(*, batch: int = 5000) -> SealResult:
         root = appender.root()
         body = checkpoint_body(tree_size=appender.size, root_hash=root, previous_hash=previous,
                                xid_horizon=horizon, created_at=now)
+        private = signing_key()
+        kid = register_signing_key(public_raw(private), now)
         cp = Checkpoint.objects.create(tree_size=appender.size, root_hash=root, previous_hash=previous,
                                        xid_horizon=horizon, created_at=now, checkpoint_hash=checkpoint_hash(body),
-                                       signature=sign(body, settings.LEDGER_SIGNING_KEY))
+                                       signature=sign(body, private), key_id=kid)
         return SealResult(cp, sealed)
+
+
+_parsed_keys: dict[str, object] = {}
+
+
+def signing_key():
+    """The configured Ed25519 private key (parsed once per configured value)."""
+    text = settings.LEDGER_SIGNING_KEY
+    if not text:
+        raise ImproperlyConfigured("LEDGER_SIGNING_KEY is not set: checkpoints cannot be signed")
+    if text not in _parsed_keys:
+        _parsed_keys.clear()
+        _parsed_keys[text] = load_private_key(text)
+    return _parsed_keys[text]
+
+
+def register_signing_key(public: bytes, now) -> str:
+    """Record the public key the first time it signs (under the seal lock); a new key closes the validity
+    of the key(s) used before it — that is a rotation. Returns the key id."""
+    kid = key_id(public)
+    known = SigningKey.objects.filter(key_id=kid).first()
+    if known is None:
+        SigningKey.objects.filter(valid_until__isnull=True).update(valid_until=now)
+        SigningKey.objects.create(key_id=kid, public_key=public, valid_from=now)
+    elif known.valid_until is not None:  # verifiers refuse it: a retired key never signs again
+        raise ImproperlyConfigured(f"LEDGER_SIGNING_KEY {kid} was retired at {known.valid_until}: "
+                                   "configure a new key (python -m ledger.keys generate)")
+    return kid
 
 
 def _warn_if_held_back(horizon: int) -> None:

@@ -20,8 +20,9 @@ from rest_framework.exceptions import NotFound
 from accounts.models import GOVERNMENT_KINDS, Membership
 from accounts.permissions import is_operator
 
+from . import sql
 from .canonical import memo_value
-from .models import Account, AccountKind, Asset, Checkpoint, LedgerTransaction, MerkleLeaf, Posting
+from .models import Account, AccountKind, Asset, Checkpoint, LedgerTransaction, MerkleLeaf, Posting, SigningKey
 from .services import cny
 
 
@@ -107,6 +108,11 @@ def checkpoint_list() -> QuerySet[Checkpoint]:
     return Checkpoint.objects.all()
 
 
+def signing_keys():
+    """Every public key that has signed checkpoints, oldest first (public information)."""
+    return SigningKey.objects.order_by("valid_from")
+
+
 def checkpoint_latest() -> Checkpoint | None:
     return Checkpoint.objects.order_by("-tree_size").first()
 
@@ -130,24 +136,19 @@ def _export_scope(membership: Membership, since: datetime | None, until: datetim
         if prefix is None:
             where.append("FALSE")
         else:
-            where.append("""EXISTS (SELECT 1 FROM ledger_posting sp
-                                     JOIN ledger_account sa ON sa.id = sp.account_id
-                                     LEFT JOIN accounts_organization so ON so.id = sa.organization_id
-                                     JOIN ledger_asset ss ON ss.id = sp.asset_id
-                                    WHERE sp.transaction_id = t.id
-                                      AND (so.region_id LIKE %s OR ss.origin_region_id LIKE %s))""")
+            where.append(sql.TRANSACTION_IN_REGION)
             params += [prefix + "%", prefix + "%"]
     return " AND ".join(where), params
 
 
-def _streamed(name: str, sql: str, params: list, batch: int):
-    """Rows of `sql` from a server-side cursor inside one transaction (one snapshot, `batch` rows in
+def _streamed(name: str, statement: str, params: list, batch: int):
+    """Rows of `statement` from a server-side cursor inside one transaction (one snapshot, `batch` rows in
     memory at a time). A generator: the transaction lives as long as the response is being sent."""
     with transaction.atomic():
         connection.ensure_connection()
         with connection.connection.cursor(name=name) as cur:
             cur.itersize = batch
-            cur.execute(sql, params)
+            cur.execute(statement, params)
             yield from cur
 
 
@@ -156,15 +157,7 @@ def journal_postings(*, membership: Membership, since=None, until=None, batch: i
     reference type, reference id, actor organization, posting id, account id, account kind,
     organization id, asset code, asset scale, bucket, amount)."""
     where, params = _export_scope(membership, since, until)
-    sql = f"""SELECT t.id, t.created_at, t.kind, t.reference_type, t.reference_id, t.actor_organization_id,
-                     p.id, p.account_id, a.kind, a.organization_id, s.code, s.scale, p.bucket, p.amount
-                FROM ledger_ledgertransaction t
-                JOIN ledger_posting p ON p.transaction_id = t.id
-                JOIN ledger_account a ON a.id = p.account_id
-                JOIN ledger_asset s ON s.id = p.asset_id
-               WHERE {where}
-               ORDER BY t.created_at, t.id, p.id"""
-    return _streamed("export_journal_postings", sql, params, batch)
+    return _streamed("export_journal_postings", sql.journal_postings_export(where), params, batch)
 
 
 def journal_transactions(*, membership: Membership, since=None, until=None, batch: int = 2000):
@@ -173,18 +166,5 @@ def journal_transactions(*, membership: Membership, since=None, until=None, batc
     [[posting id, account, account kind, organization, asset code, asset id, bucket, amount, scale]],
     leaf index, leaf hash)."""
     where, params = _export_scope(membership, since, until)
-    sql = f"""SELECT t.id, t.created_at, t.kind, t.idempotency_key, t.reference_type, t.reference_id,
-                     t.actor_user_id, t.actor_organization_id, t.memo,
-                     (SELECT json_agg(json_build_array(p.id, p.account_id, a.kind, a.organization_id, s.code,
-                                                       p.asset_id, p.bucket, p.amount, s.scale) ORDER BY p.id)
-                        FROM ledger_posting p
-                        JOIN ledger_account a ON a.id = p.account_id
-                        JOIN ledger_asset s ON s.id = p.asset_id
-                       WHERE p.transaction_id = t.id),
-                     l.index, l.leaf_hash
-                FROM ledger_ledgertransaction t
-                LEFT JOIN ledger_merkleleaf l ON l.transaction_id = t.id
-               WHERE {where}
-               ORDER BY t.created_at, t.id"""
-    for row in _streamed("export_journal_transactions", sql, params, batch):
+    for row in _streamed("export_journal_transactions", sql.journal_transactions_export(where), params, batch):
         yield (*row[:8], memo_value(row[8]), *row[9:])

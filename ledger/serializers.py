@@ -10,16 +10,17 @@ unknown fields are refused; the services make every change.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from accounts.models import Basin, Organization, Region
-from core.api import MinorUnitField, StrictSerializer
+from core.api import MinorUnitField, StrictSerializer, check_amount, parse_decimal_string
 from core.money import from_minor, to_minor
 
 from .errors import INVALID_AMOUNT, TOO_MANY_DECIMALS, UNKNOWN_ASSET
+from .keys import public_pem
 from .models import Asset, Bucket
 from .sealing import checkpoint_signed_body
 
@@ -47,7 +48,8 @@ class AmountField(MinorUnitField):
         super().fail(key, **kwargs)
 
 
-def amount_to_minor(value: Decimal, scale: int, field: str = "amount") -> int:
+def amount_to_minor(value: Decimal, scale: int, field: str = "amount", *, unit: str | None = None) -> int:
+    """Minor units of a positive amount, within its unit's plausibility cap (settings.AMOUNT_CAPS)."""
     try:
         minor = to_minor(value, scale)
     except ValueError:
@@ -56,10 +58,7 @@ def amount_to_minor(value: Decimal, scale: int, field: str = "amount") -> int:
     if minor <= 0:
         raise serializers.ValidationError({field: [serializers.ErrorDetail(_("must be greater than zero"),
                                                                            code=INVALID_AMOUNT)]})
-    if minor >= MAX_MINOR:
-        raise serializers.ValidationError({field: [serializers.ErrorDetail(_("value is too large"),
-                                                                           code="too_large")]})
-    return minor
+    return check_amount(minor, scale=scale, unit=unit, field=field)
 
 
 class AssetField(serializers.CharField):
@@ -101,7 +100,7 @@ class _AssetAmount(StrictSerializer):
     amount = AmountField()
 
     def validate(self, attrs):
-        attrs["amount"] = amount_to_minor(attrs["amount"], attrs["asset"].scale)
+        attrs["amount"] = amount_to_minor(attrs["amount"], attrs["asset"].scale, unit=attrs["asset"].unit)
         return attrs
 
 
@@ -113,7 +112,7 @@ class CashMovementInput(StrictSerializer):
     bank_reference = serializers.CharField(max_length=64, help_text="the bank's reference the operator confirmed")
 
     def validate(self, attrs):
-        attrs["amount"] = amount_to_minor(attrs["amount"], 2)
+        attrs["amount"] = amount_to_minor(attrs["amount"], 2, unit="CNY")
         return attrs
 
 
@@ -125,11 +124,10 @@ class FarmlandEvidenceInput(StrictSerializer):
     notes = serializers.CharField(max_length=500, required=False)
 
     def validate_area_mu(self, value):
-        try:
-            area = Decimal(value)
-        except InvalidOperation:
-            raise _error("invalid", "a decimal number of mu, as a string")
-        if not area.is_finite() or area <= 0:
+        area = parse_decimal_string(value)
+        if area is None:
+            raise _error("invalid_number", "a decimal number of mu, as a string of ASCII digits")
+        if area <= 0:
             raise _error(INVALID_AMOUNT, "must be greater than zero")
         return str(area)
 
@@ -276,7 +274,10 @@ class CheckpointSerializer(serializers.Serializer):
     checkpoint_hash = serializers.SerializerMethodField()
     xid_horizon = serializers.IntegerField()
     created_at = serializers.DateTimeField()
-    signature = serializers.CharField(help_text="HMAC-SHA256 of signed_body under the ledger signing key")
+    signature = serializers.CharField(help_text="hex Ed25519 signature of signed_body by the key `key_id` "
+                                                "(GET /api/v1/checkpoints/public-keys); HMAC-SHA256 when key_id "
+                                                "is legacy-hmac")
+    key_id = serializers.CharField(help_text="the signing key's id")
     signed_body = serializers.SerializerMethodField(help_text="the exact bytes signed and hashed (UTF-8)")
 
     def get_root_hash(self, cp) -> str:
@@ -328,3 +329,20 @@ class VerifyReportSerializer(serializers.Serializer):
     sealed = serializers.IntegerField()
     checkpoints = serializers.IntegerField()
     accounts = serializers.IntegerField()
+    legacy_unverified = serializers.IntegerField(help_text="HMAC checkpoints from before Ed25519 whose "
+                                                           "signature was not checked (no legacy secret)")
+
+
+class SigningKeySerializer(serializers.Serializer):
+    key_id = serializers.CharField(help_text="first 16 hex digits of SHA-256 over the raw public key")
+    algorithm = serializers.CharField(help_text="ed25519")
+    public_key_pem = serializers.SerializerMethodField(help_text="SubjectPublicKeyInfo PEM")
+    public_key_hex = serializers.SerializerMethodField(help_text="the raw 32-byte public key, hex")
+    valid_from = serializers.DateTimeField(help_text="first checkpoint signed with it")
+    valid_until = serializers.DateTimeField(allow_null=True, help_text="null while it is the current key")
+
+    def get_public_key_pem(self, key) -> str:
+        return public_pem(bytes(key.public_key))
+
+    def get_public_key_hex(self, key) -> str:
+        return bytes(key.public_key).hex()

@@ -17,13 +17,11 @@ from accounts.audit import audit_record
 from accounts.models import GOVERNMENT_KINDS, Organization
 from core.errors import DomainError
 
+from .checks import AssetValid, IssuanceEvidence, PositiveAmount
 from .errors import (
     ASSET_EXISTS,
-    ASSET_EXPIRED,
     ASSET_NOT_EXPIRED,
     BASIN_REQUIRED,
-    EVIDENCE_REQUIRED,
-    INVALID_AMOUNT,
     ISSUER_OUT_OF_JURISDICTION,
     NOT_A_CASH_ASSET,
     NOT_A_RIGHT,
@@ -33,8 +31,6 @@ from .errors import (
 )
 from .models import Account, AccountKind, Asset, LedgerTransaction, RightType
 from .posting import AVAILABLE, HELD, Leg, Posted, accounts_ensure, post, replay_of
-
-FARMLAND_EVIDENCE = ("project_id", "area_mu", "acceptance_document")
 
 
 def today() -> date:
@@ -66,13 +62,11 @@ def forget_cached() -> None:
 
 
 def _positive(amount: int) -> None:
-    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-        raise DomainError(INVALID_AMOUNT, fields={"amount": "must be a positive amount"})
+    PositiveAmount.enforce(amount=amount)  # A-AMOUNT-001
 
 
 def _tradable(asset: Asset) -> None:
-    if asset.is_expired(today()):
-        raise DomainError(ASSET_EXPIRED, fields={"asset": asset.code})
+    AssetValid.enforce(asset=asset, on=today())  # A-VALID-001
 
 
 def _audit(actor: Actor, action: str, posted: Posted, after: dict, regions: list[str]) -> None:
@@ -129,10 +123,7 @@ def rights_issue(*, actor: Actor, issuer: Organization, asset: Asset, recipient:
     _issuer_may_issue(issuer, asset.origin_region_id)
     _tradable(asset)
     evidence = evidence or {}
-    if asset.right_type_id == "farmland":
-        missing = [f for f in FARMLAND_EVIDENCE if not evidence.get(f)]
-        if missing:
-            raise DomainError(EVIDENCE_REQUIRED, fields={f: "required for farmland quota issuance" for f in missing})
+    IssuanceEvidence.enforce(asset=asset, evidence=evidence)  # A-EVIDENCE-001: the right type's evidence
     ids = accounts_ensure([(None, asset.id, AccountKind.ISSUANCE), (recipient.id, asset.id, AccountKind.PARTICIPANT)])
     request = {"asset": asset.code, "issuer": issuer.id, "recipient": recipient.id, "amount": amount,
                "evidence": evidence}

@@ -8,6 +8,7 @@ urlpatterns = [
     path("statements", views.StatementsView.as_view(), name="ledger-statements"),
     path("transactions/<int:pk>", views.TransactionDetailView.as_view(), name="ledger-transaction"),
     path("checkpoints", views.CheckpointListView.as_view(), name="ledger-checkpoints"),
+    path("checkpoints/public-keys", views.SigningKeyListView.as_view(), name="ledger-public-keys"),
     path("checkpoints/consistency", views.ConsistencyView.as_view(), name="ledger-consistency"),
     path("ledger/verify", views.VerifyView.as_view(), name="ledger-verify"),
     path("assets", views.AssetListCreateView.as_view(), name="ledger-assets"),

@@ -1,8 +1,13 @@
 """Full verification of the ledger, streaming in one REPEATABLE READ snapshot (constant memory).
 
 Checks, in this order, stopping at the first fault:
-  1. checkpoints: each signature valid under LEDGER_SIGNING_KEY, each chained to the one before, horizons
-     never going back (`checkpoint_signature`, `checkpoint_chain`);
+  1. checkpoints: each Ed25519 signature valid under the PUBLIC key its key id names, made while that key
+     was valid (`checkpoint_signature`, `checkpoint_key`), each chained to the one before, horizons never
+     going back (`checkpoint_chain`). No secret is needed: the public keys come from `ledger_signingkey`
+     or, pinned by a verifier who does not trust this database, from `trusted_keys` (verify_ledger
+     --trusted-keys FILE). Legacy HMAC checkpoints (before Ed25519) are checked only when
+     LEDGER_LEGACY_HMAC_KEY is set, else counted as `legacy_unverified`: their roots are still rebuilt from
+     the leaves, and every later Ed25519 checkpoint commits to them through the hash chain;
   2. the sealed log, leaf by leaf: no leaf missing and the transaction still exists (`deleted`), its
      postings sum to zero per asset (`unbalanced`), its canonical bytes hash to the sealed leaf
      (`reordered` when the content belongs at another leaf — two rows swapped, or the leaf table
@@ -28,8 +33,10 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connection, transaction
 
-from .canonical import EMPTY_ROOT, leaf_hash, node_hash, signature_valid
-from .models import Checkpoint
+from .canonical import EMPTY_ROOT, leaf_hash, legacy_hmac_valid, node_hash
+from .keys import LEGACY_HMAC_KEY_ID
+from .keys import verify as signature_valid
+from .models import Checkpoint, SigningKey
 from .sealing import TRANSACTION_COLUMNS, checkpoint_signed_body, row_bytes
 
 
@@ -52,13 +59,14 @@ class Report:
     sealed: int = 0
     checkpoints: int = 0
     accounts: int = 0
+    legacy_unverified: int = 0
     stats: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {"ok": self.ok, "fault": None if not self.fault else {
             "kind": self.fault.kind, "transaction_id": self.fault.transaction_id, "detail": self.fault.detail},
             "transactions": self.transactions, "sealed": self.sealed, "checkpoints": self.checkpoints,
-            "accounts": self.accounts}
+            "accounts": self.accounts, "legacy_unverified": self.legacy_unverified}
 
 
 class _Fail(Exception):
@@ -106,7 +114,9 @@ def _stream(name: str, sql: str, params=None, batch: int = 5000):
         yield iter(cur)
 
 
-def verify_ledger(*, progress: bool = False, batch: int = 5000) -> Report:
+def verify_ledger(*, progress: bool = False, batch: int = 5000,
+                  trusted_keys: dict[str, bytes] | None = None) -> Report:
+    """`trusted_keys`: {key id: raw public key} pinned by the verifier; by default the stored public keys."""
     report = Report()
     nested = connection.in_atomic_block
     with transaction.atomic():
@@ -117,7 +127,7 @@ def verify_ledger(*, progress: bool = False, batch: int = 5000) -> Report:
             total = cur.fetchone()[0]
         bar = Progress(total, enabled=progress)
         try:
-            last_checkpoint = _verify_checkpoints(report, batch)
+            last_checkpoint = _verify_checkpoints(report, batch, trusted_keys)
             _verify_log(report, bar, batch, last_checkpoint)
             _verify_unsealed(report, bar, batch, last_checkpoint)
             _verify_balances(report)
@@ -128,27 +138,50 @@ def verify_ledger(*, progress: bool = False, batch: int = 5000) -> Report:
     return report
 
 
-_CHECKPOINT_SQL = """SELECT id, tree_size, root_hash, previous_hash, xid_horizon, created_at, checkpoint_hash, signature
+_CHECKPOINT_SQL = """SELECT id, tree_size, root_hash, previous_hash, xid_horizon, created_at, checkpoint_hash,
+                              signature, key_id
                        FROM ledger_checkpoint ORDER BY tree_size"""
 
 
 def _checkpoint_of(row) -> Checkpoint:
-    cid, size, root, previous, horizon, created_at, chash, signature = row
+    cid, size, root, previous, horizon, created_at, chash, signature, kid = row
     return Checkpoint(id=cid, tree_size=size, root_hash=bytes(root), previous_hash=bytes(previous),
-                      xid_horizon=horizon, created_at=created_at, checkpoint_hash=bytes(chash), signature=signature)
+                      xid_horizon=horizon, created_at=created_at, checkpoint_hash=bytes(chash), signature=signature,
+                      key_id=kid)
 
 
-def _verify_checkpoints(report: Report, batch: int) -> tuple[int, int] | None:
+def _check_signature(report: Report, cp: Checkpoint, keys: dict, validity: dict) -> None:
+    body = checkpoint_signed_body(cp)
+    if cp.key_id == LEGACY_HMAC_KEY_ID:
+        if not settings.LEDGER_LEGACY_HMAC_KEY:
+            report.legacy_unverified += 1
+            return
+        valid = legacy_hmac_valid(body, settings.LEDGER_LEGACY_HMAC_KEY, cp.signature)
+    else:
+        public = keys.get(cp.key_id)
+        if public is None:
+            raise _Fail(Fault("checkpoint_key", None,
+                              f"checkpoint at size {cp.tree_size} names an unknown key {cp.key_id!r}"))
+        valid_from, valid_until = validity.get(cp.key_id, (None, None))
+        if (valid_from and cp.created_at < valid_from) or (valid_until and cp.created_at > valid_until):
+            raise _Fail(Fault("checkpoint_key", None, f"checkpoint at size {cp.tree_size} was signed outside "
+                                                      f"the validity of key {cp.key_id}"))
+        valid = signature_valid(body, cp.signature, public)
+    if not valid:
+        raise _Fail(Fault("checkpoint_signature", None, f"checkpoint at size {cp.tree_size} has a bad signature"))
+
+
+def _verify_checkpoints(report: Report, batch: int, trusted_keys: dict | None) -> tuple[int, int] | None:
     """Signatures and chain; returns (tree size, xid horizon) of the last checkpoint."""
+    stored = {k.key_id: k for k in SigningKey.objects.all()}
+    validity = {kid: (k.valid_from, k.valid_until) for kid, k in stored.items()}
+    keys = dict(trusted_keys) if trusted_keys is not None else {kid: bytes(k.public_key) for kid, k in stored.items()}
     previous, horizon, last = b"\x00" * 32, None, None
     with _stream("verify_checkpoints", _CHECKPOINT_SQL, batch=batch) as rows:
         for row in rows:
             cp = _checkpoint_of(row)
             report.checkpoints += 1
-            body = checkpoint_signed_body(cp)
-            if not signature_valid(body, settings.LEDGER_SIGNING_KEY, cp.signature):
-                raise _Fail(Fault("checkpoint_signature", None,
-                                  f"checkpoint at size {cp.tree_size} has a bad signature"))
+            _check_signature(report, cp, keys, validity)
             if bytes(cp.previous_hash) != previous or (horizon is not None and cp.xid_horizon < horizon):
                 raise _Fail(Fault("checkpoint_chain", None,
                                   f"checkpoint at size {cp.tree_size} is not chained to the one before"))

@@ -21,6 +21,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -47,6 +48,7 @@ from .serializers import (
     HoldingSerializer,
     IssuanceInput,
     RetirementInput,
+    SigningKeySerializer,
     StatementLineSerializer,
     TransactionDetailSerializer,
     TransactionSerializer,
@@ -202,6 +204,21 @@ class CheckpointListView(ListAPIView):
     @extend_schema(tags=["ledger"], summary="Checkpoints (signed tree heads)")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
+
+
+class SigningKeyListView(APIView):
+    """The public keys that verify checkpoints: public, no login (a regulator or anyone pins them)."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+    @extend_schema(tags=["ledger"], summary="Public keys that verify checkpoint signatures (Ed25519)",
+                   responses={200: SigningKeySerializer(many=True)},
+                   description="Each checkpoint names its `key_id`. A key's validity runs from its first "
+                               "checkpoint until the next key's first one (rotation); old checkpoints stay "
+                               "verifiable with their own key.")
+    def get(self, request):
+        return Response(SigningKeySerializer(selectors.signing_keys(), many=True).data)
 
 
 class ConsistencyView(APIView):

@@ -45,6 +45,7 @@ def _ledger(txn: LedgerTransaction, checkpoint: Checkpoint | None) -> dict:
         "leaf_index": leaf.index, "leaf_hash": bytes(leaf.leaf_hash).hex(),
         "tree_size": checkpoint.tree_size, "root_hash": bytes(checkpoint.root_hash).hex(),
         "checkpoint_hash": bytes(checkpoint.checkpoint_hash).hex(), "signature": checkpoint.signature,
+        "key_id": checkpoint.key_id,
         "audit_path": [h.hex() for h in inclusion_proof(leaf.index, checkpoint.tree_size)],
     }
     out["proof"]["path"] = out["proof"]["audit_path"]  # deprecated: the old name, one release

@@ -13,7 +13,7 @@ Design overview
   detection idempotent: running a detector again never duplicates an alert.
 * `FlowSummary` / `FlowTotal` / `FlowDelta`: settled trades aggregated per (local day, right type,
   origin region, destination region), and per (right type, origin, destination) for all time.
-  Statement-level triggers on `trading_trade` record every trade that becomes settled (at settlement,
+  Statement-level triggers on the trade table (`Trade`) record every trade that becomes settled (at settlement,
   or inserted settled): a statement touching few rows (a settlement) appends `FlowDelta` rows — no
   row is ever updated, so concurrent settlements never wait on a summary row; a bulk statement (≥ 1,000
   rows: loads, end-of-day batches) upserts straight into the summary and the totals. `flow_rollup`
@@ -150,7 +150,7 @@ class FlowTotal(models.Model):
 
 
 class FlowDelta(models.Model):
-    """Settled trades not yet folded into `FlowSummary` (written by a trigger on trading_trade)."""
+    """Settled trades not yet folded into `FlowSummary` (written by a trigger on the trade table)."""
 
     day = models.DateField()
     right_type = models.CharField(max_length=30)

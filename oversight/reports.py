@@ -8,7 +8,7 @@
 * `pending_approvals`: open approval requests and their age.
 
 Volume and flows read the settled-trade summary (`FlowSummary` ∪ `FlowDelta` by day, or `FlowTotal` ∪
-`FlowDelta` for an all-time flow matrix; maintained by triggers on trading_trade — see
+`FlowDelta` for an all-time flow matrix; maintained by triggers on the trade table — see
 `oversight.models`), so their cost depends on the number of groups, not on the number of trades.
 Days are local (Asia/Shanghai) settlement dates; `since` and `until` are inclusive dates. Quantities are
 whole units (decimal strings), values and prices CNY (decimal strings, prices per whole unit); a region
@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from core.money import from_minor
 
+from . import sql
 from .models import ApprovalDecision, ApprovalRequest, ApprovalStatus
 from .scope import Scope
 
@@ -79,16 +80,9 @@ def _flow_source(scope: Scope, *, since: date | None, until: date | None, right_
     if until:
         dated.append("day <= %s")
         dated_params.append(until)
-    columns = "right_type, origin_region, dest_region, trades, quantity, value"
     if since is None and until is None and not daily:
-        sql = f"""SELECT {columns}, NULL::date AS day FROM oversight_flowtotal WHERE {" AND ".join(where)}
-                  UNION ALL
-                  SELECT {columns}, day FROM oversight_flowdelta WHERE {" AND ".join(where)}"""
-        return sql, params + params
-    sql = f"""SELECT {columns}, day FROM oversight_flowsummary WHERE {" AND ".join(dated)}
-              UNION ALL
-              SELECT {columns}, day FROM oversight_flowdelta WHERE {" AND ".join(dated)}"""
-    return sql, dated_params + dated_params
+        return sql.flow_source(" AND ".join(where), all_time=True), params + params
+    return sql.flow_source(" AND ".join(dated), all_time=False), dated_params + dated_params
 
 
 def _prefix_of(code: str | None) -> str | None:
@@ -110,12 +104,13 @@ def volume_report(scope: Scope, *, period: str = "month", by: str = "origin", le
     source, params = _flow_source(scope, since=since, until=until, right_type=right_type, daily=True,
                                   origin=_prefix_of(region) if by == "origin" else None,
                                   destination=_prefix_of(region) if by == "destination" else None)
-    sql = f"""SELECT date_trunc(%s, f.day)::date AS period, f.right_type, {_region_sql('f.' + column, level)} AS region,
+    region_sql = _region_sql("f." + column, level)
+    statement = f"""SELECT date_trunc(%s, f.day)::date AS period, f.right_type, {region_sql} AS region,
                      sum(f.trades), sum(f.quantity), sum(f.value)
                 FROM ({source}) f
                GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
     with connection.cursor() as cur:
-        cur.execute(sql, [period] + params)
+        cur.execute(statement, [period] + params)
         rows = cur.fetchall()
     return [{"period": p, "right_type": rt, "region": r, "trades": int(n), "volume": _units(q),
              "value": from_minor(int(v), 2), "vwap": _vwap(int(v), q)} for p, rt, r, n, q, v in rows]
@@ -125,12 +120,12 @@ def flow_matrix(scope: Scope, *, level: str = "county", since: date | None = Non
                 right_type: str | None = None) -> list[dict]:
     assert level in LEVELS
     source, params = _flow_source(scope, since=since, until=until, right_type=right_type)
-    sql = f"""SELECT f.right_type, {_region_sql('f.origin_region', level)}, {_region_sql('f.dest_region', level)},
+    statement = f"""SELECT f.right_type, {_region_sql('f.origin_region', level)}, {_region_sql('f.dest_region', level)},
                      sum(f.trades), sum(f.quantity), sum(f.value)
                 FROM ({source}) f
                GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
     with connection.cursor() as cur:
-        cur.execute(sql, params)
+        cur.execute(statement, params)
         rows = cur.fetchall()
     return [{"right_type": rt, "origin": o, "destination": d, "trades": int(n), "quantity": _units(q),
              "value": from_minor(int(v), 2)} for rt, o, d, n, q, v in rows]
@@ -144,32 +139,7 @@ def flow_rollup() -> int:
         cur.execute("SELECT pg_try_advisory_xact_lock(%s)", [FLOW_LOCK])
         if not cur.fetchone()[0]:
             return 0
-        cur.execute("""
-            WITH moved AS (DELETE FROM oversight_flowdelta RETURNING day, right_type, origin_region, dest_region,
-                                                                       trades, quantity, value),
-                 grouped AS (SELECT day, right_type, origin_region, dest_region, sum(trades) AS trades,
-                                    sum(quantity) AS quantity, sum(value) AS value, count(*) AS n
-                               FROM moved GROUP BY 1, 2, 3, 4),
-                 daily AS (
-                    INSERT INTO oversight_flowsummary AS f
-                           (day, right_type, origin_region, dest_region, trades, quantity, value)
-                    SELECT day, right_type, origin_region, dest_region, trades, quantity, value FROM grouped
-                     ORDER BY 1, 2, 3, 4
-                    ON CONFLICT (day, right_type, origin_region, dest_region) DO UPDATE
-                       SET trades = f.trades + EXCLUDED.trades, quantity = f.quantity + EXCLUDED.quantity,
-                           value = f.value + EXCLUDED.value
-                    RETURNING 1),
-                 totals AS (
-                    INSERT INTO oversight_flowtotal AS t (right_type, origin_region, dest_region, trades, quantity,
-                                                          value)
-                    SELECT right_type, origin_region, dest_region, sum(trades), sum(quantity), sum(value)
-                      FROM grouped GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-                    ON CONFLICT (right_type, origin_region, dest_region) DO UPDATE
-                       SET trades = t.trades + EXCLUDED.trades, quantity = t.quantity + EXCLUDED.quantity,
-                           value = t.value + EXCLUDED.value
-                    RETURNING 1)
-            SELECT coalesce((SELECT sum(n) FROM grouped), 0), (SELECT count(*) FROM daily),
-                   (SELECT count(*) FROM totals)""")
+        cur.execute(sql.FLOW_ROLLUP)
         return int(cur.fetchone()[0])
 
 
@@ -180,19 +150,9 @@ def farmland_proceeds(scope: Scope) -> list[dict]:
     if scope.prefix is not None:
         where.append("o.region_id LIKE %s")
         params.append(scope.prefix + "%")
-    sql = f"""SELECT o.region_id, r.name_zh, r.name_en, count(*), sum(a.available + a.held),
-                     coalesce(sum((SELECT sum(p.amount) FROM ledger_posting p
-                                    WHERE p.account_id = a.id AND p.amount > 0 AND p.bucket = 'A')), 0),
-                     coalesce(sum((SELECT count(*) FROM ledger_posting p
-                                    WHERE p.account_id = a.id AND p.amount > 0 AND p.bucket = 'A')), 0)
-                FROM ledger_account a
-                JOIN ledger_asset s ON s.id = a.asset_id
-                JOIN accounts_organization o ON o.id = a.organization_id
-                JOIN accounts_region r ON r.code = o.region_id
-               WHERE {' AND '.join(where)}
-               GROUP BY 1, 2, 3 ORDER BY 1"""
+    statement = sql.farmland_proceeds(" AND ".join(where))
     with connection.cursor() as cur:
-        cur.execute(sql, params)
+        cur.execute(statement, params)
         rows = cur.fetchall()
     return [{"region": code, "name_zh": zh, "name_en": en, "accounts": int(n), "balance": from_minor(int(bal), 2),
              "received": from_minor(int(rec), 2), "receipts": int(cnt)} for code, zh, en, n, bal, rec, cnt in rows]
@@ -212,22 +172,9 @@ def concentration(scope: Scope, *, top: int = 5, right_type: str | None = None,
     if scope.prefix is not None:
         where.append("s.origin_region_id LIKE %s")
         params.append(scope.prefix + "%")
-    sql = f"""WITH h AS (
-                SELECT s.id AS asset_id, s.code, s.scale, a.organization_id, a.available + a.held AS holding
-                  FROM ledger_account a JOIN ledger_asset s ON s.id = a.asset_id
-                 WHERE {' AND '.join(where)} AND a.available + a.held > 0),
-              ranked AS (
-                SELECT h.*, sum(holding) OVER w AS total,
-                       row_number() OVER (PARTITION BY asset_id ORDER BY holding DESC, organization_id) AS rank,
-                       count(*) OVER w AS holders,
-                       sum(power(holding::numeric * 100, 2)) OVER w AS sq
-                  FROM h WINDOW w AS (PARTITION BY asset_id))
-              SELECT r.asset_id, r.code, r.scale, r.organization_id, o.name_zh, o.kind, r.holding, r.total, r.rank,
-                     r.holders, r.sq / power(r.total::numeric, 2)
-                FROM ranked r JOIN accounts_organization o ON o.id = r.organization_id
-               WHERE r.rank <= %s ORDER BY r.asset_id, r.rank"""
+    statement = sql.holder_concentration(" AND ".join(where))
     with connection.cursor() as cur:
-        cur.execute(sql, params + [top])
+        cur.execute(statement, params + [top])
         rows = cur.fetchall()
     out: dict[int, dict] = {}
     for aid, code, scale, org_id, name, kind, holding, total, rank, holders, hhi in rows:

@@ -30,9 +30,9 @@ from django.utils import timezone
 from accounts.models import GOVERNMENT_KINDS, Membership, Organization, User
 from core import conf
 
+from . import sql
 from .models import Alert
 
-LIVE = "('failed', 'rejected')"
 EVIDENCE_TRADES = 50
 
 
@@ -84,10 +84,7 @@ def _link(a: int, b: int, users: dict[int, set[int]], ancestors: dict[int, list[
 
 def detect_linked_trades(*, since: datetime, until: datetime) -> list[Alert]:
     with connection.cursor() as cur:
-        cur.execute(f"""SELECT id, buyer_id, seller_id, asset_id, price, quantity, value, created_at
-                          FROM trading_trade
-                         WHERE created_at >= %s AND created_at < %s AND status NOT IN {LIVE}
-                         ORDER BY id""", [since, until])
+        cur.execute(sql.LINKED_TRADES, [since, until])
         trades = cur.fetchall()
     if not trades:
         return []
@@ -134,21 +131,7 @@ def detect_off_vwap(*, since: datetime, until: datetime) -> list[Alert]:
     hours = conf.get("OVERSIGHT_VWAP_TRAILING_HOURS")
     minimum = conf.get("OVERSIGHT_VWAP_MIN_TRADES")
     with connection.cursor() as cur:
-        cur.execute(f"""
-            SELECT t.id, t.asset_id, t.buyer_id, t.seller_id, t.price, t.quantity, t.created_at, a.scale,
-                   a.origin_region_id, v.value, v.qty, v.n
-              FROM trading_trade t
-              JOIN ledger_asset a ON a.id = t.asset_id
-              CROSS JOIN LATERAL (
-                    SELECT sum(p.value) AS value, sum(p.quantity) AS qty, count(*) AS n
-                      FROM trading_trade p
-                     WHERE p.asset_id = t.asset_id AND p.id < t.id AND p.status NOT IN {LIVE}
-                       AND p.created_at >= t.created_at - make_interval(hours => %s)) v
-             WHERE t.created_at >= %s AND t.created_at < %s AND t.status NOT IN {LIVE}
-               AND v.n >= %s AND v.qty > 0
-               AND abs(t.price::numeric * v.qty - v.value::numeric * power(10::numeric, a.scale)) * 100
-                   > %s * v.value::numeric * power(10::numeric, a.scale)
-             ORDER BY t.id""", [hours, since, until, minimum, pct])
+        cur.execute(sql.OFF_VWAP, [hours, since, until, minimum, pct])
         rows = cur.fetchall()
     alerts = []
     for tid, asset_id, buyer, seller, price, qty, at, scale, origin, value, vqty, n in rows:
@@ -172,18 +155,7 @@ def detect_concentration(*, now: datetime) -> list[Alert]:
     pct = Decimal(conf.get("OVERSIGHT_CONCENTRATION_PCT"))
     kinds = tuple(sorted(GOVERNMENT_KINDS))
     with connection.cursor() as cur:
-        cur.execute("""
-            WITH h AS (SELECT a.asset_id, a.organization_id, a.available + a.held AS holding,
-                              sum(a.available + a.held) OVER (PARTITION BY a.asset_id) AS total,
-                              count(*) OVER (PARTITION BY a.asset_id) AS holders
-                         FROM ledger_account a JOIN ledger_asset s ON s.id = a.asset_id
-                        WHERE a.kind = 'participant' AND s.kind = 'right' AND a.available + a.held > 0)
-            SELECT h.asset_id, s.code, s.scale, s.origin_region_id, h.organization_id, o.kind, o.region_id,
-                   h.holding, h.total, h.holders
-              FROM h JOIN accounts_organization o ON o.id = h.organization_id
-                     JOIN ledger_asset s ON s.id = h.asset_id
-             WHERE o.kind NOT IN %s AND h.holding * 100 > %s * h.total
-             ORDER BY h.asset_id, h.organization_id""", [kinds, pct])
+        cur.execute(sql.LARGE_HOLDERS, [kinds, pct])
         rows = cur.fetchall()
     day = _local_day(now)
     alerts = []
@@ -203,16 +175,7 @@ def detect_concentration(*, now: datetime) -> list[Alert]:
 
 def _cancels_and_trades(since: datetime, until: datetime) -> dict[int, list[int]]:
     with connection.cursor() as cur:
-        cur.execute("""
-            SELECT org, sum(c), sum(t) FROM (
-                SELECT organization_id AS org, count(*) AS c, 0 AS t FROM trading_order
-                 WHERE status = 'cancelled' AND cancel_reason = 'cancelled_by_owner'
-                   AND updated_at >= %s AND updated_at < %s GROUP BY 1
-                UNION ALL
-                SELECT buyer_id, 0, count(*) FROM trading_trade WHERE created_at >= %s AND created_at < %s GROUP BY 1
-                UNION ALL
-                SELECT seller_id, 0, count(*) FROM trading_trade WHERE created_at >= %s AND created_at < %s GROUP BY 1
-            ) x GROUP BY org""", [since, until] * 3)
+        cur.execute(sql.CANCELS_AND_TRADES, [since, until] * 3)
         return {org: [int(c), int(t)] for org, c, t in cur.fetchall()}
 
 

@@ -22,7 +22,7 @@ from core.api import IdCursorPagination, error_responses
 from core.errors import ApiError
 from ledger.models import Asset
 from marketplace.models import Market, NonAttainmentFlag, RulebookVersion
-from marketplace.rules import rule_kinds
+from marketplace.rules import compiled, rule_kinds
 from trading.models import Trade
 
 from . import approvals as approval_services
@@ -263,7 +263,7 @@ class RulebookDetailView(OversightView):
 class RuleKindsView(OversightView):
     @extend_schema(responses={200: build_array_type(build_basic_type(OpenApiTypes.OBJECT))})
     def get(self, request):
-        return Response(rule_kinds())
+        return Response(rule_kinds(compiled().facts))
 
 
 class FlagListView(OversightList):

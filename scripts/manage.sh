@@ -4,7 +4,9 @@ source "$(dirname "$0")/services.sh"
 cd "$ROOT"
 ensure_venv
 ensure_services
-export DEBUG="${DEBUG:-1}" SECRET_KEY="${SECRET_KEY:-local-dev-secret-not-for-production}"
+source "$(dirname "$0")/secrets.sh"
+ensure_local_secrets
+export DEBUG="${DEBUG:-0}"
 trap stop_started_services EXIT
 # shellcheck disable=SC2086
 python manage.py $ARGS

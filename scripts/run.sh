@@ -4,7 +4,10 @@ source "$(dirname "$0")/services.sh"
 cd "$ROOT"
 ensure_venv
 ensure_services
-export DEBUG="${DEBUG:-1}" SECRET_KEY="${SECRET_KEY:-local-dev-secret-not-for-production}"
+# like production: DEBUG only when asked for (DEBUG=1 make run); keys generated once under .state/secrets/
+source "$(dirname "$0")/secrets.sh"
+ensure_local_secrets
+export DEBUG="${DEBUG:-0}"
 export DJANGO_SETTINGS_MODULE=config.settings
 PORT="${PORT:-8000}"
 pids=()

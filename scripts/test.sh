@@ -8,7 +8,9 @@ source "$(dirname "$0")/services.sh"
 cd "$ROOT"
 ensure_venv
 ensure_services
-export DEBUG=0 SECRET_KEY="${SECRET_KEY:-test-secret-key}" DJANGO_SETTINGS_MODULE=config.settings
+source "$(dirname "$0")/secrets.sh"
+ensure_local_secrets
+export DEBUG=0 DJANGO_SETTINGS_MODULE=config.settings
 trap stop_started_services EXIT
 set +e
 python -m pytest "$@"

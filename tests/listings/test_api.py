@@ -270,7 +270,7 @@ def test_bad_purchase_input(lworld, api, bad, make_org):
     bad(buy(divisible, "100", seller), 403, "own_listing")
     poor = make_org("enterprise", "350102")
     bad(buy(divisible, "100", api(poor)), 400, "insufficient_balance")
-    bad(buy(divisible, "abc"), 400, "validation_error")
+    bad(buy(divisible, "abc"), 400, "invalid_number")
     bad(buyer.post(f"/api/v1/listings/{divisible}/buy", {"quantity": "60", "price": "1"}, format="json"),
         400, "unknown_field")
     bad(buyer.post(f"/api/v1/listings/{divisible}/bids", {"price": "50000.00"}, format="json"),

@@ -24,9 +24,9 @@ def test_field_messages_are_chinese_in_a_zh_response(world, client_for):
     buyer = world.enterprise("350102")
     bad = {"market": m.id, "side": "buy", "price": "abc", "quantity": "1"}
     zh = client_for(buyer.trader, language="zh-hans").post("/api/v1/orders", bad, format="json").json()
-    assert zh["fields"]["price"][0]["message"] == "请以字符串形式输入十进制数，例如 \"12.50\"。"
+    assert zh["fields"]["price"][0]["message"] == "请以 ASCII 数字组成的字符串输入十进制数，例如 \"12.50\"。"
     en = client_for(buyer.trader, language="en").post("/api/v1/orders", bad, format="json").json()
-    assert en["fields"]["price"][0]["message"] == "Enter a decimal number as a string, e.g. \"12.50\"."
+    assert en["fields"]["price"][0]["message"] == "Enter a decimal number as a string of ASCII digits, e.g. \"12.50\"."
     # a refusal computed in the service: the lot in the instrument's unit (1 t, not 1000 minor units)
     off_lot = {"market": m.id, "side": "buy", "price": "100.00", "quantity": "1.5"}
     r = client_for(buyer.trader, language="zh-hans").post("/api/v1/orders", off_lot, format="json").json()

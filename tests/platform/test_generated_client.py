@@ -52,8 +52,13 @@ def test_login_order_cancel_and_a_typed_refusal(exchange_client, live_server, ma
     from exchange_client import AuthenticatedClient, Client
     from exchange_client.api.auth import auth_login
     from exchange_client.api.orders import orders_cancel_create, orders_create
-    from exchange_client.models import (ErrorCode, ErrorEnvelope, LoginInputRequest, OrderCreateRequest,
-                                        OrderCreateSideEnum)
+    from exchange_client.models import (
+        ErrorCode,
+        ErrorEnvelope,
+        LoginInputRequest,
+        OrderCreateRequest,
+        OrderCreateSideEnum,
+    )
 
     from accounts.actor import Actor
     from ledger.services import cash_deposit

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 import schemathesis
@@ -43,7 +44,7 @@ UNDOCUMENTED: dict[str, set[int]] = {}
 
 CONFIG = schemathesis.Config.from_dict({
     "generation": {"mode": "all", "max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none",
-                   "no-shrink": True, "with-security-parameters": False, "allow-x00": False},
+                   "no-shrink": True, "with-security-parameters": False, "allow-x00": True},
     "phases": {"examples": {"enabled": True}, "coverage": {"enabled": False}, "fuzzing": {"enabled": True},
                "stateful": {"enabled": False}},
 })
@@ -254,3 +255,71 @@ def test_integer_parameters_with_unicode_digits(world, role, name, obj, param):
         response = world.client(role).get(url, {param: "²"})
         transaction.set_rollback(True)
     assert response.status_code == 400, f"GET {url}?{param}=² as {role}: {response.status_code}"
+
+
+# --- hostile shapes on every operation with a JSON body (issue 14 items 4 and 5) ----------------------------
+# 100,000-deep nesting, a body over the size limit, a NUL in every string property, and the number shapes
+# Decimal() takes but the API must not, in every amount property. Each is a 4xx with the envelope (and the
+# shape's own code whenever the body is read), never a 5xx.
+
+AMOUNT_PROPERTIES = {"amount", "price", "quantity", "remaining", "min_purchase", "reserve_price", "min_increment"}
+
+
+def _json_operations():
+    components = schema.raw_schema["components"]["schemas"]
+    for path, item in schema.raw_schema["paths"].items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict):
+                continue
+            content = (operation.get("requestBody") or {}).get("content", {})
+            ref = (content.get("application/json") or {}).get("schema", {}).get("$ref")
+            if ref:
+                props = components[ref.rsplit("/", 1)[1]].get("properties", {})
+                yield method, path, props
+
+
+JSON_OPERATIONS = sorted((m, p, props) for m, p, props in _json_operations())
+
+
+def _concrete(path: str, w) -> str:
+    for prefix, key in sorted(PATH_OBJECTS["participant"], key=lambda pk: -len(pk[0])):
+        if path.startswith(prefix):
+            return re.sub(r"\{[^}]+\}", str(w.ids[key]), path)
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def _send(w, role, method, path, raw: str):
+    with transaction.atomic():
+        try:
+            response = getattr(w.client(role), method)(_concrete(path, w), raw, content_type="application/json",
+                                                       HTTP_IDEMPOTENCY_KEY="hostile-1")
+        finally:
+            transaction.set_rollback(True)
+    assert response.status_code < 500, (method, path, role, response.content[:300])
+    body = response.json()
+    assert body["code"] in CODES and CODES[body["code"]][0] == response.status_code, body
+    return response.status_code, body
+
+
+def test_json_operations_found():
+    assert len(JSON_OPERATIONS) >= 30, [f"{m} {p}" for m, p, _ in JSON_OPERATIONS]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method,path,props", JSON_OPERATIONS, ids=[f"{m} {p}" for m, p, _ in JSON_OPERATIONS])
+def test_hostile_bodies(world, method, path, props, settings):  # noqa: F811
+    for role in ("trader", "operator"):
+        for deep in ("[" * 100_000 + "]" * 100_000, '{"a":' * 100_000 + "0" + "}" * 100_000):
+            status, body = _send(world, role, method, path, deep)
+            assert status != 400 or body["code"] == "nesting_too_deep", body
+        status, body = _send(world, role, method, path, json.dumps({"x": "y" * (settings.REQUEST_MAX_BYTES + 1)}))
+        assert (status, body["code"]) == (413, "request_too_large"), body
+        strings = {name: "a\u0000b" for name, p in props.items() if p.get("type") == "string"}
+        if strings:
+            status, body = _send(world, role, method, path, json.dumps(strings))
+            assert status != 400 or (body["code"] == "nul_character" and set(body["fields"]) == set(strings)), body
+        for name in sorted(AMOUNT_PROPERTIES & set(props)):
+            for shape in ("1e3", "\uff11\uff10", "\u0661\u0662", " 2", "+2", "1_000", "NaN", 10):
+                status, body = _send(world, role, method, path, json.dumps({name: shape}))
+                if status == 400:
+                    assert body["fields"][name][0]["code"] == "invalid_number", (name, shape, body)

@@ -85,6 +85,8 @@ MATRIX: dict[tuple[str, str], str] = {
     ("ledger-assets", "post"):                  "-  -  -  +  -  -  +  -  -  -",
     ("ledger-checkpoints", "get"):              "-  +  +  +  +  +  +  +  +  +",
     ("ledger-consistency", "get"):              "-  +  +  +  +  +  +  +  +  +",
+    # public keys that verify checkpoints: public, no login
+    ("ledger-public-keys", "get"):              "+  +  +  +  +  +  +  +  +  +",
     ("ledger-deposits", "post"):                "-  -  -  -  -  -  +  -  -  -",
     ("ledger-expirations", "post"):             "-  -  -  +  -  -  +  -  -  -",
     ("ledger-export-csv", "get"):               "-  -  -  -  +  +  +  -  -  -",

@@ -16,7 +16,8 @@ from core.api import MinorUnitField, StrictSerializer, decimal_to_minor_or_error
 from core.money import from_minor
 from ledger.models import Asset
 from trading.common.serializers import FillSerializer
-from trading.models import Bid, Listing, ListingKind, ListingStatus
+from trading.listings import mechanisms
+from trading.models import Bid, Listing, ListingKind
 
 MAX_PROVENANCE_BYTES = 16_384
 
@@ -44,14 +45,14 @@ class ListingCreateSerializer(StrictSerializer):
     provenance = serializers.DictField(required=False, default=dict,
                                        help_text="farmland: project_id, acceptance_document; "
                                                  "emission: reduction_measure, discharge_permit_no")
-    price = UnitsField(scale=2, required=False, allow_null=True, default=None,
+    price = UnitsField(scale=2, unit="CNY", required=False, allow_null=True, default=None,
                            help_text="fixed price or negotiated price, yuan per unit")
     divisible = serializers.BooleanField(required=False, default=False, help_text="fixed price: may be bought in part")
     min_purchase = UnitsField(required=False, allow_null=True, default=None,
                                   help_text="fixed price, divisible: smallest purchase, in the unit")
-    reserve_price = UnitsField(scale=2, required=False, allow_null=True, default=None,
+    reserve_price = UnitsField(scale=2, unit="CNY", required=False, allow_null=True, default=None,
                                    help_text="auctions: lowest acceptable bid, yuan per unit")
-    min_increment = UnitsField(scale=2, required=False, allow_null=True, default=None,
+    min_increment = UnitsField(scale=2, unit="CNY", required=False, allow_null=True, default=None,
                                    help_text="English auction: minimum raise over the best bid, yuan per unit")
     second_price = serializers.BooleanField(required=False, default=False,
                                             help_text="sealed bid: the winner pays the second-highest bid")
@@ -73,9 +74,10 @@ class ListingCreateSerializer(StrictSerializer):
         asset = Asset.objects.filter(pk=attrs["asset"]).first()
         if asset is None:
             raise _unknown_asset()
-        attrs["quantity"] = decimal_to_minor_or_error(attrs["quantity"], asset.scale, "quantity")
+        attrs["quantity"] = decimal_to_minor_or_error(attrs["quantity"], asset.scale, "quantity", unit=asset.unit)
         if attrs.get("min_purchase") is not None:
-            attrs["min_purchase"] = decimal_to_minor_or_error(attrs["min_purchase"], asset.scale, "min_purchase")
+            attrs["min_purchase"] = decimal_to_minor_or_error(attrs["min_purchase"], asset.scale, "min_purchase",
+                                                              unit=asset.unit)
         return attrs
 
 
@@ -84,7 +86,7 @@ class ListingBuySerializer(StrictSerializer):
 
 
 class ListingBidSerializer(StrictSerializer):
-    price = UnitsField(scale=2, help_text="yuan per unit, for the whole lot")
+    price = UnitsField(scale=2, unit="CNY", help_text="yuan per unit, for the whole lot")
 
 
 class ListingRejectSerializer(StrictSerializer):
@@ -190,9 +192,7 @@ class ListingSerializer(serializers.ModelSerializer):
         return self._qty(listing, listing.hold_remaining) if self.get_is_own(listing) else None
 
     def _bids_visible(self, listing) -> bool:
-        if listing.kind == ListingKind.ENGLISH:
-            return True
-        return listing.kind == ListingKind.SEALED and listing.status != ListingStatus.OPEN
+        return mechanisms.of(listing).bids_visible(listing)
 
     def get_best_bid(self, listing) -> str | None:
         if not self._bids_visible(listing):

@@ -35,87 +35,50 @@ event lists them all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
-from django.utils.translation import gettext
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
 from accounts.models import TRADING_KINDS, Organization
 from core import conf
+from core.checks import Refused, run
 from core.errors import DomainError
-from core.money import from_minor
-from ledger.errors import ASSET_EXPIRED, EVIDENCE_REQUIRED, INSUFFICIENT_BALANCE, NOT_A_RIGHT, UNKNOWN_ASSET
+from ledger.checks import AssetValid, SufficientBalance
+from ledger.errors import NOT_A_RIGHT, UNKNOWN_ASSET
 from ledger.models import Asset
 from ledger.posting import accounts_lock
 from ledger.services import cny, hold_place, hold_release
-from marketplace.errors import NOT_A_TRADER
-from marketplace.rules import CheckContext, Refusal, evaluate
+from marketplace.rules import CheckContext, OrganizationActive, OrganizationMayTrade, Refusal, enforce
 from trading.common import pricing
 from trading.common.signals import announce_pending_approval
+from trading.listings import mechanisms
+from trading.listings.checks import (
+    PURCHASE_CHECKS,
+    BidAtLeastReserve,
+    ListingProvenance,
+    ListingTerms,
+    NotOwnListing,
+)
 from trading.listings.errors import (
     AUCTION_ENDED,
     AUCTION_NOT_STARTED,
-    BELOW_MIN_PURCHASE,
-    BID_BELOW_INCREMENT,
-    BID_BELOW_RESERVE,
-    EXCEEDS_REMAINING,
-    INVALID_LISTING_TERMS,
     INVALID_NAMED_BUYER,
     LISTING_ENDED,
     LISTING_HAS_BIDS,
-    LISTING_INDIVISIBLE,
     LISTING_NOT_OPEN,
     LISTING_NOT_STARTED,
     NOT_LISTING_SELLER,
     NOT_NAMED_BUYER,
-    OWN_LISTING,
-    WRONG_LISTING_KIND,
 )
-from trading.models import (
-    Bid,
-    BidStatus,
-    Listing,
-    ListingKind,
-    ListingStatus,
-    Trade,
-    TradeEvent,
-    TradeSource,
-    TradeStatus,
-)
+from trading.listings.mechanisms import ACCEPT, BID, BUY, ranking
+from trading.models import Bid, BidStatus, Listing, ListingStatus, Trade, TradeEvent, TradeStatus
 from trading.settlement.outbox import enqueue_after_commit, outbox_row_for
 
-AUCTION_KINDS = (ListingKind.ENGLISH, ListingKind.SEALED)
 UNSETTLED_TRADE_STATUSES = ("matched", "pending_approval", "approved", "settling")
-MAX_AMOUNT = 2**62  # any fen amount at or above this is more than anyone holds (and near bigint's end)
-
-# Provenance a listing must carry, by right type: field → what it is.
-PROVENANCE_REQUIRED: dict[str, dict[str, str]] = {
-    "farmland": {"project_id": "the land consolidation/reclamation project that produced the quota",
-                 "acceptance_document": "number of the acceptance (验收) document"},
-    "emission": {"reduction_measure": "the lasting reduction measure that freed the rights",
-                 "discharge_permit_no": "the seller's discharge permit (排污许可证) number"},
-}
-
-TRADE_SOURCE = {ListingKind.FIXED_PRICE: TradeSource.LISTING, ListingKind.ENGLISH: TradeSource.AUCTION,
-                ListingKind.SEALED: TradeSource.AUCTION, ListingKind.NEGOTIATED: TradeSource.NEGOTIATED}
-
-# Terms each kind requires, and optional terms it accepts; any other term given is refused.
-_REQUIRED = {
-    ListingKind.FIXED_PRICE: {"price"},
-    ListingKind.ENGLISH: {"reserve_price", "min_increment", "end_at"},
-    ListingKind.SEALED: {"reserve_price", "end_at"},
-    ListingKind.NEGOTIATED: {"price", "named_buyer", "end_at"},
-}
-_OPTIONAL = {
-    ListingKind.FIXED_PRICE: {"divisible", "min_purchase", "start_at", "end_at"},
-    ListingKind.ENGLISH: {"start_at", "anti_snipe_minutes"},
-    ListingKind.SEALED: {"start_at", "second_price"},
-    ListingKind.NEGOTIATED: set(),
-}
 
 
 def db_now() -> datetime:
@@ -132,66 +95,28 @@ def fee_defaults() -> tuple[int, int]:
 # --- checks -------------------------------------------------------------------------------------------
 
 def _active(organization: Organization) -> None:
-    if not organization.is_active:
-        raise DomainError("organization_suspended")
+    OrganizationActive.enforce(organization=organization)  # Q-ACTIVE-001
+
+
+def _trader(organization: Organization) -> None:
+    OrganizationMayTrade.enforce(organization=organization)  # Q-TRADER-001
 
 
 def _not_expired(asset: Asset, now: datetime) -> None:
-    if asset.is_expired(timezone.localdate(now)):
-        raise DomainError(ASSET_EXPIRED, fields={"asset": asset.code})
+    AssetValid.enforce(asset=asset, on=timezone.localdate(now))  # A-VALID-001
 
 
 def _rules(stage: str, asset: Asset, now: datetime, *, buyer=None, seller=None, price=None,
            quantity=None) -> tuple[int | None, Refusal | None]:
-    """Run the rulebook; a refusal that does not merely need approval stops the action."""
-    version, refusal = evaluate(CheckContext(stage=stage, asset=asset, at=now, buyer=buyer, seller=seller,
-                                             price=price, quantity=quantity))
-    if refusal and not refusal.needs_approval:
-        raise DomainError(refusal.code, **refusal.message_params)
-    return version, refusal
-
-
-def _terms_error(field: str, message: str) -> DomainError:
-    return DomainError(INVALID_LISTING_TERMS, fields={field: message})
-
-
-def _check_terms(kind: str, terms: dict, quantity: int, now: datetime) -> None:
-    if kind not in ListingKind.values:
-        raise _terms_error("kind", f"one of {', '.join(ListingKind.values)}")
-    if not isinstance(quantity, int) or quantity <= 0 or quantity >= MAX_AMOUNT:
-        raise _terms_error("quantity", "must be positive")
-    given = {k for k, v in terms.items() if v not in (None, False, 0)}
-    for name in sorted(_REQUIRED[kind] - given):
-        raise _terms_error(name, f"required for a {kind} listing")
-    for name in sorted(given - _REQUIRED[kind] - _OPTIONAL[kind]):
-        raise _terms_error(name, f"does not apply to a {kind} listing")
-    for name in ("price", "reserve_price", "min_increment"):
-        if terms.get(name) is not None and not 0 < terms[name] < MAX_AMOUNT:
-            raise _terms_error(name, "must be positive")
-    if terms.get("min_purchase") is not None:
-        if not terms.get("divisible"):
-            raise _terms_error("min_purchase", "only for a divisible listing")
-        if not 0 < terms["min_purchase"] <= quantity:
-            raise _terms_error("min_purchase", "between one minor unit and the quantity")
-    minutes = terms.get("anti_snipe_minutes") or 0
-    if not 0 <= minutes <= 24 * 60:
-        raise _terms_error("anti_snipe_minutes", "0 to 1440")
-    start, end = terms.get("start_at"), terms.get("end_at")
-    if end is not None:
-        if end <= now:
-            raise _terms_error("end_at", "must be in the future")
-        if start is not None and end <= start:
-            raise _terms_error("end_at", "must be after start_at")
+    """Run the rulebook (`enforce`: a refusal that does not merely need approval stops the action)."""
+    return enforce(CheckContext(stage=stage, asset=asset, at=now, buyer=buyer, seller=seller, price=price,
+                                quantity=quantity))
 
 
 def _check_provenance(asset: Asset, provenance: dict) -> dict:
     if not isinstance(provenance, dict):
-        raise _terms_error("provenance", "an object")
-    required = PROVENANCE_REQUIRED.get(asset.right_type_id, {})
-    missing = {f: f"required for {asset.right_type_id} listings: {what}" for f, what in required.items()
-               if not str(provenance.get(f) or "").strip()}
-    if missing:
-        raise DomainError(EVIDENCE_REQUIRED, fields={f"provenance.{f}": m for f, m in missing.items()})
+        raise Refused(ListingTerms.refuse(fields={"provenance": "an object"}))
+    ListingProvenance.enforce(asset=asset, provenance=provenance)  # C-PROV-001
     return provenance
 
 
@@ -220,9 +145,8 @@ def listing_create(*, actor: Actor, seller: Organization, kind: str, asset_id: i
     """Post a listing and hold the seller's rights for it."""
     now = now or db_now()
     _active(seller)
-    if seller.kind not in TRADING_KINDS:
-        raise DomainError(NOT_A_TRADER)
-    asset = Asset.objects.filter(pk=asset_id).first()
+    _trader(seller)
+    asset = Asset.objects.select_related("right_type").filter(pk=asset_id).first()
     if asset is None:
         raise DomainError(UNKNOWN_ASSET, fields={"asset": str(asset_id)})
     if asset.kind != "right":
@@ -230,7 +154,8 @@ def listing_create(*, actor: Actor, seller: Organization, kind: str, asset_id: i
     terms = dict(price=price, reserve_price=reserve_price, min_increment=min_increment, second_price=second_price,
                  divisible=divisible, min_purchase=min_purchase, start_at=start_at, end_at=end_at,
                  anti_snipe_minutes=anti_snipe_minutes, named_buyer=named_buyer_id)
-    _check_terms(kind, terms, quantity, now)
+    ListingTerms.enforce(mechanism=mechanisms.mechanism_for(kind), terms=terms, quantity=quantity,
+                         now=now)  # C-TERMS-001
     _not_expired(asset, now)
     provenance = _check_provenance(asset, provenance or {})
     named_buyer = _named_buyer(named_buyer_id, seller)
@@ -297,7 +222,7 @@ def listing_cancel(*, actor: Actor, organization: Organization, listing_id: int,
         raise DomainError(NOT_LISTING_SELLER)
     if listing.status != ListingStatus.OPEN:
         raise DomainError(LISTING_NOT_OPEN)
-    if listing.kind in AUCTION_KINDS and listing.bids.exists():
+    if not mechanisms.of(listing).cancellable(listing):
         raise DomainError(LISTING_HAS_BIDS)
     before = {"status": listing.status, "remaining": listing.remaining, "held": listing.hold_remaining}
     asset = _asset(listing)
@@ -318,7 +243,7 @@ def _trade(*, listing: Listing, asset: Asset, buyer: Organization, price: int, q
     buyer_fee = pricing.total_fee(value, bps=listing.fee_bps, minimum=listing.fee_min)
     seller_fee = min(pricing.total_fee(value, bps=listing.fee_bps, minimum=listing.fee_min), value)
     trade = Trade.objects.create(
-        market=None, asset_id=listing.asset_id, source=TRADE_SOURCE[listing.kind], listing_id=listing.id,
+        market=None, asset_id=listing.asset_id, source=mechanisms.of(listing).trade_source, listing_id=listing.id,
         buyer=buyer, seller_id=listing.seller_id, price=price, quantity=quantity, value=value, buyer_fee=buyer_fee,
         seller_fee=seller_fee, buyer_hold=value + buyer_fee if buyer_hold is None else buyer_hold,
         seller_hold=seller_hold, aggressor=aggressor, rule_version=rule_version,
@@ -330,8 +255,7 @@ def _trade(*, listing: Listing, asset: Asset, buyer: Organization, price: int, q
 
 
 def _check_cap(amount: int) -> None:
-    if amount >= MAX_AMOUNT:
-        raise DomainError(INSUFFICIENT_BALANCE)
+    SufficientBalance.enforce(amount=amount)  # A-FUNDS-001: more than any balance
 
 
 def _hold_for_trade(actor: Actor, trade: Trade, listing: Listing) -> None:
@@ -361,15 +285,12 @@ def listing_buy(*, actor: Actor, buyer: Organization, listing_id: int, quantity:
     """Take all or (when divisible) part of a fixed-price listing: one trade, escrowed both sides."""
     listing = _lock(listing_id)
     now = now or db_now()
-    if listing.kind != ListingKind.FIXED_PRICE:
-        raise DomainError(WRONG_LISTING_KIND, fields={"kind": listing.kind})
+    mechanisms.of(listing).allow(listing, BUY)
     if listing.status != ListingStatus.OPEN:
         raise DomainError(LISTING_NOT_OPEN)
     _active(buyer)
-    if buyer.kind not in TRADING_KINDS:
-        raise DomainError(NOT_A_TRADER)
-    if listing.seller_id == buyer.id:
-        raise DomainError(OWN_LISTING)
+    _trader(buyer)
+    NotOwnListing.enforce(listing=listing, organization=buyer)  # C-OWN-001
     if listing.start_at and now < listing.start_at:
         raise DomainError(LISTING_NOT_STARTED)
     if listing.end_at and now >= listing.end_at:
@@ -378,12 +299,7 @@ def listing_buy(*, actor: Actor, buyer: Organization, listing_id: int, quantity:
     _not_expired(asset, now)
     if not isinstance(quantity, int) or quantity <= 0:
         raise DomainError("validation_error", fields={"quantity": "must be positive"})
-    if quantity > listing.remaining:
-        raise DomainError(EXCEEDS_REMAINING, fields={"quantity": f"at most {listing.remaining} minor units are left"})
-    if not listing.divisible and quantity != listing.remaining:
-        raise DomainError(LISTING_INDIVISIBLE, fields={"quantity": "must be the whole lot"})
-    if listing.min_purchase and quantity < listing.min_purchase and quantity != listing.remaining:
-        raise DomainError(BELOW_MIN_PURCHASE, fields={"quantity": f"at least {listing.min_purchase} minor units"})
+    run(PURCHASE_CHECKS, listing=listing, quantity=quantity)  # C-QTY-001..003
     rule_version, refusal = _rules("trade", asset, now, buyer=buyer, seller=listing.seller, price=listing.price,
                                    quantity=quantity)
     trade = _trade(listing=listing, asset=asset, buyer=buyer, price=listing.price, quantity=quantity,
@@ -430,8 +346,7 @@ def listing_accept(*, actor: Actor, buyer: Organization, listing_id: int,
 
 
 def _negotiated_party_check(listing: Listing, buyer: Organization, now: datetime) -> None:
-    if listing.kind != ListingKind.NEGOTIATED:
-        raise DomainError(WRONG_LISTING_KIND, fields={"kind": listing.kind})
+    mechanisms.of(listing).allow(listing, ACCEPT)
     if listing.named_buyer_id != buyer.id:
         raise DomainError(NOT_NAMED_BUYER)
     if listing.status != ListingStatus.OPEN:
@@ -464,10 +379,6 @@ def bid_hold(listing: Listing, amount: int, scale: int) -> int:
     return value + pricing.total_fee(value, bps=listing.fee_bps, minimum=listing.fee_min)
 
 
-def _ranking(listing: Listing):
-    return Bid.objects.filter(listing=listing, status=BidStatus.ACTIVE).order_by("-amount", "created_at", "id")
-
-
 @dataclass
 class BidResult:
     bid: Bid
@@ -481,16 +392,14 @@ def listing_bid(*, actor: Actor, bidder: Organization, listing_id: int, amount: 
     """Bid `amount` (fen per unit, for the whole lot) in an English or sealed auction."""
     listing = _lock(listing_id)
     now = now or db_now()
-    if listing.kind not in AUCTION_KINDS:
-        raise DomainError(WRONG_LISTING_KIND, fields={"kind": listing.kind})
+    auction = mechanisms.of(listing)
+    auction.allow(listing, BID)
     if listing.status != ListingStatus.OPEN:
         raise DomainError(AUCTION_ENDED if listing.status in (ListingStatus.CLOSED, ListingStatus.UNSOLD,
                                                            ListingStatus.EXPIRED) else LISTING_NOT_OPEN)
     _active(bidder)
-    if bidder.kind not in TRADING_KINDS:
-        raise DomainError(NOT_A_TRADER)
-    if listing.seller_id == bidder.id:
-        raise DomainError(OWN_LISTING)
+    _trader(bidder)
+    NotOwnListing.enforce(listing=listing, organization=bidder)  # C-OWN-001
     if listing.start_at and now < listing.start_at:
         raise DomainError(AUCTION_NOT_STARTED)
     if now >= listing.end_at:
@@ -499,17 +408,8 @@ def listing_bid(*, actor: Actor, bidder: Organization, listing_id: int, amount: 
     _not_expired(asset, now)
     if not isinstance(amount, int) or amount <= 0:
         raise DomainError("validation_error", fields={"price": "must be positive"})
-    if amount < listing.reserve_price:
-        raise DomainError(BID_BELOW_RESERVE, fields={"price": "at least the reserve price"})
-    previous = None
-    if listing.kind == ListingKind.ENGLISH:
-        previous = _ranking(listing).select_for_update().first()
-        if previous and amount < previous.amount + listing.min_increment:
-            raise DomainError(BID_BELOW_INCREMENT,
-                              fields={"price": gettext("at least {minimum} yuan per unit").format(
-                                  minimum=from_minor(previous.amount + listing.min_increment, 2))})
-    else:
-        previous = _ranking(listing).filter(bidder=bidder).select_for_update().first()
+    BidAtLeastReserve.enforce(listing=listing, amount=amount)  # C-BID-001
+    previous = auction.previous_bid(listing, bidder, amount)  # English: the best bid, beaten (C-BID-002)
     rule_version, _ = _rules("bid", asset, now, buyer=bidder, seller=listing.seller, price=amount,
                              quantity=listing.quantity)
     hold = bid_hold(listing, amount, asset.scale)
@@ -518,22 +418,17 @@ def listing_bid(*, actor: Actor, bidder: Organization, listing_id: int, amount: 
         # two postings on two accounts (release the outbid, hold the new): lock both at once, in id order
         accounts_lock([(previous.bidder_id, cny().id, "participant"), (bidder.id, cny().id, "participant")])
     if previous is not None:  # outbid (English) or replaced by its own bidder (sealed): release first
-        _release_bid(previous, BidStatus.OUTBID if listing.kind == ListingKind.ENGLISH else BidStatus.WITHDRAWN, actor)
+        _release_bid(previous, auction.replaced_status, actor)
     bid = Bid.objects.create(listing=listing, bidder=bidder, user_id=actor.user_id, amount=amount,
                              quantity=listing.quantity, hold=hold, status=BidStatus.ACTIVE, rule_version=rule_version,
                              created_at=now)
     hold_place(actor=actor, organization_id=bidder.id, asset=cny(), amount=hold, reference=("listing", listing.id),
                idempotency_key=f"bid:{bid.id}:hold")
-    extended = False
     before_end = listing.end_at
-    if (listing.kind == ListingKind.ENGLISH and listing.anti_snipe_minutes
-            and listing.end_at - now < timedelta(minutes=listing.anti_snipe_minutes)):
-        listing.end_at = listing.end_at + timedelta(minutes=listing.anti_snipe_minutes)
-        listing.save(update_fields=["end_at"])
-        extended = True
-    after = {"bid": bid.id, "listing_kind": listing.kind, "rule_version": rule_version}
-    if listing.kind == ListingKind.ENGLISH:  # a sealed bid's amount is recorded at the close, not before
-        after |= {"amount": amount, "outbid": previous.id if previous else None}
+    extended = auction.extend(listing, now)  # English anti-sniping
+    # a sealed bid's amount is recorded at the close, not before
+    after = {"bid": bid.id, "listing_kind": listing.kind, "rule_version": rule_version,
+             **auction.bid_audit(amount, previous)}
     if extended:
         after |= {"end_at_before": before_end, "end_at": listing.end_at}
     audit_record(actor=actor, action="listing.bid", object_type="listing", object_id=listing.id, after=after,
@@ -559,8 +454,9 @@ def listing_close(*, listing_id: int, now: datetime | None = None, actor: Actor 
     if listing.status != ListingStatus.OPEN or listing.end_at is None or listing.end_at > now:
         return listing
     asset = _asset(listing)
-    if listing.kind in AUCTION_KINDS:
-        _award(listing, asset, actor, now)
+    mechanism = mechanisms.of(listing)
+    if mechanism.awards_on_close:
+        _award(listing, mechanism, asset, actor, now)
     else:
         before = {"status": listing.status, "remaining": listing.remaining}
         _release_listing(listing, asset, actor, ListingStatus.EXPIRED, now)
@@ -570,27 +466,25 @@ def listing_close(*, listing_id: int, now: datetime | None = None, actor: Actor 
     return listing
 
 
-def _award(listing: Listing, asset: Asset, actor: Actor, now: datetime) -> None:
-    ranking = list(_ranking(listing).select_for_update(of=("self",)).select_related("bidder"))
-    in_time = [b for b in ranking if b.created_at <= listing.end_at]  # always all of them; kept as the rule
+def _award(listing: Listing, auction: mechanisms.Auction, asset: Asset, actor: Actor, now: datetime) -> None:
+    bids = list(ranking(listing).select_for_update(of=("self",)).select_related("bidder"))
+    in_time = [b for b in bids if b.created_at <= listing.end_at]  # always all of them; kept as the rule
     winner, trade, skipped = None, None, []
     if not asset.is_expired(timezone.localdate(now)):
         for i, bid in enumerate(in_time):
-            version, refusal = evaluate(CheckContext(stage="trade", asset=asset, at=now, buyer=bid.bidder,
-                                                     seller=listing.seller, price=bid.amount,
-                                                     quantity=listing.quantity))
-            if refusal and not refusal.needs_approval:
-                skipped.append({"bid": bid.id, "rule": refusal.code})
+            try:
+                version, refusal = _rules("trade", asset, now, buyer=bid.bidder, seller=listing.seller,
+                                          price=bid.amount, quantity=listing.quantity)
+            except Refused as stop:
+                skipped.append({"bid": bid.id, "rule": stop.code})
                 continue
-            price = bid.amount
-            if listing.second_price:
-                price = in_time[i + 1].amount if i + 1 < len(in_time) else listing.reserve_price
+            price = auction.award_price(listing, in_time, i)
             winner = bid
             trade = _trade(listing=listing, asset=asset, buyer=bid.bidder, price=price, quantity=listing.remaining,
                            seller_hold=listing.hold_remaining, buyer_hold=bid.hold, aggressor="",
                            rule_version=version, pending=bool(refusal))
             break
-    for bid in ranking:
+    for bid in bids:
         if bid is winner:
             bid.status, bid.hold = BidStatus.WON, 0  # its escrow now belongs to the trade
             bid.save(update_fields=["status", "hold"])
@@ -625,7 +519,8 @@ def listing_trades(listing: Listing):
 
 
 def sealed_bids_hidden(listing: Listing) -> bool:
-    return listing.kind == ListingKind.SEALED and listing.status == ListingStatus.OPEN
+    """Bid amounts may not be shown yet (a sealed auction before its close)."""
+    return not mechanisms.of(listing).bids_visible(listing) and listing.status == ListingStatus.OPEN
 
 
 def exposure(organization_id: int, asset_id: int) -> int:
@@ -649,4 +544,4 @@ def exposure(organization_id: int, asset_id: int) -> int:
 
 
 __all__ = ["listing_create", "listing_cancel", "listing_buy", "listing_accept", "listing_reject", "listing_bid",
-           "listing_close", "listing_ids_due", "db_now", "exposure", "bid_hold", "PROVENANCE_REQUIRED"]
+           "listing_close", "listing_ids_due", "db_now", "exposure", "bid_hold"]

@@ -23,6 +23,7 @@ from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from ledger.models import Asset
 from marketplace.errors import NOT_A_TRADER
 from trading.common.serializers import FillSerializer
+from trading.listings import mechanisms
 from trading.listings.serializers import (
     AssetScales,
     BidResultSerializer,
@@ -42,7 +43,7 @@ from trading.listings.services import (
     listing_create,
     listing_reject,
 )
-from trading.models import Bid, Listing, ListingKind, ListingStatus
+from trading.models import Listing, ListingKind, ListingStatus
 
 IdemHeader = OpenApiParameter(IDEMPOTENCY_PARAMETER["name"], str, OpenApiParameter.HEADER, required=False,
                               description=IDEMPOTENCY_PARAMETER["description"])
@@ -69,7 +70,8 @@ def visible_listings(membership):
     qs = Listing.objects.select_related("seller")
     if not is_operator(membership):
         org_id = membership.organization_id
-        qs = qs.filter(~Q(kind=ListingKind.NEGOTIATED) | Q(seller_id=org_id) | Q(named_buyer_id=org_id))
+        # a private mechanism's listings (negotiated transfers): only their two parties see them
+        qs = qs.filter(~Q(kind__in=mechanisms.private_kinds()) | Q(seller_id=org_id) | Q(named_buyer_id=org_id))
     return qs.annotate(best_bid_amount=Max("bids__amount"), bid_count_value=Count("bids")).order_by("-id")
 
 
@@ -157,8 +159,8 @@ class ListingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         def handler():
             data = ListingBuySerializer(data=request.data)
             data.is_valid(raise_exception=True)
-            scale = Asset.objects.values_list("scale", flat=True).get(pk=listing.asset_id)
-            quantity = decimal_to_minor_or_error(data.validated_data["quantity"], scale, "quantity")
+            scale, unit = Asset.objects.values_list("scale", "unit").get(pk=listing.asset_id)
+            quantity = decimal_to_minor_or_error(data.validated_data["quantity"], scale, "quantity", unit=unit)
             result = listing_buy(actor=Actor.from_request(request), buyer=organization, listing_id=listing.id,
                                  quantity=quantity)
             return Response(self._purchase(result, organization.id), status=status.HTTP_201_CREATED)
@@ -191,14 +193,7 @@ class ListingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @staticmethod
     def _visible_bids(listing, organization_id):
-        bids = Bid.objects.filter(listing=listing)
-        if listing.kind == ListingKind.ENGLISH:
-            return bids.order_by("-amount", "created_at", "id")
-        if listing.kind == ListingKind.SEALED:
-            if listing.status == ListingStatus.OPEN:  # sealed until the close, for everyone
-                return bids.filter(bidder_id=organization_id).order_by("-id")
-            return bids.order_by("-amount", "created_at", "id")
-        return bids.none()
+        return mechanisms.of(listing).visible_bids(listing, organization_id)
 
     @extend_schema(request=None, responses={201: PurchaseResultSerializer, **ERRORS}, parameters=[IdemHeader])
     @action(detail=True, methods=["post"])

@@ -9,6 +9,7 @@ from core.money import from_minor
 from ledger.models import Asset
 from marketplace.models import Market
 from trading.models import Order, Trade, TradeEvent
+from trading.orderbook.sql import BOOK_DEPTH, CANDLES
 
 CANDLE_INTERVALS = {"1m": "1 minute", "5m": "5 minutes", "15m": "15 minutes", "1h": "1 hour", "1d": "1 day"}
 
@@ -39,10 +40,8 @@ def book_depth(market: Market, levels: int = 10) -> dict:
     out = {"market": market.code, "reference_price": None if market.reference_price is None
            else from_minor(market.reference_price, 2), "bids": [], "asks": []}
     with connection.cursor() as cur:
-        for side, key, direction in (("buy", "bids", "DESC"), ("sell", "asks", "ASC")):
-            cur.execute(f"""SELECT price, sum(remaining), count(*) FROM trading_order
-                            WHERE market_id = %s AND side = '{side}' AND status = 'open'
-                            GROUP BY price ORDER BY price {direction} LIMIT %s""", [market.id, levels])
+        for side, key in (("buy", "bids"), ("sell", "asks")):
+            BOOK_DEPTH[side].run(cur, {"market": market.id, "levels": levels})
             out[key] = [{"price": from_minor(p, 2), "quantity": from_minor(q, scale), "orders": n}
                         for p, q, n in cur.fetchall()]
     return out
@@ -73,13 +72,7 @@ def candles(market: Market, interval: str, limit: int = 200) -> list[dict]:
     step = CANDLE_INTERVALS[interval]
     scale = market.asset.scale
     with connection.cursor() as cur:
-        cur.execute("""
-            SELECT date_bin(%s::interval, created_at, TIMESTAMPTZ '2000-01-03 00:00:00+08') AS bucket,
-                   (array_agg(price ORDER BY id))[1], max(price), min(price),
-                   (array_agg(price ORDER BY id DESC))[1], sum(quantity), sum(value), count(*)
-              FROM trading_trade
-             WHERE market_id = %s AND status NOT IN ('failed', 'rejected')
-             GROUP BY bucket ORDER BY bucket DESC LIMIT %s""", [step, market.id, limit])
+        CANDLES.run(cur, {"step": step, "market": market.id, "limit": limit})
         rows = cur.fetchall()
     return [{"start": b, "open": from_minor(o, 2), "high": from_minor(h, 2), "low": from_minor(lo, 2),
              "close": from_minor(c, 2), "volume": from_minor(v, scale), "value": from_minor(val, 2), "trades": n}

@@ -2,41 +2,44 @@
 decimal strings in the asset's unit with at most its scale of decimals. Inside: integers."""
 from rest_framework import serializers
 
-from core.api import MinorUnitField, StrictSerializer, decimal_to_minor_or_error
+from core.api import MinorUnitField, StrictSerializer, check_amount, decimal_to_minor_or_error
 from core.errors import ApiError
-from core.money import from_minor
+from core.money import ceil_div, from_minor
 from marketplace.errors import UNKNOWN_MARKET
 from marketplace.models import Market
 from trading.common.serializers import FillSerializer
 from trading.models import Order, TimeInForce, Trade, TradeEvent
 
-_scales: dict[int, int] = {}
+_instruments: dict[int, tuple[int, str]] = {}
 
 
-def market_scale(market_id: int) -> int | None:
-    """The scale of a market's instrument (None for an unknown market). Cached per process: a market's
-    instrument and an instrument's scale never change, and ids are never reused."""
-    if market_id not in _scales:
-        scale = Market.objects.filter(pk=market_id).values_list("asset__scale", flat=True).first()
-        if scale is None:
+def market_instrument(market_id: int) -> tuple[int, str] | None:
+    """(scale, unit) of a market's instrument (None for an unknown market). Cached per process: a market's
+    instrument and an instrument's scale and unit never change, and ids are never reused."""
+    if market_id not in _instruments:
+        row = Market.objects.filter(pk=market_id).values_list("asset__scale", "asset__unit").first()
+        if row is None:
             return None
-        _scales[market_id] = scale
-    return _scales[market_id]
+        _instruments[market_id] = row
+    return _instruments[market_id]
 
 
 class OrderCreateSerializer(StrictSerializer):
     market = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     side = serializers.ChoiceField(choices=["buy", "sell"])
-    price = MinorUnitField(scale=2, help_text="yuan per unit, e.g. \"28500.00\"")
+    price = MinorUnitField(scale=2, unit="CNY", help_text="yuan per unit, e.g. \"28500.00\"")
     quantity = MinorUnitField(help_text="in the instrument's unit, e.g. \"10\" or \"2.5\"")
     time_in_force = serializers.ChoiceField(choices=TimeInForce.values, default="gtc")
     client_order_id = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
 
     def validate(self, attrs):
-        scale = market_scale(attrs["market"])
-        if scale is None:
+        instrument = market_instrument(attrs["market"])
+        if instrument is None:
             raise ApiError(UNKNOWN_MARKET, fields={"market": f"no market {attrs['market']}"})
-        attrs["quantity"] = decimal_to_minor_or_error(attrs["quantity"], scale, "quantity")
+        scale, unit = instrument
+        attrs["quantity"] = decimal_to_minor_or_error(attrs["quantity"], scale, "quantity", unit=unit)
+        # the order's value (what a buy holds) must stay within the cash cap too
+        check_amount(ceil_div(attrs["price"] * attrs["quantity"], 10**scale), scale=2, unit="CNY", field="quantity")
         return attrs
 
 

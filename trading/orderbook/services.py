@@ -22,27 +22,31 @@ cancelled (fills made before that point stand; for FOK nothing trades).
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
 from accounts.models import Organization
+from core.checks import run
 from core.errors import DomainError
-from core.money import from_minor
-from core.prepared import JoinedRow, PreparedQuery
 from ledger.models import Account, Asset
 from ledger.posting import accounts_ensure
 from ledger.services import cny, hold_place, hold_release
 from marketplace import errors as market_errors
 from marketplace.models import Market, MarketStatus, SessionClose
-from marketplace.rules import GENERATION_SQL, CheckContext, evaluate
-from marketplace.sessions import LOCAL, is_session_key, market_state_at, trading_day
+from marketplace.rules import (
+    ORDER_CHECKS,
+    CheckContext,
+    OrganizationActive,
+    Refused,
+    enforce,
+    price_band,  # noqa: F401  (M-BAND-001's band, for this module's callers)
+)
+from marketplace.sessions import is_session_key, market_state_at, trading_day
 from trading.common import pricing
 from trading.common.signals import announce_pending_approval
 from trading.models import (
@@ -57,6 +61,7 @@ from trading.models import (
     TradeStatus,
 )
 from trading.orderbook.errors import INVALID_REDUCE, ORDER_NOT_OPEN
+from trading.orderbook.sql import BOOK, MARKET_LOCK, SESSION_FIGURES, orders_write_sql
 from trading.settlement.outbox import enqueue_after_commit, outbox_row_for
 
 MATCH_BATCH = 256  # the largest batch of resting orders read at once (batches grow 4, 16, 64, 256)
@@ -70,33 +75,6 @@ class PlaceResult:
 
 # --- market lock and session roll-over --------------------------------------------------------------
 
-class _MarketLockQuery:
-    """SELECT … FOR UPDATE OF the market row with its instrument and the rulebook generation (so the
-    order's rule checks need no round trip of their own), prepared once per database session: what
-    `select_for_update(of=("self",)).select_related("asset")` runs, without compiling it per order."""
-
-    def __init__(self):
-        self.row = JoinedRow((Market, "m"), (Asset, "a"))
-        self.query = PreparedQuery(f"""SELECT {self.row.columns}, {GENERATION_SQL}
-                                         FROM {Market._meta.db_table} m
-                                         JOIN {Asset._meta.db_table} a ON a.id = m.asset_id
-                                        WHERE m.id = %s FOR UPDATE OF m""", ["bigint"])
-
-    def run(self, market_id: int) -> Market | None:
-        loaded = self.row.fetch(self.query, [market_id])
-        if loaded is None:
-            return None
-        (market, asset), (generation,) = loaded
-        Market._meta.get_field("asset").set_cached_value(market, asset)
-        market.rules_generation = generation
-        return market
-
-
-@functools.cache
-def _market_lock_query() -> _MarketLockQuery:
-    return _MarketLockQuery()
-
-
 def _lock_market_row(market_id) -> Market | None:
     try:
         market_id = int(market_id)
@@ -104,7 +82,12 @@ def _lock_market_row(market_id) -> Market | None:
         return None
     if not 0 < market_id <= BIGINT_MAX:
         return None
-    return _market_lock_query().run(market_id)
+    loaded = MARKET_LOCK.one(market=market_id)
+    if loaded is None:
+        return None
+    market = loaded[0]
+    market.rules_generation = loaded.extra["rules_generation"]
+    return market
 
 
 def market_lock(*, market_id: int, now: datetime) -> Market:
@@ -135,11 +118,7 @@ def _roll_session(market: Market, session: str | None, state: str) -> None:
 def _close_session(market: Market, session: str) -> None:
     """Record the session's figures; its VWAP (rounded half up to the fen) becomes the reference price."""
     with connection.cursor() as cur:
-        cur.execute("""SELECT count(*), sum(quantity), sum(value), max(price), min(price),
-                              (array_agg(price ORDER BY id))[1]
-                         FROM trading_trade
-                        WHERE market_id = %s AND session = %s AND source = 'order_book'
-                          AND status NOT IN ('failed', 'rejected')""", [market.id, session])
+        SESSION_FIGURES.run(cur, {"market": market.id, "session": session})
         n, volume, value, high, low, first = cur.fetchone()
     if not n:
         return  # no trades: the reference price stays the last close
@@ -197,15 +176,6 @@ def market_close(*, actor: Actor, market_id: int, reason: str, now: datetime | N
 
 # --- checks -----------------------------------------------------------------------------------------
 
-def price_band(market: Market) -> tuple[int, int] | None:
-    """Allowed (low, high) limit prices: ±`price_band_bps` around the reference price (the previous
-    session's VWAP close); None before the first close or without a band."""
-    if market.price_band_bps is None or market.reference_price is None:
-        return None
-    ref, bps = market.reference_price, market.price_band_bps
-    return pricing.ceil_div(ref * (10_000 - bps), 10_000), ref * (10_000 + bps) // 10_000
-
-
 def _check_input(side: str, price: int, quantity: int, time_in_force: str) -> None:
     bad = {}
     if side not in Side.values:
@@ -222,37 +192,15 @@ def _check_input(side: str, price: int, quantity: int, time_in_force: str) -> No
 
 
 def _check_order(market: Market, organization: Organization, price: int, quantity: int, now: datetime) -> None:
-    if not organization.is_active:
-        raise DomainError("organization_suspended")
-    if market.status == MarketStatus.HALTED:
-        raise DomainError(market_errors.MARKET_HALTED)
-    if market.status == MarketStatus.CLOSED:
-        raise DomainError(market_errors.MARKET_CLOSED)
-    if market.session_now is None:
-        raise DomainError(market_errors.OUTSIDE_SESSION)
-    if market.asset.is_expired(now.astimezone(LOCAL).date()):
-        raise DomainError("asset_expired", fields={"market": f"{market.asset.code} expired on {market.asset.valid_to}"})
-    if price % market.tick_size:
-        raise DomainError(market_errors.PRICE_OFF_TICK, fields={"price": gettext("tick size is {tick} yuan").format(
-            tick=from_minor(market.tick_size, 2))})
-    if quantity % market.lot_size:
-        raise DomainError(market_errors.QUANTITY_OFF_LOT, fields={"quantity": gettext(
-            "lot size is {lot} {unit}").format(
-            lot=from_minor(market.lot_size, market.asset.scale), unit=market.asset.unit)})
-    if quantity < market.min_quantity:
-        raise DomainError(market_errors.BELOW_MIN_QUANTITY, fields={"quantity": gettext(
-            "minimum is {minimum} {unit}").format(
-            minimum=from_minor(market.min_quantity, market.asset.scale), unit=market.asset.unit)})
-    band = price_band(market)
-    if band and not band[0] <= price <= band[1]:
-        raise DomainError(market_errors.PRICE_OUTSIDE_BAND,
-                          fields={"price": gettext("allowed {low}..{high} yuan").format(
-                              low=from_minor(band[0], 2), high=from_minor(band[1], 2))})
+    """The fixed checks of an order: Q-ACTIVE-001, then the market's (`ORDER_CHECKS`, M-* and A-VALID-001)."""
+    OrganizationActive.enforce(organization=organization)
+    run(ORDER_CHECKS, market=market, price=price, quantity=quantity, now=now)
 
 
 def _rule_check(*, stage, market, buyer, seller, price, quantity, now) -> tuple[int | None, object]:
-    return evaluate(CheckContext(stage=stage, asset=market.asset, at=now, buyer=buyer, seller=seller, price=price,
-                                 quantity=quantity, rules_generation=getattr(market, "rules_generation", None)))
+    """The rulebook through `enforce`: raises `Refused` on a refusal, else (version, approval or None)."""
+    return enforce(CheckContext(stage=stage, asset=market.asset, at=now, buyer=buyer, seller=seller, price=price,
+                                quantity=quantity, rules_generation=getattr(market, "rules_generation", None)))
 
 
 # --- placing, matching, cancelling -----------------------------------------------------------------
@@ -274,15 +222,8 @@ def _write_orders(orders: list[Order]) -> None:
     for o in orders:
         o.updated_at = now
         params += [o.id, o.remaining, o.filled_value, o.fees_charged, o.hold_remaining, o.status, o.cancel_reason]
-    row = "(%s::bigint, %s::bigint, %s::bigint, %s::bigint, %s::bigint, %s::varchar, %s::varchar)"
     with connection.cursor() as cur:
-        cur.execute(f"""UPDATE trading_order AS o
-                           SET remaining = v.remaining, filled_value = v.filled_value, fees_charged = v.fees_charged,
-                               hold_remaining = v.hold_remaining, status = v.status, cancel_reason = v.cancel_reason,
-                               updated_at = %s
-                          FROM (VALUES {",".join([row] * len(orders))})
-                               AS v(id, remaining, filled_value, fees_charged, hold_remaining, status, cancel_reason)
-                         WHERE o.id = v.id""", params)
+        cur.execute(orders_write_sql(len(orders)), params)
 
 
 @transaction.atomic
@@ -294,11 +235,9 @@ def order_place(*, actor: Actor, organization: Organization, market_id: int, sid
     now = now or timezone.now()
     market = market_lock(market_id=market_id, now=now)
     _check_order(market, organization, price, quantity, now)
-    rule_version, refusal = _rule_check(stage="order", market=market, buyer=organization if side == "buy" else None,
-                                        seller=organization if side == "sell" else None, price=price,
-                                        quantity=quantity, now=now)
-    if refusal and not refusal.needs_approval:
-        raise DomainError(refusal.code, **refusal.message_params)
+    rule_version, _ = _rule_check(stage="order", market=market, buyer=organization if side == "buy" else None,
+                                  seller=organization if side == "sell" else None, price=price,
+                                  quantity=quantity, now=now)
     hold = _buy_hold(market, limit=price, remaining=quantity, filled_value=0) if side == "buy" else quantity
     if hold > BIGINT_MAX:
         raise DomainError("validation_error", fields={"quantity": "price × quantity is too large"})
@@ -327,52 +266,16 @@ def order_place(*, actor: Actor, organization: Organization, market_id: int, sid
     return PlaceResult(order=order, trades=trades)
 
 
-class _BookQueries:
-    """The book reads of matching, one prepared statement per (side, first batch or after a cursor):
-    open orders of the other side that cross the incoming limit, best first, each with its organization.
-    They walk the partial indexes `order_book_asks` / `order_book_bids`."""
-
-    def __init__(self):
-        self.row = JoinedRow((Order, "o"), (Organization, "g"))
-        self.queries = {}
-        sides = (("buy", "sell", "<=", "ASC", ">"), ("sell", "buy", ">=", "DESC", "<"))
-        for side, other, cmp, direction, after in sides:
-            base = f"""SELECT {self.row.columns} FROM {Order._meta.db_table} o
-                         JOIN {Organization._meta.db_table} g ON g.id = o.organization_id
-                        WHERE o.market_id = %s AND o.status = 'open' AND o.side = '{other}' AND o.price {cmp} %s"""
-            order_by = f"ORDER BY o.price {direction}, o.id ASC LIMIT %s"
-            self.queries[(side, False)] = PreparedQuery(f"{base} {order_by}", ["bigint", "bigint", "bigint"])
-            # keyset: strictly worse price, or the same price and a later id
-            self.queries[(side, True)] = PreparedQuery(
-                f"""{base} AND o.price {after}= %s
-                      AND (o.price {after} %s OR (o.price = %s AND o.id > %s)) {order_by}""",
-                ["bigint", "bigint", "bigint", "bigint", "bigint", "bigint", "bigint"])
-
-    def read(self, order: Order, cursor: tuple[int, int] | None, limit: int) -> list[Order]:
-        if cursor:
-            params = [order.market_id, order.price, cursor[0], cursor[0], cursor[0], cursor[1], limit]
-        else:
-            params = [order.market_id, order.price, limit]
-        with connection.cursor() as cur:
-            self.queries[(order.side, cursor is not None)].execute(cur, params)
-            rows = cur.fetchall()
-        orders = []
-        for row in rows:
-            (resting, organization), _ = self.row.load(row)
-            Order._meta.get_field("organization").set_cached_value(resting, organization)
-            orders.append(resting)
-        return orders
-
-
-@functools.cache
-def _book_queries() -> _BookQueries:
-    return _BookQueries()
-
-
 def _book_after(order: Order, cursor: tuple[int, int] | None, limit: int) -> list[Order]:
     """The next `limit` open orders on the other side that cross `order`, best first (price, then
-    time), after the keyset `cursor` (price, id) of the last one read."""
-    return _book_queries().read(order, cursor, limit)
+    time), after the keyset `cursor` (price, id) of the last one read, each with its organization: one
+    prepared statement (`sql.BOOK`)."""
+    if cursor:
+        loaded = BOOK[(order.side, True)].all(market=order.market_id, limit_price=order.price, after_price=cursor[0],
+                                             after_id=cursor[1], batch=limit)
+    else:
+        loaded = BOOK[(order.side, False)].all(market=order.market_id, limit_price=order.price, batch=limit)
+    return [row[0] for row in loaded]
 
 
 def _match(order: Order, market: Market, organization: Organization,
@@ -397,9 +300,10 @@ def _match(order: Order, market: Market, organization: Organization,
             buyer, seller = (organization, resting.organization) if order.side == "buy" else (resting.organization,
                                                                                                organization)
             quantity = min(order.remaining, resting.remaining)
-            rule_version, refusal = _rule_check(stage="trade", market=market, buyer=buyer, seller=seller,
-                                                price=resting.price, quantity=quantity, now=now)
-            if refusal and not refusal.needs_approval:
+            try:
+                rule_version, refusal = _rule_check(stage="trade", market=market, buyer=buyer, seller=seller,
+                                                    price=resting.price, quantity=quantity, now=now)
+            except Refused:
                 continue  # this pair may not trade; the book behind it still may
             trades.append(_fill(market, buy, sell, buyer, seller, resting.price, quantity, scale, order.side,
                                 rule_version, pending=bool(refusal)))

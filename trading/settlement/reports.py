@@ -15,6 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from core.money import from_minor
+from trading.settlement.sql import settlement_batches_sql
 
 FAILED_LISTED = 100
 
@@ -33,31 +34,7 @@ def settlement_batches(*, day: date, market_id: int | None = None) -> list[dict]
         market_filter = "AND b.market_id = %s"
         params.append(market_id)
     with connection.cursor() as cur:
-        cur.execute(f"""
-            WITH batch AS (
-                SELECT t.*, o.not_before, (coalesce(o.not_before, t.created_at) AT TIME ZONE %s)::date AS day
-                  FROM trading_trade t LEFT JOIN trading_settlementoutbox o ON o.trade_id = t.id
-                 WHERE t.created_at >= %s AND t.created_at < %s)
-            SELECT b.market_id, m.code, coalesce(m.settlement_mode, 'rtgs'), m.eod_cutoff, b.asset_id, a.code, a.scale,
-                   count(*),
-                   count(*) FILTER (WHERE b.status = 'settled'),
-                   coalesce(sum(b.value) FILTER (WHERE b.status = 'settled'), 0),
-                   coalesce(sum(b.quantity) FILTER (WHERE b.status = 'settled'), 0),
-                   coalesce(sum(b.buyer_fee) FILTER (WHERE b.status = 'settled'), 0),
-                   coalesce(sum(b.seller_fee) FILTER (WHERE b.status = 'settled'), 0),
-                   count(*) FILTER (WHERE b.status IN ('failed', 'rejected')),
-                   coalesce(sum(b.value) FILTER (WHERE b.status IN ('failed', 'rejected')), 0),
-                   count(*) FILTER (WHERE b.status NOT IN ('settled', 'failed', 'rejected')),
-                   coalesce(sum(b.value) FILTER (WHERE b.status NOT IN ('settled', 'failed', 'rejected')), 0),
-                   min(b.not_before), min(b.settled_at), max(b.settled_at),
-                   (array_agg(json_build_array(b.id, b.status, b.value, b.failure_reason) ORDER BY b.id)
-                      FILTER (WHERE b.status IN ('failed', 'rejected')))[1:{FAILED_LISTED}]
-              FROM batch b
-              JOIN ledger_asset a ON a.id = b.asset_id
-              LEFT JOIN marketplace_market m ON m.id = b.market_id
-             WHERE b.day = %s {market_filter}
-             GROUP BY b.market_id, m.code, m.settlement_mode, m.eod_cutoff, b.asset_id, a.code, a.scale
-             ORDER BY m.code NULLS LAST, a.code""", params)
+        cur.execute(settlement_batches_sql(market_filter, FAILED_LISTED), params)
         rows = cur.fetchall()
     out = []
     for (market, code, mode, cutoff, _asset_id, asset_code, scale, n, settled, settled_value, settled_qty, buyer_fees,

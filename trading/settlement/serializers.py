@@ -49,7 +49,7 @@ class EarmarkedFundSerializer(serializers.Serializer):
 class EarmarkedPayoutInput(StrictSerializer):
     organization = serializers.IntegerField(required=False, help_text="the fund's holder (operator only; "
                                                                       "a government body pays out of its own)")
-    amount = MinorUnitField(scale=2, help_text="yuan, e.g. \"120000.00\"")
+    amount = MinorUnitField(scale=2, unit="CNY", help_text="yuan, e.g. \"120000.00\"")
     purpose_code = serializers.CharField(max_length=40)
     description = serializers.CharField(max_length=500)
     bank_reference = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)

@@ -37,8 +37,6 @@ a transaction of its own, the trade FAILS, whatever escrow is there is released 
 """
 from __future__ import annotations
 
-import functools
-import json
 import logging
 import time
 from datetime import datetime
@@ -49,13 +47,10 @@ from django.utils import timezone
 from accounts.actor import Actor
 from accounts.models import GOVERNMENT_KINDS, AuditEvent, Organization
 from core.errors import DomainError
-from core.prepared import JoinedRow, PreparedQuery
 from ledger.models import AccountKind, Asset
 from ledger.posting import (
     AVAILABLE,
     HELD,
-    JOURNAL_CTES,
-    JOURNAL_TYPES,
     Leg,
     accounts_ensure,
     journal_params,
@@ -64,14 +59,14 @@ from ledger.posting import (
     shortfall,
 )
 from ledger.services import cny
-from marketplace.models import Market
-from marketplace.rules import GENERATION_SQL, CheckContext, evaluate
+from marketplace.rules import CheckContext, Refused, enforce
 from trading.common.signals import announce_pending_approval
 from trading.models import TERMINAL_TRADE_STATUSES, OutboxStatus, SettlementOutbox, Trade, TradeEvent, TradeStatus
 from trading.notifications.services import notify_trade_event
 from trading.settlement import outbox
 from trading.settlement.errors import INVALID_TRANSITION
 from trading.settlement.routing import settlement_shard
+from trading.settlement.sql import SETTLE, TRADE_LOCK, settle_params
 
 log = logging.getLogger(__name__)
 SETTLEABLE = {TradeStatus.MATCHED, TradeStatus.APPROVED, TradeStatus.SETTLING}
@@ -100,9 +95,9 @@ def _audit_many(actor: Actor, trade: Trade, rows: list[tuple[str, dict | None, d
 
 
 def _proceeds_kind(trade: Trade, asset: Asset) -> str:
-    """Farmland-quota proceeds of a government seller go to its earmarked farmland-protection fund
-    (指标调剂收益主要用于耕地保护、农业农村发展), never to its free cash."""
-    if asset.right_type_id == "farmland" and trade.seller.kind in GOVERNMENT_KINDS:
+    """Proceeds of a government seller of a right type with an earmark purpose (`RightType.earmark_purpose`:
+    farmland quotas, 指标调剂收益主要用于耕地保护、农业农村发展) go to its earmarked fund, never to its free cash."""
+    if asset.right_type.earmark_purpose and trade.seller.kind in GOVERNMENT_KINDS:
         return AccountKind.EARMARKED
     return AccountKind.PARTICIPANT
 
@@ -112,54 +107,18 @@ def _outbox_done(trade: Trade, now: datetime) -> None:
                                                                                      done_at=now)
 
 
-class _LockQuery:
-    """SELECT … FOR UPDATE OF the trade row, joined with the parties, the market and the outbox row,
-    plus the ids of the CNY asset and of the operator: what `select_related` + two `Subquery`
-    annotations would run, but built once per process (compiling that queryset cost more CPU than the
-    rest of a settlement)."""
-
-    def __init__(self):
-        self.row = JoinedRow((Trade, "t"), (Organization, "b"), (Organization, "s"), (Market, "m"),
-                             (SettlementOutbox, "o"))
-        asset, org = Asset._meta.db_table, Organization._meta.db_table
-        self.query = PreparedQuery(f"""SELECT {self.row.columns},
-                              (SELECT id FROM {asset} WHERE code = 'CNY'),
-                              (SELECT id FROM {org} WHERE kind = 'exchange_operator' ORDER BY id LIMIT 1),
-                              {GENERATION_SQL}
-                         FROM {Trade._meta.db_table} t
-                         JOIN {org} b ON b.id = t.buyer_id
-                         JOIN {org} s ON s.id = t.seller_id
-                         LEFT JOIN {Market._meta.db_table} m ON m.id = t.market_id
-                         LEFT JOIN {SettlementOutbox._meta.db_table} o ON o.trade_id = t.id
-                        WHERE t.id = %s
-                          FOR UPDATE OF t""", ["bigint"])  # planning this join cost 5x running it
-
-    def run(self, trade_id: int) -> Trade | None:
-        loaded = self.row.fetch(self.query, [trade_id])
-        if loaded is None:
-            return None
-        (trade, buyer, seller, market, outbox), extra = loaded
-        trade.cny_id, trade.operator_id, trade.rules_generation = extra
-        Trade._meta.get_field("buyer").set_cached_value(trade, buyer)
-        Trade._meta.get_field("seller").set_cached_value(trade, seller)
-        Trade._meta.get_field("market").set_cached_value(trade, market)
-        SettlementOutbox._meta.get_field("trade").remote_field.set_cached_value(trade, outbox)
-        if outbox is not None:
-            SettlementOutbox._meta.get_field("trade").set_cached_value(outbox, trade)
-        return trade
-
-
-@functools.cache
-def _lock_query() -> _LockQuery:
-    return _LockQuery()
-
-
 def _lock_trade(trade_id: int) -> Trade | None:
     """Lock the trade row (nothing else) and read what settling it needs in the same statement: the
     parties, the market, the outbox row, and the ids of the CNY asset and of the operator (read here
     because a column of a statement that runs anyway costs nothing; caching: README, "Per-process
     caches")."""
-    return _lock_query().run(trade_id)
+    loaded = TRADE_LOCK.one(trade=trade_id)
+    if loaded is None:
+        return None
+    trade, extra = loaded[0], loaded.extra
+    trade.cny_id, trade.operator_id, trade.rules_generation = extra["cny_id"], extra["operator_id"], \
+        extra["rules_generation"]
+    return trade
 
 
 _assets: dict[int, tuple[float, Asset]] = {}
@@ -171,7 +130,7 @@ def _asset(asset_id: int) -> Asset:
     "Per-process caches": the settlement re-check may see a change of an instrument's data that late)."""
     hit = _assets.get(asset_id)
     if hit is None or time.monotonic() - hit[0] > ASSET_CACHE_SECONDS:
-        hit = (time.monotonic(), Asset.objects.get(pk=asset_id))
+        hit = (time.monotonic(), Asset.objects.select_related("right_type").get(pk=asset_id))
         _assets[asset_id] = hit
     return hit[1]
 
@@ -181,46 +140,6 @@ def _outbox_of(trade: Trade) -> SettlementOutbox | None:
         return trade.outbox
     except SettlementOutbox.DoesNotExist:
         return None
-
-
-@functools.cache
-def _settle_write() -> PreparedQuery:
-    """One statement for everything a settlement writes: the ledger transaction (journal row and
-    postings, `ledger.posting.JOURNAL_CTES`), the trade's status and ledger transaction, its outbox row,
-    its two events and two audit events. Every write but the ledger's joins the journal CTE, so when the
-    ledger key is already taken nothing at all is written (and no row comes back). It returns the
-    ledger transaction id, with the parties' active webhook endpoints (one row each, or one row of NULLs).
-    Prepared once per session."""
-    return PreparedQuery(
-        f"""WITH {JOURNAL_CTES},
-            settled AS (UPDATE trading_trade t SET status = 'settled', ledger_transaction_id = journal.id,
-                                                 settled_at = %s
-                          FROM journal WHERE t.id = %s),
-            outbox AS (UPDATE trading_settlementoutbox o SET status = 'done', done_at = %s
-                         FROM journal WHERE o.trade_id = %s AND o.status = 'pending'),
-            events AS (INSERT INTO trading_tradeevent (trade_id, status, detail, created_at)
-                       SELECT %s, e.status,
-                              CASE WHEN e.n = 1 THEN jsonb_build_object('previous', %s::text)
-                                   ELSE jsonb_build_object('ledger_transaction', journal.id) END, %s
-                         FROM journal, (VALUES (1, 'settling'), (2, 'settled')) e(n, status)
-                        ORDER BY e.n),
-            audit AS (INSERT INTO accounts_auditevent (occurred_at, actor_user_id, actor_organization_id,
-                                                       action, object_type, object_id, before, after,
-                                                       request_id, region_codes)
-                      SELECT %s, %s, %s, a.action, 'trade', %s, a.before,
-                             CASE WHEN a.n = 1 THEN a.after
-                                  ELSE a.after || jsonb_build_object('ledger_transaction', journal.id) END,
-                             %s, %s
-                        FROM journal, (VALUES (1, 'trade.settling', %s::jsonb, %s::jsonb),
-                                              (2, 'trade.settle', %s::jsonb, %s::jsonb)) a(n, action, before, after)
-                       ORDER BY a.n)
-            SELECT journal.id, w.id, w.organization_id, w.events
-              FROM journal LEFT JOIN trading_webhookendpoint w
-                ON w.active AND w.organization_id IN (%s, %s)""",
-        [*JOURNAL_TYPES, "timestamptz", "bigint", "timestamptz", "bigint",
-         "bigint", "varchar", "timestamptz",
-         "timestamptz", "bigint", "bigint", "varchar", "varchar", "jsonb",
-         "jsonb", "jsonb", "jsonb", "jsonb", "bigint", "bigint"])
 
 
 class _EscrowShort(Exception):
@@ -236,7 +155,7 @@ def trade_settle(*, trade_id: int, now: datetime | None = None) -> str:
     end-of-day trade before its cut-off, "missing" for an unknown id).
 
     Round trips on the way to SETTLED, both prepared statements: the trade lock (with everything it
-    needs, the rulebook generation included) and one statement for every write (`_settle_write`),
+    needs, the rulebook generation included) and one statement for every write (`sql.settle_statement`),
     then the commit. A short escrow fails that statement and with it the transaction; the trade is then
     failed, with an alert, in a transaction of its own."""
     try:
@@ -265,11 +184,12 @@ def _trade_settle(*, trade_id: int, now: datetime | None) -> str:
     asset = _asset(trade.asset_id)
     actor = Actor.system()
 
-    _, refusal = evaluate(CheckContext(stage="settlement", asset=asset, at=now, buyer=trade.buyer, seller=trade.seller,
-                                       price=trade.price, quantity=trade.quantity,
-                                       rules_generation=trade.rules_generation))
-    if refusal and not refusal.needs_approval:
-        return _fail(trade, asset, actor, now, reason=refusal.code)
+    try:
+        _, refusal = enforce(CheckContext(stage="settlement", asset=asset, at=now, buyer=trade.buyer,
+                                          seller=trade.seller, price=trade.price, quantity=trade.quantity,
+                                          rules_generation=trade.rules_generation))
+    except Refused as stop:
+        return _fail(trade, asset, actor, now, reason=stop.code)
     if refusal and trade.status != TradeStatus.APPROVED:
         return _to_pending_approval(trade, actor, refusal)
 
@@ -312,16 +232,11 @@ def _trade_settle(*, trade_id: int, now: datetime | None) -> str:
     previous = trade.status
     settled_after = {"status": "settled", "value": trade.value, "fees": [trade.buyer_fee, trade.seller_fee],
                      "proceeds_account": proceeds_kind}
-    params = [*ledger, now, trade.id, now, trade.id,
-              trade.id, previous, now,
-              now, actor.user_id, actor.organization_id, str(trade.id), actor.request_id or "",
-              json.dumps(_regions(trade)),
-              json.dumps({"status": previous}), json.dumps({"status": "settling"}),
-              json.dumps({"status": "settling"}), json.dumps(settled_after),
-              trade.buyer_id, trade.seller_id]
+    params = settle_params(ledger=ledger, trade=trade, previous=previous, now=now, actor=actor,
+                           regions=_regions(trade), settled_after=settled_after)
     try:
         with connection.cursor() as cur:
-            _settle_write().execute(cur, params)
+            SETTLE.execute(cur, params)
             rows = cur.fetchall()
     except IntegrityError as exc:
         if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) == "account_non_negative":

@@ -27,6 +27,7 @@ from core import conf
 from trading.models import OutboxStatus, SettlementOutbox
 from trading.settlement.outbox import send_settlement
 from trading.settlement.services import trade_fail, trade_settle
+from trading.settlement.sql import OUTBOX_COUNT_ATTEMPT, OUTBOX_DUE
 
 log = logging.getLogger(__name__)
 RETRY_CAP_SECONDS = 60.0  # below the broker's visibility timeout, so a delayed retry is not redelivered early
@@ -61,11 +62,7 @@ def _count_attempt(trade_id: int, error: str, delay: float) -> int | None:
     the row's next nudge time moves to after the backoff. None when nothing is pending."""
     _fresh_connection()
     with connection.cursor() as cur:
-        cur.execute("""UPDATE trading_settlementoutbox
-                          SET attempts = attempts + 1, last_error = %s,
-                              last_enqueued_at = now() + %s * interval '1 second'
-                        WHERE trade_id = %s AND status = 'pending' RETURNING attempts""",
-                    [error[:300], delay, trade_id])
+        OUTBOX_COUNT_ATTEMPT.run(cur, {"error": error[:300], "delay": delay, "trade": trade_id})
         row = cur.fetchone()
     return row[0] if row else None
 
@@ -137,17 +134,7 @@ def _sweep(limit: int, max_rows: int, after: float) -> int:
     sent_total = 0
     while sent_total < max_rows:
         with connection.cursor() as cur:
-            cur.execute("""
-                SELECT o.id, o.trade_id, o.queue, clock_timestamp()
-                  FROM trading_settlementoutbox o JOIN trading_trade t ON t.id = o.trade_id
-                 WHERE o.status = 'pending'
-                   AND (o.not_before IS NULL OR o.not_before <= clock_timestamp())
-                   AND (o.last_enqueued_at IS NULL OR o.last_enqueued_at < clock_timestamp() - least(
-                          %s * interval '1 second',
-                          greatest(%s * interval '1 second',
-                                   o.last_enqueued_at - coalesce(o.not_before, o.created_at))))
-                   AND t.status IN ('matched', 'approved', 'settling')
-                 ORDER BY o.created_at LIMIT %s""", [SWEEP_MAX_INTERVAL, after, limit])
+            OUTBOX_DUE.run(cur, {"max_interval": SWEEP_MAX_INTERVAL, "after": after, "batch": limit})
             rows = cur.fetchall()
         if not rows:
             break

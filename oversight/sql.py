@@ -1,0 +1,151 @@
+"""The hand-written SQL of oversight: its own tables (the flow summary) and the reports and surveillance
+reads over other apps' tables, named through their models (`_meta`) or their `sql` modules, never
+spelled. Aggregates over many rows: the ORM would build the same statements less readably.
+
+Report statements take their WHERE clause (built by the caller from the filters, with `%s`
+placeholders) and positional parameters; the surveillance statements are fixed.
+"""
+from __future__ import annotations
+
+from accounts.models import Organization, Region
+from ledger.sql import ACCOUNT, ASSET, POSTING
+from trading.models import Order, Trade, TradeStatus
+
+from .models import FlowDelta, FlowSummary, FlowTotal
+
+TRADE, ORDER = Trade._meta.db_table, Order._meta.db_table
+ORGANIZATION, REGION = Organization._meta.db_table, Region._meta.db_table
+FLOW_DELTA, FLOW_SUMMARY, FLOW_TOTAL = FlowDelta._meta.db_table, FlowSummary._meta.db_table, FlowTotal._meta.db_table
+# trades that ended without settling (the surveillance looks at the rest)
+FAILED_OR_REJECTED = f"('{TradeStatus.FAILED.value}', '{TradeStatus.REJECTED.value}')"
+
+
+# --- reports -------------------------------------------------------------------------------------------
+
+def flow_source(where: str, *, all_time: bool) -> str:
+    """Rows (right_type, origin_region, dest_region, trades, quantity, value, day) of settled trades:
+    the daily summary ∪ the deltas, or (`all_time`, day NULL for the totals) the totals ∪ the deltas;
+    `where` applies to both halves (so the caller passes its parameters twice)."""
+    columns = "right_type, origin_region, dest_region, trades, quantity, value"
+    if all_time:
+        return f"""SELECT {columns}, NULL::date AS day FROM {FLOW_TOTAL} WHERE {where}
+                   UNION ALL
+                   SELECT {columns}, day FROM {FLOW_DELTA} WHERE {where}"""
+    return f"""SELECT {columns}, day FROM {FLOW_SUMMARY} WHERE {where}
+               UNION ALL
+               SELECT {columns}, day FROM {FLOW_DELTA} WHERE {where}"""
+
+
+# Fold the flow deltas into the daily summary and the totals, in one statement.
+FLOW_ROLLUP = f"""
+            WITH moved AS (DELETE FROM {FLOW_DELTA} RETURNING day, right_type, origin_region, dest_region,
+                                                                       trades, quantity, value),
+                 grouped AS (SELECT day, right_type, origin_region, dest_region, sum(trades) AS trades,
+                                    sum(quantity) AS quantity, sum(value) AS value, count(*) AS n
+                               FROM moved GROUP BY 1, 2, 3, 4),
+                 daily AS (
+                    INSERT INTO {FLOW_SUMMARY} AS f
+                           (day, right_type, origin_region, dest_region, trades, quantity, value)
+                    SELECT day, right_type, origin_region, dest_region, trades, quantity, value FROM grouped
+                     ORDER BY 1, 2, 3, 4
+                    ON CONFLICT (day, right_type, origin_region, dest_region) DO UPDATE
+                       SET trades = f.trades + EXCLUDED.trades, quantity = f.quantity + EXCLUDED.quantity,
+                           value = f.value + EXCLUDED.value
+                    RETURNING 1),
+                 totals AS (
+                    INSERT INTO {FLOW_TOTAL} AS t (right_type, origin_region, dest_region, trades, quantity,
+                                                          value)
+                    SELECT right_type, origin_region, dest_region, sum(trades), sum(quantity), sum(value)
+                      FROM grouped GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+                    ON CONFLICT (right_type, origin_region, dest_region) DO UPDATE
+                       SET trades = t.trades + EXCLUDED.trades, quantity = t.quantity + EXCLUDED.quantity,
+                           value = t.value + EXCLUDED.value
+                    RETURNING 1)
+            SELECT coalesce((SELECT sum(n) FROM grouped), 0), (SELECT count(*) FROM daily),
+                   (SELECT count(*) FROM totals)"""
+
+
+def farmland_proceeds(where: str) -> str:
+    """Per county: its government bodies' earmarked CNY accounts, their balance and what they received."""
+    return f"""SELECT o.region_id, r.name_zh, r.name_en, count(*), sum(a.available + a.held),
+                     coalesce(sum((SELECT sum(p.amount) FROM {POSTING} p
+                                    WHERE p.account_id = a.id AND p.amount > 0 AND p.bucket = 'A')), 0),
+                     coalesce(sum((SELECT count(*) FROM {POSTING} p
+                                    WHERE p.account_id = a.id AND p.amount > 0 AND p.bucket = 'A')), 0)
+                FROM {ACCOUNT} a
+                JOIN {ASSET} s ON s.id = a.asset_id
+                JOIN {ORGANIZATION} o ON o.id = a.organization_id
+                JOIN {REGION} r ON r.code = o.region_id
+               WHERE {where}
+               GROUP BY 1, 2, 3 ORDER BY 1"""
+
+
+def holder_concentration(where: str) -> str:
+    """Per instrument: participants' holdings ranked, with total, holders and the sum of squared shares;
+    the last parameter is how many ranks to keep."""
+    return f"""WITH h AS (
+                SELECT s.id AS asset_id, s.code, s.scale, a.organization_id, a.available + a.held AS holding
+                  FROM {ACCOUNT} a JOIN {ASSET} s ON s.id = a.asset_id
+                 WHERE {where} AND a.available + a.held > 0),
+              ranked AS (
+                SELECT h.*, sum(holding) OVER w AS total,
+                       row_number() OVER (PARTITION BY asset_id ORDER BY holding DESC, organization_id) AS rank,
+                       count(*) OVER w AS holders,
+                       sum(power(holding::numeric * 100, 2)) OVER w AS sq
+                  FROM h WINDOW w AS (PARTITION BY asset_id))
+              SELECT r.asset_id, r.code, r.scale, r.organization_id, o.name_zh, o.kind, r.holding, r.total, r.rank,
+                     r.holders, r.sq / power(r.total::numeric, 2)
+                FROM ranked r JOIN {ORGANIZATION} o ON o.id = r.organization_id
+               WHERE r.rank <= %s ORDER BY r.asset_id, r.rank"""
+
+
+# --- surveillance ----------------------------------------------------------------------------------------
+
+# trades created in [since, until) that are not failed or rejected
+LINKED_TRADES = f"""SELECT id, buyer_id, seller_id, asset_id, price, quantity, value, created_at
+                          FROM {TRADE}
+                         WHERE created_at >= %s AND created_at < %s AND status NOT IN {FAILED_OR_REJECTED}
+                         ORDER BY id"""
+
+# trades in [since, until) whose price is off the trailing VWAP of their instrument by more than a percentage
+OFF_VWAP = f"""
+            SELECT t.id, t.asset_id, t.buyer_id, t.seller_id, t.price, t.quantity, t.created_at, a.scale,
+                   a.origin_region_id, v.value, v.qty, v.n
+              FROM {TRADE} t
+              JOIN {ASSET} a ON a.id = t.asset_id
+              CROSS JOIN LATERAL (
+                    SELECT sum(p.value) AS value, sum(p.quantity) AS qty, count(*) AS n
+                      FROM {TRADE} p
+                     WHERE p.asset_id = t.asset_id AND p.id < t.id AND p.status NOT IN {FAILED_OR_REJECTED}
+                       AND p.created_at >= t.created_at - make_interval(hours => %s)) v
+             WHERE t.created_at >= %s AND t.created_at < %s AND t.status NOT IN {FAILED_OR_REJECTED}
+               AND v.n >= %s AND v.qty > 0
+               AND abs(t.price::numeric * v.qty - v.value::numeric * power(10::numeric, a.scale)) * 100
+                   > %s * v.value::numeric * power(10::numeric, a.scale)
+             ORDER BY t.id"""
+
+# participants (not government bodies) holding more than a percentage of an instrument
+LARGE_HOLDERS = f"""
+            WITH h AS (SELECT a.asset_id, a.organization_id, a.available + a.held AS holding,
+                              sum(a.available + a.held) OVER (PARTITION BY a.asset_id) AS total,
+                              count(*) OVER (PARTITION BY a.asset_id) AS holders
+                         FROM {ACCOUNT} a JOIN {ASSET} s ON s.id = a.asset_id
+                        WHERE a.kind = 'participant' AND s.kind = 'right' AND a.available + a.held > 0)
+            SELECT h.asset_id, s.code, s.scale, s.origin_region_id, h.organization_id, o.kind, o.region_id,
+                   h.holding, h.total, h.holders
+              FROM h JOIN {ORGANIZATION} o ON o.id = h.organization_id
+                     JOIN {ASSET} s ON s.id = h.asset_id
+             WHERE o.kind NOT IN %s AND h.holding * 100 > %s * h.total
+             ORDER BY h.asset_id, h.organization_id"""
+
+# per organization: cancellations by the owner and trades (as buyer or seller) in [since, until), three times
+CANCELS_AND_TRADES = f"""
+            SELECT org, sum(c), sum(t) FROM (
+                SELECT organization_id AS org, count(*) AS c, 0 AS t FROM {ORDER}
+                 WHERE status = 'cancelled' AND cancel_reason = 'cancelled_by_owner'
+                   AND updated_at >= %s AND updated_at < %s GROUP BY 1
+                UNION ALL
+                SELECT buyer_id, 0, count(*) FROM {TRADE} WHERE created_at >= %s AND created_at < %s GROUP BY 1
+                UNION ALL
+                SELECT seller_id, 0, count(*) FROM {TRADE} WHERE created_at >= %s AND created_at < %s GROUP BY 1
+            ) x GROUP BY org"""

@@ -1,0 +1,106 @@
+"""The hand-written SQL of the order book, on trading's tables (and the fragments of others it composes).
+
+* `MARKET_LOCK`: SELECT … FOR UPDATE of the market with its instrument and the rulebook generation
+  (`marketplace.sql.rules_generation`); `BOOK`: the book reads of matching. `PreparedJoin`s, prepared
+  once per database session (`core.prepared`).
+* `orders_write_sql`: the matching state of many orders in one UPDATE; `SESSION_FIGURES`: a session's
+  close from its trades; `BOOK_DEPTH` and `CANDLES`: market data (`trading.orderbook.selectors`).
+
+Table and column names come from the models (`_meta`).
+"""
+from __future__ import annotations
+
+from accounts.models import Organization
+from core.prepared import PreparedJoin, Sql
+from ledger.models import Asset
+from marketplace.models import Market
+from marketplace.sql import rules_generation
+from trading.models import Order, OrderStatus, Trade, TradeStatus
+
+TRADE, ORDER = Trade._meta.db_table, Order._meta.db_table
+
+
+def _market_lock(columns: str) -> Sql:
+    generation = rules_generation()
+    return Sql(f"""SELECT {columns}, {generation}
+                     FROM {Market._meta.db_table} m
+                     JOIN {Asset._meta.db_table} a ON a.id = m.asset_id
+                    WHERE m.id = %(market)s FOR UPDATE OF m""", generation, market="bigint")
+
+
+# SELECT … FOR UPDATE OF the market row with its instrument and the rulebook generation (so the order's
+# rule checks need no round trip of their own): what `select_for_update(of=("self",)).select_related("asset")`
+# runs, without compiling it per order.
+MARKET_LOCK = PreparedJoin(("m", Market), ("a", Asset), statement=_market_lock, links=(("m", "asset", "a"),),
+                           extras=("rules_generation",))
+
+
+def _book(side: str, after_cursor: bool):
+    other, cmp, direction, after = {"buy": ("sell", "<=", "ASC", ">"), "sell": ("buy", ">=", "DESC", "<")}[side]
+
+    def statement(columns: str) -> Sql:
+        text = f"""SELECT {columns} FROM {ORDER} o
+                     JOIN {Organization._meta.db_table} g ON g.id = o.organization_id
+                    WHERE o.market_id = %(market)s AND o.status = '{OrderStatus.OPEN.value}' AND o.side = '{other}'
+                      AND o.price {cmp} %(limit_price)s"""
+        if after_cursor:  # keyset: strictly worse price, or the same price and a later id
+            text += f""" AND o.price {after}= %(after_price)s
+                      AND (o.price {after} %(after_price)s OR (o.price = %(after_price)s AND o.id > %(after_id)s))"""
+            return Sql(f"{text} ORDER BY o.price {direction}, o.id ASC LIMIT %(batch)s", market="bigint",
+                       limit_price="bigint", after_price="bigint", after_id="bigint", batch="bigint")
+        return Sql(f"{text} ORDER BY o.price {direction}, o.id ASC LIMIT %(batch)s", market="bigint",
+                   limit_price="bigint", batch="bigint")
+    return PreparedJoin(("o", Order), ("g", Organization), statement=statement, links=(("o", "organization", "g"),))
+
+
+# The book reads of matching, one per (side of the incoming order, first batch or after a cursor): open
+# orders of the other side that cross the incoming limit, best first, each with its organization. They
+# walk the partial indexes `order_book_asks` / `order_book_bids`.
+BOOK = {(side, after): _book(side, after) for side in ("buy", "sell") for after in (False, True)}
+
+
+def orders_write_sql(count: int) -> str:
+    """Write the matching state of `count` orders in one UPDATE … FROM (VALUES …) (positional: the
+    time, then id, remaining, filled value, fees charged, hold remaining, status, cancel reason per order)."""
+    row = "(%s::bigint, %s::bigint, %s::bigint, %s::bigint, %s::bigint, %s::varchar, %s::varchar)"
+    return f"""UPDATE {ORDER} AS o
+                  SET remaining = v.remaining, filled_value = v.filled_value, fees_charged = v.fees_charged,
+                      hold_remaining = v.hold_remaining, status = v.status, cancel_reason = v.cancel_reason,
+                      updated_at = %s
+                 FROM (VALUES {",".join([row] * count)})
+                      AS v(id, remaining, filled_value, fees_charged, hold_remaining, status, cancel_reason)
+                WHERE o.id = v.id"""
+
+
+# a session's figures from its order-book trades (the session close; its VWAP becomes the reference price)
+SESSION_FIGURES = Sql(f"""SELECT count(*), sum(quantity), sum(value), max(price), min(price),
+                                 (array_agg(price ORDER BY id))[1]
+                            FROM {TRADE}
+                           WHERE market_id = %(market)s AND session = %(session)s AND source = 'order_book'
+                             AND status NOT IN ('{TradeStatus.FAILED.value}', '{TradeStatus.REJECTED.value}')""",
+                      market="bigint", session="varchar")
+
+
+
+
+# --- market data (trading.orderbook.selectors) ---------------------------------------------------------
+
+def _depth(side: str) -> Sql:
+    direction = "DESC" if side == "buy" else "ASC"
+    return Sql(f"""SELECT price, sum(remaining), count(*) FROM {ORDER}
+                    WHERE market_id = %(market)s AND side = '{side}' AND status = '{OrderStatus.OPEN.value}'
+                    GROUP BY price ORDER BY price {direction} LIMIT %(levels)s""", market="bigint", levels="bigint")
+
+
+# open quantity and order count per price level, best first (through the partial index of the side)
+BOOK_DEPTH = {side: _depth(side) for side in ("buy", "sell")}
+
+# OHLCV per `step` bucket aligned to Asia/Shanghai midnight, the latest buckets first
+CANDLES = Sql(f"""SELECT date_bin(%(step)s::interval, created_at, TIMESTAMPTZ '2000-01-03 00:00:00+08') AS bucket,
+                         (array_agg(price ORDER BY id))[1], max(price), min(price),
+                         (array_agg(price ORDER BY id DESC))[1], sum(quantity), sum(value), count(*)
+                    FROM {TRADE}
+                   WHERE market_id = %(market)s
+                     AND status NOT IN ('{TradeStatus.FAILED.value}', '{TradeStatus.REJECTED.value}')
+                   GROUP BY bucket ORDER BY bucket DESC LIMIT %(limit)s""",
+              step="text", market="bigint", limit="bigint")
