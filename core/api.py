@@ -3,17 +3,15 @@ decimal ↔ minor-unit fields (the arithmetic itself is `core.money`)."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC
 from decimal import Decimal
 
 from django.conf import settings
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_filters import IsoDateTimeFilter
-from rest_framework import renderers, serializers
+from rest_framework import serializers
 from rest_framework.pagination import CursorPagination, PageNumberPagination
-from rest_framework.utils import encoders
 
 from .errors import message_for
 from .money import from_minor, to_minor
@@ -178,17 +176,3 @@ class UtcIsoDateTimeFilter(IsoDateTimeFilter):
                     {self.field_name: [serializers.ErrorDetail(_("time out of range"), code="invalid")]})
         return super().filter(qs, value)
 
-
-class LocalTimeJSONEncoder(encoders.JSONEncoder):
-    """One time format in every JSON response: ISO 8601 in Asia/Shanghai with its offset (`+08:00`), as the
-    serializers' DateTimeField writes them; dicts built by hand (dossiers, reports) would otherwise carry
-    UTC `Z` (README, API conventions)."""
-
-    def default(self, obj):
-        if isinstance(obj, datetime) and timezone.is_aware(obj):
-            obj = timezone.localtime(obj)
-        return super().default(obj)
-
-
-class JSONRenderer(renderers.JSONRenderer):
-    encoder_class = LocalTimeJSONEncoder

@@ -1,12 +1,8 @@
 """One convention each (issue 16 item 5, README "API conventions"): date ranges are since/until (from/to kept
 one release, deprecated in the schema); one paging rule by kind of list; one listing's bids advertise no
-listing filters; one name per thing (old names deprecated); times in responses are +08:00."""
-from datetime import UTC, datetime
-
+listing filters; one name per thing (old names deprecated)."""
 import pytest
 from drf_spectacular.generators import SchemaGenerator
-
-from core.api import JSONRenderer
 
 # the paging rule: append-only streams and the regulator's large lists page by cursor; directory and
 # own-activity lists by page number; public market-data windows take `limit` (newest N); bounded lists
@@ -66,11 +62,6 @@ def test_one_name_each_old_names_deprecated(schema):
     row = schema["components"]["schemas"]["PendingApprovalRow"]["properties"]
     assert "rule_codes" in row and "required_approvals" in row
     assert row["rules"]["deprecated"] is True and row["required"]["deprecated"] is True
-
-
-def test_times_are_shanghai_with_offset():
-    body = JSONRenderer().render({"at": datetime(2026, 1, 1, 0, 0, tzinfo=UTC)})
-    assert body == b'{"at":"2026-01-01T08:00:00+08:00"}'
 
 
 @pytest.mark.django_db

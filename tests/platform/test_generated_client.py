@@ -47,8 +47,7 @@ def exchange_client(tmp_path_factory, django_db_blocker):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_login_order_cancel_and_a_typed_refusal(exchange_client, live_server, make_org, make_member, make_market,
-                                               clear_login_throttle):
+def test_login_order_cancel_and_a_typed_refusal(exchange_client, live_server, make_org, make_member, make_market):
     from exchange_client import AuthenticatedClient, Client
     from exchange_client.api.auth import auth_login
     from exchange_client.api.orders import orders_cancel_create, orders_create
@@ -63,7 +62,6 @@ def test_login_order_cancel_and_a_typed_refusal(exchange_client, live_server, ma
     from accounts.actor import Actor
     from ledger.services import cash_deposit
 
-    clear_login_throttle()
     org = make_org("enterprise", "350102", discharge_permit_no="P-GEN-0001")
     member = make_member(org, "trader", username="generated-client")
     cash_deposit(actor=Actor.system(), organization=org, amount=10_000_000, bank_reference="gen-1",
