@@ -26,6 +26,16 @@ from ..models import MarketStatus
 from ..sessions import LOCAL
 
 
+def _in_units(minor: int, market) -> str:
+    """A quantity in the instrument's unit (minor units when the market carries no asset scale)."""
+    scale = getattr(getattr(market, "asset", None), "scale", None)
+    return from_minor(minor, scale) if isinstance(scale, int) else str(minor)
+
+
+def _unit(market) -> str:
+    return getattr(getattr(market, "asset", None), "unit", "") or ""
+
+
 def price_band(market) -> tuple[int, int] | None:
     """Allowed (low, high) limit prices: ±`price_band_bps` around the reference price (the previous
     session's VWAP close); None before the first close or without a band."""
@@ -92,7 +102,7 @@ class QuantityOnLot(BusinessCheck):
     def check(cls, *, market, quantity, **_):
         if quantity % market.lot_size:
             return cls.refuse(fields={"quantity": gettext("lot size is {lot} {unit}").format(
-                lot=from_minor(market.lot_size, market.asset.scale), unit=market.asset.unit)})
+                lot=_in_units(market.lot_size, market), unit=_unit(market))})
         return None
 
 
@@ -106,7 +116,7 @@ class MinimumQuantity(BusinessCheck):
     def check(cls, *, market, quantity, **_):
         if quantity < market.min_quantity:
             return cls.refuse(fields={"quantity": gettext("minimum is {minimum} {unit}").format(
-                minimum=from_minor(market.min_quantity, market.asset.scale), unit=market.asset.unit)})
+                minimum=_in_units(market.min_quantity, market), unit=_unit(market))})
         return None
 
 
