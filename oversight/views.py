@@ -135,7 +135,8 @@ class TradeExportView(OversightView):
     def get(self, request, fmt: str):
         qs = TradeFilter(request.query_params, queryset=_scope(request).trades(), request=request)
         if not qs.is_valid():
-            raise ApiError("validation_error", fields={k: [str(e) for e in v] for k, v in qs.errors.items()})
+            raise ApiError("validation_error", fields={k: [{"code": "invalid", "message": str(e)} for e in v]
+                                                          for k, v in qs.errors.items()})
         return streaming(trade_rows(qs.qs), TRADE_COLUMNS, fmt, "trades")
 
 
@@ -164,7 +165,8 @@ class AuditExportView(OversightView):
         qs = AuditFilter(request.query_params, queryset=_scope(request).by_region_codes(AuditEvent.objects.all()),
                          request=request)
         if not qs.is_valid():
-            raise ApiError("validation_error", fields={k: [str(e) for e in v] for k, v in qs.errors.items()})
+            raise ApiError("validation_error", fields={k: [{"code": "invalid", "message": str(e)} for e in v]
+                                                          for k, v in qs.errors.items()})
         return streaming(audit_rows(qs.qs), AUDIT_COLUMNS, fmt, "audit")
 
 
