@@ -194,7 +194,13 @@ SPECTACULAR_SETTINGS = {
         "OrganizationStatusEnum": "accounts.models.OrganizationStatus",
         "MembershipRoleEnum": "accounts.models.Role",
         "RegionLevelEnum": "accounts.models.RegionLevel",
+        "ListingKindEnum": "trading.models.listings.ListingKind",
+        "TradeStatusEnum": "trading.models.trades.TradeStatus",
+        "MarketStatusEnum": "marketplace.models.MarketStatus",
     },
+    # tags and operationIds from the path after /api/v1 (core.schema.postprocess names resources)
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.postprocess"],
 }
 
 API_TOKEN_TTL = timedelta(hours=int(os.environ.get("API_TOKEN_TTL_HOURS", "12")))

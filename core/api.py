@@ -7,6 +7,8 @@ from datetime import UTC
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_filters import IsoDateTimeFilter
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination, PageNumberPagination
@@ -106,11 +108,12 @@ class MinorUnitField(serializers.CharField):
     serializer converts with `decimal_to_minor_or_error` once it knows the asset); `unit` names the
     plausibility cap (settings.AMOUNT_CAPS) applied when the field converts itself."""
 
+    # the project's own field messages go through gettext (locale/zh_Hans); codes stay core.errors' table
     default_error_messages = {
         # the codes of the one error table (core.errors), so that the envelope names them
-        "invalid_number": "Enter a decimal number as a string of ASCII digits, e.g. \"12.50\".",
-        "too_many_decimals": "Ensure there are no more than {scale} decimal places.",
-        "positive": "Must be greater than zero.",
+        "invalid_number": gettext_lazy("Enter a decimal number as a string of ASCII digits, e.g. \"12.50\"."),
+        "too_many_decimals": gettext_lazy("Ensure there are no more than {scale} decimal places."),
+        "positive": gettext_lazy("Must be greater than zero."),
     }
 
     def __init__(self, *, scale: int | None = None, positive: bool = True, unit: str | None = None, **kwargs):
@@ -154,8 +157,8 @@ def decimal_to_minor_or_error(value: Decimal, scale: int, field: str, *, unit: s
         minor = to_minor(value, scale)
     except ValueError:
         raise serializers.ValidationError(
-            {field: [serializers.ErrorDetail(f"Ensure there are no more than {scale} decimal places.",
-                                             code="too_many_decimals")]}
+            {field: [serializers.ErrorDetail(_("Ensure there are no more than {scale} decimal places.").format(
+                scale=scale), code="too_many_decimals")]}
         )
     return check_amount(minor, scale=scale, unit=unit, field=field)
 
@@ -170,5 +173,6 @@ class UtcIsoDateTimeFilter(IsoDateTimeFilter):
                 value = value.astimezone(UTC)
             except OverflowError:
                 raise serializers.ValidationError(
-                    {self.field_name: [serializers.ErrorDetail("time out of range", code="invalid")]})
+                    {self.field_name: [serializers.ErrorDetail(_("time out of range"), code="invalid")]})
         return super().filter(qs, value)
+

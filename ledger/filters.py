@@ -44,12 +44,17 @@ class _StatementMeta:
 # `from` is a Python keyword, so the filter set is assembled from a dict
 StatementFilter = type(django_filters.FilterSet)("StatementFilter", (django_filters.FilterSet,), {
     "__module__": __name__,
-    "__doc__": "from/to: transaction time (ISO 8601, from inclusive, to exclusive); asset: asset code; "
+    "__doc__": "since/until: transaction time (ISO 8601, since inclusive, until exclusive; from/to are their "
+               "deprecated old names); asset: asset code; "
                "kind: transaction kind (issue, deposit, withdraw, hold, release, transfer, retire, expire, settle…)",
+    "since": UtcIsoDateTimeFilter(field_name="transaction__created_at", lookup_expr="gte",
+                                  help_text="transaction time, inclusive (ISO 8601)"),
+    "until": UtcIsoDateTimeFilter(field_name="transaction__created_at", lookup_expr="lt",
+                                  help_text="transaction time, exclusive (ISO 8601)"),
     "from": UtcIsoDateTimeFilter(field_name="transaction__created_at", lookup_expr="gte",
-                                             help_text="transaction time, inclusive (ISO 8601)"),
+                                 help_text="deprecated: the old name of since"),
     "to": UtcIsoDateTimeFilter(field_name="transaction__created_at", lookup_expr="lt",
-                                           help_text="transaction time, exclusive (ISO 8601)"),
+                               help_text="deprecated: the old name of until"),
     "asset": AssetCodeFilter(field_name="asset__code", help_text="asset code (unknown codes: 400 unknown_asset)"),
     "kind": django_filters.CharFilter(field_name="transaction__kind",
                                       help_text="transaction kind: issue, deposit, withdraw, hold, release, "

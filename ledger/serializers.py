@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from accounts.models import Basin, Organization, Region
@@ -43,7 +44,7 @@ class AmountField(MinorUnitField):
 
     def fail(self, key, **kwargs):
         if key == "positive":
-            raise _error(INVALID_AMOUNT, "must be greater than zero")
+            raise _error(INVALID_AMOUNT, _("must be greater than zero"))
         super().fail(key, **kwargs)
 
 
@@ -53,9 +54,9 @@ def amount_to_minor(value: Decimal, scale: int, field: str = "amount", *, unit: 
         minor = to_minor(value, scale)
     except ValueError:
         raise serializers.ValidationError({field: [serializers.ErrorDetail(
-            f"at most {scale} decimal places for this asset", code=TOO_MANY_DECIMALS)]})
+            _("at most {scale} decimal places for this asset").format(scale=scale), code=TOO_MANY_DECIMALS)]})
     if minor <= 0:
-        raise serializers.ValidationError({field: [serializers.ErrorDetail("must be greater than zero",
+        raise serializers.ValidationError({field: [serializers.ErrorDetail(_("must be greater than zero"),
                                                                            code=INVALID_AMOUNT)]})
     return check_amount(minor, scale=scale, unit=unit, field=field)
 

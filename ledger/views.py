@@ -522,10 +522,13 @@ class ExpirationView(_PostingView):
 # --- journal exports ---------------------------------------------------------------------------------
 
 def _time_range(request):
+    """`since`/`until` (the API's one range convention); `from`/`to` are deprecated aliases for one release."""
     field = serializers.DateTimeField()
     out = []
-    for name in ("from", "to"):
+    for name, alias in (("since", "from"), ("until", "to")):
         raw = request.query_params.get(name)
+        if raw is None:
+            raw = request.query_params.get(name := alias)
         if raw in (None, ""):
             out.append(None)
             continue
@@ -536,8 +539,10 @@ def _time_range(request):
     return out
 
 
-_RANGE_PARAMS = [OpenApiParameter("from", OpenApiTypes.DATETIME, description="inclusive, ISO 8601"),
-                 OpenApiParameter("to", OpenApiTypes.DATETIME, description="exclusive, ISO 8601")]
+_RANGE_PARAMS = [OpenApiParameter("since", OpenApiTypes.DATETIME, description="inclusive, ISO 8601"),
+                 OpenApiParameter("until", OpenApiTypes.DATETIME, description="exclusive, ISO 8601"),
+                 OpenApiParameter("from", OpenApiTypes.DATETIME, deprecated=True, description="old name of since"),
+                 OpenApiParameter("to", OpenApiTypes.DATETIME, deprecated=True, description="old name of until")]
 
 
 def _iso(ts) -> str:

@@ -111,3 +111,40 @@ class MarketProposalSerializer(serializers.ModelSerializer):
 
 class ProposalRejectInputSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=200)
+
+
+# --- the participant view of the rules (schema only; marketplace.participant_rules builds the dicts) ---
+
+class MarketRuleSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    codes = serializers.ListField(child=serializers.CharField(), help_text="the codes this rule refuses with")
+    stages = serializers.ListField(child=serializers.CharField())
+    params = serializers.DictField(help_text="the rule's parameters as the regulator set them")
+    policy = serializers.CharField(help_text="what the rule encodes")
+
+
+class MarketRulesSerializer(serializers.Serializer):
+    market = serializers.IntegerField()
+    rulebook_version = serializers.IntegerField(allow_null=True)
+    effective_from = serializers.DateTimeField(allow_null=True)
+    rules = MarketRuleSerializer(many=True)
+
+
+class EligibilityFindingSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    kind = serializers.CharField()
+    needs_approval = serializers.BooleanField(help_text="true: a trade is possible but waits for approval")
+    message = serializers.CharField()
+
+
+class EligibilitySideSerializer(serializers.Serializer):
+    eligible = serializers.BooleanField()
+    findings = EligibilityFindingSerializer(many=True)
+
+
+class MarketEligibilitySerializer(serializers.Serializer):
+    market = serializers.IntegerField()
+    organization = serializers.IntegerField()
+    rulebook_version = serializers.IntegerField(allow_null=True)
+    as_buyer = EligibilitySideSerializer()
+    as_seller = EligibilitySideSerializer()

@@ -10,16 +10,19 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.actor import Actor
-from accounts.permissions import member_with
+from accounts.permissions import acting_membership, member_with
 from core.errors import ApiError
 from ledger.models import Asset
 
 from .errors import MARKET_CLOSED
 from .models import Market, MarketProposal
+from .participant_rules import market_eligibility, market_rules
 from .proposals import market_proposal_confirm, market_proposal_reject, market_propose
 from .serializers import (
     MarketConfigInputSerializer,
+    MarketEligibilitySerializer,
     MarketProposalSerializer,
+    MarketRulesSerializer,
     MarketSerializer,
     MarketStatusInputSerializer,
     ProposalRejectInputSerializer,
@@ -99,6 +102,17 @@ class MarketViewSet(viewsets.ReadOnlyModelViewSet):
     def resume(self, request, pk=None):
         return self._set_status(request, "open")
 
+    @extend_schema(responses=MarketRulesSerializer, description="The rules in force for this market's instrument "
+                   "(rulebook version in force now): what an order, listing or bid here is checked against.")
+    @action(detail=True, methods=["get"])
+    def rules(self, request, pk=None):
+        return Response(market_rules(self.get_object()))
+
+    @extend_schema(responses=MarketEligibilitySerializer, description="The acting organization's own standing "
+                   "under those rules, as buyer and as seller, before any price or quantity is known.")
+    @action(detail=True, methods=["get"])
+    def eligibility(self, request, pk=None):
+        return Response(market_eligibility(self.get_object(), acting_membership(request).organization))
 
 def _field_error(field: str, message: str):
     from core.errors import DomainError

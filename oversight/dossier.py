@@ -46,8 +46,9 @@ def _ledger(txn: LedgerTransaction, checkpoint: Checkpoint | None) -> dict:
         "tree_size": checkpoint.tree_size, "root_hash": bytes(checkpoint.root_hash).hex(),
         "checkpoint_hash": bytes(checkpoint.checkpoint_hash).hex(), "signature": checkpoint.signature,
         "key_id": checkpoint.key_id,
-        "path": [h.hex() for h in inclusion_proof(leaf.index, checkpoint.tree_size)],
+        "audit_path": [h.hex() for h in inclusion_proof(leaf.index, checkpoint.tree_size)],
     }
+    out["proof"]["path"] = out["proof"]["audit_path"]  # deprecated: the old name, one release
     return out
 
 
@@ -105,8 +106,9 @@ def trade_dossier(trade: Trade) -> dict:
             "current_version": version, "current": [_refusal(r) for r in refusals],
         },
         "approval": None if request is None else {
-            "id": request.id, "status": request.status, "rules": request.rule_codes,
-            "jurisdiction": request.jurisdiction, "required": request.required_approvals,
+            "id": request.id, "status": request.status, "rule_codes": request.rule_codes,
+            "jurisdiction": request.jurisdiction, "required_approvals": request.required_approvals,
+            "rules": request.rule_codes, "required": request.required_approvals,  # deprecated old names
             "pending_since": request.pending_since, "deadline": request.deadline, "notice_until": request.notice_until,
             "escalated_at": request.escalated_at, "decided_at": request.decided_at,
             "outcome_reason": request.outcome_reason,

@@ -199,8 +199,10 @@ def pending_approvals(scope: Scope, *, now=None) -> dict:
         approvals[rid] = approvals.get(rid, 0) + 1
     for req in qs.order_by("pending_since"):
         age = (now - req.pending_since).total_seconds()
-        rows.append({"id": req.id, "trade": req.trade_id, "rules": req.rule_codes, "jurisdiction": req.jurisdiction,
-                     "approvals": approvals.get(req.id, 0), "required": req.required_approvals,
+        # rule_codes/required_approvals are the model's names; rules/required stay one release (deprecated)
+        rows.append({"id": req.id, "trade": req.trade_id, "rule_codes": req.rule_codes, "rules": req.rule_codes,
+                     "jurisdiction": req.jurisdiction, "approvals": approvals.get(req.id, 0),
+                     "required_approvals": req.required_approvals, "required": req.required_approvals,
                      "pending_since": req.pending_since, "age_seconds": int(age), "deadline": req.deadline,
                      "overdue": bool(req.deadline and req.deadline <= now), "escalated": req.escalated_at is not None,
                      "notice_until": req.notice_until})

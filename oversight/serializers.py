@@ -161,3 +161,93 @@ class OrganizationStatusSerializer(serializers.Serializer):
     kind = serializers.CharField()
     region = serializers.CharField(source="region_id")
     status = serializers.CharField()
+
+
+# --- report shapes (schema only: the views return the report functions' dicts as they are) ------------
+
+class VolumeRowSerializer(serializers.Serializer):
+    period = serializers.CharField(help_text="start date of the period (local, YYYY-MM-DD)")
+    right_type = serializers.CharField()
+    region = serializers.CharField(help_text="county code, or city/province code with level=city/province")
+    trades = serializers.IntegerField()
+    volume = serializers.CharField(help_text="whole units, decimal string")
+    value = serializers.CharField(help_text="CNY, decimal string")
+    vwap = serializers.CharField(allow_null=True, help_text="CNY per unit, decimal string")
+
+
+class VolumeReportSerializer(serializers.Serializer):
+    rows = VolumeRowSerializer(many=True)
+
+
+class FlowRowSerializer(serializers.Serializer):
+    right_type = serializers.CharField()
+    origin = serializers.CharField()
+    destination = serializers.CharField()
+    trades = serializers.IntegerField()
+    quantity = serializers.CharField(help_text="whole units, decimal string")
+    value = serializers.CharField(help_text="CNY, decimal string")
+
+
+class FlowReportSerializer(serializers.Serializer):
+    rows = FlowRowSerializer(many=True)
+
+
+class FarmlandProceedsRowSerializer(serializers.Serializer):
+    region = serializers.CharField()
+    name_zh = serializers.CharField()
+    name_en = serializers.CharField()
+    accounts = serializers.IntegerField()
+    balance = serializers.CharField(help_text="CNY, decimal string")
+    received = serializers.CharField(help_text="CNY, decimal string")
+    receipts = serializers.IntegerField()
+
+
+class FarmlandProceedsReportSerializer(serializers.Serializer):
+    rows = FarmlandProceedsRowSerializer(many=True)
+
+
+class ConcentrationHolderSerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    organization = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    holding = serializers.CharField(help_text="in the asset's unit, decimal string")
+    share_pct = serializers.CharField(help_text="percent, two places")
+
+
+class ConcentrationRowSerializer(serializers.Serializer):
+    asset_id = serializers.IntegerField()
+    asset = serializers.CharField()
+    total = serializers.CharField()
+    holders = serializers.IntegerField()
+    hhi = serializers.IntegerField(help_text="Herfindahl-Hirschman index, 0-10000")
+    top = ConcentrationHolderSerializer(many=True)
+
+
+class ConcentrationReportSerializer(serializers.Serializer):
+    rows = ConcentrationRowSerializer(many=True)
+
+
+class PendingApprovalRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    trade = serializers.IntegerField()
+    rule_codes = serializers.ListField(child=serializers.CharField())
+    rules = serializers.ListField(child=serializers.CharField(), help_text="deprecated: the old name of rule_codes")
+    jurisdiction = serializers.CharField(allow_null=True)
+    approvals = serializers.IntegerField()
+    required_approvals = serializers.IntegerField()
+    required = serializers.IntegerField(help_text="deprecated: the old name of required_approvals")
+    pending_since = serializers.DateTimeField()
+    age_seconds = serializers.IntegerField()
+    deadline = serializers.DateTimeField(allow_null=True)
+    overdue = serializers.BooleanField()
+    escalated = serializers.BooleanField()
+    notice_until = serializers.DateTimeField(allow_null=True)
+
+
+class PendingApprovalsReportSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    oldest_age_seconds = serializers.IntegerField(allow_null=True)
+    average_age_seconds = serializers.IntegerField(allow_null=True)
+    escalated = serializers.IntegerField()
+    requests = PendingApprovalRowSerializer(many=True)

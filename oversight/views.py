@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.shortcuts import get_object_or_404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.plumbing import build_array_type, build_basic_type
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -27,7 +28,7 @@ from marketplace.rules import compiled, rule_kinds
 from trading.models import Trade
 
 from . import approvals as approval_services
-from . import reports, services
+from . import reports, serializers, services
 from .dossier import trade_dossier
 from .exports import AUDIT_COLUMNS, TRADE_COLUMNS, audit_rows, streaming, trade_rows
 from .filters import AlertFilter, ApprovalFilter, AuditFilter, TradeFilter
@@ -131,16 +132,21 @@ class TradeDossierView(OversightView):
 
 class ExportView(OversightView):
     renderer_classes = [JSONRenderer, CsvRenderer, XlsxRenderer, JsonLinesRenderer]
+    filter_backends = [DjangoFilterBackend]  # read by the schema (filters=True): the export takes the search's filters
 
 
 def _filtered(filterset):
     if not filterset.is_valid():
-        raise ApiError("validation_error", fields={k: [str(e) for e in v] for k, v in filterset.errors.items()})
+        raise ApiError("validation_error", fields={k: [{"code": "invalid", "message": str(e)} for e in v]
+                                                  for k, v in filterset.errors.items()})
     return filterset.qs
 
 
 class TradeExportView(ExportView):
-    @extend_schema(parameters=[FMT, LANG], responses=EXPORT_RESPONSES,
+    filterset_class = TradeFilter
+    queryset = Trade.objects.none()
+
+    @extend_schema(parameters=[FMT, LANG], filters=True, responses=EXPORT_RESPONSES,
                    description="Every trade matching the trade-search filters, streamed (constant memory). CSV "
                                "is UTF-8 with BOM; headers and names in the caller's language; times in "
                                "Asia/Shanghai; formulas neutralised.")
@@ -165,7 +171,10 @@ class AuditListView(OversightList):
 
 
 class AuditExportView(ExportView):
-    @extend_schema(parameters=[FMT, LANG], responses=EXPORT_RESPONSES)
+    filterset_class = AuditFilter
+    queryset = AuditEvent.objects.none()
+
+    @extend_schema(parameters=[FMT, LANG], filters=True, responses=EXPORT_RESPONSES)
     def get(self, request, fmt: str):
         lang = language(request)
         qs = _filtered(AuditFilter(request.query_params,
@@ -364,7 +373,7 @@ class VolumeReportView(OversightView):
     @extend_schema(parameters=REPORT_DATES + [
         OpenApiParameter("period", OpenApiTypes.STR, enum=list(reports.PERIODS)),
         OpenApiParameter("by", OpenApiTypes.STR, enum=["origin", "destination"]),
-        OpenApiParameter("region", OpenApiTypes.STR)], responses={200: OpenApiTypes.OBJECT})
+        OpenApiParameter("region", OpenApiTypes.STR)], responses={200: serializers.VolumeReportSerializer})
     def get(self, request):
         q = request.query_params
         rows = reports.volume_report(_scope(request), period=_choice(request, "period", reports.PERIODS, "month"),
@@ -376,7 +385,7 @@ class VolumeReportView(OversightView):
 
 
 class FlowReportView(OversightView):
-    @extend_schema(parameters=REPORT_DATES, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(parameters=REPORT_DATES, responses={200: serializers.FlowReportSerializer})
     def get(self, request):
         rows = reports.flow_matrix(_scope(request), level=_choice(request, "level", reports.LEVELS, "county"),
                                    since=_date(request, "since"), until=_date(request, "until"),
@@ -385,7 +394,7 @@ class FlowReportView(OversightView):
 
 
 class FarmlandProceedsView(OversightView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: serializers.FarmlandProceedsReportSerializer})
     def get(self, request):
         return Response({"rows": reports.farmland_proceeds(_scope(request))})
 
@@ -393,7 +402,7 @@ class FarmlandProceedsView(OversightView):
 class ConcentrationView(OversightView):
     @extend_schema(parameters=[OpenApiParameter("top", OpenApiTypes.INT), OpenApiParameter("asset", OpenApiTypes.INT),
                                OpenApiParameter("right_type", OpenApiTypes.STR)],
-                   responses={200: OpenApiTypes.OBJECT})
+                   responses={200: serializers.ConcentrationReportSerializer})
     def get(self, request):
         q = request.query_params
         try:
@@ -406,7 +415,7 @@ class ConcentrationView(OversightView):
 
 
 class PendingApprovalsReportView(OversightView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: serializers.PendingApprovalsReportSerializer})
     def get(self, request):
         return Response(reports.pending_approvals(_scope(request)))
 

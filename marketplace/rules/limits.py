@@ -11,12 +11,12 @@ from ledger.models import Account
 from .engine import BaseRule, register_rule_code, rule
 from .params import RuleParamsError, str_list, units, units_str
 
-H_LIMIT = register_rule_code("H-LIMIT-001", "持有量将超过上限 {limit}",
-                             "The holding would exceed the limit of {limit} units")
-L_LOT_MIN = register_rule_code("L-LOT-001", "单笔挂牌数量低于下限 {minimum}",
-                               "The lot is below the minimum of {minimum} units")
-L_LOT_MAX = register_rule_code("L-LOT-002", "单笔挂牌数量高于上限 {maximum}",
-                               "The lot is above the maximum of {maximum} units")
+H_LIMIT = register_rule_code("H-LIMIT-001", "持有量将超过上限 {limit} {unit}",
+                             "The holding would exceed the limit of {limit} {unit}")
+L_LOT_MIN = register_rule_code("L-LOT-001", "单笔挂牌数量低于下限 {minimum} {unit}",
+                               "The lot is below the minimum of {minimum} {unit}")
+L_LOT_MAX = register_rule_code("L-LOT-002", "单笔挂牌数量高于上限 {maximum} {unit}",
+                               "The lot is above the maximum of {maximum} {unit}")
 
 
 def ledger_holdings(organization: Organization, asset) -> int:
@@ -51,7 +51,7 @@ class HoldingLimitRule(BaseRule):
         limit = int(self.params["max_units"].scaleb(ctx.asset.scale))
         held = (ctx.holdings or ledger_holdings)(ctx.buyer, ctx.asset)
         if held + ctx.quantity > limit:
-            return self.refuse(H_LIMIT, limit=str(self.params["max_units"]),
+            return self.refuse(H_LIMIT, limit=str(self.params["max_units"]), unit=ctx.asset.unit,
                                after=units_str(held + ctx.quantity, ctx.asset.scale))
         return None
 
@@ -81,8 +81,8 @@ class LotLimitRule(BaseRule):
         lo, hi = self.params["min_units"], self.params["max_units"]
         scale = ctx.asset.scale
         if lo is not None and ctx.quantity < lo.scaleb(scale):
-            return self.refuse(L_LOT_MIN, minimum=str(lo))
+            return self.refuse(L_LOT_MIN, minimum=str(lo), unit=ctx.asset.unit)
         if hi is not None and ctx.quantity > hi.scaleb(scale):
-            return self.refuse(L_LOT_MAX, maximum=str(hi))
+            return self.refuse(L_LOT_MAX, maximum=str(hi), unit=ctx.asset.unit)
         return None
 

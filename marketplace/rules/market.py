@@ -15,12 +15,25 @@ the UK ETS `business-checks.properties` line of this stage. Facts: `market` (loc
 """
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
 from core.checks import BusinessCheck, business_check
+from core.money import from_minor
 from ledger.checks import AssetValid
 
 from .. import errors
 from ..models import MarketStatus
 from ..sessions import LOCAL
+
+
+def _in_units(minor: int, market) -> str:
+    """A quantity in the instrument's unit (minor units when the market carries no asset scale)."""
+    scale = getattr(getattr(market, "asset", None), "scale", None)
+    return from_minor(minor, scale) if isinstance(scale, int) else str(minor)
+
+
+def _unit(market) -> str:
+    return getattr(getattr(market, "asset", None), "unit", "") or ""
 
 
 def price_band(market) -> tuple[int, int] | None:
@@ -74,7 +87,8 @@ class PriceOnTick(BusinessCheck):
     @classmethod
     def check(cls, *, market, price, **_):
         if price % market.tick_size:
-            return cls.refuse(fields={"price": f"tick size is {market.tick_size} fen"})
+            return cls.refuse(fields={"price": gettext("tick size is {tick} yuan").format(
+                tick=from_minor(market.tick_size, 2))})
         return None
 
 
@@ -87,7 +101,8 @@ class QuantityOnLot(BusinessCheck):
     @classmethod
     def check(cls, *, market, quantity, **_):
         if quantity % market.lot_size:
-            return cls.refuse(fields={"quantity": f"lot size is {market.lot_size}"})
+            return cls.refuse(fields={"quantity": gettext("lot size is {lot} {unit}").format(
+                lot=_in_units(market.lot_size, market), unit=_unit(market))})
         return None
 
 
@@ -100,7 +115,8 @@ class MinimumQuantity(BusinessCheck):
     @classmethod
     def check(cls, *, market, quantity, **_):
         if quantity < market.min_quantity:
-            return cls.refuse(fields={"quantity": f"minimum is {market.min_quantity}"})
+            return cls.refuse(fields={"quantity": gettext("minimum is {minimum} {unit}").format(
+                minimum=_in_units(market.min_quantity, market), unit=_unit(market))})
         return None
 
 
@@ -115,7 +131,8 @@ class PriceInBand(BusinessCheck):
     def check(cls, *, market, price, **_):
         band = price_band(market)
         if band and not band[0] <= price <= band[1]:
-            return cls.refuse(fields={"price": f"allowed {band[0]}..{band[1]} fen"})
+            return cls.refuse(fields={"price": gettext("allowed {low}..{high} yuan").format(
+                low=from_minor(band[0], 2), high=from_minor(band[1], 2))})
         return None
 
 

@@ -5,15 +5,18 @@ the paid-use fee). The market's own tick and price band are fixed checks (`marke
 """
 from __future__ import annotations
 
+from core.money import from_minor
+
 from .engine import BaseRule, register_rule_code, rule
 from .params import RuleParamsError, fen, region_code
 
-P_BELOW_FLOOR = register_rule_code("P-PRICE-001", "价格低于指导价下限 {floor} 分",
-                                   "The price is below the guided floor of {floor} fen")
-P_ABOVE_CEILING = register_rule_code("P-PRICE-002", "价格高于指导价上限 {ceiling} 分",
-                                     "The price is above the guided ceiling of {ceiling} fen")
-P_BELOW_FEE = register_rule_code("P-PRICE-003", "价格低于有偿使用费 {floor} 分",
-                                 "The price is below the paid-use fee of {floor} fen")
+# amounts a person reads are in yuan ({floor_yuan}); the params keep fen (floor, ceiling) for machines
+P_BELOW_FLOOR = register_rule_code("P-PRICE-001", "价格低于指导价下限 {floor_yuan} 元",
+                                   "The price is below the guided floor of {floor_yuan} yuan")
+P_ABOVE_CEILING = register_rule_code("P-PRICE-002", "价格高于指导价上限 {ceiling_yuan} 元",
+                                     "The price is above the guided ceiling of {ceiling_yuan} yuan")
+P_BELOW_FEE = register_rule_code("P-PRICE-003", "价格低于有偿使用费 {floor_yuan} 元",
+                                 "The price is below the paid-use fee of {floor_yuan} yuan")
 
 
 @rule
@@ -45,8 +48,9 @@ class GuidedPriceRule(BaseRule):
         if p["region"] and not self.facts.covers(p["region"], ctx.asset.origin_region_id):
             return None
         if p["floor"] is not None and ctx.price < p["floor"]:
-            return self.refuse(P_BELOW_FEE if p["basis"] == "paid_use_fee" else P_BELOW_FLOOR, floor=p["floor"])
+            return self.refuse(P_BELOW_FEE if p["basis"] == "paid_use_fee" else P_BELOW_FLOOR, floor=p["floor"],
+                               floor_yuan=from_minor(p["floor"], 2))
         if p["ceiling"] is not None and ctx.price > p["ceiling"]:
-            return self.refuse(P_ABOVE_CEILING, ceiling=p["ceiling"])
+            return self.refuse(P_ABOVE_CEILING, ceiling=p["ceiling"], ceiling_yuan=from_minor(p["ceiling"], 2))
         return None
 

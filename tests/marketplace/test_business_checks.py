@@ -57,10 +57,10 @@ def test_enforce_stops_a_refusal_and_passes_an_approval_requirement():
     approval = Refusal("S-SCOPE-002", needs_approval=True, jurisdiction="350100")
     assert enforce(approval) is approval
     with pytest.raises(Refused) as exc:
-        enforce(Refusal("P-PRICE-001", {"floor": 500}, fields={"price": "too low"}))
+        enforce(Refusal("P-PRICE-001", {"floor": 500, "floor_yuan": "5.00"}, fields={"price": "too low"}))
     assert exc.value.code == "P-PRICE-001" and exc.value.status_code == 422
-    assert exc.value.params == {"floor": 500} and exc.value.fields == {"price": "too low"}
-    assert "500" in exc.value.message
+    assert exc.value.params == {"floor": 500, "floor_yuan": "5.00"} and exc.value.fields == {"price": "too low"}
+    assert "5.00" in exc.value.message  # yuan, from floor_yuan
 
 
 def market(**overrides):

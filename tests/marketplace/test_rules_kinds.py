@@ -212,7 +212,7 @@ def test_guided_price_farmland_before_trade(world):
 
     cash_deposit(actor=Actor.system(), organization=buyer, amount=CASH, bank_reference="x", idempotency_key="x")
     err = refused("P-PRICE-001", world.place, buyer, m, "buy", 50_000 * YUAN, 100)
-    assert err.params == {"floor": 100_000 * YUAN}
+    assert err.params == {"floor": 100_000 * YUAN, "floor_yuan": "100000.00"}  # minor units for machines, yuan to read
     refused("P-PRICE-002", world.place, buyer, m, "buy", 600_000 * YUAN, 100)
     refused("P-PRICE-001", world.place, county, m, "sell", 99_999 * YUAN, 100)
     assert world.cross(county, buyer, m, 300_000 * YUAN, 100).trades[0].status == "matched"

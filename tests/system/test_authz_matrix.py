@@ -124,6 +124,8 @@ MATRIX: dict[tuple[str, str], str] = {
     ("market-candles", "get"):                  "-  +  +  +  +  +  +  +  +  +",
     ("market-close", "post"):                   "-  -  -  -  -  -  +  -  -  -",
     ("market-detail", "get"):                   "-  +  +  +  +  +  +  +  +  +",
+    # the participant view of the rules and of one's own eligibility: every member
+    ("market-eligibility", "get"):              "-  +  +  +  +  +  +  +  +  +",
     ("market-halt", "post"):                    "-  -  -  -  -  -  +  -  -  -",
     ("market-list", "get"):                     "-  +  +  +  +  +  +  +  +  +",
     # markets without code: the operator's admins propose (a 400 / 202 for the empty body) …
@@ -135,6 +137,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("market-proposal-confirm", "post"):        "-  -  -  -  -  -  +  -  -  -",
     ("market-proposal-reject", "post"):         "-  -  -  -  -  -  +  -  -  -",
     ("market-resume", "post"):                  "-  -  -  -  -  -  +  -  -  -",
+    ("market-rules", "get"):                    "-  +  +  +  +  +  +  +  +  +",
     ("market-trades", "get"):                   "-  +  +  +  +  +  +  +  +  +",
     ("order-cancel", "post"):                   "-  -  -  -  -  -  -  +  +  -",
     # own orders only, the operator included

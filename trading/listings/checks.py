@@ -13,7 +13,10 @@
 """
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
 from core.checks import BusinessCheck, business_check
+from core.money import from_minor
 from ledger.checks import MAX_AMOUNT
 from ledger.errors import EVIDENCE_REQUIRED
 from trading.listings.errors import (
@@ -157,5 +160,6 @@ class BidBeatsBest(BusinessCheck):
     @classmethod
     def check(cls, *, listing, amount, best, **_):
         if best is not None and amount < best.amount + listing.min_increment:
-            return cls.refuse(fields={"price": f"at least {best.amount + listing.min_increment} fen per unit"})
+            return cls.refuse(fields={"price": gettext("at least {minimum} yuan per unit").format(
+                minimum=from_minor(best.amount + listing.min_increment, 2))})
         return None

@@ -175,7 +175,8 @@ class ListingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(methods=["GET"], request=None, responses={200: BidSerializer(many=True), **ERRORS})
     @extend_schema(methods=["POST"], request=ListingBidSerializer, responses=created_or_replayed(BidResultSerializer),
                    parameters=[IdemHeader])
-    @action(detail=True, methods=["get", "post"], pagination_class=None)
+    # the listing filters mean nothing for one listing's bids: none are advertised or applied
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def bids(self, request, pk=None):
         organization = self._org()
         listing = self.get_object()

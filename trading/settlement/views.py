@@ -10,6 +10,7 @@ import re
 from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -66,11 +67,15 @@ class EarmarkedReportView(APIView):
     permission_classes = [EarmarkReader]
 
     @extend_schema(responses=EarmarkedFundSerializer(many=True), parameters=[
-        OpenApiParameter("from", str, description="YYYY-MM-DD, inclusive"),
-        OpenApiParameter("to", str, description="YYYY-MM-DD, inclusive")])
+        OpenApiParameter("since", OpenApiTypes.DATE, description="YYYY-MM-DD, inclusive"),
+        OpenApiParameter("until", OpenApiTypes.DATE, description="YYYY-MM-DD, inclusive"),
+        OpenApiParameter("from", OpenApiTypes.DATE, deprecated=True, description="old name of since"),
+        OpenApiParameter("to", OpenApiTypes.DATE, deprecated=True, description="old name of until")])
     def get(self, request):
         membership = acting_membership(request)
-        start, end = _date_param(request, "from", None), _date_param(request, "to", None)
+        # since/until; from/to are the deprecated old names (one release)
+        start = _date_param(request, "since", None) or _date_param(request, "from", None)
+        end = _date_param(request, "until", None) or _date_param(request, "to", None)
         tz = timezone.get_current_timezone()
         rows = earmarked_report(
             region=None if is_operator(membership) else oversight_region(membership),
