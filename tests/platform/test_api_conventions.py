@@ -9,7 +9,7 @@ from drf_spectacular.generators import SchemaGenerator
 # (one organization's holdings and webhooks, one listing's bids, the rulebooks) are not paged
 CURSOR = {"/api/v1/checkpoints", "/api/v1/statements", "/api/v1/oversight/alerts", "/api/v1/oversight/approvals",
           "/api/v1/oversight/audit", "/api/v1/oversight/markets", "/api/v1/oversight/organizations",
-          "/api/v1/oversight/trades"}
+          "/api/v1/oversight/trades", "/api/v1/movement-requests", "/api/v1/webhook-deliveries"}
 LIMIT = {"/api/v1/feed/trades", "/api/v1/markets/{id}/candles", "/api/v1/markets/{id}/trades"}
 
 
