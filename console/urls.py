@@ -39,4 +39,5 @@ urlpatterns = [
     path("operator/markets/<int:pk>/<str:action>/", views.market_status_view, name="market-status"),
     path("operator/cash/<str:direction>/", views.cash_view, name="cash"),
     path("operator/issuances/", views.issuance_view, name="issuance"),
+    path("movements/<int:pk>/<str:decision>/", views.movement_decide_view, name="movement-decide"),
 ]

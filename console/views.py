@@ -95,6 +95,18 @@ def _done(request, result: api.ApiResult, ok_zh: str, ok_en: str):
     return result.ok
 
 
+def _proposed(request, result: api.ApiResult, what_zh: str):
+    """A money or issuance form: the API answers 202 with a pending request (maker-checker) or 201 when one
+    person suffices (below the single-person amount)."""
+    what_en = {"资金划转": "Cash movement", "发放": "Issuance"}.get(what_zh, what_zh)
+    if result.ok and result.status == 202:
+        messages.success(request, _t(f"{what_zh}申请已提交（编号 {result.data.get('id')}），等待另一位复核人确认后记账。",
+                                     f"{what_en} request {result.data.get('id')} submitted: it awaits confirmation "
+                                     "by a second person before it is posted."))
+        return True
+    return _done(request, result, f"{what_zh}已记账", f"{what_en} posted")
+
+
 # --- sign in / out, language --------------------------------------------------------------------------
 
 def login_view(request):
@@ -558,7 +570,42 @@ def operator_view(request):
     orgs = Organization.objects.select_related("region").order_by("kind", "name_zh")
     return render(request, "console/operator.html", ctx(request, markets=markets, health=health, gave_up=gave_up,
                                                         orgs=orgs, assets=Asset.objects.filter(kind="right")
-                                                        .order_by("code")))
+                                                        .order_by("code"),
+                                                        movements=_pending_movements(request, orgs)))
+
+
+MOVEMENT_KINDS = {"deposit": ("入金", "deposit"), "withdrawal": ("出金", "withdrawal"),
+                  "transfer": ("划转", "transfer"), "issuance": ("发放", "issuance")}
+
+
+def _pending_movements(request, orgs) -> list[dict]:
+    """Pending maker-checker requests, as the API lists them to the acting organization (ledger.movements)."""
+    result = api.call(request, "GET", "/api/v1/movement-requests", query={"status": "pending"})
+    if not result.ok:
+        return []
+    rows = result.data.get("results", []) if isinstance(result.data, dict) else list(result.data)
+    names = {o.pk: (o.name_en if is_en() else o.name_zh) for o in orgs}
+    out = []
+    for r in rows:
+        r = dict(r)
+        zh, en = MOVEMENT_KINDS.get(r["kind"], (r["kind"], r["kind"]))
+        r["kind_label"] = _t(zh, en)
+        r["organization_names"] = ", ".join(names.get(i, str(i)) for i in r.get("organizations") or [])
+        out.append(r)
+    return out
+
+
+@require_POST
+@member_required()
+def movement_decide_view(request, pk: int, decision: str):
+    """Confirm or reject a pending deposit / withdrawal / issuance: the API decides who may (never the proposer)."""
+    if decision not in ("confirm", "reject"):
+        raise Http404
+    body = {} if decision == "confirm" else {"reason": request.POST.get("reason", "")}
+    result = api.call(request, "POST", f"/api/v1/movement-requests/{pk}/{decision}", body)
+    _done(request, result, {"confirm": "已确认并记账", "reject": "已驳回"}[decision],
+          {"confirm": "Confirmed and posted", "reject": "Rejected"}[decision])
+    return redirect(home_for(request.membership))
 
 
 @require_POST
@@ -579,7 +626,7 @@ def cash_view(request, direction: str):
     body = {"organization": int(request.POST.get("organization") or 0), "amount": request.POST.get("amount", ""),
             "bank_reference": request.POST.get("bank_reference", "")}
     result = api.call(request, "POST", f"/api/v1/cash/{direction}", body, idempotency_key=request.POST.get("idem"))
-    _done(request, result, "资金划转已提交", "Cash movement submitted")
+    _proposed(request, result, "资金划转")
     return redirect("console:operator")
 
 
@@ -593,7 +640,7 @@ def issuance_view(request):
     if evidence:
         body["evidence"] = evidence
     result = api.call(request, "POST", "/api/v1/issuances", body, idempotency_key=p.get("idem"))
-    _done(request, result, "发放已提交", "Issuance submitted")
+    _proposed(request, result, "发放")
     return redirect(home_for(request.membership))
 
 
