@@ -36,8 +36,13 @@ urlpatterns = [
     re_path(r"^regulator/exports/trades\.(?P<fmt>csv|jsonl)$", views.trade_export_view, name="trade-export"),
     path("regulator/trades/<int:pk>/", views.dossier_view, name="dossier"),
     path("operator/", views.operator_view, name="operator"),
+    path("operator/markets/<int:pk>/configure/", views.market_propose_view, name="market-configure"),
     path("operator/markets/<int:pk>/<str:action>/", views.market_status_view, name="market-status"),
     path("operator/cash/<str:direction>/", views.cash_view, name="cash"),
     path("operator/issuances/", views.issuance_view, name="issuance"),
+    path("operator/markets/propose/", views.market_propose_view, name="market-propose"),
+    path("operator/proposals/<int:pk>/<str:decision>/", views.proposal_decide_view, name="proposal-decide"),
+    path("operator/organizations/<int:pk>/", views.organization_view, name="organization"),
+    path("operator/organizations/<int:pk>/invite/", views.member_invite_view, name="member-invite"),
     path("movements/<int:pk>/<str:decision>/", views.movement_decide_view, name="movement-decide"),
 ]

@@ -571,7 +571,10 @@ def operator_view(request):
     return render(request, "console/operator.html", ctx(request, markets=markets, health=health, gave_up=gave_up,
                                                         orgs=orgs, assets=Asset.objects.filter(kind="right")
                                                         .order_by("code"),
-                                                        movements=_pending_movements(request, orgs)))
+                                                        movements=_pending_movements(request, orgs),
+                                                        proposals=_pending_proposals(request),
+                                                        free_assets=Asset.objects.filter(kind="right", market__isnull=True)
+                                                        .order_by("code")))
 
 
 MOVEMENT_KINDS = {"deposit": ("入金", "deposit"), "withdrawal": ("出金", "withdrawal"),
@@ -642,6 +645,92 @@ def issuance_view(request):
     result = api.call(request, "POST", "/api/v1/issuances", body, idempotency_key=p.get("idem"))
     _proposed(request, result, "发放")
     return redirect(home_for(request.membership))
+
+
+# --- operator: markets through four-eyes proposals ----------------------------------------------------------
+
+MARKET_FIELDS = ("code", "name_zh", "name_en", "tick_size", "lot_size", "price_band_bps", "reference_price", "fee_bps",
+                 "fee_min", "reason")
+
+
+def _pending_proposals(request) -> list:
+    result = api.call(request, "GET", "/api/v1/market-proposals", query={"status": "pending"})
+    if not result.ok:
+        return []
+    return result.data.get("results", []) if isinstance(result.data, dict) else list(result.data)
+
+
+@require_POST
+@member_required(("exchange_operator",))
+def market_propose_view(request, pk: int | None = None):
+    """Propose a market (or, with `pk`, a new configuration of one): the API's four-eyes proposal (202)."""
+    p = request.POST
+    data = {k: p[k].strip() for k in MARKET_FIELDS if p.get(k, "").strip()}
+    for k in ("price_band_bps", "fee_bps"):
+        if k in data:
+            data[k] = int(data[k]) if data[k].isdigit() else data[k]
+    if pk is None:
+        data["asset"] = p.get("asset", "")
+        result = api.call(request, "POST", "/api/v1/markets", data)
+    else:
+        data.pop("code", None)
+        result = api.call(request, "PATCH", f"/api/v1/markets/{pk}", data)
+    if result.ok:
+        messages.success(request, _t(f"市场提议已提交（编号 {result.data.get('id')}），等待另一位运营人员确认后生效。",
+                                     f"Market proposal {result.data.get('id')} submitted: it takes effect when a "
+                                     "second operator person confirms it."))
+    else:
+        _done(request, result, "", "")
+    return redirect("console:operator")
+
+
+@require_POST
+@member_required(("exchange_operator",))
+def proposal_decide_view(request, pk: int, decision: str):
+    if decision not in ("confirm", "reject"):
+        raise Http404
+    body = {} if decision == "confirm" else {"reason": request.POST.get("reason", "")}
+    result = api.call(request, "POST", f"/api/v1/market-proposals/{pk}/{decision}", body)
+    _done(request, result, {"confirm": "市场提议已确认并生效", "reject": "市场提议已驳回"}[decision],
+          {"confirm": "Market proposal confirmed and applied", "reject": "Market proposal rejected"}[decision])
+    return redirect("console:operator")
+
+
+# --- operator: an organization's members and invitations ------------------------------------------------------
+
+@member_required(("exchange_operator",))
+def organization_view(request, pk: int):
+    from accounts import selectors as account_selectors
+
+    org = Organization.objects.select_related("region").filter(pk=pk).first()
+    if org is None:
+        raise Http404
+    result = api.call(request, "GET", "/api/v1/memberships", query={"organization": pk})
+    if not result.ok:
+        messages.error(request, result.message)
+    members = (result.data.get("results", []) if isinstance(result.data, dict) else result.data) if result.ok else []
+    invitations = account_selectors.pending_invitations_of(membership=request.membership, organization_id=pk)
+    return render(request, "console/organization.html", ctx(request, org=org, members=members,
+                                                            invitations=list(invitations), roles=ROLES))
+
+
+ROLES = [("admin", "管理员", "admin"), ("trader", "交易员", "trader"), ("approver", "审核员", "approver"),
+         ("viewer", "查询员", "viewer")]
+
+
+@require_POST
+@member_required(("exchange_operator",))
+def member_invite_view(request, pk: int):
+    """Invite an existing user (no password: the API attaches, i.e. invites, and never says whether the name exists)."""
+    body = {"organization": pk, "role": request.POST.get("role", ""), "username": request.POST.get("username", "")}
+    result = api.call(request, "POST", "/api/v1/memberships", body)
+    if result.ok and result.status == 202:
+        messages.success(request, _t("邀请已发出：对方接受后成为成员（若该用户存在）。",
+                                     "Invitation sent: the user becomes a member once they accept (if the user "
+                                     "exists)."))
+    else:
+        _done(request, result, "成员已添加", "Member added")
+    return redirect("console:organization", pk=pk)
 
 
 def set_language_view(request):

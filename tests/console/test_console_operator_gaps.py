@@ -58,3 +58,55 @@ def test_operator_admin_proposes_a_deposit_a_second_person_confirms_it(page_for,
     shown = next(h for h in api.get("/api/v1/holdings").json() if h["asset"] == "CNY" and h["kind"] == "participant")
     assert Decimal(shown["available"]) == after
     ui.check_clean(desk)
+
+
+def test_market_change_is_proposed_then_confirmed_by_a_second_operator_person(page_for, ui):
+    from marketplace.models import Market, MarketProposal
+
+    market = Market.objects.filter(status="open").order_by("code").first()
+    new_fee = 7 if market.fee_bps != 7 else 8
+    maker = page_for("operator_admin")
+    maker.goto(maker.base + "/operator/")
+    row = maker.locator(f"tr[data-market='{market.code}']")
+    row.locator("summary").click()
+    row.locator(f"#cf-fee-{market.pk}").fill(str(new_fee))
+    row.locator(f"#cf-why-{market.pk}").fill("浏览器测试：调整手续费")
+    row.locator("form[data-testid=configure] button").click()
+    assert "等待另一位运营人员确认" in maker.inner_text(".messages")
+    proposal = MarketProposal.objects.filter(market=market).order_by("-id").first()
+    assert proposal.status == "pending" and proposal.config == {"fee_bps": new_fee}
+    market.refresh_from_db()
+    assert market.fee_bps != new_fee  # nothing applied before the second person
+    assert maker.locator(f"tr[data-proposal='{proposal.id}']").count() == 1
+    ui.shot(maker, "operator-proposals")
+
+    checker = page_for("operator_approver")
+    checker.goto(checker.base + "/operator/")
+    checker.locator(f"tr[data-proposal='{proposal.id}'] [data-testid=confirm]").click()
+    assert "市场提议已确认并生效" in checker.inner_text(".messages"), checker.inner_text(".messages")
+    market.refresh_from_db()
+    assert market.fee_bps == new_fee
+    assert checker.locator(f"tr[data-market='{market.code}'] td").nth(2).inner_text() == f"{new_fee} bp"
+    ui.check_clean(maker)
+    ui.check_clean(checker)
+
+
+def test_operator_admin_lists_members_and_invites_an_existing_user(page_for, ui):
+    from accounts.models import MembershipInvitation
+
+    org = Organization.objects.get(memberships__user__username="minjiang_trader")
+    page = page_for("operator_admin")
+    page.goto(page.base + "/operator/")
+    page.click(f"tr[data-org='{org.pk}'] a")
+    assert page.locator("tr[data-member='minjiang_trader']").count() == 1
+    assert page.locator("tr[data-member='haicang_trader']").count() == 0
+    page.fill("#inv-user", "haicang_trader")
+    page.select_option("#inv-role", "viewer")
+    page.click("#invite-form button[type=submit]")
+    assert "邀请已发出" in page.inner_text(".messages")
+    invitation = MembershipInvitation.objects.get(organization=org, user__username="haicang_trader")
+    assert invitation.status == "pending" and invitation.role == "viewer"
+    assert page.locator("tr[data-invitation='haicang_trader']").count() == 1
+    assert page.locator("tr[data-member='haicang_trader']").count() == 0  # a member only once they accept
+    ui.shot(page, "operator-organization")
+    ui.check_clean(page)
