@@ -647,6 +647,59 @@ def issuance_view(request):
     return redirect(home_for(request.membership))
 
 
+# --- webhook settings (the organization's admins; the API's WebhookEndpointViewSet decides) ------------------
+
+@member_required()
+def webhooks_view(request):
+    return _webhooks_page(request, None)
+
+
+def _webhooks_page(request, secret: dict | None):
+    result = api.call(request, "GET", "/api/v1/webhooks")
+    if not result.ok:
+        messages.error(request, result.message)
+    endpoints = list(result.data) if result.ok else []
+    for ep in endpoints:
+        # the participant's view of deliveries: the generic error only (the detail is the operator's)
+        got = api.call(request, "GET", f"/api/v1/webhooks/{ep['id']}/deliveries")
+        ep["deliveries"] = list(got.data)[:20] if got.ok else []
+    return render(request, "console/webhooks.html", ctx(request, endpoints=endpoints, secret=secret,
+                                                        events=("matched", "settled", "failed")))
+
+
+def _show_secret(request, result: api.ApiResult):
+    """The new secret is rendered in this response only (never stored in the session or shown again)."""
+    return _webhooks_page(request, {"id": result.data["id"], "secret": result.data["secret"]})
+
+
+@require_POST
+@member_required()
+def webhook_register_view(request):
+    body = {"url": request.POST.get("url", "").strip(), "events": request.POST.getlist("events")}
+    result = api.call(request, "POST", "/api/v1/webhooks", body)
+    if _done(request, result, "Webhook 已登记，密钥只显示这一次", "Webhook registered: the secret is shown only once"):
+        return _show_secret(request, result)
+    return redirect("console:webhooks")
+
+
+@require_POST
+@member_required()
+def webhook_action_view(request, pk: int, action: str):
+    if action == "rotate":
+        body = {}
+        if request.POST.get("overlap_seconds", "").isdigit():
+            body["overlap_seconds"] = int(request.POST["overlap_seconds"])
+        result = api.call(request, "POST", f"/api/v1/webhooks/{pk}/rotate-secret", body)
+        if _done(request, result, "密钥已更换，新密钥只显示这一次", "Secret rotated: the new one is shown only once"):
+            return _show_secret(request, result)
+    elif action == "delete":
+        result = api.call(request, "DELETE", f"/api/v1/webhooks/{pk}")
+        _done(request, result, "Webhook 已删除", "Webhook deleted")
+    else:
+        raise Http404
+    return redirect("console:webhooks")
+
+
 # --- operator: markets through four-eyes proposals ----------------------------------------------------------
 
 MARKET_FIELDS = ("code", "name_zh", "name_en", "tick_size", "lot_size", "price_band_bps", "reference_price", "fee_bps",

@@ -110,3 +110,52 @@ def test_operator_admin_lists_members_and_invites_an_existing_user(page_for, ui)
     assert page.locator("tr[data-member='haicang_trader']").count() == 0  # a member only once they accept
     ui.shot(page, "operator-organization")
     ui.check_clean(page)
+
+
+def test_enterprise_admin_manages_webhooks_and_sees_only_the_generic_delivery_error(page_for, ui, settings):
+    from trading.models import WebhookDelivery, WebhookEndpoint
+
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True  # the test's URL is a loopback one (the check itself is the API's)
+    org = Organization.objects.get(memberships__user__username="minjiang_admin")
+    page = page_for("minjiang_admin")
+    page.goto(page.base + "/desk/webhooks/")
+    page.fill("#wh-url", "http://127.0.0.1:9/browser-hook")
+    page.check("input[name=events][value=settled]")
+    page.click("#webhook-form button[type=submit]")
+    assert "密钥只显示这一次" in page.inner_text(".messages")
+    endpoint = WebhookEndpoint.objects.get(organization=org, url="http://127.0.0.1:9/browser-hook")
+    assert endpoint.events == ["settled"]
+    first = page.inner_text("[data-testid=secret-value]")
+    assert first == endpoint.secret
+    page.goto(page.base + "/desk/webhooks/")  # shown once: not on the next visit
+    assert page.locator("[data-testid=secret-value]").count() == 0
+    card = page.locator(f"section[data-endpoint='{endpoint.id}']")
+    assert card.locator("[data-testid=hint]").inner_text() == "…" + first[-4:]
+
+    card.locator("[data-testid=rotate]").click()
+    endpoint.refresh_from_db()
+    assert endpoint.secret != first and page.inner_text("[data-testid=secret-value]") == endpoint.secret
+
+    delivery = WebhookDelivery.objects.create(endpoint=endpoint, trade_id=1, event="settled", payload={},
+                                              status="gave_up", attempts=8,
+                                              last_error="connect to 10.1.2.3:443 refused (internal detail)")
+    page.goto(page.base + "/desk/webhooks/")
+    row = page.locator(f"tr[data-delivery='{delivery.id}']")
+    assert row.locator("[data-testid=error]").inner_text() == "delivery failed"
+    assert "10.1.2.3" not in page.inner_text("main")
+    ui.shot(page, "webhooks")
+
+    page.locator(f"section[data-endpoint='{endpoint.id}'] [data-testid=delete]").click()
+    assert "Webhook 已删除" in page.inner_text(".messages")
+    assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
+    ui.check_clean(page)
+
+
+def test_webhook_page_refuses_a_private_url_with_the_api_field_error(page_for, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    page = page_for("minjiang_admin")
+    page.goto(page.base + "/desk/webhooks/")
+    page.fill("#wh-url", "http://127.0.0.1:9/nope")
+    page.click("#webhook-form button[type=submit]")
+    assert page.locator(".messages li.error").count() == 1
+    assert "url" in page.inner_text(".messages")
