@@ -368,8 +368,16 @@ def county_view(request):
     buyers = Organization.objects.filter(kind="enterprise", status="active").order_by("name_zh")
     now = timezone.localtime()
     issued = Asset.objects.filter(issuer_id=m.organization_id, kind="right").order_by("code")
+    notices = reports.public_notices(organization_id=m.organization_id)
+    notice_assets = {a.id: a for a in Asset.objects.filter(pk__in={n["trade"].asset_id for n in notices})}
+    titles = dict(Listing.objects.filter(pk__in={n["trade"].listing_id for n in notices if n["trade"].listing_id})
+                  .values_list("id", "title"))
+    for n in notices:
+        n["asset"] = notice_assets.get(n["trade"].asset_id)
+        n["title"] = titles.get(n["trade"].listing_id, "")
     return render(request, "console/county.html", ctx(
         request, listings=mine, bids=bids, assets=assets, fund=fund, buyers=buyers, holdings=holdings, issued=issued,
+        notices=notices,
         default_end=(now + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")))
 
 
@@ -715,9 +723,10 @@ def _pending_proposals(request) -> list:
 
 @require_POST
 @member_required(("exchange_operator",))
-def market_propose_view(request, pk: int | None = None):
-    """Propose a market (or, with `pk`, a new configuration of one): the API's four-eyes proposal (202)."""
+def market_propose_view(request, configure: bool = False):
+    """Propose a market (or a new configuration of the posted `market`): the API's four-eyes proposal (202)."""
     p = request.POST
+    pk = (int(p["market"]) if p.get("market", "").isdigit() else 0) if configure else None
     data = {k: p[k].strip() for k in MARKET_FIELDS if p.get(k, "").strip()}
     for k in ("price_band_bps", "fee_bps"):
         if k in data:

@@ -67,11 +67,10 @@ def test_market_change_is_proposed_then_confirmed_by_a_second_operator_person(pa
     new_fee = 7 if market.fee_bps != 7 else 8
     maker = page_for("operator_admin")
     maker.goto(maker.base + "/operator/")
-    row = maker.locator(f"tr[data-market='{market.code}']")
-    row.locator("summary").click()
-    row.locator(f"#cf-fee-{market.pk}").fill(str(new_fee))
-    row.locator(f"#cf-why-{market.pk}").fill("浏览器测试：调整手续费")
-    row.locator("form[data-testid=configure] button").click()
+    maker.select_option("#cf-market", str(market.pk))
+    maker.fill("#cf-fee", str(new_fee))
+    maker.fill("#cf-why", "浏览器测试：调整手续费")
+    maker.click("#configure-form button[type=submit]")
     assert "等待另一位运营人员确认" in maker.inner_text(".messages")
     proposal = MarketProposal.objects.filter(market=market).order_by("-id").first()
     assert proposal.status == "pending" and proposal.config == {"fee_bps": new_fee}
@@ -159,3 +158,47 @@ def test_webhook_page_refuses_a_private_url_with_the_api_field_error(page_for, s
     page.click("#webhook-form button[type=submit]")
     assert page.locator(".messages li.error").count() == 1
     assert "url" in page.inner_text(".messages")
+
+
+def test_county_sees_a_water_trade_in_its_public_notice_with_the_date_it_becomes_final(page_for, ui, api_client):
+    from django.utils import timezone
+
+    from oversight.models import ApprovalRequest
+    from trading.models import Listing, Trade
+
+    offer = Listing.objects.get(title="协议转让：闽江流域取水权 20 万立方米")
+    accepted = api_client("minjiang_trader").post(f"/api/v1/listings/{offer.id}/accept", {}, format="json",
+                                                  HTTP_IDEMPOTENCY_KEY="browser-notice-accept")
+    assert accepted.status_code in (200, 201), accepted.content
+    trade = Trade.objects.get(listing_id=offer.id)
+    request = ApprovalRequest.objects.get(trade=trade)
+    assert request.status == "pending" and request.notice_until > timezone.now()
+
+    county = page_for("songxi_trader")
+    county.goto(county.base + "/county/")
+    row = county.locator(f"tr[data-notice-trade='{trade.id}']")
+    assert row.count() == 1
+    local = timezone.localtime(request.notice_until)
+    assert row.locator("[data-testid=notice-until]").inner_text() == local.strftime("%Y-%m-%d %H:%M")
+    assert row.locator("[data-testid=final-on]").inner_text().startswith(local.strftime("%Y-%m-%d"))
+    assert "协议转让：闽江流域取水权" in row.inner_text()
+    ui.shot(county, "county-notice")
+    ui.check_clean(county)
+
+
+def test_regulator_exports_the_trade_search_as_xlsx(page_for, ui):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    page = page_for("regulator_fj_approver")
+    page.goto(page.base + "/regulator/trades/?right_type=carbon")
+    shown = page.locator("[data-testid=search-results] tbody tr").count()
+    with page.expect_download() as download:
+        page.click("[data-testid=export-xlsx]")
+    assert download.value.suggested_filename.endswith(".xlsx")
+    sheet = load_workbook(BytesIO(open(download.value.path(), "rb").read()), read_only=True).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert len(rows) > 1 and len(rows[0]) >= 5 and shown > 0
+    assert any("CA-2026-350000" in str(cell) for row in rows[1:] for cell in row)
+    ui.check_clean(page)
