@@ -100,8 +100,9 @@ def _proposed(request, result: api.ApiResult, what_zh: str):
     person suffices (below the single-person amount)."""
     what_en = {"资金划转": "Cash movement", "发放": "Issuance"}.get(what_zh, what_zh)
     if result.ok and result.status == 202:
-        messages.success(request, _t(f"{what_zh}申请已提交（编号 {result.data.get('id')}），等待另一位复核人确认后记账。",
-                                     f"{what_en} request {result.data.get('id')} submitted: it awaits confirmation "
+        number = result.data.get("id")
+        messages.success(request, _t(f"{what_zh}申请已提交（编号 {number}），等待另一位复核人确认后记账。",
+                                     f"{what_en} request {number} submitted: it awaits confirmation "
                                      "by a second person before it is posted."))
         return True
     return _done(request, result, f"{what_zh}已记账", f"{what_en} posted")
@@ -377,7 +378,7 @@ def county_view(request):
         n["title"] = titles.get(n["trade"].listing_id, "")
     return render(request, "console/county.html", ctx(
         request, listings=mine, bids=bids, assets=assets, fund=fund, buyers=buyers, holdings=holdings, issued=issued,
-        notices=notices,
+        notices=notices, movements=_pending_movements(request, Organization.objects.all()) if issued else [],
         default_end=(now + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")))
 
 
@@ -576,17 +577,15 @@ def operator_view(request):
     gave_up = list(WebhookDelivery.objects.select_related("endpoint__organization").filter(status="gave_up")
                    .order_by("-id")[:20])
     orgs = Organization.objects.select_related("region").order_by("kind", "name_zh")
-    return render(request, "console/operator.html", ctx(request, markets=markets, health=health, gave_up=gave_up,
-                                                        orgs=orgs, assets=Asset.objects.filter(kind="right")
-                                                        .order_by("code"),
-                                                        movements=_pending_movements(request, orgs),
-                                                        proposals=_pending_proposals(request),
-                                                        free_assets=Asset.objects.filter(kind="right", market__isnull=True)
-                                                        .order_by("code")))
+    rights = Asset.objects.filter(kind="right").order_by("code")
+    return render(request, "console/operator.html", ctx(
+        request, markets=markets, health=health, gave_up=gave_up, orgs=orgs, assets=rights,
+        movements=_pending_movements(request, orgs), proposals=_pending_proposals(request),
+        free_assets=rights.filter(market__isnull=True)))
 
 
-MOVEMENT_KINDS = {"deposit": ("入金", "deposit"), "withdrawal": ("出金", "withdrawal"),
-                  "transfer": ("划转", "transfer"), "issuance": ("发放", "issuance")}
+MOVEMENT_KINDS = {"deposit": ("入金", "deposit"), "withdraw": ("出金", "withdrawal"),
+                  "transfer": ("划转", "transfer"), "issue": ("发放", "issuance")}
 
 
 def _pending_movements(request, orgs) -> list[dict]:

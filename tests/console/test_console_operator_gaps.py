@@ -32,6 +32,7 @@ def test_operator_admin_proposes_a_deposit_a_second_person_confirms_it(page_for,
     assert movement.status == "pending"
     row = maker.locator(f"tr[data-movement='{movement.id}']")
     assert Decimal(row.locator("[data-testid=amount]").inner_text()) == Decimal("1234.56")
+    assert "入金" in row.inner_text()
     ui.shot(maker, "operator-movements")
     # the proposer may not confirm their own request: the API refuses, the page says why
     row.locator("[data-testid=confirm]").click()
@@ -202,3 +203,25 @@ def test_regulator_exports_the_trade_search_as_xlsx(page_for, ui):
     assert len(rows) > 1 and len(rows[0]) >= 5 and shown > 0
     assert any("CA-2026-350000" in str(cell) for row in rows[1:] for cell in row)
     ui.check_clean(page)
+
+
+def test_county_issuance_awaits_a_second_person_and_the_operator_confirms_it(page_for, ui, api_client):
+    county = page_for("songxi_trader")
+    before = Decimal(next(h for h in api_client("songxi_trader").get("/api/v1/holdings").json()
+                          if h["asset"] == "WR-MINJIANG-2026-350724" and h["kind"] == "participant")["available"])
+    county.goto(county.base + "/county/")
+    county.select_option("#i-asset", "WR-MINJIANG-2026-350724")
+    county.fill("#i-amount", "1000")
+    county.click("#issue-form button[type=submit]")
+    assert "等待另一位复核人确认" in county.inner_text(".messages"), county.inner_text(".messages")
+    movement = MovementRequest.objects.filter(kind="issue", status="pending").order_by("-id").first()
+    assert county.locator(f"tr[data-movement='{movement.id}']").count() == 1  # the issuer sees its request
+    ui.check_clean(county)
+
+    checker = page_for("operator_approver")
+    checker.goto(checker.base + "/operator/")
+    checker.locator(f"tr[data-movement='{movement.id}'] [data-testid=confirm]").click()
+    assert "已确认并记账" in checker.inner_text(".messages"), checker.inner_text(".messages")
+    after = Decimal(next(h for h in api_client("songxi_trader").get("/api/v1/holdings").json()
+                         if h["asset"] == "WR-MINJIANG-2026-350724" and h["kind"] == "participant")["available"])
+    assert after - before == 1000
