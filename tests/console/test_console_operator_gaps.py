@@ -225,3 +225,41 @@ def test_county_issuance_awaits_a_second_person_and_the_operator_confirms_it(pag
     after = Decimal(next(h for h in api_client("songxi_trader").get("/api/v1/holdings").json()
                          if h["asset"] == "WR-MINJIANG-2026-350724" and h["kind"] == "participant")["available"])
     assert after - before == 1000
+
+
+def test_a_new_market_exists_only_after_a_second_operator_person_confirms_it(page_for, ui):
+    from marketplace.models import Market, MarketProposal
+
+    assert not Market.objects.filter(code="WR-TINGHAN-BROWSER").exists()
+    maker = page_for("operator_admin")
+    maker.goto(maker.base + "/operator/")
+    from ledger.models import Asset
+
+    free = maker.locator("#mp-asset option").first.get_attribute("value")  # an instrument without a market
+    asset = Asset.objects.get(code=free)
+    assert not Market.objects.filter(asset=asset).exists()
+    maker.select_option("#mp-asset", free)
+    maker.fill("#mp-code", "WR-TINGHAN-BROWSER")
+    maker.fill("#mp-name-zh", "浏览器测试市场")
+    maker.fill("#mp-lot", "1")
+    maker.fill("#mp-tick", "0.01")
+    maker.fill("#mp-ref", "0.90")
+    maker.fill("#mp-fee", "5")
+    maker.click("#market-form button[type=submit]")
+    assert "等待另一位运营人员确认" in maker.inner_text(".messages"), maker.inner_text(".messages")
+    proposal = MarketProposal.objects.get(config__code="WR-TINGHAN-BROWSER")
+    assert proposal.status == "pending" and not Market.objects.filter(code="WR-TINGHAN-BROWSER").exists()
+    # the proposer's own confirm is refused (four eyes)
+    maker.locator(f"tr[data-proposal='{proposal.id}'] [data-testid=confirm]").click()
+    assert maker.locator(".messages li.error").count() == 1
+    assert not Market.objects.filter(code="WR-TINGHAN-BROWSER").exists()
+
+    checker = page_for("operator_approver")
+    checker.goto(checker.base + "/operator/")
+    checker.locator(f"tr[data-proposal='{proposal.id}'] [data-testid=confirm]").click()
+    assert "市场提议已确认并生效" in checker.inner_text(".messages"), checker.inner_text(".messages")
+    market = Market.objects.get(code="WR-TINGHAN-BROWSER")
+    assert market.fee_bps == 5 and market.reference_price == 90
+    assert checker.locator("tr[data-market='WR-TINGHAN-BROWSER']").count() == 1
+    ui.check_clean(maker)
+    ui.check_clean(checker)
