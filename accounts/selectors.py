@@ -56,3 +56,14 @@ def membership_list(*, membership: Membership) -> QuerySet[Membership]:
 def memberships_of_user(*, user_id: int) -> QuerySet[Membership]:
     return (Membership.objects.select_related("organization", "organization__region", "organization__jurisdiction")
             .filter(user_id=user_id).order_by("id"))
+
+
+def pending_invitations_of(*, membership: Membership, organization_id: int):
+    """An organization's pending invitations, to whoever may list its members (`membership_list`'s rule)."""
+    from .models import InvitationStatus, MembershipInvitation
+
+    if not membership_list(membership=membership).filter(organization_id=organization_id).exists() \
+            and not is_operator_admin(membership):
+        return MembershipInvitation.objects.none()
+    return (MembershipInvitation.objects.select_related("user")
+            .filter(organization_id=organization_id, status=InvitationStatus.PENDING).order_by("-id"))

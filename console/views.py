@@ -95,6 +95,19 @@ def _done(request, result: api.ApiResult, ok_zh: str, ok_en: str):
     return result.ok
 
 
+def _proposed(request, result: api.ApiResult, what_zh: str):
+    """A money or issuance form: the API answers 202 with a pending request (maker-checker) or 201 when one
+    person suffices (below the single-person amount)."""
+    what_en = {"资金划转": "Cash movement", "发放": "Issuance"}.get(what_zh, what_zh)
+    if result.ok and result.status == 202:
+        number = result.data.get("id")
+        messages.success(request, _t(f"{what_zh}申请已提交（编号 {number}），等待另一位复核人确认后记账。",
+                                     f"{what_en} request {number} submitted: it awaits confirmation "
+                                     "by a second person before it is posted."))
+        return True
+    return _done(request, result, f"{what_zh}已记账", f"{what_en} posted")
+
+
 # --- sign in / out, language --------------------------------------------------------------------------
 
 def login_view(request):
@@ -356,8 +369,16 @@ def county_view(request):
     buyers = Organization.objects.filter(kind="enterprise", status="active").order_by("name_zh")
     now = timezone.localtime()
     issued = Asset.objects.filter(issuer_id=m.organization_id, kind="right").order_by("code")
+    notices = reports.public_notices(organization_id=m.organization_id)
+    notice_assets = {a.id: a for a in Asset.objects.filter(pk__in={n["trade"].asset_id for n in notices})}
+    titles = dict(Listing.objects.filter(pk__in={n["trade"].listing_id for n in notices if n["trade"].listing_id})
+                  .values_list("id", "title"))
+    for n in notices:
+        n["asset"] = notice_assets.get(n["trade"].asset_id)
+        n["title"] = titles.get(n["trade"].listing_id, "")
     return render(request, "console/county.html", ctx(
         request, listings=mine, bids=bids, assets=assets, fund=fund, buyers=buyers, holdings=holdings, issued=issued,
+        notices=notices, movements=_pending_movements(request, Organization.objects.all()) if issued else [],
         default_end=(now + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")))
 
 
@@ -556,9 +577,45 @@ def operator_view(request):
     gave_up = list(WebhookDelivery.objects.select_related("endpoint__organization").filter(status="gave_up")
                    .order_by("-id")[:20])
     orgs = Organization.objects.select_related("region").order_by("kind", "name_zh")
-    return render(request, "console/operator.html", ctx(request, markets=markets, health=health, gave_up=gave_up,
-                                                        orgs=orgs, assets=Asset.objects.filter(kind="right")
-                                                        .order_by("code")))
+    rights = Asset.objects.filter(kind="right").order_by("code")
+    return render(request, "console/operator.html", ctx(
+        request, markets=markets, health=health, gave_up=gave_up, orgs=orgs, assets=rights,
+        movements=_pending_movements(request, orgs), proposals=_pending_proposals(request),
+        free_assets=rights.filter(market__isnull=True)))
+
+
+MOVEMENT_KINDS = {"deposit": ("入金", "deposit"), "withdraw": ("出金", "withdrawal"),
+                  "transfer": ("划转", "transfer"), "issue": ("发放", "issuance")}
+
+
+def _pending_movements(request, orgs) -> list[dict]:
+    """Pending maker-checker requests, as the API lists them to the acting organization (ledger.movements)."""
+    result = api.call(request, "GET", "/api/v1/movement-requests", query={"status": "pending"})
+    if not result.ok:
+        return []
+    rows = result.data.get("results", []) if isinstance(result.data, dict) else list(result.data)
+    names = {o.pk: (o.name_en if is_en() else o.name_zh) for o in orgs}
+    out = []
+    for r in rows:
+        r = dict(r)
+        zh, en = MOVEMENT_KINDS.get(r["kind"], (r["kind"], r["kind"]))
+        r["kind_label"] = _t(zh, en)
+        r["organization_names"] = ", ".join(names.get(i, str(i)) for i in r.get("organizations") or [])
+        out.append(r)
+    return out
+
+
+@require_POST
+@member_required()
+def movement_decide_view(request, pk: int, decision: str):
+    """Confirm or reject a pending deposit / withdrawal / issuance: the API decides who may (never the proposer)."""
+    if decision not in ("confirm", "reject"):
+        raise Http404
+    body = {} if decision == "confirm" else {"reason": request.POST.get("reason", "")}
+    result = api.call(request, "POST", f"/api/v1/movement-requests/{pk}/{decision}", body)
+    _done(request, result, {"confirm": "已确认并记账", "reject": "已驳回"}[decision],
+          {"confirm": "Confirmed and posted", "reject": "Rejected"}[decision])
+    return redirect(home_for(request.membership))
 
 
 @require_POST
@@ -579,7 +636,7 @@ def cash_view(request, direction: str):
     body = {"organization": int(request.POST.get("organization") or 0), "amount": request.POST.get("amount", ""),
             "bank_reference": request.POST.get("bank_reference", "")}
     result = api.call(request, "POST", f"/api/v1/cash/{direction}", body, idempotency_key=request.POST.get("idem"))
-    _done(request, result, "资金划转已提交", "Cash movement submitted")
+    _proposed(request, result, "资金划转")
     return redirect("console:operator")
 
 
@@ -593,8 +650,148 @@ def issuance_view(request):
     if evidence:
         body["evidence"] = evidence
     result = api.call(request, "POST", "/api/v1/issuances", body, idempotency_key=p.get("idem"))
-    _done(request, result, "发放已提交", "Issuance submitted")
+    _proposed(request, result, "发放")
     return redirect(home_for(request.membership))
+
+
+# --- webhook settings (the organization's admins; the API's WebhookEndpointViewSet decides) ------------------
+
+@member_required()
+def webhooks_view(request):
+    return _webhooks_page(request, None)
+
+
+def _webhooks_page(request, secret: dict | None):
+    result = api.call(request, "GET", "/api/v1/webhooks")
+    if not result.ok:
+        messages.error(request, result.message)
+    endpoints = list(result.data) if result.ok else []
+    for ep in endpoints:
+        # the participant's view of deliveries: the generic error only (the detail is the operator's)
+        got = api.call(request, "GET", f"/api/v1/webhooks/{ep['id']}/deliveries")
+        ep["deliveries"] = list(got.data)[:20] if got.ok else []
+    return render(request, "console/webhooks.html", ctx(request, endpoints=endpoints, secret=secret,
+                                                        events=("matched", "settled", "failed")))
+
+
+def _show_secret(request, result: api.ApiResult):
+    """The new secret is rendered in this response only (never stored in the session or shown again)."""
+    return _webhooks_page(request, {"id": result.data["id"], "secret": result.data["secret"]})
+
+
+@require_POST
+@member_required()
+def webhook_register_view(request):
+    body = {"url": request.POST.get("url", "").strip(), "events": request.POST.getlist("events")}
+    result = api.call(request, "POST", "/api/v1/webhooks", body)
+    if _done(request, result, "Webhook 已登记，密钥只显示这一次", "Webhook registered: the secret is shown only once"):
+        return _show_secret(request, result)
+    return redirect("console:webhooks")
+
+
+@require_POST
+@member_required()
+def webhook_action_view(request, pk: int, action: str):
+    if action == "rotate":
+        body = {}
+        if request.POST.get("overlap_seconds", "").isdigit():
+            body["overlap_seconds"] = int(request.POST["overlap_seconds"])
+        result = api.call(request, "POST", f"/api/v1/webhooks/{pk}/rotate-secret", body)
+        if _done(request, result, "密钥已更换，新密钥只显示这一次", "Secret rotated: the new one is shown only once"):
+            return _show_secret(request, result)
+    elif action == "delete":
+        result = api.call(request, "DELETE", f"/api/v1/webhooks/{pk}")
+        _done(request, result, "Webhook 已删除", "Webhook deleted")
+    else:
+        raise Http404
+    return redirect("console:webhooks")
+
+
+# --- operator: markets through four-eyes proposals ----------------------------------------------------------
+
+MARKET_FIELDS = ("code", "name_zh", "name_en", "tick_size", "lot_size", "price_band_bps", "reference_price", "fee_bps",
+                 "fee_min", "reason")
+
+
+def _pending_proposals(request) -> list:
+    result = api.call(request, "GET", "/api/v1/market-proposals", query={"status": "pending"})
+    if not result.ok:
+        return []
+    return result.data.get("results", []) if isinstance(result.data, dict) else list(result.data)
+
+
+@require_POST
+@member_required(("exchange_operator",))
+def market_propose_view(request, configure: bool = False):
+    """Propose a market (or a new configuration of the posted `market`): the API's four-eyes proposal (202)."""
+    p = request.POST
+    pk = (int(p["market"]) if p.get("market", "").isdigit() else 0) if configure else None
+    data = {k: p[k].strip() for k in MARKET_FIELDS if p.get(k, "").strip()}
+    for k in ("price_band_bps", "fee_bps"):
+        if k in data:
+            data[k] = int(data[k]) if data[k].isdigit() else data[k]
+    if pk is None:
+        data["asset"] = p.get("asset", "")
+        result = api.call(request, "POST", "/api/v1/markets", data)
+    else:
+        data.pop("code", None)
+        result = api.call(request, "PATCH", f"/api/v1/markets/{pk}", data)
+    if result.ok:
+        messages.success(request, _t(f"市场提议已提交（编号 {result.data.get('id')}），等待另一位运营人员确认后生效。",
+                                     f"Market proposal {result.data.get('id')} submitted: it takes effect when a "
+                                     "second operator person confirms it."))
+    else:
+        _done(request, result, "", "")
+    return redirect("console:operator")
+
+
+@require_POST
+@member_required(("exchange_operator",))
+def proposal_decide_view(request, pk: int, decision: str):
+    if decision not in ("confirm", "reject"):
+        raise Http404
+    body = {} if decision == "confirm" else {"reason": request.POST.get("reason", "")}
+    result = api.call(request, "POST", f"/api/v1/market-proposals/{pk}/{decision}", body)
+    _done(request, result, {"confirm": "市场提议已确认并生效", "reject": "市场提议已驳回"}[decision],
+          {"confirm": "Market proposal confirmed and applied", "reject": "Market proposal rejected"}[decision])
+    return redirect("console:operator")
+
+
+# --- operator: an organization's members and invitations ------------------------------------------------------
+
+@member_required(("exchange_operator",))
+def organization_view(request, pk: int):
+    from accounts import selectors as account_selectors
+
+    org = Organization.objects.select_related("region").filter(pk=pk).first()
+    if org is None:
+        raise Http404
+    result = api.call(request, "GET", "/api/v1/memberships", query={"organization": pk})
+    if not result.ok:
+        messages.error(request, result.message)
+    members = (result.data.get("results", []) if isinstance(result.data, dict) else result.data) if result.ok else []
+    invitations = account_selectors.pending_invitations_of(membership=request.membership, organization_id=pk)
+    return render(request, "console/organization.html", ctx(request, org=org, members=members,
+                                                            invitations=list(invitations), roles=ROLES))
+
+
+ROLES = [("admin", "管理员", "admin"), ("trader", "交易员", "trader"), ("approver", "审核员", "approver"),
+         ("viewer", "查询员", "viewer")]
+
+
+@require_POST
+@member_required(("exchange_operator",))
+def member_invite_view(request, pk: int):
+    """Invite an existing user (no password: the API attaches, i.e. invites, and never says whether the name exists)."""
+    body = {"organization": pk, "role": request.POST.get("role", ""), "username": request.POST.get("username", "")}
+    result = api.call(request, "POST", "/api/v1/memberships", body)
+    if result.ok and result.status == 202:
+        messages.success(request, _t("邀请已发出：对方接受后成为成员（若该用户存在）。",
+                                     "Invitation sent: the user becomes a member once they accept (if the user "
+                                     "exists)."))
+    else:
+        _done(request, result, "成员已添加", "Member added")
+    return redirect("console:organization", pk=pk)
 
 
 def set_language_view(request):

@@ -21,6 +21,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core.money import from_minor
@@ -210,3 +211,17 @@ def pending_approvals(scope: Scope, *, now=None) -> dict:
     return {"count": len(rows), "oldest_age_seconds": max(ages) if ages else None,
             "average_age_seconds": int(sum(ages) / len(ages)) if ages else None,
             "escalated": sum(1 for r in rows if r["escalated"]), "requests": rows}
+
+
+def public_notices(*, organization_id: int, now=None) -> list[dict]:
+    """Trades of `organization_id` (buyer or seller) waiting out a public notice (公示, the `public_notice`
+    rule): the pending approval request's `notice_until` is still ahead. `final_at` is when the trade is
+    released: the notice's end, unless approvals are still missing (then it waits for them too)."""
+    now = now or timezone.now()
+    qs = (ApprovalRequest.objects.select_related("trade")
+          .filter(status=ApprovalStatus.PENDING, notice_until__gt=now)
+          .filter(Q(trade__buyer_id=organization_id) | Q(trade__seller_id=organization_id))
+          .order_by("notice_until"))
+    return [{"request": req.id, "trade": req.trade, "rules": req.rule_codes, "notice_until": req.notice_until,
+             "final_at": req.notice_until, "awaits_approvals": not req.approvals_complete,
+             "days_left": max(0, (req.notice_until - now).days)} for req in qs[:100]]
