@@ -19,6 +19,22 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """An inline to look at: every listed field read-only, no add, change or delete."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(RightType)
 class RightTypeAdmin(ReadOnlyAdmin):
     list_display = ("code", "name_zh", "name_en", "default_unit", "basin_bound")
@@ -48,18 +64,9 @@ class AccountAdmin(ReadOnlyAdmin):
         return amount(obj.held, obj.asset.scale, obj.asset.unit)
 
 
-class PostingInline(admin.TabularInline):
+class PostingInline(ReadOnlyInline):
     model = Posting
     fields = ("id", "account", "asset", "bucket", "formatted_amount")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="金额 / amount")
     def formatted_amount(self, obj):

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from accounts.actor import Actor
 from accounts.models import Membership
 from core.errors import DomainError
-from ledger.admin import ReadOnlyAdmin
+from ledger.admin import ReadOnlyAdmin, ReadOnlyInline
 from ledger.adminfmt import amount, yuan
 
 from .models import Market, MarketProposal, Rule, RulebookVersion, SessionWindow
@@ -24,18 +24,9 @@ def _operator_actor(request) -> Actor:
                  organization_kind=m.organization.kind)
 
 
-class SessionWindowInline(admin.TabularInline):
+class SessionWindowInline(ReadOnlyInline):
     model = SessionWindow
     fields = ("start", "end", "weekdays")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Market)
@@ -115,18 +106,9 @@ class MarketProposalAdmin(admin.ModelAdmin):
                 self.message_user(request, f"proposal {proposal.id}: {exc.code}", level=messages.ERROR)
 
 
-class RuleInline(admin.TabularInline):
+class RuleInline(ReadOnlyInline):
     model = Rule
     fields = ("kind", "params", "enabled")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(RulebookVersion)

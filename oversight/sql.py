@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from accounts.models import Organization, Region
 from ledger.sql import ACCOUNT, ASSET, POSTING
-from trading.models import Order, Trade, TradeStatus
+from trading.models import Trade
 
 from .models import FlowDelta, FlowSummary, FlowTotal
 
-TRADE, ORDER = Trade._meta.db_table, Order._meta.db_table
+TRADE = Trade._meta.db_table
 ORGANIZATION, REGION = Organization._meta.db_table, Region._meta.db_table
 FLOW_DELTA, FLOW_SUMMARY, FLOW_TOTAL = FlowDelta._meta.db_table, FlowSummary._meta.db_table, FlowTotal._meta.db_table
-# trades that ended without settling (the surveillance looks at the rest)
-FAILED_OR_REJECTED = f"('{TradeStatus.FAILED.value}', '{TradeStatus.REJECTED.value}')"
 
 
 # --- reports -------------------------------------------------------------------------------------------
@@ -101,29 +99,6 @@ def holder_concentration(where: str) -> str:
 
 # --- surveillance ----------------------------------------------------------------------------------------
 
-# trades created in [since, until) that are not failed or rejected
-LINKED_TRADES = f"""SELECT id, buyer_id, seller_id, asset_id, price, quantity, value, created_at
-                          FROM {TRADE}
-                         WHERE created_at >= %s AND created_at < %s AND status NOT IN {FAILED_OR_REJECTED}
-                         ORDER BY id"""
-
-# trades in [since, until) whose price is off the trailing VWAP of their instrument by more than a percentage
-OFF_VWAP = f"""
-            SELECT t.id, t.asset_id, t.buyer_id, t.seller_id, t.price, t.quantity, t.created_at, a.scale,
-                   a.origin_region_id, v.value, v.qty, v.n
-              FROM {TRADE} t
-              JOIN {ASSET} a ON a.id = t.asset_id
-              CROSS JOIN LATERAL (
-                    SELECT sum(p.value) AS value, sum(p.quantity) AS qty, count(*) AS n
-                      FROM {TRADE} p
-                     WHERE p.asset_id = t.asset_id AND p.id < t.id AND p.status NOT IN {FAILED_OR_REJECTED}
-                       AND p.created_at >= t.created_at - make_interval(hours => %s)) v
-             WHERE t.created_at >= %s AND t.created_at < %s AND t.status NOT IN {FAILED_OR_REJECTED}
-               AND v.n >= %s AND v.qty > 0
-               AND abs(t.price::numeric * v.qty - v.value::numeric * power(10::numeric, a.scale)) * 100
-                   > %s * v.value::numeric * power(10::numeric, a.scale)
-             ORDER BY t.id"""
-
 # participants (not government bodies) holding more than a percentage of an instrument
 LARGE_HOLDERS = f"""
             WITH h AS (SELECT a.asset_id, a.organization_id, a.available + a.held AS holding,
@@ -137,15 +112,3 @@ LARGE_HOLDERS = f"""
                      JOIN {ASSET} s ON s.id = h.asset_id
              WHERE o.kind NOT IN %s AND h.holding * 100 > %s * h.total
              ORDER BY h.asset_id, h.organization_id"""
-
-# per organization: cancellations by the owner and trades (as buyer or seller) in [since, until), three times
-CANCELS_AND_TRADES = f"""
-            SELECT org, sum(c), sum(t) FROM (
-                SELECT organization_id AS org, count(*) AS c, 0 AS t FROM {ORDER}
-                 WHERE status = 'cancelled' AND cancel_reason = 'cancelled_by_owner'
-                   AND updated_at >= %s AND updated_at < %s GROUP BY 1
-                UNION ALL
-                SELECT buyer_id, 0, count(*) FROM {TRADE} WHERE created_at >= %s AND created_at < %s GROUP BY 1
-                UNION ALL
-                SELECT seller_id, 0, count(*) FROM {TRADE} WHERE created_at >= %s AND created_at < %s GROUP BY 1
-            ) x GROUP BY org"""

@@ -2,7 +2,7 @@
 Amounts in the instrument's unit and in yuan. Every change goes through the trading services."""
 from django.contrib import admin
 
-from ledger.admin import ReadOnlyAdmin
+from ledger.admin import ReadOnlyAdmin, ReadOnlyInline
 from ledger.adminfmt import amount, asset_amount, asset_code, yuan
 
 from .models import Listing, Order, Trade, WebhookDelivery, WebhookEndpoint
@@ -85,20 +85,11 @@ class ListingAdmin(ReadOnlyAdmin):
         return yuan(x.reserve_price)
 
 
-class DeliveryInline(admin.TabularInline):
+class DeliveryInline(ReadOnlyInline):
     model = WebhookDelivery
     fields = ("id", "event", "trade_id", "status", "attempts", "last_error", "created_at", "delivered_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     max_num = 0
     ordering = ("-id",)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WebhookEndpoint)
