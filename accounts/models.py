@@ -84,6 +84,8 @@ class OrganizationKind(models.TextChoices):
     ENTERPRISE = "enterprise", "Enterprise"
     REGULATOR = "regulator", "Regulator"
     EXCHANGE_OPERATOR = "exchange_operator", "Exchange operator"
+    MONITORING_STATION = "monitoring_station", "Monitoring station (submits measured environmental data)"
+    VERIFIER = "verifier", "Verifier (third-party emissions verification body)"
 
 
 GOVERNMENT_KINDS = {"county_government", "city_government", "provincial_authority"}

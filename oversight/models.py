@@ -97,6 +97,8 @@ class AlertKind(models.TextChoices):
     CONCENTRATION = "concentration", "Holding above the concentration threshold"
     CANCEL_RATIO = "cancel_ratio", "Cancel-to-trade ratio spike"
     APPROVAL_OVERDUE = "approval_overdue", "Approval past half its deadline"
+    COMPLIANCE_SHORTFALL = "compliance_shortfall", "Allowances surrendered short of verified emissions"
+    ASSISTANCE_SHORTFALL = "assistance_shortfall", "Paired-assistance payments short of the annual minimum"
 
 
 class Alert(models.Model):

@@ -20,6 +20,11 @@ SEEDERS = [
     ("marketplace.demo", "seed_marketplace"),
     ("trading.demo", "seed_trading"),
     ("oversight.demo", "seed_oversight"),
+    # the apps above oversight (compensation between regions, quota management); each optional until built
+    ("compensation.demo", "seed_compensation"),
+    ("assistance.demo", "seed_assistance"),
+    ("compliance.demo", "seed_compliance"),
+    ("reserve.demo", "seed_reserve"),
 ]
 
 
