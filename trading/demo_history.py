@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -62,11 +62,13 @@ def _acting_for(org: Organization) -> Actor:
     return Actor(user_id=None, organization_id=org.id, role="system", organization_kind=org.kind)
 
 
-def history_trades(orgs: dict[str, Organization], markets: dict[str, Market], days: int) -> list[HistoryTrade]:
+def history_trades(orgs: dict[str, Organization], markets: dict[str, Market], days: int,
+                   now: datetime | None = None) -> list[HistoryTrade]:
     """The history, drawn by a PRNG with a fixed seed: per market and day a price walk around its mid
-    (within ±6%, on the tick), quieter weekends, times within trading hours; today only what has happened."""
+    (within ±6%, on the tick), quieter weekends, times within trading hours; today only what has happened
+    by four hours ago. A function of the seed and the hour of `now` (the current hour by default)."""
     rng = random.Random(2026)
-    now = timezone.now()
+    now = (now or timezone.now()).replace(minute=0, second=0, microsecond=0)
     today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     events = []
     for code, (sellers, buyers, mid, step, (lo, hi), per_day) in FLOWS.items():
@@ -97,7 +99,7 @@ def history_trades(orgs: dict[str, Organization], markets: dict[str, Market], da
         # Haicang and Jinjiang share a person (chen_consultant): a round trip between them in the last
         # hours is what surveillance flags as self-dealing and wash trading
         for i, (seller, buyer) in enumerate((("ent_haicang", "ent_jinjiang"), ("ent_jinjiang", "ent_haicang"))):
-            events.append((now - timedelta(hours=3 - i), "CA-2026-350000", seller, buyer, 9_300, 500))
+            events.append((now - timedelta(hours=2 - i, minutes=30), "CA-2026-350000", seller, buyer, 9_300, 500))
     events.sort()
     return [HistoryTrade(market_id=markets[code].id, buyer_id=orgs[buyer].id, seller_id=orgs[seller].id,
                          price=p, quantity=q, at=at, client_tag=f"hist-{i + 1}")
