@@ -18,9 +18,10 @@ from marketplace.models import Market
 from oversight import reports
 from oversight.models import Alert, ApprovalRequest, FlowSummary
 from oversight.scope import Scope
-from tests.system.test_bulk_history import assert_rollups_match_trades
 from trading.demo_history import DAYS, FLOWS, history_trades
 from trading.models import Listing, Order, SettlementOutbox, Trade, TradeEvent
+
+from tests.system.test_bulk_history import assert_rollups_match_trades
 
 MODELS = (LedgerTransaction, Posting, Checkpoint, Market, Order, Trade, TradeEvent, SettlementOutbox, Listing,
           AuditEvent, ApprovalRequest, Alert, FlowSummary)
