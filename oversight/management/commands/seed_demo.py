@@ -1,9 +1,8 @@
 """`python manage.py seed_demo`: the demo data of every app, in layer order, idempotently.
 
 Runs `accounts.demo.seed_accounts()` and then each later app's seeder when that app has a `demo`
-module (apps are built in parallel; a missing module is skipped, any other import failure is an
-error), then seals the ledger (`ledger.sealing.seal`) so that the whole demo, its bulk-loaded history
-included (`trading.bulk`), is provable at once.
+module (apps are built in parallel; a missing module, or its app, is skipped, any other import failure
+is an error).
 `--list-logins` prints the demo logins, one per line, and changes nothing. It lives in `oversight/`
 because oversight is the top layer, the only one allowed to import every other app.
 """
@@ -14,7 +13,6 @@ from importlib import import_module
 from django.core.management.base import BaseCommand
 
 from accounts.demo import DEMO_LOGINS
-from ledger.sealing import seal
 
 # (module, function), in layer order: each seeder may use what the ones before it created
 SEEDERS = [
@@ -64,6 +62,3 @@ class Command(BaseCommand):
             getattr(module, function_name)()
             if verbosity >= 1:
                 self.stdout.write(f"seeded {module_name}.{function_name}")
-        # everything the seeders wrote becomes provable at once (the bulk history included); a second run
-        # has nothing new to seal
-        seal()
