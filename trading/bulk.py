@@ -10,7 +10,9 @@ For each trade, what `order_place` (twice) and `trade_settle` write:
     into the deltas that `flow_rollup` folds: `oversight.models`);
   * its events MATCHED, SETTLING, SETTLED and its outbox row, done;
   * the settlement's ledger transaction (`settle:trade:<id>`, kind settle, the legs of `trade_settle`);
-  * audit events `order.place` ×2, `trade.settling`, `trade.settle`.
+  * audit events `order.place` ×2, `trade.settling`, `trade.settle`;
+  * and per market what `market_lock` does as time passes: each session the history moves past is
+    closed (`SessionClose`, its VWAP the next reference price), the market rests in the last one.
 Per batch, one thing differs from the live path, and it is documented here: the escrow. Live, each
 order holds its own escrow (one `hold` ledger transaction per order); here ONE `hold` transaction per
 batch moves, for every (organization, asset) of the batch, the sum of its trades' escrow from available
@@ -48,10 +50,13 @@ from ledger.models import AccountKind, LedgerTransaction
 from ledger.posting import AVAILABLE, HELD, Leg, accounts_ensure, post
 from ledger.services import cny
 from ledger.sql import bulk_journal_sql, bulk_postings_sql, journal_ids_sql
-from marketplace.models import Market
+from marketplace.models import Market, SessionClose
+from marketplace.sessions import is_session_key, market_state_at, trading_day
+from marketplace.sql import bulk_session_closes_sql
 
 from .common import pricing
 from .models import Order, Trade
+from .orderbook.sql import session_figures_source
 from .settlement import sql
 from .settlement.routing import settlement_queue, settlement_shard
 
@@ -107,6 +112,21 @@ def _copy_text(value) -> str:
     return str(value).replace("\\", "\\\\").replace("\t", " ").replace("\n", " ")
 
 
+_state_cache: dict[tuple[int, datetime], str] = {}
+
+
+def _session_at(market: Market, at: datetime) -> str:
+    """The session key the live path gives a trade of `market` at `at` ('' outside sessions), as
+    `market_lock` computes it (memoized per market and minute: windows are whole minutes)."""
+    if market.always_open:
+        return timezone.localtime(at).date().isoformat()
+    minute = at.replace(second=0, microsecond=0)
+    if (market.id, minute) not in _state_cache:
+        session, _ = market_state_at(market, minute)
+        _state_cache[(market.id, minute)] = session or ""
+    return _state_cache[(market.id, minute)]
+
+
 def funding_needs(trades: Iterable[HistoryTrade]) -> dict[tuple[int, int], int]:
     """(organization id, asset id) → the gross amount the trades need there: the buyers' cash (value and
     fee), the sellers' rights. What a caller funds before loading (deposits, issuance)."""
@@ -139,8 +159,11 @@ def load_batch(trades: list[HistoryTrade], *, key: str) -> int:
     system = Actor.system()
 
     rows, keys, holds = [], set(), {}
+    sessions: dict[int, list[str]] = {}
     for t in trades:
         m, buyer, seller = markets[t.market_id], orgs[t.buyer_id], orgs[t.seller_id]
+        session = _session_at(m, t.at)
+        sessions.setdefault(m.id, []).append(session)
         if buyer.id == seller.id:
             raise ValueError(f"{t.client_tag}: a trade needs two organizations")
         asset = m.asset
@@ -159,7 +182,7 @@ def load_batch(trades: list[HistoryTrade], *, key: str) -> int:
         keys.update(account_keys)
         holds[(buyer.id, cny_id)] = holds.get((buyer.id, cny_id), 0) + value + buyer_fee
         holds[(seller.id, asset.id)] = holds.get((seller.id, asset.id), 0) + t.quantity
-        rows.append((t, m, buyer, seller, value, buyer_fee, seller_fee, str(proceeds), account_keys))
+        rows.append((t, m, buyer, seller, value, buyer_fee, seller_fee, str(proceeds), account_keys, session))
 
     ids = accounts_ensure(sorted(keys, key=lambda k: (k[0] or 0, k[1], str(k[2]), k[3] if len(k) > 3 else 0)))
     hold_ids = accounts_ensure([(org, asset, AccountKind.PARTICIPANT) for org, asset in holds])
@@ -175,13 +198,12 @@ def load_batch(trades: list[HistoryTrade], *, key: str) -> int:
     order_ids, trade_ids = _ids(sql.ids_sql(Order), 2 * n), _ids(sql.ids_sql(Trade), n)
     txn_ids = _ids(journal_ids_sql(), n)
     buf = io.StringIO()
-    for i, (t, m, buyer, seller, value, buyer_fee, seller_fee, proceeds, account_keys) in enumerate(rows):
+    for i, (t, m, buyer, seller, value, buyer_fee, seller_fee, proceeds, account_keys, session) in enumerate(rows):
         matched = t.at
-        local_day = timezone.localtime(matched).date().isoformat()
         acc = [ids[k] for k in account_keys]
         line = (trade_ids[i], order_ids[2 * i + 1], order_ids[2 * i], txn_ids[i], m.id, m.code, m.asset_id, cny_id,
                 buyer.id, seller.id, buyer.region_id, seller.region_id, t.price, t.quantity, value, buyer_fee,
-                seller_fee, matched, matched + SETTLE_AFTER, local_day, settlement_queue(m.id), t.client_tag,
+                seller_fee, matched, matched + SETTLE_AFTER, session, settlement_queue(m.id), t.client_tag,
                 proceeds, *acc)
         buf.write("\t".join(_copy_text(v) for v in line))
         buf.write("\n")
@@ -199,7 +221,47 @@ def load_batch(trades: list[HistoryTrade], *, key: str) -> int:
         cur.execute(sql.bulk_outbox_sql(STAGE))
         cur.execute(bulk_audit_sql(sql.bulk_audit_source(STAGE)))
         cur.execute(f"DROP TABLE {STAGE}")
+    _close_sessions(markets, sessions, since=trades[0].at - timedelta(days=1))
     return n
+
+
+def _close_sessions(markets: dict[int, Market], sessions: dict[int, list[str]], *, since: datetime) -> None:
+    """Bring each market's session state to where the live order path would have left it after these
+    trades (`trading.orderbook.services.market_lock`): every session the history moved past is closed
+    (a `SessionClose` with its VWAP), the market rests in the history's last session, and its reference
+    price is the last close. A market already in a later session (a history loaded behind it) keeps its
+    state; the history's sessions are then all closed."""
+    closing, moves = [], {}
+    for market_id in sessions:  # a session the history moves past may have begun before the batch
+        previous = markets[market_id].current_session
+        if is_session_key(previous):
+            day = datetime.fromisoformat(trading_day(previous)).replace(tzinfo=timezone.get_default_timezone())
+            since = min(since, day)
+    for market_id, keys in sessions.items():
+        market = markets[market_id]
+        keys = sorted(set(k for k in keys if is_session_key(k)))
+        if not keys:
+            continue
+        previous = market.current_session
+        if previous and previous > keys[-1]:
+            closing += [(market_id, k) for k in keys]
+            continue
+        closing += [(market_id, k) for k in keys[:-1]]
+        if is_session_key(previous) and previous < keys[-1] and previous not in keys:
+            closing.append((market_id, previous))
+        moves[market_id] = (keys[-1], keys[:-1] or ([previous] if is_session_key(previous) else []))
+    if not closing:
+        return
+    pairs = "(VALUES " + ", ".join(["(%s::bigint, %s::varchar)"] * len(closing)) + ") w(market_id, session)"
+    with connection.cursor() as cur:
+        cur.execute(bulk_session_closes_sql(session_figures_source(pairs)),
+                    [x for pair in closing for x in pair] + [since])
+    closes = {(c.market_id, c.session): c.close for c in
+              SessionClose.objects.filter(market_id__in=list(moves), session__in={k for _, k in closing})}
+    for market_id, (current, closed) in moves.items():
+        reference = next((closes[(market_id, k)] for k in reversed(sorted(closed)) if (market_id, k) in closes),
+                         markets[market_id].reference_price)
+        Market.objects.filter(pk=market_id).update(current_session=current, reference_price=reference)
 
 
 def _chunks(items: Iterable[HistoryTrade], size: int) -> Iterator[list[HistoryTrade]]:

@@ -209,3 +209,35 @@ def test_any_history_keeps_the_ledger_balanced_and_the_rollups_exact(book, specs
         assert memo["market"] == market.id
     finally:
         transaction.savepoint_rollback(sid)
+
+
+def test_sessions_the_history_moves_past_are_closed_as_the_live_path_closes_them(book):
+    """Three local days of trades: the first two sessions closed with their figures (VWAP rounded half up
+    to the fen), the market resting in the third with the second's VWAP as its reference price — what
+    `market_lock` leaves when orders arrive over those days."""
+    from marketplace.models import Market, SessionClose
+
+    market, _, (a, b, c, _), _ = book
+    day0 = timezone.localtime(timezone.now() - timedelta(days=5)).replace(hour=10, minute=0, second=0,
+                                                                         microsecond=0)
+    prices = [[30_000_00, 30_001_00], [30_100_00, 30_300_00, 30_200_00], [29_900_00]]
+    trades, lots = [], 1
+    for d, day_prices in enumerate(prices):
+        for i, price in enumerate(day_prices):
+            lots = lots % 3 + 1
+            trades.append(_trade(market, a if i % 2 else c, b, price, lots, day0 + timedelta(days=d, minutes=i),
+                                 f"s-{d}-{i}"))
+    load_batch(trades, key="sessions")
+    closes = {c.session: c for c in SessionClose.objects.filter(market=market)}
+    days = [(day0 + timedelta(days=d)).date().isoformat() for d in range(3)]
+    assert sorted(closes) == days[:2]
+    for d in range(2):
+        mine = [t for t in trades if t.at.date().isoformat() == days[d]]
+        volume = sum(t.quantity for t in mine)
+        value = sum(-(-t.price * t.quantity // 10**market.asset.scale) for t in mine)
+        close = closes[days[d]]
+        assert (close.open, close.high, close.low, close.trades, close.volume, close.value) == \
+            (mine[0].price, max(t.price for t in mine), min(t.price for t in mine), len(mine), volume, value)
+        assert close.close == (2 * value * 10**market.asset.scale + volume) // (2 * volume)
+    market = Market.objects.get(pk=market.pk)
+    assert market.current_session == days[2] and market.reference_price == closes[days[1]].close
