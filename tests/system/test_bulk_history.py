@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
@@ -71,6 +72,15 @@ def assert_rollups_match_trades():
         n0, q0, v0 = all_time.get((rt, o, d), (0, 0, 0))
         all_time[(rt, o, d)] = (n0 + n, (q0 + q).normalize(), v0 + v)
     assert totals == all_time
+    monthly: dict = {}
+    for (day, rt, o, d), (n, q, v) in expected.items():
+        key = (day.replace(day=1), rt, o, d)
+        n0, q0, v0 = monthly.get(key, (0, 0, 0))
+        monthly[key] = (n0 + n, (q0 + q).normalize(), v0 + v)
+    with connection.cursor() as cur:
+        cur.execute("SELECT month, right_type, origin_region, dest_region, trades, quantity, value "
+                    "FROM oversight_flowmonthly WHERE trades > 0")
+        assert {tuple(r[:4]): (r[4], r[5].normalize(), r[6]) for r in cur.fetchall()} == monthly
 
 
 @pytest.fixture
@@ -241,3 +251,38 @@ def test_sessions_the_history_moves_past_are_closed_as_the_live_path_closes_them
         assert close.close == (2 * value * 10**market.asset.scale + volume) // (2 * volume)
     market = Market.objects.get(pk=market.pk)
     assert market.current_session == days[2] and market.reference_price == closes[days[1]].close
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 80), st.integers(0, 80), st.sampled_from(["month", "quarter", "year"]))
+def test_monthly_reports_read_whole_months_from_the_monthly_rollup_and_agree_with_the_daily(book, make_org,
+                                                                                            make_member, a, b,
+                                                                                            period):
+    """A report by month, quarter or year over any date range equals the same report summed from the
+    daily rows: the whole months come from `FlowMonthly`, the partial ones from the daily summary."""
+    from oversight.reports import volume_report
+    from oversight.scope import Scope
+    from trading.bulk import batch_loaded
+
+    market, farmland, (p, q, r, _), county = book
+    start = timezone.now() - timedelta(days=90)
+    if not batch_loaded("months"):  # the fixture is made once per test, the examples share it
+        load_batch([_trade(market if i % 3 else farmland, p if i % 2 else r, q if i % 3 else county,
+                           30_000_00 + i * 100, 1 + i % 3, start + timedelta(hours=13 * i), f"m-{i}")
+                    for i in range(160)], key="months")
+        flow_rollup()
+    scope = Scope(make_member(make_org("regulator", "350000", jurisdiction="350000"), role="viewer"))
+    lo, hi = sorted((timezone.localdate() - timedelta(days=a), timezone.localdate() - timedelta(days=b)))
+    by_period = volume_report(scope, period=period, since=lo, until=hi)
+    by_day = volume_report(scope, period="day", since=lo, until=hi)
+    trunc = {"month": lambda d: d.replace(day=1),
+             "quarter": lambda d: d.replace(month=(d.month - 1) // 3 * 3 + 1, day=1),
+             "year": lambda d: d.replace(month=1, day=1)}[period]
+    summed: dict = {}
+    for row in by_day:
+        key = (trunc(row["period"]), row["right_type"], row["region"])
+        n, value = summed.get(key, (0, 0))
+        summed[key] = (n + row["trades"], value + Decimal(row["value"]))
+    assert {(row["period"], row["right_type"], row["region"]): (row["trades"], Decimal(row["value"]))
+            for row in by_period} == summed
+
