@@ -88,18 +88,21 @@ def main() -> None:
         previous = {}
     for name, (fields, checks) in SCENARIOS.items():
         path = results / f"{name}.json"
-        data = {}
+        data, carried = {}, False
         if path.exists():
             try:
                 data = json.loads(path.read_text())
             except ValueError:
                 data = {}
-        elif name not in wanted and isinstance(previous.get(name), dict) and not previous[name].get("reason"):
-            data = dict(previous[name])
+        elif name not in wanted and isinstance(previous.get(name), dict) and (
+                not previous[name].get("reason") or previous[name].get("measured_at")):
+            data, carried = dict(previous[name]), True
             data.setdefault("measured_at", previous.get("date"))
+            if str(data.get("reason") or "").startswith("not run"):
+                data.pop("reason")  # figures carried from an earlier run are figures, not a refusal
         for f in fields:
             data.setdefault(f, None)
-        if not path.exists() or not data:
+        if (not path.exists() and not carried) or not data:
             why = [r for r in reasons if r.startswith(f"{name}:")]
             data["reason"] = why[0] if why else ("not run (BENCH_ONLY)" if name not in wanted else "no result")
         for k in ("reason", "hordak_reason"):

@@ -28,7 +28,7 @@ def _users() -> tuple[str, int, int, int]:
     regulator = Organization.objects.filter(kind="regulator", jurisdiction_id="350000").first()
     if regulator is None:
         regulator = Organization.objects.create(kind="regulator", name_zh="bench-regulator", region_id="350000",
-                                                jurisdiction_id="350000", uscc=make_uscc("35000091234567"))
+                                                jurisdiction_id="350000", uscc=make_uscc("350000900000003"))
     enterprise = Organization.objects.filter(kind="enterprise").order_by("id").first()
     user = User.objects.filter(username="bench-console").first()
     if user is None:
