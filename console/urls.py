@@ -1,7 +1,7 @@
 """Routes of the web console, mounted at / (the API stays under /api/v1/)."""
 from django.urls import path, re_path
 
-from . import views
+from . import views, views_proof
 
 app_name = "console"
 
@@ -38,6 +38,7 @@ urlpatterns = [
     path("regulator/trades/", views.trade_search_view, name="trade-search"),
     re_path(r"^regulator/exports/trades\.(?P<fmt>csv|xlsx|jsonl)$", views.trade_export_view, name="trade-export"),
     path("regulator/trades/<int:pk>/", views.dossier_view, name="dossier"),
+    path("regulator/trades/<int:pk>/proof.json", views_proof.dossier_proof, name="dossier-proof"),
     path("operator/", views.operator_view, name="operator"),
     path("operator/markets/configure/", views.market_propose_view, {"configure": True}, name="market-configure"),
     path("operator/markets/<int:pk>/<str:action>/", views.market_status_view, name="market-status"),

@@ -535,23 +535,15 @@ def trade_export_view(request, fmt: str):
 def dossier_view(request, pk: int):
     import json
 
-    from ledger.sealing import canonical_bytes
-
     result = api.call(request, "GET", f"/api/v1/oversight/trades/{pk}")
     if result.status == 404:
         raise Http404
     dossier = result.data
-    proof = None
-    txn_id = (dossier.get("trade") or {}).get("ledger_transaction")
-    for entry in dossier.get("ledger", []):
-        if entry.get("proof") and (txn_id is None or entry["id"] == txn_id):
-            # the browser re-hashes the transaction's canonical bytes (as the sealer hashed them) itself
-            proof = {**entry["proof"], "transaction": entry["id"], "leaf_data": canonical_bytes(entry["id"]).hex()}
     from rest_framework.utils.encoders import JSONEncoder
 
+    # the proof and the signed checkpoint are fetched by the page's script (console.views_proof) and re-checked there
     return render(request, "console/dossier.html", ctx(
-        request, dossier=dossier, proof_json=json.dumps(proof, cls=JSONEncoder) if proof else "null",
-        dossier_json=json.dumps(dossier, cls=JSONEncoder, ensure_ascii=False, indent=1)))
+        request, dossier=dossier, dossier_json=json.dumps(dossier, cls=JSONEncoder, ensure_ascii=False, indent=1)))
 
 
 # --- operator ----------------------------------------------------------------------------------------------
