@@ -1,7 +1,7 @@
 """Routes of the web console, mounted at / (the API stays under /api/v1/)."""
 from django.urls import path, re_path
 
-from . import views, views_proof
+from . import views, views_members, views_proof
 
 app_name = "console"
 
@@ -48,5 +48,10 @@ urlpatterns = [
     path("operator/proposals/<int:pk>/<str:decision>/", views.proposal_decide_view, name="proposal-decide"),
     path("operator/organizations/<int:pk>/", views.organization_view, name="organization"),
     path("operator/organizations/<int:pk>/invite/", views.member_invite_view, name="member-invite"),
+    path("invitations/", views_members.invitations_view, name="invitations"),
+    path("invitations/<int:pk>/<str:decision>/", views_members.invitation_decide_view, name="invitation-decide"),
+    path("organization/members/", views_members.my_organization_view, name="my-organization"),
+    path("organization/members/invite/", views_members.my_member_invite_view, name="my-member-invite"),
+    path("members/<int:pk>/", views_members.member_update_view, name="member-update"),
     path("movements/<int:pk>/<str:decision>/", views.movement_decide_view, name="movement-decide"),
 ]

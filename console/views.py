@@ -83,8 +83,13 @@ def ctx(request, **extra) -> dict:
     if m is not None:
         others = list(Membership.objects.select_related("organization")
                       .filter(user_id=m.user_id, is_active=True).exclude(pk=m.pk))
+    invited = 0
+    if m is not None:  # the nav shows the invited user's own pending invitations (console.views_members)
+        from accounts.models import MembershipInvitation
+
+        invited = MembershipInvitation.objects.filter(user_id=m.user_id, status="pending").count()
     return {"membership": m, "other_memberships": others, "idem": uuid.uuid4().hex, "en": is_en(),
-            "home": home_for(m), **extra}
+            "home": home_for(m), "pending_invitations": invited, **extra}
 
 
 def _done(request, result: api.ApiResult, ok_zh: str, ok_en: str):
@@ -763,7 +768,7 @@ def organization_view(request, pk: int):
         messages.error(request, result.message)
     members = (result.data.get("results", []) if isinstance(result.data, dict) else result.data) if result.ok else []
     invitations = account_selectors.pending_invitations_of(membership=request.membership, organization_id=pk)
-    return render(request, "console/organization.html", ctx(request, org=org, members=members,
+    return render(request, "console/organization.html", ctx(request, org=org, members=members, operator=True,
                                                             invitations=list(invitations), roles=ROLES))
 
 

@@ -63,7 +63,8 @@ def test_genuine_dossier_shows_proof_and_signature_verified(page_for, ui, sealed
 
 def test_tampered_signature_is_not_verified_but_the_proof_still_is(page_for, ui, sealed_trade):
     page = page_for("regulator_fj_approver")
-    _tampering(page, sealed_trade.id, lambda d: d["checkpoint"].update(signature=_flip(d["checkpoint"]["signature"], 5)))
+    _tampering(page, sealed_trade.id,
+               lambda d: d["checkpoint"].update(signature=_flip(d["checkpoint"]["signature"], 5)))
     page.goto(f"{page.base}/regulator/trades/{sealed_trade.id}/")
     assert _verdicts(page) == ("true", "false")
     assert "✘" in page.inner_text("#signature-result")
@@ -94,3 +95,134 @@ def test_unknown_key_id_is_not_verified(page_for, sealed_trade):
     _tampering(page, sealed_trade.id, lambda d: d["checkpoint"].update(key_id="0123456789abcdef"))
     page.goto(f"{page.base}/regulator/trades/{sealed_trade.id}/")
     assert _verdicts(page)[1] == "false"
+
+
+# --- the invitee's page ---------------------------------------------------------------------------------------
+
+def test_invited_user_accepts_from_the_nav_and_can_switch_to_the_organization(page_for, ui):
+    from accounts.models import Membership, MembershipInvitation
+
+    admin = page_for("minjiang_admin")
+    admin.click("nav >> text=成员")
+    assert admin.locator("tr[data-member='minjiang_trader']").count() == 1
+    admin.fill("#inv-user", "longyan_trader")
+    admin.select_option("#inv-role", "viewer")
+    admin.click("#invite-form button[type=submit]")
+    assert "邀请已发出" in admin.inner_text(".messages")
+    invitation = MembershipInvitation.objects.get(user__username="longyan_trader", status="pending")
+    ui.check_clean(admin)
+
+    invitee = page_for("longyan_trader")
+    link = invitee.locator("[data-testid=nav-invitations]")
+    assert link.count() == 1 and link.locator(".badge").inner_text() == "1"
+    link.click()
+    row = invitee.locator(f"tr[data-invitation='{invitation.id}']")
+    assert "闽江" in row.inner_text() and row.locator("[data-testid=role]").inner_text() == "查询员"
+    ui.shot(invitee, "invitations")
+    row.locator("[data-testid=accept]").click()
+    assert "已加入" in invitee.inner_text(".messages"), invitee.inner_text(".messages")
+    invitation.refresh_from_db()
+    assert invitation.status == "accepted"
+    joined = Membership.objects.get(user__username="longyan_trader", organization=invitation.organization)
+    assert joined.role == "viewer" and joined.is_active
+    assert invitee.locator("[data-testid=nav-invitations]").count() == 0  # nothing pending any more
+    assert invitee.locator(f"#switch-org option[value='{joined.pk}']").count() == 1
+    ui.check_clean(invitee)
+
+
+def test_invited_user_declines(page_for, ui):
+    from accounts.actor import Actor
+    from accounts.models import Membership, MembershipInvitation
+    from accounts.services import membership_invite
+
+    admin = Membership.objects.select_related("organization").get(user__username="minjiang_admin")
+    org = admin.organization
+    membership_invite(actor=Actor(user_id=admin.user_id, organization_id=org.pk, role="admin",
+                                  organization_kind=org.kind), organization=org, role="trader",
+                      username="ningde_trader")
+    invitation = MembershipInvitation.objects.get(user__username="ningde_trader", status="pending")
+    page = page_for("ningde_trader")
+    page.goto(page.base + "/invitations/")
+    page.locator(f"tr[data-invitation='{invitation.id}'] [data-testid=decline]").click()
+    assert "已谢绝邀请" in page.inner_text(".messages")
+    invitation.refresh_from_db()
+    assert invitation.status == "declined"
+    assert not Membership.objects.filter(user__username="ningde_trader", organization=org).exists()
+    assert page.locator(f"tr[data-invitation='{invitation.id}']").count() == 0
+    ui.check_clean(page)
+
+
+# --- members: role change and deactivation ---------------------------------------------------------------------
+
+def test_org_admin_changes_a_role_deactivates_a_member_and_cannot_remove_the_last_admin(page_for, ui):
+    from accounts.models import ApiToken, AuditEvent, Membership
+
+    page = page_for("minjiang_admin")
+    page.goto(page.base + "/organization/members/")
+    viewer = Membership.objects.get(user__username="minjiang_viewer")
+    row = page.locator("tr[data-member='minjiang_viewer']")
+    row.locator("[data-testid=role-select]").select_option("trader")
+    row.locator("[data-testid=change-role]").click()
+    assert "角色已修改" in page.inner_text(".messages"), page.inner_text(".messages")
+    viewer.refresh_from_db()
+    assert viewer.role == "trader"
+    assert page.locator("tr[data-member='minjiang_viewer'] [data-testid=role]").inner_text() == "trader"
+    assert AuditEvent.objects.filter(action="membership.update", object_id=str(viewer.pk)).exists()
+
+    # deactivation revokes the member's tokens: the approver signed in elsewhere is signed out
+    approver = Membership.objects.get(user__username="minjiang_approver")
+    other = page_for("minjiang_approver")
+    page.locator("tr[data-member='minjiang_approver'] [data-testid=deactivate]").click()
+    assert "成员已停用" in page.inner_text(".messages")
+    approver.refresh_from_db()
+    assert not approver.is_active
+    assert not ApiToken.objects.filter(membership=approver, revoked_at__isnull=True).exists()
+    other.goto(other.base + "/desk/")
+    assert "/login/" in other.url
+    ui.shot(page, "members")
+
+    # the only admin may not deactivate or demote themself: the API's last_admin refusal is shown
+    page.locator("tr[data-member='minjiang_admin'] [data-testid=deactivate]").click()
+    assert page.locator(".messages li.error").count() == 1
+    assert "至少需要保留一名有效的管理员" in page.inner_text(".messages")
+    row = page.locator("tr[data-member='minjiang_admin']")
+    row.locator("[data-testid=role-select]").select_option("viewer")
+    row.locator("[data-testid=change-role]").click()
+    assert "至少需要保留一名有效的管理员" in page.inner_text(".messages")
+    me = Membership.objects.get(user__username="minjiang_admin")
+    assert me.is_active and me.role == "admin"
+
+    page.locator("tr[data-member='minjiang_approver'] [data-testid=reactivate]").click()
+    assert "成员已重新启用" in page.inner_text(".messages")
+    approver.refresh_from_db()
+    assert approver.is_active
+    ui.check_clean(page)
+
+
+def test_operator_admin_changes_a_role_on_an_organization_page_and_a_trader_may_not(page_for, ui):
+    from accounts.models import Membership
+
+    target = Membership.objects.select_related("organization").get(user__username="haicang_trader")
+    page = page_for("operator_admin")
+    page.goto(f"{page.base}/operator/organizations/{target.organization_id}/")
+    row = page.locator("tr[data-member='haicang_trader']")
+    row.locator("[data-testid=role-select]").select_option("approver")
+    row.locator("[data-testid=change-role]").click()
+    assert "角色已修改" in page.inner_text(".messages")
+    target.refresh_from_db()
+    assert target.role == "approver"
+    ui.check_clean(page)
+
+    # a trader has no members page, and a forged form post is refused by the API
+    trader = page_for("minjiang_trader")
+    trader.goto(trader.base + "/organization/members/")
+    assert "/organization/members/" not in trader.url
+    assert trader.locator("nav >> text=成员").count() == 0
+    csrf = trader.context.cookies()
+    token = next(c["value"] for c in csrf if c["name"] == "csrftoken")
+    response = trader.request.post(f"{trader.base}/members/{target.pk}/",
+                                   form={"role": "admin", "csrfmiddlewaretoken": token, "next": "/desk/"},
+                                   headers={"Referer": trader.base + "/desk/"})
+    assert response.ok
+    target.refresh_from_db()
+    assert target.role == "approver"
