@@ -557,7 +557,7 @@ def dossier_view(request, pk: int):
 def operator_view(request):
     from django.db import connection
 
-    markets = Market.objects.select_related("asset").order_by("code")
+    markets = Market.objects.select_related("asset").prefetch_related("session_windows").order_by("code")
     with connection.cursor() as cur:  # the outbox_pending partial index: only pending rows are read
         cur.execute(f"SELECT count(*), min(created_at) FROM {SettlementOutbox._meta.db_table} "
                     "WHERE status = 'pending'")
@@ -717,6 +717,24 @@ def _pending_proposals(request) -> list:
     return result.data.get("results", []) if isinstance(result.data, dict) else list(result.data)
 
 
+def _market_schedule(p) -> dict:
+    """Trading hours and settlement from the form, in the API's field names (blank: unchanged / default).
+    `hours` = always: around the clock; sessions: the windows given (start, end, ISO weekdays)."""
+    out: dict = {}
+    if p.get("hours") == "always":
+        out.update(always_open=True, session_windows=[])
+    elif p.get("hours") == "sessions":
+        windows = [{"start": s.strip(), "end": e.strip(), "weekdays": (d.strip() or "12345")}
+                   for s, e, d in zip(p.getlist("sw_start"), p.getlist("sw_end"), p.getlist("sw_days"), strict=False)
+                   if s.strip() or e.strip()]
+        out.update(always_open=False, session_windows=windows)
+    if p.get("settlement_mode") in ("rtgs", "eod"):
+        out["settlement_mode"] = p["settlement_mode"]
+        if p["settlement_mode"] == "eod" and p.get("eod_cutoff", "").strip():
+            out["eod_cutoff"] = p["eod_cutoff"].strip()
+    return out
+
+
 @require_POST
 @member_required(("exchange_operator",))
 def market_propose_view(request, configure: bool = False):
@@ -727,6 +745,7 @@ def market_propose_view(request, configure: bool = False):
     for k in ("price_band_bps", "fee_bps"):
         if k in data:
             data[k] = int(data[k]) if data[k].isdigit() else data[k]
+    data.update(_market_schedule(p))
     if pk is None:
         data["asset"] = p.get("asset", "")
         result = api.call(request, "POST", "/api/v1/markets", data)

@@ -226,3 +226,91 @@ def test_operator_admin_changes_a_role_on_an_organization_page_and_a_trader_may_
     assert response.ok
     target.refresh_from_db()
     assert target.role == "approver"
+
+
+# --- market forms: session windows, settlement mode, lot size ---------------------------------------------------
+
+def _confirm_proposal(page_for, proposal_id: int):
+    checker = page_for("operator_approver")
+    checker.goto(checker.base + "/operator/")
+    checker.locator(f"tr[data-proposal='{proposal_id}'] [data-testid=confirm]").click()
+    assert "市场提议已确认并生效" in checker.inner_text(".messages"), checker.inner_text(".messages")
+    return checker
+
+
+def test_new_market_with_session_windows_and_end_of_day_settlement(page_for, ui):
+    from datetime import time
+
+    from ledger.models import Asset
+    from marketplace.models import Market, MarketProposal
+
+    maker = page_for("operator_admin")
+    maker.goto(maker.base + "/operator/")
+    free = maker.locator("#mp-asset option").first.get_attribute("value")
+    asset = Asset.objects.get(code=free)
+    maker.select_option("#mp-asset", free)
+    maker.fill("#mp-code", "SESSIONS-BROWSER")
+    maker.fill("#mp-lot", "10")
+    maker.fill("#mp-ref", "1.00")
+    # "sessions" without a window: the API's own field error, nothing proposed
+    maker.check("#mp-hours-sessions")
+    maker.click("#market-form button[type=submit]")
+    assert maker.locator(".messages li.error").count() == 1 and "session_windows" in maker.inner_text(".messages")
+    assert not MarketProposal.objects.filter(config__code="SESSIONS-BROWSER").exists()
+
+    maker.select_option("#mp-asset", free)
+    maker.fill("#mp-code", "SESSIONS-BROWSER")
+    maker.fill("#mp-lot", "10")
+    maker.fill("#mp-ref", "1.00")
+    maker.check("#mp-hours-sessions")
+    maker.fill("#mp-sw-start-0", "09:30")
+    maker.fill("#mp-sw-end-0", "11:30")
+    maker.fill("#mp-sw-start-1", "13:00")
+    maker.fill("#mp-sw-end-1", "15:00")
+    maker.fill("#mp-sw-days-1", "135")
+    maker.select_option("#mp-settle", "eod")
+    maker.fill("#mp-cutoff", "16:00")
+    maker.click("#market-form button[type=submit]")
+    assert "等待另一位运营人员确认" in maker.inner_text(".messages"), maker.inner_text(".messages")
+    proposal = MarketProposal.objects.get(config__code="SESSIONS-BROWSER")
+    assert proposal.config["always_open"] is False and proposal.config["settlement_mode"] == "eod"
+    assert proposal.config["session_windows"] == [["09:30:00", "11:30:00", "12345"], ["13:00:00", "15:00:00", "135"]]
+    assert proposal.config["lot_size"] == 10 * 10 ** asset.scale
+    ui.check_clean(maker)
+
+    checker = _confirm_proposal(page_for, proposal.id)
+    market = Market.objects.get(code="SESSIONS-BROWSER")
+    assert not market.always_open and market.settlement_mode == "eod" and market.eod_cutoff == time(16, 0)
+    assert [(w.start, w.end, w.weekdays) for w in market.session_windows.all()] == [
+        (time(9, 30), time(11, 30), "12345"), (time(13, 0), time(15, 0), "135")]
+    row = checker.locator("tr[data-market='SESSIONS-BROWSER']")
+    assert row.locator("[data-testid=hours]").inner_text() == "09:30–11:30 (12345), 13:00–15:00 (135)"
+    assert row.locator("[data-testid=settlement]").inner_text() == "eod 16:00"
+    ui.check_clean(checker)
+
+
+def test_reconfigure_lot_size_and_hours_of_a_market(page_for, ui):
+    from decimal import Decimal
+
+    from core.money import to_minor
+    from marketplace.models import Market, MarketProposal
+
+    market = Market.objects.select_related("asset").filter(status="open", always_open=True).order_by("code").first()
+    new_lot = Decimal(market.lot_size) / 10 ** market.asset.scale * 2
+    maker = page_for("operator_admin")
+    maker.goto(maker.base + "/operator/")
+    maker.select_option("#cf-market", str(market.pk))
+    maker.fill("#cf-lot", str(new_lot))
+    maker.check("#cf-hours-sessions")
+    maker.fill("#cf-sw-start-0", "08:00")
+    maker.fill("#cf-sw-end-0", "12:00")
+    maker.fill("#cf-why", "浏览器测试：交易单位与时段")
+    maker.click("#configure-form button[type=submit]")
+    assert "等待另一位运营人员确认" in maker.inner_text(".messages"), maker.inner_text(".messages")
+    proposal = MarketProposal.objects.filter(market=market).order_by("-id").first()
+    assert proposal.config == {"lot_size": to_minor(new_lot, market.asset.scale), "always_open": False,
+                               "session_windows": [["08:00:00", "12:00:00", "12345"]]}
+    _confirm_proposal(page_for, proposal.id)
+    market.refresh_from_db()
+    assert market.lot_size == to_minor(new_lot, market.asset.scale) and not market.always_open
+    assert market.session_windows.count() == 1
