@@ -1,7 +1,7 @@
 """Routes of the web console, mounted at / (the API stays under /api/v1/)."""
 from django.urls import path, re_path
 
-from . import views, views_members, views_proof
+from . import views, views_history, views_members, views_proof
 
 app_name = "console"
 
@@ -53,5 +53,6 @@ urlpatterns = [
     path("organization/members/", views_members.my_organization_view, name="my-organization"),
     path("organization/members/invite/", views_members.my_member_invite_view, name="my-member-invite"),
     path("members/<int:pk>/", views_members.member_update_view, name="member-update"),
+    path("history/<str:what>/", views_history.history_partial, name="history"),
     path("movements/<int:pk>/<str:decision>/", views.movement_decide_view, name="movement-decide"),
 ]

@@ -314,3 +314,104 @@ def test_reconfigure_lot_size_and_hours_of_a_market(page_for, ui):
     market.refresh_from_db()
     assert market.lot_size == to_minor(new_lot, market.asset.scale) and not market.always_open
     assert market.session_windows.count() == 1
+
+
+# --- history of decided requests ---------------------------------------------------------------------------------
+
+def _deposit(api_client, org_id: int, reference: str) -> int:
+    proposed = api_client("operator_admin").post("/api/v1/cash/deposits", {
+        "organization": org_id, "amount": "2345.67", "bank_reference": reference}, format="json",
+        HTTP_IDEMPOTENCY_KEY=reference)
+    assert proposed.status_code == 202, proposed.content
+    return proposed.json()["id"]
+
+
+def test_operator_sees_decided_movements_and_proposals_paged(page_for, ui, api_client):
+    from accounts.models import Organization
+    from ledger.models import MovementRequest
+    from marketplace.models import Market
+
+    org = Organization.objects.get(memberships__user__username="minjiang_trader")
+    checker = api_client("operator_approver")
+    confirmed = _deposit(api_client, org.pk, "HIST-DEP-CONFIRM")
+    assert checker.post(f"/api/v1/movement-requests/{confirmed}/confirm", {}, format="json").status_code == 201
+    rejected = []
+    for i in range(11):  # more than a page
+        mid = _deposit(api_client, org.pk, f"HIST-DEP-REJECT-{i:02d}")
+        assert checker.post(f"/api/v1/movement-requests/{mid}/reject", {"reason": f"核对不符 {i}"},
+                            format="json").status_code == 200
+        rejected.append(mid)
+    market = Market.objects.order_by("code").first()
+    proposed = api_client("operator_admin").patch(f"/api/v1/markets/{market.pk}",
+                                                  {"fee_bps": 9, "reason": "history"}, format="json")
+    assert proposed.status_code == 202, proposed.content
+    proposal = proposed.json()["id"]
+    assert checker.post(f"/api/v1/market-proposals/{proposal}/reject", {"reason": "不同意调整"},
+                        format="json").status_code == 200
+
+    page = page_for("operator_admin")
+    page.goto(page.base + "/operator/")
+    history = page.locator("[data-testid=history-movements]")
+    history.wait_for()
+    newest = history.locator(f"tr[data-history='{rejected[-1]}']")
+    assert newest.locator("[data-testid=proposed-by]").inner_text().startswith("operator_admin")
+    assert newest.locator("[data-testid=decided-by]").inner_text() == "operator_approver"
+    assert newest.locator("[data-testid=outcome]").inner_text() == "rejected" and "核对不符 10" in newest.inner_text()
+    assert history.locator("tbody tr").count() == 10
+    assert history.locator(f"tr[data-history='{confirmed}']").count() == 0  # older: on a later page
+    decided = MovementRequest.objects.exclude(status="pending").count()
+    assert history.locator("[data-testid=page-of]").inner_text() == f"1 / {-(-decided // 10)}"
+    history.locator("[data-testid=next]").click()
+    page.wait_for_selector("[data-testid=history-movements] [data-testid=page-of]:has-text('2 /')")
+    history = page.locator("[data-testid=history-movements]")
+    row = history.locator(f"tr[data-history='{confirmed}']")
+    if decided > 20:  # the demo's own decided requests may push it further back
+        assert row.count() == 0
+    else:
+        assert row.locator("[data-testid=outcome]").inner_text() == "confirmed"
+        assert row.locator("[data-testid=decided-by]").inner_text() == "operator_approver"
+
+    proposals = page.locator("[data-testid=history-proposals]")
+    row = proposals.locator(f"tr[data-history='{proposal}']")
+    assert row.locator("[data-testid=proposed-by]").inner_text() == "operator_admin"
+    assert row.locator("[data-testid=decided-by]").inner_text() == "operator_approver"
+    assert row.locator("[data-testid=outcome]").inner_text() == "rejected" and "不同意调整" in row.inner_text()
+    assert "fee_bps=9" in row.inner_text()
+    ui.shot(page, "operator-history")
+    ui.check_clean(page)
+
+    # the standalone page (no htmx) lists the same rows
+    page.goto(page.base + "/history/proposals/")
+    assert page.locator(f"tr[data-history='{proposal}']").count() == 1
+    ui.check_clean(page)
+
+
+def test_regulator_sees_decided_approvals_and_others_see_no_foreign_history(page_for, ui, api_client):
+    from oversight.models import ApprovalRequest
+
+    request = ApprovalRequest.objects.filter(status="pending").order_by("id").first()
+    rejected = api_client("regulator_fj_approver").post(f"/api/v1/oversight/approvals/{request.id}/reject",
+                                                        {"reason": "材料不全"}, format="json")
+    assert rejected.status_code == 200, rejected.content
+    request.refresh_from_db()
+    assert request.status == "rejected"
+
+    page = page_for("regulator_fj_approver")
+    page.goto(page.base + "/regulator/")
+    history = page.locator("[data-testid=history-approvals]")
+    history.wait_for()
+    row = history.locator(f"tr[data-history='{request.id}']")
+    assert row.locator("[data-testid=outcome]").inner_text() == "rejected"
+    assert row.locator("[data-testid=decided-by]").inner_text() == "regulator_fj_approver (reject)"
+    assert request.trade.seller.name_zh in row.locator("[data-testid=proposed-by]").inner_text()
+    assert "材料不全" in row.inner_text()
+    ui.shot(page, "regulator-history")
+    ui.check_clean(page)
+
+    # an enterprise has no approvals or proposals history, and sees only its own movements
+    desk = page_for("minjiang_trader")
+    for what in ("approvals", "proposals"):
+        response = desk.request.get(f"{desk.base}/history/{what}/")
+        assert response.status == 404
+    desk.goto(desk.base + "/history/movements/")
+    assert desk.locator("[data-testid=history-movements] tbody tr[data-history]").count() == 0
