@@ -415,3 +415,56 @@ def test_regulator_sees_decided_approvals_and_others_see_no_foreign_history(page
         assert response.status == 404
     desk.goto(desk.base + "/history/movements/")
     assert desk.locator("[data-testid=history-movements] tbody tr[data-history]").count() == 0
+
+
+# --- every page at 1366×768 and at a phone's width ---------------------------------------------------------------
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 768}
+
+UNLABELLED = """() => Array.from(document.querySelectorAll('input, select, textarea')).filter(el => {
+    if (el.type === 'hidden' || el.closest('[hidden]')) return false;
+    if (el.getAttribute('aria-label') || el.closest('label')) return false;
+    return !(el.id && document.querySelector('label[for="' + el.id + '"]'));
+}).map(el => el.outerHTML.slice(0, 120))"""
+
+
+WIDEST = """() => Array.from(document.querySelectorAll('body *')).filter(el =>
+    !el.closest('.table-wrap') && el.getBoundingClientRect().right > document.documentElement.clientWidth + 1).slice(-4)
+    .map(el => el.tagName + '.' + el.className + '#' + el.id)"""
+
+
+def _pages():
+    from accounts.models import Organization
+    from marketplace.models import Market
+
+    trade = Trade.objects.filter(status="settled").order_by("-id").first()
+    org = Organization.objects.get(memberships__user__username="minjiang_trader")
+    market = Market.objects.order_by("code").first()
+    return {
+        None: ["/", f"/markets/{market.id}/"],
+        "minjiang_admin": ["/desk/", "/listings/", "/desk/trades/", "/desk/webhooks/", "/organization/members/",
+                           "/invitations/", "/history/movements/"],
+        "songxi_trader": ["/county/"],
+        "regulator_fj_approver": ["/regulator/", "/regulator/trades/", f"/regulator/trades/{trade.id}/",
+                                  "/history/approvals/"],
+        "operator_admin": ["/operator/", f"/operator/organizations/{org.pk}/", "/history/movements/",
+                           "/history/proposals/"],
+    }
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1366x768", "phone"])
+def test_every_page_fits_the_width_has_labelled_fields_and_stays_clean(page_for, ui, viewport):
+    for username, paths in _pages().items():
+        page = page_for(username, viewport=viewport)
+        for path in paths:
+            page.goto(page.base + path)
+            page.wait_for_load_state("networkidle")
+            assert page.url.endswith(path), f"{username} was sent from {path} to {page.url}"
+            overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 1, (f"{path} is {overflow}px wider than {viewport['width']}px: "
+                                   f"{page.evaluate(WIDEST)}")
+            assert page.evaluate(UNLABELLED) == [], path
+            name = path.strip("/").replace("/", "-") or "markets"
+            ui.shot(page, f"layout-{viewport['width']}-{username or 'public'}-{name}")
+        ui.check_clean(page)
