@@ -11,7 +11,7 @@ Decided rows are a bounded, indexed read (their count grows with decisions, not 
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch
 from django.http import Http404
 from django.shortcuts import render
 
@@ -27,6 +27,7 @@ from .templatetags.console import is_en
 from .views import MOVEMENT_KINDS, OVERSIGHT_KINDS, _t, ctx, member_required
 
 PAGE_SIZE = 10
+NEWEST_DECISION = F("decided_at").desc(nulls_last=True)  # PostgreSQL sorts NULL first in DESC
 KINDS = ("movements", "proposals", "approvals")
 
 
@@ -44,7 +45,7 @@ def _name(org: Organization | None) -> str:
 def _movements(request) -> tuple[object, list[dict]]:
     qs = (movement_list(membership=request.membership).exclude(status="pending")
           .select_related("proposed_by", "proposer_organization", "decided_by", "decided_by_organization")
-          .order_by("-decided_at", "-id"))
+          .order_by(NEWEST_DECISION, "-id"))
     page = _page(request, qs)
     rows = []
     for mv in page:
@@ -62,7 +63,7 @@ def _proposals(request) -> tuple[object, list[dict]]:
         raise Http404
     qs = (MarketProposal.objects.exclude(status="pending").select_related("asset", "market", "proposed_by",
                                                                            "decided_by")
-          .order_by("-decided_at", "-id"))
+          .order_by(NEWEST_DECISION, "-id"))
     page = _page(request, qs)
     rows = [{"id": p.id, "what": f"{p.get_kind_display()} {p.market.code if p.market else p.asset.code}: "
                                  + " ".join(f"{k}={v}" for k, v in p.config.items()),
@@ -77,7 +78,7 @@ def _approvals(request) -> tuple[object, list[dict]]:
           .select_related("trade__buyer", "trade__seller")
           .prefetch_related(Prefetch("decisions", queryset=ApprovalDecision.objects.select_related("user")
                                      .order_by("id")))
-          .order_by("-decided_at", "-id"))
+          .order_by(NEWEST_DECISION, "-id"))
     page = _page(request, qs)
     rows = []
     for r in page:
