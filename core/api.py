@@ -3,10 +3,11 @@ decimal ↔ minor-unit fields (the arithmetic itself is `core.money`)."""
 from __future__ import annotations
 
 import re
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_filters import IsoDateTimeFilter
@@ -176,3 +177,45 @@ class UtcIsoDateTimeFilter(IsoDateTimeFilter):
                     {self.field_name: [serializers.ErrorDetail(_("time out of range"), code="invalid")]})
         return super().filter(qs, value)
 
+
+
+# --- times at the edge (README "API conventions": one format) ---------------------------------------------
+# Every time the API hands out is ISO 8601 in settings.TIME_ZONE (Asia/Shanghai) with its offset, as DRF's
+# DateTimeField writes it: "2026-12-06T12:37:18.188013+08:00". Hand-built responses call these instead of
+# leaving datetimes to DRF's encoder (which writes UTC "Z"). Presentation only: never for a value that feeds
+# a hash, a signature or a canonical form (ledger.canonical keeps UTC "Z" for the leaves).
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})", re.ASCII)
+
+
+def local_time(value: datetime | None) -> str | None:
+    """An aware datetime as the API writes times (None stays None)."""
+    if value is None:
+        return None
+    return timezone.localtime(value).isoformat()
+
+
+def local_times(value):
+    """`value` with every datetime, and every ISO 8601 time string that carries an offset or Z (JSON stored
+    by an earlier write: audit `after`, alert evidence), rewritten as `local_time` — the same instant.
+    Dicts and lists are copied; anything else is returned as it is."""
+    if isinstance(value, datetime):
+        return local_time(value) if timezone.is_aware(value) else value.isoformat()
+    if isinstance(value, str):
+        if len(value) <= 40 and _ISO_TIME.fullmatch(value):
+            try:
+                return local_time(datetime.fromisoformat(value))
+            except ValueError:
+                return value
+        return value
+    if isinstance(value, dict):
+        return {key: local_times(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [local_times(item) for item in value]
+    return value
+
+
+class LocalTimesJSONField(serializers.JSONField):
+    """A JSON field (audit `before`/`after`, alert evidence) presented with its times in the API's format."""
+
+    def to_representation(self, value):
+        return local_times(super().to_representation(value))

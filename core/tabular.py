@@ -37,6 +37,7 @@ from django.http import StreamingHttpResponse
 from django.utils import translation
 from rest_framework.renderers import BaseRenderer
 
+from .api import local_times
 from .errors import ApiError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -87,7 +88,7 @@ def cell_text(value) -> str:
     if isinstance(value, datetime):
         return local_time(value)
     if isinstance(value, (dict, list)):
-        value = json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False)
+        value = json.dumps(local_times(value), cls=DjangoJSONEncoder, ensure_ascii=False)
     elif hasattr(value, "isoformat"):
         value = value.isoformat()
     return neutralise(str(value))
@@ -148,7 +149,7 @@ def xlsx_chunks(rows: Iterable[dict], columns: list[Column], lang: str, title: s
 def jsonl_chunks(rows: Iterable[dict]) -> Iterator[str]:
     lines = []
     for row in rows:
-        lines.append(json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False))
+        lines.append(json.dumps(local_times(row), cls=DjangoJSONEncoder, ensure_ascii=False))
         if len(lines) >= 500:
             yield "\n".join(lines) + "\n"
             lines = []

@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 from accounts.actor import Actor
 from accounts.models import GOVERNMENT_KINDS, Organization
 from accounts.permissions import IsOperator, acting_membership, is_operator, member_with
-from core.api import IdCursorPagination, error_responses
+from core.api import IdCursorPagination, error_responses, local_time
 from core.errors import ApiError
 from core.money import from_minor
 from core.tabular import XLSX_TYPE, Column, CsvRenderer, JsonLinesRenderer, XlsxRenderer, language, streaming
@@ -546,7 +546,8 @@ _RANGE_PARAMS = [OpenApiParameter("since", OpenApiTypes.DATETIME, description="i
 
 
 def _iso(ts) -> str:
-    return ts.isoformat()
+    # presentation (the API's one time format); the leaf hash covers ledger.canonical's UTC form, not this
+    return local_time(ts)
 
 
 JOURNAL_COLUMNS = [

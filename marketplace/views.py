@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from accounts.actor import Actor
 from accounts.permissions import acting_membership, member_with
+from core.api import local_times
 from core.errors import ApiError
 from ledger.models import Asset
 
@@ -106,13 +107,13 @@ class MarketViewSet(viewsets.ReadOnlyModelViewSet):
                    "(rulebook version in force now): what an order, listing or bid here is checked against.")
     @action(detail=True, methods=["get"])
     def rules(self, request, pk=None):
-        return Response(market_rules(self.get_object()))
+        return Response(local_times(market_rules(self.get_object())))
 
     @extend_schema(responses=MarketEligibilitySerializer, description="The acting organization's own standing "
                    "under those rules, as buyer and as seller, before any price or quantity is known.")
     @action(detail=True, methods=["get"])
     def eligibility(self, request, pk=None):
-        return Response(market_eligibility(self.get_object(), acting_membership(request).organization))
+        return Response(local_times(market_eligibility(self.get_object(), acting_membership(request).organization)))
 
 def _field_error(field: str, message: str):
     from core.errors import DomainError

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from accounts.actor import Actor
 from accounts.models import AuditEvent, Organization, Region
 from accounts.permissions import acting_membership, member_with
-from core.api import IdCursorPagination, error_responses
+from core.api import IdCursorPagination, error_responses, local_times
 from core.errors import ApiError
 from core.tabular import XLSX_TYPE, CsvRenderer, JsonLinesRenderer, XlsxRenderer, language
 from ledger.models import Asset
@@ -127,7 +127,7 @@ class TradeDossierView(OversightView):
         qs = _scope(request).trades(Trade.objects.select_related("buyer", "seller", "market", "buy_order",
                                                                    "sell_order"))
         trade = get_object_or_404(qs, pk=pk)
-        return Response(trade_dossier(trade))
+        return Response(local_times(trade_dossier(trade)))
 
 
 class ExportView(OversightView):
@@ -381,7 +381,7 @@ class VolumeReportView(OversightView):
                                      level=_choice(request, "level", reports.LEVELS, "county"),
                                      since=_date(request, "since"), until=_date(request, "until"),
                                      right_type=q.get("right_type") or None, region=q.get("region") or None)
-        return Response({"rows": rows})
+        return Response(local_times({"rows": rows}))
 
 
 class FlowReportView(OversightView):
@@ -390,13 +390,13 @@ class FlowReportView(OversightView):
         rows = reports.flow_matrix(_scope(request), level=_choice(request, "level", reports.LEVELS, "county"),
                                    since=_date(request, "since"), until=_date(request, "until"),
                                    right_type=request.query_params.get("right_type") or None)
-        return Response({"rows": rows})
+        return Response(local_times({"rows": rows}))
 
 
 class FarmlandProceedsView(OversightView):
     @extend_schema(responses={200: serializers.FarmlandProceedsReportSerializer})
     def get(self, request):
-        return Response({"rows": reports.farmland_proceeds(_scope(request))})
+        return Response(local_times({"rows": reports.farmland_proceeds(_scope(request))}))
 
 
 class ConcentrationView(OversightView):
@@ -410,14 +410,14 @@ class ConcentrationView(OversightView):
             asset = int(q["asset"]) if q.get("asset") else None
         except ValueError:
             raise ApiError("validation_error", fields={"top": "an integer"})
-        return Response({"rows": reports.concentration(_scope(request), top=top, asset_id=asset,
-                                                       right_type=q.get("right_type") or None)})
+        return Response(local_times({"rows": reports.concentration(_scope(request), top=top, asset_id=asset,
+                                                                   right_type=q.get("right_type") or None)}))
 
 
 class PendingApprovalsReportView(OversightView):
     @extend_schema(responses={200: serializers.PendingApprovalsReportSerializer})
     def get(self, request):
-        return Response(reports.pending_approvals(_scope(request)))
+        return Response(local_times(reports.pending_approvals(_scope(request))))
 
 
 # --- surveillance -------------------------------------------------------------------------------------
