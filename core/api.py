@@ -11,10 +11,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_filters import IsoDateTimeFilter
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers
+from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 
-from .errors import message_for
+from .errors import DomainError, message_for
 from .money import from_minor, to_minor
 
 
@@ -29,6 +31,100 @@ class IdCursorPagination(CursorPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+
+# The paging rule (README "API conventions"): a collection that grows with activity (orders, trades, listings,
+# postings, audit, alerts, approvals, requests, deliveries, checkpoints) pages by cursor — stable under inserts,
+# no deep OFFSET; a directory bounded by the register (regions, assets, markets, organizations, memberships,
+# holdings) by page number, with a count; market-data windows take `limit`; bounded lists are not paged.
+# The lists that changed style keep the other one for one release when asked for it by name (deprecated in
+# the schema): `?page=` on a cursor list, `?cursor=` on a page list.
+
+def _deprecated_param(name: str, description: str, type_: str = "integer") -> dict:
+    return {"name": name, "required": False, "in": "query", "deprecated": True, "description": description,
+            "schema": {"type": type_}}
+
+
+class GrowingPagination(IdCursorPagination):
+    """Cursor paging for a collection that grows with activity; `?page=` (page-number paging, the style of
+    this list until 2026-12) still works for one release."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.legacy = DefaultPagination() if request.query_params.get("page") not in (None, "") else None
+        if self.legacy is not None:
+            return self.legacy.paginate_queryset(queryset, request, view)
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data):
+        if getattr(self, "legacy", None) is not None:
+            return self.legacy.get_paginated_response(data)
+        return super().get_paginated_response(data)
+
+    def get_schema_operation_parameters(self, view):
+        return [*super().get_schema_operation_parameters(view), _deprecated_param(
+            "page", "Deprecated (one release): page-number paging of this list; use `cursor`.")]
+
+
+class DirectoryPagination(DefaultPagination):
+    """Page-number paging for a directory bounded by the register; `?cursor=` (the style of this list until
+    2026-12) still works for one release."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.legacy = IdCursorPagination() if request.query_params.get("cursor") not in (None, "") else None
+        if self.legacy is not None:
+            return self.legacy.paginate_queryset(queryset, request, view)
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data):
+        if getattr(self, "legacy", None) is not None:
+            return self.legacy.get_paginated_response(data)
+        return super().get_paginated_response(data)
+
+    def get_schema_operation_parameters(self, view):
+        return [*super().get_schema_operation_parameters(view), _deprecated_param(
+            "cursor", "Deprecated (one release): cursor paging of this list; use `page`.", "string")]
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """`?ordering=field,-field` over the view's whitelist `ordering_fields` (plain columns, never null, so
+    that cursor paging can use them); `id` is appended as the tie-breaker, in the direction of the first
+    field, so that equal values keep one order across pages. An unknown field is 400 `invalid_ordering`
+    (DRF's filter drops it silently). Without `ordering` the view's `ordering` (its documented order)."""
+
+    ordering_description = gettext_lazy("Comma-separated fields to sort by; `-` for descending. Ties are "
+                                        "broken by id.")
+
+    def get_ordering(self, request, queryset, view):
+        raw = request.query_params.get(self.ordering_param)
+        if raw is None:
+            return self.get_default_ordering(view)
+        terms = [t.strip() for t in raw.split(",") if t.strip()]
+        allowed = list(getattr(view, "ordering_fields", None) or ())
+        wrong = [t for t in terms if t.lstrip("-") not in allowed or t.startswith("--")]
+        if not terms or wrong:
+            raise DomainError("invalid_ordering", fields={self.ordering_param: message_for(
+                "invalid_ordering", field=(wrong or [raw])[0], allowed=", ".join(allowed))},
+                field=(wrong or [raw])[0], allowed=", ".join(allowed))
+        if not any(t.lstrip("-") == "id" for t in terms):
+            terms.append("-id" if terms[0].startswith("-") else "id")
+        return terms
+
+    def get_schema_operation_parameters(self, view):
+        fields = list(getattr(view, "ordering_fields", None) or ())
+        default = ",".join(self.get_default_ordering(view))
+        return [{
+            "name": self.ordering_param, "required": False, "in": "query", "style": "form", "explode": False,
+            "description": f"Sort by these fields, comma-separated, `-` for descending (default `{default}`); "
+                           "ties are broken by id. Any other field: 400 `invalid_ordering`.",
+            "schema": {"type": "array", "items": {"type": "string",
+                                                  "enum": [v for f in fields for v in (f, f"-{f}")]}},
+        }]
+
+    def get_default_ordering(self, view):
+        ordering = getattr(view, "ordering", None)
+        if isinstance(ordering, str):
+            return (ordering,)
+        return tuple(ordering) if ordering else ("-id",)
 
 
 class StrictSerializer(serializers.Serializer):
@@ -219,3 +315,7 @@ class LocalTimesJSONField(serializers.JSONField):
 
     def to_representation(self, value):
         return local_times(super().to_representation(value))
+
+
+# the filter backends of a list that offers `ordering` (its view sets `ordering_fields` and `ordering`)
+ORDERED_LIST_BACKENDS = [DjangoFilterBackend, StrictOrderingFilter]

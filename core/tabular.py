@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import StreamingHttpResponse
 from django.utils import translation
+from django.utils.translation import gettext
 from rest_framework.renderers import BaseRenderer
 
 from .api import local_times
@@ -67,7 +68,7 @@ def language(request) -> str:
     raw = (request.query_params.get("lang") or "").strip().lower()
     if raw:
         if raw not in ("zh", "en", "zh-hans"):
-            raise ApiError("validation_error", fields={"lang": "zh or en"})
+            raise ApiError("validation_error", fields={"lang": gettext("zh or en")})
         return "en" if raw == "en" else "zh"
     return "zh" if (getattr(request, "LANGUAGE_CODE", None) or translation.get_language() or "zh").startswith(
         "zh") else "en"
