@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Organization, User
 from trading.models import Trade
@@ -58,6 +59,8 @@ class ApprovalRequest(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = gettext_lazy("approval request")
+        verbose_name_plural = gettext_lazy("approval requests")
         ordering = ["id"]
         indexes = [models.Index(fields=["pending_since"], name="approval_pending",
                                 condition=Q(status="pending"))]
@@ -85,6 +88,8 @@ class ApprovalDecision(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = gettext_lazy("approval decision")
+        verbose_name_plural = gettext_lazy("approval decisions")
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["request", "user"], condition=Q(decision="approve"),
                                                name="one_approval_per_person")]
@@ -116,6 +121,8 @@ class Alert(models.Model):
     detected_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = gettext_lazy("alert")
+        verbose_name_plural = gettext_lazy("alerts")
         ordering = ["-id"]
 
 
@@ -131,6 +138,8 @@ class FlowSummary(models.Model):
     value = models.BigIntegerField(default=0, help_text="fen")
 
     class Meta:
+        verbose_name = gettext_lazy("flow summary")
+        verbose_name_plural = gettext_lazy("flow summaries")
         constraints = [models.UniqueConstraint(fields=["day", "right_type", "origin_region", "dest_region"],
                                                name="flow_summary_key")]
 
@@ -147,6 +156,8 @@ class FlowTotal(models.Model):
     value = models.BigIntegerField(default=0, help_text="fen")
 
     class Meta:
+        verbose_name = gettext_lazy("flow total")
+        verbose_name_plural = gettext_lazy("flow totals")
         constraints = [models.UniqueConstraint(fields=["right_type", "origin_region", "dest_region"],
                                                name="flow_total_key")]
 
@@ -162,6 +173,10 @@ class FlowDelta(models.Model):
     quantity = models.DecimalField(max_digits=38, decimal_places=6)
     value = models.BigIntegerField(default=0)
 
+    class Meta:
+        verbose_name = gettext_lazy("flow delta")
+        verbose_name_plural = gettext_lazy("flow deltas")
+
 
 class SurveillanceWatermark(models.Model):
     """How far surveillance has read the trade table: the highest trade id every trade detector has
@@ -175,4 +190,5 @@ class SurveillanceWatermark(models.Model):
     last_run_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name = "surveillance watermark"
+        verbose_name = gettext_lazy("surveillance watermark")
+        verbose_name_plural = gettext_lazy("surveillance watermarks")
