@@ -91,9 +91,6 @@ class StrictOrderingFilter(OrderingFilter):
     field, so that equal values keep one order across pages. An unknown field is 400 `invalid_ordering`
     (DRF's filter drops it silently). Without `ordering` the view's `ordering` (its documented order)."""
 
-    ordering_description = gettext_lazy("Comma-separated fields to sort by; `-` for descending. Ties are "
-                                        "broken by id.")
-
     def get_ordering(self, request, queryset, view):
         raw = request.query_params.get(self.ordering_param)
         if raw is None:

@@ -198,3 +198,21 @@ def test_the_moved_lists_answer_the_old_style_for_one_release(trading_world):
     cursor = base64.b64encode(f"p={rows[-1]['id'] + 1}".encode()).decode()
     legacy = operator.get("/api/v1/oversight/markets", {"page_size": 500, "cursor": cursor}).json()
     assert "count" not in legacy and [r["id"] for r in legacy["results"]] == [r["id"] for r in reversed(rows)]
+
+
+def test_local_times_rewrites_times_and_nothing_else():
+    from datetime import UTC, datetime
+
+    from core.api import local_time, local_times
+
+    at = datetime(2026, 12, 6, 4, 37, 18, 188013, tzinfo=UTC)
+    assert local_time(at) == "2026-12-06T12:37:18.188013+08:00" and local_time(None) is None
+    doc = {"at": at, "stored": "2026-12-06T04:37:18.111Z", "utc": "2026-12-06T04:37:18+00:00",
+           "nested": [{"deadline": "2026-12-09T04:37:18.188013Z"}], "day": "2026-12-06", "code": "W-BASIN-001",
+           "text": "at 2026-12-06T04:37:18Z the trade", "n": 5, "none": None}
+    out = local_times(doc)
+    assert out == {"at": "2026-12-06T12:37:18.188013+08:00", "stored": "2026-12-06T12:37:18.111000+08:00",
+                   "utc": "2026-12-06T12:37:18+08:00", "nested": [{"deadline": "2026-12-09T12:37:18.188013+08:00"}],
+                   "day": "2026-12-06", "code": "W-BASIN-001", "text": "at 2026-12-06T04:37:18Z the trade", "n": 5,
+                   "none": None}
+    assert doc["stored"].endswith("Z")  # a copy: the input is not changed
