@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Organization, User
 from trading.models import Trade
@@ -59,6 +60,8 @@ class ApprovalRequest(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = gettext_lazy("approval request")
+        verbose_name_plural = gettext_lazy("approval requests")
         ordering = ["id"]
         indexes = [models.Index(fields=["pending_since"], name="approval_pending",
                                 condition=Q(status="pending"))]
@@ -86,6 +89,8 @@ class ApprovalDecision(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = gettext_lazy("approval decision")
+        verbose_name_plural = gettext_lazy("approval decisions")
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["request", "user"], condition=Q(decision="approve"),
                                                name="one_approval_per_person")]
@@ -117,6 +122,8 @@ class Alert(models.Model):
     detected_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = gettext_lazy("alert")
+        verbose_name_plural = gettext_lazy("alerts")
         ordering = ["-id"]
 
 
@@ -132,6 +139,8 @@ class FlowSummary(models.Model):
     value = models.BigIntegerField(default=0, help_text="fen")
 
     class Meta:
+        verbose_name = gettext_lazy("flow summary")
+        verbose_name_plural = gettext_lazy("flow summaries")
         constraints = [models.UniqueConstraint(fields=["day", "right_type", "origin_region", "dest_region"],
                                                name="flow_summary_key")]
 
@@ -148,6 +157,8 @@ class FlowTotal(models.Model):
     value = models.BigIntegerField(default=0, help_text="fen")
 
     class Meta:
+        verbose_name = gettext_lazy("flow total")
+        verbose_name_plural = gettext_lazy("flow totals")
         constraints = [models.UniqueConstraint(fields=["right_type", "origin_region", "dest_region"],
                                                name="flow_total_key")]
 
@@ -182,6 +193,10 @@ class FlowDelta(models.Model):
     quantity = models.DecimalField(max_digits=38, decimal_places=6)
     value = models.BigIntegerField(default=0)
 
+    class Meta:
+        verbose_name = gettext_lazy("flow delta")
+        verbose_name_plural = gettext_lazy("flow deltas")
+
 
 class SurveillanceWatermark(models.Model):
     """How far surveillance has read the trade table: the highest trade id every trade detector has
@@ -195,4 +210,5 @@ class SurveillanceWatermark(models.Model):
     last_run_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name = "surveillance watermark"
+        verbose_name = gettext_lazy("surveillance watermark")
+        verbose_name_plural = gettext_lazy("surveillance watermarks")
