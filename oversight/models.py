@@ -178,6 +178,8 @@ class FlowMonthly(models.Model):
     value = models.BigIntegerField(default=0, help_text="fen")
 
     class Meta:
+        verbose_name = gettext_lazy("monthly flow summary")
+        verbose_name_plural = gettext_lazy("monthly flow summaries")
         constraints = [models.UniqueConstraint(fields=["month", "right_type", "origin_region", "dest_region"],
                                                name="flow_monthly_key")]
 

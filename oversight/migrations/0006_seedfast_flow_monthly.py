@@ -40,7 +40,7 @@ DROP FUNCTION IF EXISTS oversight_flow_monthly();
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("oversight", "0004_new_kinds"),
+        ("oversight", "0005_api16_verbose_names"),
     ]
 
     operations = [
