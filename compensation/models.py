@@ -242,6 +242,8 @@ class Assessment(models.Model):
     status = models.CharField(max_length=10, choices=AssessmentStatus.choices, default=AssessmentStatus.PENDING)
     computed_at = models.DateTimeField()
     inputs = models.JSONField(help_text="measurement ids, versions and values used")
+    data_mark = models.BigIntegerField(default=0, help_text="the highest measurement id when computed: newer data "
+                                                            "after a rejection brings a new assessment")
     steps = models.JSONField()
     outcome = models.CharField(max_length=200)
     transfers = models.JSONField()

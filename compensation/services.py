@@ -582,7 +582,9 @@ def period_assess(*, period_id: int, now: datetime | None = None) -> Assessment 
     inputs = [{"id": m.pk, "section": k[0], "indicator": k[1], "month": k[2].isoformat()[:7], "version": m.version,
                "value": str(m.value)} for k, m in sorted(data.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2]))]
     attempt = (period.assessments.aggregate(n=Max("attempt"))["n"] or 0) + 1
-    assessment = Assessment.objects.create(period=period, attempt=attempt, inputs=inputs, steps=result.steps,
+    mark = Measurement.objects.aggregate(n=Max("id"))["n"] or 0
+    assessment = Assessment.objects.create(period=period, attempt=attempt, inputs=inputs, data_mark=mark,
+                                           steps=result.steps,
                                            outcome=result.outcome[:200], transfers=result.transfers,
                                            computed_at=now, objection_until=now + timedelta(days=OBJECTION_DAYS))
     period.status = PeriodStatus.ASSESSED
@@ -700,7 +702,7 @@ def _needs_assessment(period: Period) -> bool:
         return False
     # after a rejection, assess again once the data has changed (a correction)
     sections = period.version.sections.values_list("id", flat=True)
-    return Measurement.objects.filter(section_id__in=sections, created_at__gt=last.computed_at,
+    return Measurement.objects.filter(section_id__in=sections, pk__gt=last.data_mark,
                                       month__gte=period.start, month__lte=period.end).exists()
 
 
