@@ -311,6 +311,8 @@ class MeasurementUploadView(APIView):
         responses={201: OpenApiTypes.OBJECT, **error_responses(400, 401, 403)},
         description="CSV upload (UTF-8, optional BOM) with the header section,indicator,month,value,unit[,reason].")
     def post(self, request):
+        if _m(request).organization.kind != "monitoring_station":  # before reading the upload
+            raise ApiError("not_a_station")
         f = request.FILES.get("file")
         if f is None:
             raise ApiError("validation_error", fields={"file": "a CSV file"})
