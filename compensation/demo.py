@@ -14,7 +14,7 @@
   (Xiamen pays), 2025 bad (Zhangzhou pays): the two-way direction.
 * One correction after settlement (Tingjiang 2025-03 NH3-N), which reopens nothing and is shown.
 
-Guangdong's region rows come from the data migration compensation 0002; its organizations, the other
+Guangdong's region rows come from compensation.reference (data migration 0002, and again here); its organizations, the other
 parties, the monitoring station and their users are created here. Everything goes through the services
 (signatures, four-eyes approvals, escrow, assessment, settlement on the ledger). Idempotent: an existing
 agreement is left as it is. Fast: ~200 measurements and a dozen ledger transactions.
@@ -29,12 +29,13 @@ from django.db import transaction
 
 from accounts.actor import Actor
 from accounts.demo import DEMO_PASSWORD, demo_uscc
-from accounts.models import Membership, Organization, User
+from accounts.models import Basin, Membership, Organization, Region, User
 from accounts.services import membership_create, organization_create, user_create
 from ledger import services as ledger_services
 
 from . import services
-from .models import Agreement, AgreementVersion, CompensationApproval, MonitoringSection
+from .models import Agreement, AgreementVersion, CompensationApproval, Indicator, MonitoringSection
+from .reference import ensure_reference
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -156,6 +157,7 @@ def _run_year(year: int, now_fund: datetime) -> None:
 def seed_compensation() -> None:
     if Agreement.objects.filter(code=TING).exists():
         return
+    ensure_reference(Region, Basin, Indicator)  # a flushed test database has lost the migration's rows
     orgs = _organizations()
     operator = Organization.objects.filter(kind="exchange_operator").order_by("id").first()
     op_actor = Actor(user_id=None, organization_id=operator.id, role="system", organization_kind=operator.kind)

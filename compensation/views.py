@@ -85,7 +85,7 @@ def agreement_data(a, *, full: bool = False) -> dict:
     return out
 
 
-class VersionSpecSerializer(StrictSerializer):
+class CompensationVersionSpecSerializer(StrictSerializer):
     code = serializers.SlugField(max_length=60, required=False)
     name_zh = serializers.CharField(max_length=120, required=False)
     name_en = serializers.CharField(max_length=160, required=False, allow_blank=True)
@@ -99,20 +99,20 @@ class VersionSpecSerializer(StrictSerializer):
     description = serializers.CharField(max_length=500, required=False, allow_blank=True)
 
 
-class ReasonSerializer(StrictSerializer):
+class CompensationReasonSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=500)
 
 
-class CommentSerializer(StrictSerializer):
+class CompensationCommentSerializer(StrictSerializer):
     comment = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
-class ResolveSerializer(StrictSerializer):
+class CompensationResolveSerializer(StrictSerializer):
     outcome = serializers.ChoiceField(choices=["dismiss", "uphold"])
     resolution = serializers.CharField(max_length=500)
 
 
-class MeasurementRowSerializer(serializers.Serializer):
+class CompensationMeasurementRowSerializer(serializers.Serializer):
     section = serializers.CharField()
     indicator = serializers.CharField()
     month = serializers.CharField()
@@ -121,8 +121,8 @@ class MeasurementRowSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True)
 
 
-class MeasurementsSerializer(StrictSerializer):
-    rows = MeasurementRowSerializer(many=True)
+class CompensationMeasurementsSerializer(StrictSerializer):
+    rows = CompensationMeasurementRowSerializer(many=True)
 
 
 def _spec(data: dict) -> dict:
@@ -132,19 +132,20 @@ def _spec(data: dict) -> dict:
 
 
 class AgreementListView(APIView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT, **error_responses(401, 403)},
+    @extend_schema(operation_id="compensation_agreements_list",
+                   responses={200: OpenApiTypes.OBJECT, **error_responses(401, 403)},
                    description="The agreements the caller may see (party, regulator in jurisdiction, operator, "
                                "the station of a section), with their versions.")
     def get(self, request):
         qs = selectors.agreements_visible(_m(request)).prefetch_related("versions").order_by("id")
         return Response({"results": [agreement_data(a) for a in qs]})
 
-    @extend_schema(request=VersionSpecSerializer, responses={201: OpenApiTypes.OBJECT,
+    @extend_schema(request=CompensationVersionSpecSerializer, responses={201: OpenApiTypes.OBJECT,
                                                              **error_responses(400, 401, 403, 409)},
                    description="A new agreement and its version 1 (proposed by an admin of a party or of the exchange "
                                "operator). Amounts are decimal strings in yuan.")
     def post(self, request):
-        s = VersionSpecSerializer(data=request.data)
+        s = CompensationVersionSpecSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         d = s.validated_data
         v = services.version_create(membership=_m(request), code=d.get("code", ""), name_zh=d.get("name_zh", ""),
@@ -162,12 +163,12 @@ class AgreementDetailView(APIView):
 
 
 class AgreementVersionCreateView(APIView):
-    @extend_schema(parameters=[PK], request=VersionSpecSerializer,
+    @extend_schema(parameters=[PK], request=CompensationVersionSpecSerializer,
                    responses={201: OpenApiTypes.OBJECT, **error_responses(400, 401, 403, 404)},
                    description="A new version of the agreement (signed versions are never edited).")
     def post(self, request, pk: int):
         a = get_object_or_404(selectors.agreements_visible(_m(request)), pk=pk)
-        s = VersionSpecSerializer(data=request.data)
+        s = CompensationVersionSpecSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         v = services.version_create(membership=_m(request), agreement=a, **_spec(s.validated_data))
         return Response(version_data(v), status=201)
@@ -217,16 +218,16 @@ class ApprovalListView(APIView):
 class ApprovalDecideView(APIView):
     decision = "approve"
 
-    @extend_schema(parameters=[PK], request=CommentSerializer,
+    @extend_schema(parameters=[PK], request=CompensationCommentSerializer,
                    responses={200: OpenApiTypes.OBJECT, **error_responses(400, 401, 403, 404, 409)})
     def post(self, request, pk: int):
         get_object_or_404(_approvals_visible(request), pk=pk)
         if self.decision == "approve":
-            s = CommentSerializer(data=request.data)
+            s = CompensationCommentSerializer(data=request.data)
             s.is_valid(raise_exception=True)
             reason = s.validated_data["comment"]
         else:
-            s = ReasonSerializer(data=request.data)
+            s = CompensationReasonSerializer(data=request.data)
             s.is_valid(raise_exception=True)
             reason = s.validated_data["reason"]
         services.approval_decide(membership=_m(request), approval_id=pk, decision=self.decision, reason=reason)
@@ -236,34 +237,34 @@ class ApprovalDecideView(APIView):
 class ApprovalRejectView(ApprovalDecideView):
     decision = "reject"
 
-    @extend_schema(parameters=[PK], request=ReasonSerializer,
+    @extend_schema(parameters=[PK], request=CompensationReasonSerializer,
                    responses={200: OpenApiTypes.OBJECT, **error_responses(400, 401, 403, 404, 409)})
     def post(self, request, pk: int):
         return super().post(request, pk)
 
 
 class AssessmentObjectView(APIView):
-    @extend_schema(parameters=[PK], request=ReasonSerializer,
+    @extend_schema(parameters=[PK], request=CompensationReasonSerializer,
                    responses={201: OpenApiTypes.OBJECT, **error_responses(400, 401, 403, 404, 409)},
                    description="A party's admin objects to an assessment within its window: the settlement is held "
                                "until a regulator resolves the objection.")
     def post(self, request, pk: int):
         visible = selectors.agreements_visible(_m(request))
         get_object_or_404(Assessment.objects.filter(period__agreement__in=visible), pk=pk)
-        s = ReasonSerializer(data=request.data)
+        s = CompensationReasonSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         o = services.objection_raise(membership=_m(request), assessment_id=pk, reason=s.validated_data["reason"])
         return Response({"id": o.pk, "assessment": pk, "status": o.status}, status=201)
 
 
 class ObjectionResolveView(APIView):
-    @extend_schema(parameters=[PK], request=ResolveSerializer,
+    @extend_schema(parameters=[PK], request=CompensationResolveSerializer,
                    responses={200: OpenApiTypes.OBJECT, **error_responses(400, 401, 403, 404, 409)},
                    description="A regulator (not a party's member) dismisses or upholds an objection.")
     def post(self, request, pk: int):
         approvals = _approvals_visible(request)
         get_object_or_404(Objection.objects.filter(assessment__approval__in=approvals), pk=pk)
-        s = ResolveSerializer(data=request.data)
+        s = CompensationResolveSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         o = services.objection_resolve(membership=_m(request), objection_id=pk,
                                        uphold=s.validated_data["outcome"] == "uphold",
@@ -289,12 +290,12 @@ class MeasurementListView(APIView):
             qs = qs.filter(section__code=request.query_params["section"])
         return Response({"results": [measurement_data(m) for m in qs.order_by("-id")[:1000]]})
 
-    @extend_schema(request=MeasurementsSerializer, responses={201: OpenApiTypes.OBJECT,
+    @extend_schema(request=CompensationMeasurementsSerializer, responses={201: OpenApiTypes.OBJECT,
                                                               **error_responses(400, 401, 403)},
                    description="A monitoring station submits measurements (all or nothing). A month that already has "
                                "a value needs a reason: the correction becomes the next version.")
     def post(self, request):
-        s = MeasurementsSerializer(data=request.data)
+        s = CompensationMeasurementsSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         rows = services.measurements_submit(membership=_m(request), rows=[dict(r) for r in s.validated_data["rows"]])
         return Response({"results": [measurement_data(m) for m in rows]}, status=201)

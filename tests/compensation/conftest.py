@@ -3,13 +3,11 @@ downstream), a monitoring station, the provincial and a city regulator, and an a
 goes through the services (create, sign, four-eyes approval)."""
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.apps import apps
 
 from compensation import services
 from compensation.models import CompensationApproval, MonitoringSection
@@ -24,7 +22,11 @@ def at(d: date, hour: int = 10) -> datetime:
 @pytest.fixture(autouse=True)
 def _compensation_reference(db):
     """Guangdong's regions and the indicator catalog (data migration 0002; a flush removes them)."""
-    importlib.import_module("compensation.migrations.0002_guangdong_regions_and_indicators").forwards(apps, None)
+    from accounts.models import Basin, Region
+    from compensation.models import Indicator
+    from compensation.reference import ensure_reference
+
+    ensure_reference(Region, Basin, Indicator)
 
 
 @dataclass

@@ -33,7 +33,8 @@ def _import_optional(module_name: str):
         return import_module(module_name)
     except ModuleNotFoundError as exc:
         # only the demo module itself being absent is "not built yet"; a broken import inside it is a bug
-        if exc.name == module_name:
+        # (`exc.name` is the missing package itself, "assistance", when the whole app is absent)
+        if exc.name == module_name or module_name.startswith(f"{exc.name}."):
             return None
         raise
 
