@@ -221,3 +221,42 @@ def test_measurements_are_validated_and_corrections_need_a_reason(world):
     assert (m.version, m.reason) == (2, "re-sampled")
     assert list(Measurement.objects.filter(section=w.section).values_list("version", "value")) == [
         (1, m.value.__class__("0.5")), (2, m.value.__class__("0.6"))]
+
+
+@pytest.mark.django_db
+def test_weighted_allocation_settles_into_each_recipients_fund(world, make_org, make_member):
+    from compensation.models import MonitoringSection
+
+    w = world
+    county = make_org("county_government", "350821")
+    s2 = MonitoringSection.objects.create(code="changting", name_zh="长汀断面", upstream_region_id="350821",
+                                          downstream_region_id="350803", station=w.station)
+    v = services.version_create(
+        membership=w.down_admin, code="alloc", name_zh="因素法分配", formula_kind="weighted_allocation",
+        terms={"fund": "100.00", "factors": {"water_quality": "0.7", "forest_cover": "0.2", "water_use": "0.1"},
+               "recipients": {str(w.up.id): {"section": w.section.code, "forest_cover": "70", "water_use": "1"},
+                              str(county.id): {"section": "changting", "forest_cover": "30", "water_use": "1"}}},
+        parties=[{"organization": w.down.id, "role": "funder", "contribution": "100.00"},
+                 {"organization": w.up.id, "role": "recipient", "contribution": "0"},
+                 {"organization": county.id, "role": "recipient", "contribution": "0"}],
+        sections=[w.section.code, "changting"], indicators=[{"indicator": "nh3n", "limit": "1.0"}],
+        periods=[{"start": "2024-01-01", "end": "2024-12-31"}])
+    for m in (w.down_admin, w.up_admin, make_member(county, "admin")):
+        services.version_sign(membership=m, version_id=v.pk)
+    approve_all(w, CompensationApproval.objects.get(version=v))
+    # Longyan's section complies all year, Changting's in 6 months of 12
+    rows = [{"section": sec, "indicator": "nh3n", "month": f"2024-{m:02d}", "unit": "mg/L",
+             "value": "0.5" if sec == w.section.code or m % 2 else "1.5"}
+            for sec in (w.section.code, "changting") for m in range(1, 13)]
+    services.measurements_submit(membership=w.station_member, rows=rows, today=date(2025, 1, 1))
+    services.compensation_tick(now=at(date(2024, 1, 1)), today=date(2024, 1, 1))
+    services.compensation_tick(now=at(date(2025, 1, 2)), today=date(2025, 1, 2))
+    a = Assessment.objects.get(period__version=v)
+    # shares: Longyan 0.7·(1/1.5) + 0.2·0.7 + 0.1·0.5 = 0.65667; Changting 0.7·(0.5/1.5) + 0.06 + 0.05 = 0.34333
+    # 10000 fen → 6566.67 / 3433.33 → floors 6566 / 3433, the 1 fen left to Longyan (larger remainder)
+    assert a.transfers == [{"payer": w.down.id, "payee": w.up.id, "amount": 6567},
+                           {"payer": w.down.id, "payee": county.id, "amount": 3433}]
+    approve_all(w, a.approval, now=a.objection_until)
+    assert cash(county)["earmarked"] == (3433, 0) and cash(w.up)["earmarked"] == (6567, 0)
+    assert cash(w.down)["participant"][1] == 0
+    assert verify_ledger().ok
