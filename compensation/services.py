@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
-from accounts.models import GOVERNMENT_KINDS, Membership, Organization
+from accounts.models import GOVERNMENT_KINDS, Basin, Membership, Organization
 from core.errors import DomainError
 from core.money import to_minor
 from ledger.models import AccountKind
@@ -91,6 +91,7 @@ OBJECTION_DAYS = 10
 EARMARK_PURPOSE_CODES = ["water_pollution_control", "ecological_protection"]
 AMOUNT_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 VALUE_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+MAX_YUAN = Decimal(10) ** 13
 KIND_HOLD, KIND_TRANSFER, KIND_RELEASE = "compensation_hold", "compensation_transfer", "compensation_release"
 
 
@@ -112,18 +113,18 @@ def _amount(value, field: str) -> int:
         d = Decimal(str(value))
     except InvalidOperation:
         raise _bad(field, "a decimal string in yuan") from None
-    if not isinstance(value, str) or not AMOUNT_RE.fullmatch(value) or -d.as_tuple().exponent > 2:
-        raise _bad(field, "a decimal string in yuan, at most 2 decimal places")
+    if not isinstance(value, str) or not AMOUNT_RE.fullmatch(value) or -d.as_tuple().exponent > 2 \
+            or d >= MAX_YUAN:
+        raise _bad(field, "a decimal string in yuan, at most 2 decimal places, below 10^13")
     return to_minor(d, 2)
 
 
 def _ratio(value, field: str) -> Decimal:
-    try:
-        d = Decimal(str(value))
-    except InvalidOperation:
-        raise _bad(field, "a decimal string") from None
-    if not d.is_finite() or d < 0:
+    if not isinstance(value, str) or not AMOUNT_RE.fullmatch(value):
         raise _bad(field, "a non-negative decimal string")
+    d = Decimal(value)
+    if -d.as_tuple().exponent > 4 or d >= 10**9:
+        raise _bad(field, "at most 4 decimal places, below 10^9")
     return d
 
 
@@ -199,6 +200,20 @@ def version_create(*, membership: Membership, agreement: Agreement | None = None
                    name_en: str = "", basin_id: str | None = None, formula_kind: str, terms: dict,
                    parties: list[dict], sections: list[str], indicators: list[dict], periods: list[dict],
                    description: str = "") -> AgreementVersion:
+    try:
+        return _version_create(membership=membership, agreement=agreement, code=code, name_zh=name_zh,
+                               name_en=name_en, basin_id=basin_id, formula_kind=formula_kind, terms=terms,
+                               parties=parties, sections=sections, indicators=indicators, periods=periods,
+                               description=description)
+    except (TypeError, ValueError, KeyError, AttributeError, InvalidOperation) as exc:
+        # a body of the wrong shape inside `terms`, `parties`, … (JSON the serializer cannot type): a 400, not a
+        # 500; nothing has been written yet when the shape checks fail
+        raise _bad("body", f"malformed: {type(exc).__name__}") from None
+
+
+def _version_create(*, membership: Membership, agreement: Agreement | None, code: str, name_zh: str, name_en: str,
+                    basin_id: str | None, formula_kind: str, terms: dict, parties: list[dict], sections: list[str],
+                    indicators: list[dict], periods: list[dict], description: str) -> AgreementVersion:
     """A new agreement (when `agreement` is None, under `code`) or a new version of `agreement`. Signed
     versions are never edited: a change is this call again. Proposed by an admin of a party or of the
     exchange operator."""
@@ -207,7 +222,9 @@ def version_create(*, membership: Membership, agreement: Agreement | None = None
         raise _bad("formula_kind", f"one of {', '.join(FormulaKind.values)}")
     party_rows, roles = [], {}
     for i, p in enumerate(parties or []):
-        org = Organization.objects.filter(pk=p.get("organization")).first()
+        org_id = p.get("organization")
+        org = (Organization.objects.filter(pk=org_id).first()
+               if isinstance(org_id, int) and not isinstance(org_id, bool) else None)
         if org is None or org.kind not in GOVERNMENT_KINDS:
             raise _bad(f"parties[{i}].organization", "a government body (province, city or county)")
         if p.get("role") not in PartyRole.values:
@@ -233,7 +250,11 @@ def version_create(*, membership: Membership, agreement: Agreement | None = None
             raise _bad(f"indicators[{i}].limit", "required (the target class's standard value)")
         if formula_kind == "composite_index" and (not vals["baseline"] or vals["weight"] is None):
             raise _bad(f"indicators[{i}]", "baseline (> 0) and weight required")
-        indicator_rows.append((ind, spec.get("target_class"), vals))
+        target_class = spec.get("target_class")
+        if target_class is not None and (not isinstance(target_class, int) or isinstance(target_class, bool)
+                                         or not 1 <= target_class <= 6):
+            raise _bad(f"indicators[{i}].target_class", "1..6 (GB 3838-2002 class I..V, 6 = worse than V)")
+        indicator_rows.append((ind, target_class, vals))
     if not indicator_rows:
         raise _bad("indicators", "at least one indicator")
     clean_periods = []
@@ -252,6 +273,8 @@ def version_create(*, membership: Membership, agreement: Agreement | None = None
         if worst.get(org.id, 0) > contribution:
             raise DomainError(ESCROW_DOES_NOT_COVER, fields={"parties": f"organization {org.id}: contribution "
                                                                        f"{contribution} < {worst[org.id]} fen"})
+    if basin_id and not Basin.objects.filter(code=basin_id).exists():
+        raise _bad("basin", "a known basin code")
     if agreement is None:
         if Agreement.objects.filter(code=code).exists():
             raise DomainError(AGREEMENT_EXISTS, fields={"code": code})

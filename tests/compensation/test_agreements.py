@@ -173,3 +173,34 @@ def test_a_new_version_supersedes_and_never_edits(world, agreement_in_force):
     # the funded 2024 period stays under v1; the scheduled 2025 one moves to v2
     assert periods == {(2024, v1.pk, "funded"), (2025, v1.pk, "cancelled"), (2025, v2.pk, "scheduled")}
     assert AgreementVersion.objects.filter(agreement=v1.agreement, status="in_force").count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("over", [
+    {"terms": {"section": "ting-boundary", "tiers": ["x"]}},
+    {"terms": {"section": "ting-boundary", "tiers": [{"min_rate": 0, "amount": "1.00"}]}},
+    {"parties": [{"organization": {"id": 1}, "role": "upstream"}, {"organization": "2", "role": "downstream"}]},
+    {"indicators": [{"indicator": "nh3n", "limit": "1e30"}]},
+    {"indicators": [{"indicator": "nh3n", "limit": "1", "target_class": -1}]},
+    {"periods": [{"start": 20240101, "end": None}]},
+    {"periods": ["2024"]},
+])
+def test_malformed_bodies_are_a_400_and_write_nothing(world, over):
+    from compensation.models import Agreement
+
+    with pytest.raises(DomainError) as e:
+        _create(world, **over)
+    assert e.value.code == "invalid_agreement", e.value.fields
+    assert not Agreement.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_unknown_basin_and_huge_amounts_are_refused(world):
+    with pytest.raises(DomainError) as e:
+        services.version_create(membership=world.up_admin, code="b", name_zh="b", basin_id="nowhere",
+                                **tiers_spec(world))
+    assert e.value.fields == {"basin": "a known basin code"}
+    with pytest.raises(DomainError) as e:
+        _create(world, parties=[{"organization": world.up.id, "role": "upstream", "contribution": "10000000000000.00"},
+                                {"organization": world.down.id, "role": "downstream", "contribution": "100.00"}])
+    assert "parties[0].contribution" in e.value.fields
