@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "marketplace",
     "trading",
     "oversight",
+    "compensation",  # compensation between regions (above oversight, below the console)
     "django_htmx",
     "console",  # the web console: the top layer, above oversight
 ]

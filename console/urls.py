@@ -1,7 +1,7 @@
 """Routes of the web console, mounted at / (the API stays under /api/v1/)."""
 from django.urls import path, re_path
 
-from . import views, views_history, views_members, views_proof
+from . import views, views_compensation, views_history, views_members, views_proof
 
 app_name = "console"
 
@@ -55,4 +55,7 @@ urlpatterns = [
     path("members/<int:pk>/", views_members.member_update_view, name="member-update"),
     path("history/<str:what>/", views_history.history_partial, name="history"),
     path("movements/<int:pk>/<str:decision>/", views.movement_decide_view, name="movement-decide"),
+    path("compensation/", views_compensation.compensation_list_view, name="compensation"),
+    path("compensation/<int:pk>/", views_compensation.compensation_detail_view, name="compensation-agreement"),
+    path("compensation/<int:pk>/data.json", views_compensation.compensation_data, name="compensation-data"),
 ]

@@ -42,6 +42,9 @@ EARMARK_PURPOSES: dict[str, tuple[str, str]] = {
     "farmland_supplement": ("补充耕地项目", "Farmland supplement projects"),
     "rural_development": ("农业农村发展", "Agricultural and rural development"),
     "rural_revitalization": ("乡村振兴", "Rural revitalization"),
+    # received basin eco-compensation (compensation app): 生态补偿资金 for the upstream's protection work
+    "water_pollution_control": ("水污染防治", "Water-pollution control"),
+    "ecological_protection": ("生态保护与修复", "Ecological protection and restoration"),
 }
 PAYOUT_KIND = "earmark_payout"
 

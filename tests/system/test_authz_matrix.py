@@ -213,6 +213,29 @@ MATRIX: dict[tuple[str, str], str] = {
     ("oversight-surveillance-run", "post"):     "-  -  -  -  +  +  +  -  -  -",
     ("oversight-trade", "get"):                 "-  -  -  -  -  +  +  -  -  -",
     ("oversight-trades", "get"):                "-  -  -  -  +  +  +  -  -  -",
+    # --- compensation between regions (compensation app). Agreements are seen by their parties, regulators
+    # in jurisdiction, the operator and the sections' stations; the matrix world has none, so lists are
+    # empty and ids (B's organization id standing in) are 404 for everyone. Party, station and regulator
+    # rights are tested in tests/compensation/test_api.py.
+    ("compensation-agreement", "get"):          "-  -  -  -  -  -  -  -  -  -",
+    ("compensation-agreement-versions", "post"):"-  -  -  -  -  -  -  -  -  -",
+    # body names Minhou (a party) and the Siming district: only Minhou's admin and the operator's may propose
+    # (then 400: no such section)
+    ("compensation-agreements", "get"):         "-  +  +  +  +  +  +  +  +  +",
+    ("compensation-agreements", "post"):        "-  -  -  +  -  -  +  -  -  -",
+    ("compensation-approval-approve", "post"):  "-  -  -  -  -  -  -  -  -  -",
+    ("compensation-approval-reject", "post"):   "-  -  -  -  -  -  -  -  -  -",
+    ("compensation-approvals", "get"):          "-  -  -  -  +  +  +  -  -  -",
+    ("compensation-assessment-object", "post"): "-  -  -  -  -  -  -  -  -  -",
+    ("compensation-export-results", "get"):     "-  +  +  +  +  +  +  +  +  +",
+    # only a monitoring station submits (none in the matrix world)
+    ("compensation-measurements", "get"):       "-  +  +  +  +  +  +  +  +  +",
+    ("compensation-measurements", "post"):      "-  -  -  -  -  -  -  -  -  -",
+    ("compensation-measurements-upload", "post"):"-  -  -  -  -  -  -  -  -  -",
+    ("compensation-objection-resolve", "post"): "-  -  -  -  -  -  -  -  -  -",
+    ("compensation-report-regions", "get"):     "-  -  -  -  +  +  +  -  -  -",
+    ("compensation-version-sign", "post"):      "-  -  -  -  -  -  -  -  -  -",
+    # --- end compensation
 }
 
 
@@ -277,7 +300,7 @@ def url_kwargs(name: str, w: World) -> dict:
         return {"code": i["region"]}
     if name in ("basin-detail",):
         return {"code": i["basin"]}
-    if name.startswith("oversight-export-"):
+    if name.startswith("oversight-export-") or name == "compensation-export-results":
         return {"fmt": "csv"}
     if name == "oversight-rulebook":
         return {"version": i["rulebook"]}
@@ -289,6 +312,7 @@ def url_kwargs(name: str, w: World) -> dict:
         ("oversight-market-", "market"), ("oversight-approv", "approval"), ("oversight-reject", "approval"),
         ("oversight-object", "approval"), ("oversight-alert", "alert"), ("ledger-movement", "movement"),
         ("ledger-verification", "verification"), ("invitation-", "invitation"),
+        ("compensation-", "B"),  # no compensation objects in the world: an id that is none of them
     ]
     for prefix, key in by_prefix:
         if name.startswith(prefix):
@@ -323,6 +347,13 @@ BODIES = {
     ("oversight-reject", "post"): lambda w: _reason(),
     ("oversight-object", "post"): lambda w: _reason(),
     ("ledger-movement-reject", "post"): lambda w: _reason(),
+    ("compensation-agreements", "post"): lambda w: {
+        "code": f"mx-{_seq()}", "name_zh": "矩阵", "formula_kind": "compliance_tiers", "terms": {},
+        "parties": [{"organization": w.orgs["county"].id, "role": "upstream", "contribution": "1.00"},
+                    {"organization": w.orgs["xm_issuer"].id, "role": "downstream", "contribution": "1.00"}],
+        "sections": ["none"], "indicators": [], "periods": []},
+    ("compensation-measurements", "post"): lambda w: {"rows": [
+        {"section": "none", "indicator": "nh3n", "month": "2024-01", "value": "0.5", "unit": "mg/L"}]},
     # the Xiamen-origin right: only a government covering Xiamen (or the operator naming one) issues it
     ("ledger-issuances", "post"): lambda w: {"asset": w.ids["asset_code"], "recipient": w.ids["A"], "amount": "1"},
 }
