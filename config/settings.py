@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "marketplace",
     "trading",
     "oversight",
+    "assistance",  # paired assistance and farmland buyers' support (above oversight)
     "django_htmx",
     "console",  # the web console: the top layer, above oversight
 ]
