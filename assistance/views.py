@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from accounts.models import GOVERNMENT_KINDS, Organization
 from accounts.permissions import acting_membership, member_with
-from core.api import IdCursorPagination, error_responses
+from core.api import DefaultPagination, error_responses
 from core.errors import ApiError
 from core.tabular import XLSX_TYPE, CsvRenderer, JsonLinesRenderer, XlsxRenderer, language
 from ledger.views import idempotency_key
@@ -120,13 +120,13 @@ class PairListView(generics.ListAPIView):
 
     permission_classes = (AgreementProposer,)
     serializer_class = PairSerializer
-    pagination_class = IdCursorPagination
+    pagination_class = DefaultPagination
     filter_backends = []
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return selectors.AssistancePair.objects.none()
-        return selectors.pairs_visible(_m(self.request))
+        return selectors.pairs_visible(_m(self.request)).order_by("id")
 
     @extend_schema(tags=TAG, operation_id="assistance_pairs_list", summary="Paired-assistance pairs")
     def get(self, request, *args, **kwargs):
@@ -200,7 +200,7 @@ class AgreementRejectView(APIView):
 class PaymentListView(generics.ListAPIView):
     permission_classes = (PaymentWriter,)
     serializer_class = PaymentSerializer
-    pagination_class = IdCursorPagination
+    pagination_class = DefaultPagination
     filter_backends = []
 
     def get_queryset(self):
@@ -208,7 +208,7 @@ class PaymentListView(generics.ListAPIView):
             return selectors.AssistancePayment.objects.none()
         qs = selectors.payments_visible(_m(self.request))
         wanted = self.request.query_params.get("status")
-        return qs.filter(status=wanted) if wanted else qs
+        return (qs.filter(status=wanted) if wanted else qs).order_by("-id")
 
     @extend_schema(tags=TAG, operation_id="assistance_payments_list", summary="Payments (pending and decided)",
                    parameters=[OpenApiParameter("status", OpenApiTypes.STR,
@@ -329,7 +329,7 @@ class CommitmentExportView(ExportView):
 class CommitmentListView(generics.ListAPIView):
     permission_classes = (CommitmentWriter,)
     serializer_class = CommitmentSerializer
-    pagination_class = IdCursorPagination
+    pagination_class = DefaultPagination
     filter_backends = []
 
     def get_queryset(self):
@@ -341,7 +341,7 @@ class CommitmentListView(generics.ListAPIView):
             if not trade.isascii() or not trade.isdigit():
                 raise ApiError("validation_error", fields={"trade": "a trade id"})
             qs = qs.filter(trade_id=int(trade))
-        return selectors.commitments_filtered(qs, _state(self.request), _today())
+        return selectors.commitments_filtered(qs, _state(self.request), _today()).order_by("-id")
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "today": _today()}

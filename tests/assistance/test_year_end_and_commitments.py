@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from django.utils import timezone
 
 from assistance import services
 from assistance.models import YearClose
@@ -73,17 +74,17 @@ def code_of(fn, **kwargs) -> str:
 def test_commitment_lifecycle(farmland_trade, govs, make_market, fund, make_org):
     ft = farmland_trade()
     buyer, trade = ft.buyer, ft.trade
-    due = date.today() + timedelta(days=30)
+    due = timezone.localdate() + timedelta(days=30)
     # only the buyer records it; only against a settled farmland trade
     assert code_of(services.commitment_create, membership=govs("350102").admin, trade=trade, kind="cash",
                    amount=100_00, due_date=due, description="x") == "assistance_not_the_buyer"
     cash = services.commitment_create(membership=buyer.admin, trade=trade, kind="cash", amount=500_000_00,
                                       due_date=due, description="对口帮扶资金")
     infra = services.commitment_create(membership=buyer.trader, trade=trade, kind="infrastructure",
-                                       amount=2_000_000_00, due_date=date.today() - timedelta(days=1),
+                                       amount=2_000_000_00, due_date=timezone.localdate() - timedelta(days=1),
                                        description="援建乡村道路")
     assert (cash.supporter_id, cash.beneficiary_id) == (buyer.org.pk, ft.seller.org.pk)
-    today = date.today()
+    today = timezone.localdate()
     assert commitment_status(cash, today) == "open" and commitment_status(infra, today) == "overdue"
     overdue = commitments_filtered(commitments_visible(buyer.admin), "overdue", today)
     assert list(overdue.values_list("pk", flat=True)) == [infra.pk]
@@ -129,7 +130,7 @@ def test_commitment_needs_a_settled_farmland_trade(make_market, govs, fund):
     trade_settle(trade_id=trade.id)
     trade.refresh_from_db()
     assert code_of(services.commitment_create, membership=buyer.admin, trade=trade, kind="cash", amount=1,
-                   due_date=date.today(), description="x") == "assistance_not_a_farmland_trade"
+                   due_date=timezone.localdate(), description="x") == "assistance_not_a_farmland_trade"
 
 
 def test_ledger_balances_and_verifies_with_assistance_payments(approved_pair, farmland_trade):
@@ -137,7 +138,7 @@ def test_ledger_balances_and_verifies_with_assistance_payments(approved_pair, fa
     pay(ns, 1_234_567_89, year=2026, today=date(2026, 6, 1))
     ft = farmland_trade()
     commitment = services.commitment_create(membership=ft.buyer.admin, trade=ft.trade, kind="cash", amount=10_00,
-                                            due_date=date.today(), description="资金")
+                                            due_date=timezone.localdate(), description="资金")
     payment, _ = services.payment_propose(membership=ft.buyer.trader, idempotency_key="v1", commitment=commitment,
                                           amount=10_00, purpose_code="public_services", description="资金")
     services.payment_confirm(membership=ft.buyer.approver, payment_id=payment.pk)
