@@ -1,7 +1,7 @@
 """Routes of the web console, mounted at / (the API stays under /api/v1/)."""
 from django.urls import path, re_path
 
-from . import views
+from . import views, views_assistance
 
 app_name = "console"
 
@@ -48,4 +48,12 @@ urlpatterns = [
     path("operator/organizations/<int:pk>/", views.organization_view, name="organization"),
     path("operator/organizations/<int:pk>/invite/", views.member_invite_view, name="member-invite"),
     path("movements/<int:pk>/<str:decision>/", views.movement_decide_view, name="movement-decide"),
+    # paired assistance and farmland buyers' support (console/views_assistance.py)
+    path("assistance/", views_assistance.assistance_view, name="assistance"),
+    path("assistance/data.json", views_assistance.assistance_data, name="assistance-data"),
+    path("assistance/payments/", views_assistance.assistance_pay_view, name="assistance-pay"),
+    path("assistance/payments/<int:pk>/<str:decision>/", views_assistance.assistance_decide_view,
+         name="assistance-decide"),
+    re_path(r"^assistance/exports/(?P<what>progress|commitments)\.csv$", views_assistance.assistance_export_view,
+            name="assistance-export"),
 ]
