@@ -23,7 +23,7 @@ from datetime import date
 
 from django.db.models import Q, QuerySet, Sum
 
-from accounts.models import GOVERNMENT_KINDS, Membership, Region
+from accounts.models import Membership, Region
 from core.money import ceil_div
 from oversight.scope import Scope
 
@@ -32,15 +32,13 @@ from .services import agreement_in_force
 
 
 def _prefix(membership: Membership) -> tuple[str, str | None]:
-    """('all', None) | ('region', prefix) | ('own', None) | ('none', None)."""
+    """('all', None) | ('region', prefix) | ('own', None)."""
     scope = Scope(membership)
     if scope.is_operator:
         return "all", None
     if scope.is_regulator:
         return "region", scope.prefix
-    if membership.organization.kind in GOVERNMENT_KINDS:
-        return "own", None
-    return "none", None
+    return "own", None  # a party sees its own (governments their pairs; any buyer its commitments' payments)
 
 
 def _party_filter(membership: Membership, a: str, b: str) -> Q | None:
@@ -49,9 +47,7 @@ def _party_filter(membership: Membership, a: str, b: str) -> Q | None:
         return Q()
     if how == "region":
         return Q(**{f"{a}__region__code__startswith": prefix}) | Q(**{f"{b}__region__code__startswith": prefix})
-    if how == "own":
-        return Q(**{a: membership.organization_id}) | Q(**{b: membership.organization_id})
-    return None
+    return Q(**{a: membership.organization_id}) | Q(**{b: membership.organization_id})
 
 
 def pairs_visible(membership: Membership) -> QuerySet[AssistancePair]:

@@ -152,7 +152,7 @@ def pair_propose(*, membership: Membership, payer: Organization, payee: Organiza
     probe = AssistancePair(payer=payer, payee=payee)
     _check_proposer(membership, probe)
     # one pair per (payer, payee): the unique constraint decides a race; the lock makes it a clean 409
-    Organization.objects.select_for_update().filter(pk__in=sorted([payer.pk, payee.pk])).order_by("pk").exists()
+    list(Organization.objects.select_for_update().filter(pk__in=[payer.pk, payee.pk]).order_by("pk"))
     if AssistancePair.objects.filter(payer=payer, payee=payee).exists():
         raise DomainError(PAIR_EXISTS)
     pair = AssistancePair.objects.create(payer=payer, payee=payee)
@@ -249,7 +249,9 @@ def _payment_request(*, pair: AssistancePair | None, commitment: SupportCommitme
 def _post(payment: AssistancePayment, *, actor: Actor, key: str) -> Posted:
     return earmarked_receipt(actor=actor, kind=LEDGER_KIND[payment.kind], payer=payment.payer, payee=payment.payee,
                              amount=payment.amount, purpose_code=payment.purpose_code, idempotency_key=key,
-                             request=payment.request, reference=("assistance_payment", payment.idempotency_key),
+                             request=payment.request,
+                             reference=(("assistance_pair", payment.pair_id) if payment.pair_id
+                                        else ("support_commitment", payment.commitment_id)),
                              memo={"year": payment.year, "pair": payment.pair_id,
                                    "commitment": payment.commitment_id, "description": payment.description})
 

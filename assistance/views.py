@@ -17,7 +17,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import GOVERNMENT_KINDS, Organization
+from accounts.models import GOVERNMENT_KINDS, TRADING_KINDS, Organization
 from accounts.permissions import acting_membership, member_with
 from core.api import DefaultPagination, error_responses
 from core.errors import ApiError
@@ -50,9 +50,9 @@ Reader = member_with(roles=(), kinds=(), safe_kinds=READER_KINDS)
 AgreementProposer = member_with(roles=("admin", "approver"), kinds=("county_government", "city_government",
                                                                     "regulator"), safe_kinds=READER_KINDS)
 AgreementDecider = member_with(roles=("admin", "approver"), kinds=("regulator",))
-PaymentWriter = member_with(roles=("admin", "trader", "approver"), kinds=("county_government", "city_government"),
-                            safe_kinds=READER_KINDS)
-PaymentChecker = member_with(roles=("admin", "approver"), kinds=("county_government", "city_government"))
+# payments: a paying government's, or a buyer's cash for a support commitment (any trading organization)
+PaymentWriter = member_with(roles=("admin", "trader", "approver"), kinds=TRADING_KINDS)
+PaymentChecker = member_with(roles=("admin", "approver"), kinds=TRADING_KINDS)
 CommitmentWriter = member_with(roles=("admin", "trader"))
 
 PK = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)

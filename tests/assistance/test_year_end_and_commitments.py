@@ -152,3 +152,22 @@ def test_ledger_balances_and_verifies_with_assistance_payments(approved_pair, fa
         assert sum(p.amount for p in txn.postings.all()) == 0
     report = verify_ledger()
     assert report.ok, report.as_dict()
+
+
+def test_an_enterprise_buyer_pays_its_cash_commitment_with_two_people(farmland_trade, govs):
+    """The buyer may be an enterprise: its trader proposes, its admin confirms; the selling county's
+    earmarked fund receives the cash. The longest client key (128 characters) is fine end to end."""
+    buyer = govs("350203", kind="enterprise", cash=10_000_000 * 100)
+    ft = farmland_trade(buyer=buyer)
+    commitment = services.commitment_create(membership=buyer.trader, trade=ft.trade, kind="cash", amount=300_00,
+                                            due_date=timezone.localdate(), description="资金帮扶")
+    payment, _ = services.payment_propose(membership=buyer.trader, idempotency_key="k" * 128, commitment=commitment,
+                                          amount=300_00, purpose_code="rural_revitalization", description="资金")
+    assert code_of(services.payment_confirm, membership=buyer.trader,
+                   payment_id=payment.pk) == "assistance_not_a_checker"
+    confirmed, _ = services.payment_confirm(membership=buyer.admin, payment_id=payment.pk)
+    txn = LedgerTransaction.objects.get(pk=confirmed.transaction_id)
+    assert (txn.kind, txn.reference_type, txn.reference_id) == ("assistance_support", "support_commitment",
+                                                                str(commitment.pk))
+    commitment.refresh_from_db()
+    assert commitment.status == "fulfilled"

@@ -229,8 +229,8 @@ MATRIX: dict[tuple[str, str], str] = {
     # the payer's own admins/approvers confirm (maker–checker inside the paying government): none of these
     ("assistance-payment-confirm", "post"):     "-  -  -  -  -  -  -  -  -  -",
     ("assistance-payment-reject", "post"):      "-  -  -  -  -  -  -  -  -  -",
-    ("assistance-payments", "get"):             "-  -  -  +  +  +  +  -  -  -",
-    ("assistance-payments", "post"):            "-  -  -  +  -  -  -  -  -  -",
+    ("assistance-payments", "get"):             "-  +  +  +  +  +  +  +  +  +",
+    ("assistance-payments", "post"):            "-  +  -  +  -  -  -  +  +  +",
     ("assistance-report-progress", "get"):      "-  -  -  +  +  +  +  -  -  -",
     ("assistance-report-regions", "get"):       "-  -  -  +  +  +  +  -  -  -",
     # --- end assistance
