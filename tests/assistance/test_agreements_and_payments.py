@@ -159,3 +159,22 @@ def test_payment_proposal_refusals(approved_pair, govs):
     assert code_of(services.payment_propose, membership=ns.payer.trader, idempotency_key="x5", amount=100,
                    **{**base, "year": 2025}) == "assistance_no_agreement"
     assert not AssistancePayment.objects.exists()
+
+
+def test_earmarked_receipt_refusals(govs, make_org):
+    """The ledger primitive: only assistance_/compensation_ kinds, listed purposes, government payees;
+    a payer short of cash writes nothing."""
+    from accounts.actor import Actor
+    from ledger.earmark import earmarked_receipt
+
+    payer, payee = govs("350203", cash=100_00), govs("350724")
+    base = dict(actor=Actor.system(), kind="assistance_payment", payer=payer.org, payee=payee.org, amount=10_00,
+                purpose_code="infrastructure", idempotency_key="r-1", request={"x": 1})
+    assert code_of(earmarked_receipt, **{**base, "kind": "transfer"}) == "not_a_receipt_kind"
+    assert code_of(earmarked_receipt, **{**base, "purpose_code": "office"}) == "invalid_purpose_code"
+    assert code_of(earmarked_receipt, **{**base, "payee": make_org("enterprise", "350724")}) == "not_an_earmark_holder"
+    assert code_of(earmarked_receipt, **{**base, "amount": 100_01}) == "insufficient_balance"
+    assert code_of(earmarked_receipt, **{**base, "amount": 0}) == "invalid_amount"
+    posted = earmarked_receipt(**base)
+    assert earmarked_receipt(**base).transaction_id == posted.transaction_id  # idempotent by key
+    assert balance(payee.org, "earmarked") == 10_00 and balance(payer.org) == 90_00
