@@ -20,6 +20,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from django.db import connection, transaction
+from django.utils.translation import gettext
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
@@ -67,9 +68,10 @@ def earmarked_payout(*, actor: Actor, organization: Organization, amount: int, p
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise DomainError(INVALID_AMOUNT, fields={"amount": "must be a positive amount"})
     if purpose_code not in EARMARK_PURPOSES:
-        raise DomainError(INVALID_PURPOSE_CODE, fields={"purpose_code": f"one of {', '.join(EARMARK_PURPOSES)}"})
+        raise DomainError(INVALID_PURPOSE_CODE, fields={"purpose_code": gettext("one of {choices}").format(
+            choices=", ".join(EARMARK_PURPOSES))})
     if not (description or "").strip():
-        raise DomainError(DESCRIPTION_REQUIRED, fields={"description": "required"})
+        raise DomainError(DESCRIPTION_REQUIRED, fields={"description": gettext("required")})
     if organization.kind not in GOVERNMENT_KINDS:
         raise DomainError(NOT_AN_EARMARK_HOLDER)
     if not (actor.is_system or actor.organization_id == organization.id

@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -632,3 +633,65 @@ def test_login_only_for_ones_own_organizations(world, settings, clear_login_thro
         r = client.post("/api/v1/auth/login", {"username": user.username, "password": PASSWORD}, format="json")
         assert r.status_code == 200 and r.json()["membership"]["organization"]["id"] == world.ids["A"], r.content
         transaction.set_rollback(True)
+
+
+# --- api16: API conventions over every GET of the matrix (README "API conventions": times) ------------------
+
+# ISO 8601 date-times as whole JSON strings; an offset or Z. Strings that merely contain one (a checkpoint's
+# signed body, a canonical memo) are not presentation and keep their own form.
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})")
+# presentation exceptions (none: the journal JSON lines present times like the rest; its leaves hash ledger.canonical)
+_CANONICAL_TIMES: set[str] = set()
+
+
+def _times(value, path="$"):
+    if isinstance(value, str):
+        if _ISO_TIME.fullmatch(value):
+            yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _times(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            yield from _times(item, f"{path}[{n}]")
+
+
+def _reader(name: str) -> str | None:
+    """A role allowed to GET `name`, preferring those that see the most (the operator, the province)."""
+    allowed = expectation((name, "get"))
+    for role in ("operator", "province", "owner_admin", "owner", "party", "trader", "anon"):
+        if allowed[role]:
+            return role
+    return None
+
+
+@pytest.mark.django_db
+def test_every_response_time_is_shanghai_iso8601(world, clear_login_throttle):
+    """Every ISO 8601 time in a JSON (or JSON-lines) response of a GET is in Asia/Shanghai with `+08:00`: none in
+    UTC `Z` or `+00:00`, serializers and hand-built dicts (dossiers, reports, evidence) alike."""
+    seen, problems = 0, []
+    for name, method in sorted(MATRIX):
+        if method != "get" or (role := _reader(name)) is None:
+            continue
+        if name.startswith("oversight-export-"):
+            r = _call_get(world, role, name, {}, "jsonl")
+            r = Result(r.status, r.body)
+            docs = [json.loads(line) for line in r.body.decode().splitlines() if line.strip()]
+        else:
+            r = call(world, role, name, "get")
+            try:
+                docs = [r.json()]
+            except ValueError:
+                try:
+                    docs = [json.loads(line) for line in r.body.decode().splitlines() if line.strip()]
+                except ValueError:
+                    continue  # CSV, xlsx
+        if name in _CANONICAL_TIMES:
+            continue
+        for doc in docs:
+            for where, value in _times(doc):
+                seen += 1
+                if not value.endswith("+08:00"):
+                    problems.append(f"{name} ({role}) {where} = {value}")
+    assert seen > 50, seen  # the walk reached the world's objects
+    assert not problems, "times not in +08:00:\n  " + "\n  ".join(problems)
