@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "trading",
     "oversight",
     "compensation",  # compensation between regions (above oversight, below the console)
+    "assistance",  # paired assistance and farmland buyers' support (above oversight)
     "django_htmx",
     "console",  # the web console: the top layer, above oversight
 ]

@@ -1,7 +1,7 @@
 """Routes of the web console, mounted at / (the API stays under /api/v1/)."""
 from django.urls import path, re_path
 
-from . import views, views_compensation, views_history, views_members, views_proof
+from . import views, views_assistance, views_compensation, views_history, views_members, views_proof
 
 app_name = "console"
 
@@ -58,4 +58,12 @@ urlpatterns = [
     path("compensation/", views_compensation.compensation_list_view, name="compensation"),
     path("compensation/<int:pk>/", views_compensation.compensation_detail_view, name="compensation-agreement"),
     path("compensation/<int:pk>/data.json", views_compensation.compensation_data, name="compensation-data"),
+    # paired assistance and farmland buyers' support (console/views_assistance.py)
+    path("assistance/", views_assistance.assistance_view, name="assistance"),
+    path("assistance/data.json", views_assistance.assistance_data, name="assistance-data"),
+    path("assistance/payments/", views_assistance.assistance_pay_view, name="assistance-pay"),
+    path("assistance/payments/<int:pk>/<str:decision>/", views_assistance.assistance_decide_view,
+         name="assistance-decide"),
+    re_path(r"^assistance/exports/(?P<what>progress|commitments)\.csv$", views_assistance.assistance_export_view,
+            name="assistance-export"),
 ]

@@ -12,7 +12,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("core", "accounts", "ledger", "marketplace", "trading", "oversight", "compensation", "console")
+
+
+def _root_packages() -> tuple[str, ...]:
+    """The packages `.importlinter` lists (so that a new app is copied without editing this test)."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / ".importlinter")
+    return tuple(p.strip() for p in config["importlinter"]["root_packages"].split() if p.strip())
+
+
+PACKAGES = _root_packages()
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

@@ -236,6 +236,28 @@ MATRIX: dict[tuple[str, str], str] = {
     ("compensation-report-regions", "get"):     "-  -  -  -  +  +  +  -  -  -",
     ("compensation-version-sign", "post"):      "-  -  -  -  -  -  -  -  -  -",
     # --- end compensation
+    # --- assistance (paired assistance, farmland buyers' support): a Xiamen → Songxi pair (neither Minhou's nor
+    # Fuzhou's), its pending version 2 and pending payment; C's commitment to B against B's trade
+    ("assistance-agreement-approve", "post"):   "-  -  -  -  -  +  -  -  -  -",
+    ("assistance-agreement-reject", "post"):    "-  -  -  -  -  +  -  -  -  -",
+    ("assistance-commitment", "get"):           "-  -  -  -  -  +  +  +  +  +",
+    ("assistance-commitment-fulfilments", "post"): "-  -  -  -  -  -  +  +  +  +",
+    ("assistance-commitments", "get"):          "-  +  +  +  +  +  +  +  +  +",
+    ("assistance-commitments", "post"):         "-  +  -  +  -  -  +  +  +  +",
+    ("assistance-export-commitments", "get"):   "-  +  +  +  +  +  +  +  +  +",
+    ("assistance-export-progress", "get"):      "-  -  -  +  +  +  +  -  -  -",
+    ("assistance-pair", "get"):                 "-  -  -  -  -  +  +  -  -  -",
+    ("assistance-pair-agreements", "post"):     "-  -  -  -  -  +  -  -  -  -",
+    ("assistance-pairs", "get"):                "-  -  -  +  +  +  +  -  -  -",
+    ("assistance-pairs", "post"):               "-  -  -  +  +  +  -  -  -  -",
+    # the payer's own admins/approvers confirm (maker–checker inside the paying government): none of these
+    ("assistance-payment-confirm", "post"):     "-  -  -  -  -  -  -  -  -  -",
+    ("assistance-payment-reject", "post"):      "-  -  -  -  -  -  -  -  -  -",
+    ("assistance-payments", "get"):             "-  +  +  +  +  +  +  +  +  +",
+    ("assistance-payments", "post"):            "-  +  -  +  -  -  -  +  +  +",
+    ("assistance-report-progress", "get"):      "-  -  -  +  +  +  +  -  -  -",
+    ("assistance-report-regions", "get"):       "-  -  -  +  +  +  +  -  -  -",
+    # --- end assistance
 }
 
 
@@ -302,6 +324,14 @@ def url_kwargs(name: str, w: World) -> dict:
         return {"code": i["basin"]}
     if name.startswith("oversight-export-") or name == "compensation-export-results":
         return {"fmt": "csv"}
+    if name.startswith("assistance-"):  # assistance
+        if name.startswith("assistance-export-"):
+            return {"fmt": "csv"}
+        for prefix, key in (("assistance-pair", "assistance_pair"), ("assistance-agreement-", "assistance_agreement"),
+                            ("assistance-payment-", "assistance_payment"),
+                            ("assistance-commitment", "assistance_commitment")):
+            if name.startswith(prefix):
+                return {"pk": i[key]}
     if name == "oversight-rulebook":
         return {"version": i["rulebook"]}
     by_prefix = [
@@ -446,6 +476,14 @@ LISTED = [
     ("ledger-export-csv", {}, "csv", "transaction_id", "transaction", {"province", "operator"}),
     ("ledger-export-jsonl", {}, "jsonl", "id", "transaction", {"province", "operator"}),
     ("ledger-movements", {}, "json", "id", "movement", {"operator"}),
+    # assistance
+    ("assistance-pairs", {}, "json", "id", "assistance_pair", {"province", "operator"}),
+    ("assistance-payments", {}, "json", "id", "assistance_payment", {"province", "operator"}),
+    ("assistance-commitments", {}, "json", "id", "assistance_commitment",
+     {"province", "operator", "owner", "owner_admin", "party"}),
+    ("assistance-export-commitments", {}, "csv", "id", "assistance_commitment",
+     {"province", "operator", "owner", "owner_admin", "party"}),
+    ("assistance-export-progress", {}, "csv", "pair", "assistance_pair", {"province", "operator"}),
 ]
 
 
