@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "marketplace",
     "trading",
     "oversight",
+    "compliance",  # the compliance cycle (quota management), above oversight
     "django_htmx",
     "console",  # the web console: the top layer, above oversight
 ]

@@ -33,7 +33,7 @@ def _import_optional(module_name: str):
         return import_module(module_name)
     except ModuleNotFoundError as exc:
         # only the demo module itself being absent is "not built yet"; a broken import inside it is a bug
-        if exc.name == module_name:
+        if exc.name == module_name or module_name.startswith(f"{exc.name}."):  # the module or its app absent
             return None
         raise
 
