@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -33,7 +33,7 @@ from ledger import movements
 from ledger import services as ledger_services
 from ledger.checks import PositiveAmount
 from ledger.errors import UNKNOWN_RIGHT_TYPE
-from ledger.models import Asset, MovementStatus
+from ledger.models import Asset, MovementStatus, RightType
 from marketplace import rules
 from oversight.models import Alert
 
@@ -122,13 +122,12 @@ def coverage_create(*, membership: Membership, right_type_id: str, region_id: st
         raise DomainError(COVERAGE_FORBIDDEN)
     if ComplianceCoverage.objects.filter(right_type_id=right_type_id, subtype=subtype, region_id=region_id).exists():
         raise DomainError(COVERAGE_EXISTS)
-    try:
-        with transaction.atomic():
-            coverage = ComplianceCoverage.objects.create(right_type_id=right_type_id, subtype=subtype,
-                                                         region_id=region_id, since_year=since_year,
-                                                         created_by_organization=org)
-    except IntegrityError:
+    if not Region.objects.filter(pk=region_id).exists():
+        raise DomainError("unknown_region", fields={"region": region_id})
+    if not RightType.objects.filter(pk=right_type_id).exists():
         raise DomainError(UNKNOWN_RIGHT_TYPE, fields={"right_type": right_type_id})
+    coverage = ComplianceCoverage.objects.create(right_type_id=right_type_id, subtype=subtype, region_id=region_id,
+                                                 since_year=since_year, created_by_organization=org)
     audit_record(actor=actor_of(membership, request_id), action="compliance.coverage.create",
                  object_type="compliance_coverage", object_id=coverage.pk,
                  after={"right_type": right_type_id, "subtype": subtype, "region": region_id,

@@ -143,7 +143,7 @@ class AllocationsView(APIView):
 
     @extend_schema(tags=TAGS, operation_id="compliance_allocations_create",
                    summary="Propose a pre-allocation or the true-up (the year's authority; a positive amount is "
-                           "an issuance request another person confirms at /ledger/movements/{id}/confirm; a "
+                           "an issuance request another person confirms at /movement-requests/{id}/confirm; a "
                            "negative true-up is owed: added to the obligation)",
                    request=AllocationInput, parameters=[IDEMPOTENCY_HEADER],
                    responses={201: AllocationSerializer, 200: OpenApiResponse(AllocationSerializer, description="replay"),
