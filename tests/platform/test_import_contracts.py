@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("core", "accounts", "ledger", "marketplace", "trading", "oversight", "console")
+PACKAGES = ("core", "accounts", "ledger", "marketplace", "trading", "oversight", "compliance", "console")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
