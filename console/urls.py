@@ -1,7 +1,7 @@
 """Routes of the web console, mounted at / (the API stays under /api/v1/)."""
 from django.urls import path, re_path
 
-from . import views
+from . import views, views_compliance
 
 app_name = "console"
 
@@ -48,4 +48,6 @@ urlpatterns = [
     path("operator/organizations/<int:pk>/", views.organization_view, name="organization"),
     path("operator/organizations/<int:pk>/invite/", views.member_invite_view, name="member-invite"),
     path("movements/<int:pk>/<str:decision>/", views.movement_decide_view, name="movement-decide"),
+    path("compliance/", views_compliance.compliance_view, name="compliance"),
+    path("compliance/surrender/", views_compliance.surrender_view, name="compliance-surrender"),
 ]
