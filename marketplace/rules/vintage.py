@@ -40,6 +40,7 @@ class SurrenderVintageRule(BaseRule):
     vintage is refused where the rule applies."""
 
     kind = "surrender_vintage"
+    code = V_TOO_OLD
     codes = (V_TOO_OLD, V_FUTURE, V_NO_VINTAGE)
     stages = (SURRENDER_STAGE,)
 
