@@ -17,6 +17,7 @@ api_v1 = [
     path("", include("oversight.urls")),
     path("", include("compensation.urls")),
     path("", include("assistance.urls")),
+    path("", include("compliance.urls")),
 ]
 
 admin.site.site_header = "海峡资源环境交易中心 · 运营管理后台 / Exchange operator admin"

@@ -1,7 +1,7 @@
 """Routes of the web console, mounted at / (the API stays under /api/v1/)."""
 from django.urls import path, re_path
 
-from . import views, views_assistance, views_compensation, views_history, views_members, views_proof
+from . import views, views_assistance, views_compensation, views_compliance, views_history, views_members, views_proof
 
 app_name = "console"
 
@@ -66,4 +66,6 @@ urlpatterns = [
          name="assistance-decide"),
     re_path(r"^assistance/exports/(?P<what>progress|commitments)\.csv$", views_assistance.assistance_export_view,
             name="assistance-export"),
+    path("compliance/", views_compliance.compliance_view, name="compliance"),
+    path("compliance/surrender/", views_compliance.surrender_view, name="compliance-surrender"),
 ]

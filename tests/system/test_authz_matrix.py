@@ -258,6 +258,21 @@ MATRIX: dict[tuple[str, str], str] = {
     ("assistance-report-progress", "get"):      "-  -  -  +  +  +  +  -  -  -",
     ("assistance-report-regions", "get"):       "-  -  -  +  +  +  +  -  -  -",
     # --- end assistance
+    # --- compliance (issue 18 item 1): reads are scoped by selectors (an enterprise its own, regulators their
+    # jurisdiction); writes by kind and role, then the service checks the year's authority / assigned verifier
+    ("compliance-allocations", "get"):          "-  +  +  +  +  +  +  +  +  +",
+    ("compliance-allocations", "post"):         "-  -  -  +  -  -  -  -  -  -",
+    ("compliance-coverage", "get"):             "-  +  +  +  +  +  +  +  +  +",
+    ("compliance-coverage", "post"):            "-  -  -  +  -  -  -  -  -  -",
+    # only organizations of kind verifier (none among the matrix roles; tests/compliance tests them)
+    ("compliance-emissions", "get"):            "-  +  +  +  +  +  +  +  +  +",
+    ("compliance-emissions", "post"):           "-  -  -  -  -  -  -  -  -  -",
+    ("compliance-enterprises", "post"):         "-  -  -  +  -  -  -  -  -  -",
+    ("compliance-obligations", "get"):          "-  +  +  +  +  +  +  +  +  +",
+    ("compliance-shortfalls", "get"):           "-  -  -  -  +  +  +  -  -  -",
+    ("compliance-surrenders", "post"):          "-  +  -  -  -  -  -  +  +  +",
+    ("compliance-years", "get"):                "-  +  +  +  +  +  +  +  +  +",
+    ("compliance-years", "post"):               "-  -  -  +  -  -  -  -  -  -",
 }
 
 
