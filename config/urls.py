@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("marketplace.urls")),
     path("", include("trading.orderbook.urls")),
     path("", include("trading.listings.urls")),
+    path("", include("trading.packages.urls")),
     path("", include("trading.settlement.urls")),
     path("", include("trading.notifications.urls")),
     path("", include("oversight.urls")),

@@ -165,6 +165,9 @@ MATRIX: dict[tuple[str, str], str] = {
     ("listing-list", "get"):                    "-  +  +  +  +  +  +  +  +  +",
     ("listing-list", "post"):                   "-  +  -  +  -  -  -  +  +  +",
     ("listing-reject", "post"):                 "-  -  -  -  -  -  -  -  -  +",
+    # --- package bids (issue #18, helper reserve): own packages; placing needs a trading kind and role
+    ("package-list", "get"):                    "-  +  +  +  +  +  +  +  +  +",
+    ("package-list", "post"):                   "-  +  -  +  -  -  -  +  +  +",
     # --- webhooks and settlement reports
     ("settlement-batches", "get"):              "-  -  -  -  -  -  +  -  -  -",
     ("settlement-earmarked-payouts", "post"):   "-  -  -  +  -  -  +  -  -  -",
