@@ -6,7 +6,6 @@ import pytest
 
 from accounts.models import AuditEvent
 
-
 pytestmark = pytest.mark.django_db
 
 

@@ -20,6 +20,7 @@ from trading.models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "TERMINAL_TRADE_STATUSES", "Bid", "BidStatus", "Listing", "ListingKind", "ListingStatus", "Order", "OrderStatus",
-    "OutboxStatus", "Package", "PackageLeg", "PackageStatus", "SettlementOutbox", "Side", "TimeInForce", "Trade", "TradeEvent", "TradeSource", "TradeStatus",
+    "OutboxStatus", "Package", "PackageLeg", "PackageStatus",
+    "SettlementOutbox", "Side", "TimeInForce", "Trade", "TradeEvent", "TradeSource", "TradeStatus",
     "WebhookDelivery", "WebhookEndpoint",
 ]

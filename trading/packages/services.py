@@ -435,8 +435,8 @@ def package_place(*, actor: Actor, buyer: Organization, legs: list[LegSpec], tot
     SufficientBalance.enforce(amount=held)  # A-FUNDS-001
     package = Package(id=_next_id(), organization=buyer, user_id=actor.user_id, total_limit=total_limit, held=held,
                       client_reference=client_reference)
-    hold = hold_place(actor=actor, organization_id=buyer.id, asset=cny(), amount=held, reference=("package", package.id),
-                      idempotency_key=f"package:{package.id}:hold")
+    hold = hold_place(actor=actor, organization_id=buyer.id, asset=cny(), amount=held,
+                      reference=("package", package.id), idempotency_key=f"package:{package.id}:hold")
     package.hold_transaction_id = hold.transaction_id
     trades: list[Trade] = []
     try:
