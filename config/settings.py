@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "marketplace",
     "trading",
     "oversight",
+    "reserve",  # the government reserve (收储), above oversight
     "django_htmx",
     "console",  # the web console: the top layer, above oversight
 ]

@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("trading.settlement.urls")),
     path("", include("trading.notifications.urls")),
     path("", include("oversight.urls")),
+    path("", include("reserve.urls")),
 ]
 
 admin.site.site_header = "海峡资源环境交易中心 · 运营管理后台 / Exchange operator admin"
