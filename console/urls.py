@@ -1,7 +1,7 @@
 """Routes of the web console, mounted at / (the API stays under /api/v1/)."""
 from django.urls import path, re_path
 
-from . import views
+from . import views, views_quota
 
 app_name = "console"
 
@@ -48,4 +48,9 @@ urlpatterns = [
     path("operator/organizations/<int:pk>/", views.organization_view, name="organization"),
     path("operator/organizations/<int:pk>/invite/", views.member_invite_view, name="member-invite"),
     path("movements/<int:pk>/<str:decision>/", views.movement_decide_view, name="movement-decide"),
+    # issue #18: package bids and the government reserve (console/views_quota.py)
+    path("desk/packages/", views_quota.packages_view, name="packages"),
+    path("desk/packages/new/", views_quota.package_place_view, name="package-place"),
+    path("reserve/", views_quota.reserve_view, name="reserve"),
+    path("reserve/export.csv", views_quota.reserve_export_view, name="reserve-export"),
 ]

@@ -32,8 +32,8 @@ def _import_optional(module_name: str):
     try:
         return import_module(module_name)
     except ModuleNotFoundError as exc:
-        # only the demo module itself being absent is "not built yet"; a broken import inside it is a bug
-        if exc.name == module_name:
+        # only the demo module (or its app) being absent is "not built yet"; a broken import inside it is a bug
+        if exc.name == module_name or module_name.startswith(f"{exc.name}."):
             return None
         raise
 
