@@ -1,7 +1,7 @@
 """Routes of the web console, mounted at / (the API stays under /api/v1/)."""
 from django.urls import path, re_path
 
-from . import views, views_assistance, views_compensation, views_compliance, views_history, views_members, views_proof
+from . import views, views_assistance, views_compensation, views_compliance, views_history, views_members, views_proof, views_quota
 
 app_name = "console"
 
@@ -68,4 +68,9 @@ urlpatterns = [
             name="assistance-export"),
     path("compliance/", views_compliance.compliance_view, name="compliance"),
     path("compliance/surrender/", views_compliance.surrender_view, name="compliance-surrender"),
+    # issue #18: package bids and the government reserve (console/views_quota.py)
+    path("desk/packages/", views_quota.packages_view, name="packages"),
+    path("desk/packages/new/", views_quota.package_place_view, name="package-place"),
+    path("reserve/", views_quota.reserve_view, name="reserve"),
+    path("reserve/export.csv", views_quota.reserve_export_view, name="reserve-export"),
 ]

@@ -3,6 +3,7 @@ domain error) hold for the tree, and they do fail when an import runs against th
 one forbidden import added is refused by `lint-imports`."""
 from __future__ import annotations
 
+import configparser
 import os
 import shutil
 import subprocess

@@ -166,6 +166,23 @@ MATRIX: dict[tuple[str, str], str] = {
     ("listing-list", "get"):                    "-  +  +  +  +  +  +  +  +  +",
     ("listing-list", "post"):                   "-  +  -  +  -  -  -  +  +  +",
     ("listing-reject", "post"):                 "-  -  -  -  -  -  -  -  -  +",
+    # --- package bids (issue #18, helper reserve): own packages; placing needs a trading kind and role
+    ("package-list", "get"):                    "-  +  +  +  +  +  +  +  +  +",
+    ("package-list", "post"):                   "-  +  -  +  -  -  -  +  +  +",
+    # --- government reserve (issue #18, helper reserve): designations by the operator (four eyes), notices and
+    # releases by the designated government body, tenders by any trading organization, the overview for
+    # the operator, regulators and governments, the export for the operator and regulators
+    ("reserve-designations", "get"):            "-  +  +  +  +  +  +  +  +  +",
+    ("reserve-designations", "post"):           "-  -  -  -  -  -  +  -  -  -",
+    ("reserve-designations-decide", "post"):    "-  -  -  -  -  -  +  -  -  -",
+    ("reserve-buybacks", "get"):                "-  +  +  +  +  +  +  +  +  +",
+    ("reserve-buybacks", "post"):               "-  -  -  +  -  -  -  -  -  -",
+    ("reserve-buybacks-close", "post"):         "-  -  -  +  -  -  +  -  -  -",
+    ("reserve-tenders", "post"):                "-  +  -  +  -  -  -  +  +  +",
+    ("reserve-releases", "get"):                "-  +  +  +  +  +  +  +  +  +",
+    ("reserve-releases", "post"):               "-  -  -  +  -  -  -  -  -  -",
+    ("reserve-overview", "get"):                "-  -  -  +  +  +  +  -  -  -",
+    ("reserve-export", "get"):                  "-  -  -  -  +  +  +  -  -  -",
     # --- webhooks and settlement reports
     ("settlement-batches", "get"):              "-  -  -  -  -  -  +  -  -  -",
     ("settlement-earmarked-payouts", "post"):   "-  -  -  +  -  -  +  -  -  -",
