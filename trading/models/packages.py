@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy
 from django.db.models import Q
 
 from accounts.models import Organization
@@ -46,6 +47,8 @@ class Package(models.Model):
 
     class Meta:
         app_label = "trading"
+        verbose_name = gettext_lazy("package bid")
+        verbose_name_plural = gettext_lazy("package bids")
         constraints = [
             models.CheckConstraint(condition=Q(held__gt=0) & Q(paid__gte=0) & Q(paid__lte=models.F("held")),
                                    name="package_amounts"),
@@ -75,6 +78,8 @@ class PackageLeg(models.Model):
 
     class Meta:
         app_label = "trading"
+        verbose_name = gettext_lazy("package leg")
+        verbose_name_plural = gettext_lazy("package legs")
         constraints = [
             models.UniqueConstraint(fields=["package", "position"], name="package_leg_position"),
             models.CheckConstraint(condition=Q(market__isnull=True) ^ Q(listing_id__isnull=True),
