@@ -51,6 +51,7 @@ def console_site(django_db_setup, django_db_blocker):
     from accounts.regions import load_regions
     from ledger.posting import forget_cached_accounts
     from ledger.reference import ensure_reference_data
+    from ledger.services import forget_cached
 
     previous = os.environ.get("DEMO_HISTORY_DAYS")
     os.environ["DEMO_HISTORY_DAYS"] = "4"
@@ -58,6 +59,8 @@ def console_site(django_db_setup, django_db_blocker):
         if not Region.objects.filter(code="350000").exists():
             load_regions(Region, Basin)
         ensure_reference_data()
+        # an earlier module may have flushed the database after this process cached the CNY asset or accounts
+        forget_cached()
         forget_cached_accounts()
         call_command("seed_demo", verbosity=0)
         server = LiveServerThread("127.0.0.1", StaticFilesHandler, port=0)
@@ -71,6 +74,7 @@ def console_site(django_db_setup, django_db_blocker):
         finally:
             server.terminate()
             call_command("flush", interactive=False, verbosity=0)
+            forget_cached()
             forget_cached_accounts()
             if previous is None:
                 os.environ.pop("DEMO_HISTORY_DAYS", None)
