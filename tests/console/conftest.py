@@ -51,6 +51,7 @@ def console_site(django_db_setup, django_db_blocker):
     from accounts.regions import load_regions
     from ledger.posting import forget_cached_accounts
     from ledger.reference import ensure_reference_data
+    from ledger.services import forget_cached
 
     previous = os.environ.get("DEMO_HISTORY_DAYS")
     os.environ["DEMO_HISTORY_DAYS"] = "4"
@@ -58,7 +59,10 @@ def console_site(django_db_setup, django_db_blocker):
         if not Region.objects.filter(code="350000").exists():
             load_regions(Region, Basin)
         ensure_reference_data()
+        # an earlier transactional test's flush may have re-created CNY under another id: forget the
+        # per-process caches here (this module fixture runs before the autouse function fixtures)
         forget_cached_accounts()
+        forget_cached()
         call_command("seed_demo", verbosity=0)
         server = LiveServerThread("127.0.0.1", StaticFilesHandler, port=0)
         server.daemon = True
@@ -72,6 +76,7 @@ def console_site(django_db_setup, django_db_blocker):
             server.terminate()
             call_command("flush", interactive=False, verbosity=0)
             forget_cached_accounts()
+            forget_cached()
             if previous is None:
                 os.environ.pop("DEMO_HISTORY_DAYS", None)
             else:
