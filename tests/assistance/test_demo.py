@@ -14,8 +14,7 @@ from oversight.models import Alert
 
 
 @pytest.mark.django_db(transaction=True)
-def test_seed_assistance(monkeypatch):
-    monkeypatch.setenv("DEMO_HISTORY_DAYS", "1")
+def test_seed_assistance():
     call_command("seed_demo", verbosity=0)
     today = timezone.localdate()
     last = {r["payee_name"]: r for r in progress_report(AssistancePair.objects.all(), year=today.year - 1, on=today)}
