@@ -25,7 +25,7 @@ def _asset_scale(asset_id: int, field: str = "asset") -> tuple[int, str]:
     return row
 
 
-class DesignationCreateSerializer(StrictSerializer):
+class ReserveDesignationCreateSerializer(StrictSerializer):
     right_type = serializers.CharField(max_length=30)
     organization = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     floor_price = MinorUnitField(scale=2, unit="CNY", required=False, allow_null=True, default=None,
@@ -33,13 +33,13 @@ class DesignationCreateSerializer(StrictSerializer):
     note = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
 
 
-class DesignationDecideSerializer(StrictSerializer):
+class ReserveDesignationDecideSerializer(StrictSerializer):
     designation = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     decision = serializers.ChoiceField(choices=["confirm", "reject"])
     reason = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
 
 
-class DesignationSerializer(serializers.ModelSerializer):
+class ReserveDesignationSerializer(serializers.ModelSerializer):
     organization_name = serializers.CharField(source="organization.name_zh")
     floor_price = serializers.SerializerMethodField()
 
@@ -52,7 +52,7 @@ class DesignationSerializer(serializers.ModelSerializer):
         return _yuan(d.floor_price)
 
 
-class NoticeCreateSerializer(StrictSerializer):
+class ReserveBuybackCreateSerializer(StrictSerializer):
     asset = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     price = MinorUnitField(scale=2, unit="CNY", help_text="yuan per unit")
     quantity = MinorUnitField(help_text="in the instrument's unit")
@@ -64,11 +64,11 @@ class NoticeCreateSerializer(StrictSerializer):
         return attrs
 
 
-class NoticeRefSerializer(StrictSerializer):
+class ReserveBuybackRefSerializer(StrictSerializer):
     notice = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
 
 
-class TenderCreateSerializer(StrictSerializer):
+class ReserveTenderCreateSerializer(StrictSerializer):
     notice = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     quantity = MinorUnitField(help_text="in the instrument's unit")
 
@@ -81,7 +81,7 @@ class TenderCreateSerializer(StrictSerializer):
         return attrs
 
 
-class NoticeSerializer(serializers.ModelSerializer):
+class ReserveBuybackSerializer(serializers.ModelSerializer):
     asset = serializers.CharField(source="asset.code")
     unit = serializers.CharField(source="asset.unit")
     price = serializers.SerializerMethodField()
@@ -111,7 +111,7 @@ class NoticeSerializer(serializers.ModelSerializer):
         return _yuan(n.paid)
 
 
-class TenderSerializer(serializers.Serializer):
+class ReserveTenderSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     notice = serializers.IntegerField(source="notice_id")
     holder = serializers.IntegerField(source="holder_id")
@@ -127,7 +127,7 @@ class TenderSerializer(serializers.Serializer):
         return _yuan(t.value)
 
 
-class ReleaseCreateSerializer(StrictSerializer):
+class ReserveReleaseCreateSerializer(StrictSerializer):
     asset = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     kind = serializers.ChoiceField(choices=list(RELEASE_KINDS))
     quantity = MinorUnitField(help_text="in the instrument's unit")
@@ -150,7 +150,7 @@ class ReleaseCreateSerializer(StrictSerializer):
         return attrs
 
 
-class ReleaseSerializer(serializers.ModelSerializer):
+class ReserveReleaseSerializer(serializers.ModelSerializer):
     asset = serializers.CharField(source="asset.code")
     quantity = serializers.SerializerMethodField()
     price = serializers.SerializerMethodField()
