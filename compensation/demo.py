@@ -32,6 +32,9 @@ from accounts.demo import DEMO_PASSWORD, demo_uscc
 from accounts.models import Basin, Membership, Organization, Region, User
 from accounts.services import membership_create, organization_create, user_create
 from ledger import services as ledger_services
+from ledger.sealing import seal
+from oversight.reports import flow_rollup
+from oversight.surveillance import run_surveillance
 
 from . import services
 from .models import Agreement, AgreementVersion, CompensationApproval, Indicator, MonitoringSection
@@ -153,10 +156,20 @@ def _run_year(year: int, now_fund: datetime) -> None:
     services.compensation_tick(now=settle_at, today=date(year + 1, 1, 2))
 
 
-@transaction.atomic
 def seed_compensation() -> None:
-    if Agreement.objects.filter(code=TING).exists():
+    if not _seed():
         return
+    # as oversight.demo does at its end: what was just posted is rolled up, surveyed and sealed now, so that a
+    # second `seed_demo` finds nothing new to seal or survey (it must add nothing at all)
+    flow_rollup()
+    run_surveillance()
+    seal()
+
+
+@transaction.atomic
+def _seed() -> bool:
+    if Agreement.objects.filter(code=TING).exists():
+        return False
     ensure_reference(Region, Basin, Indicator)  # a flushed test database has lost the migration's rows
     orgs = _organizations()
     operator = Organization.objects.filter(kind="exchange_operator").order_by("id").first()
@@ -213,3 +226,4 @@ def seed_compensation() -> None:
     services.measurements_submit(membership=station, source="demo", today=date(2026, 2, 1), rows=[
         {"section": "tingjiang-boundary", "indicator": "nh3n", "month": "2025-03", "value": "0.515", "unit": "mg/L",
          "reason": "laboratory re-analysis of the retained sample"}])
+    return True

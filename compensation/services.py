@@ -79,9 +79,9 @@ from .models import (
     Measurement,
     MonitoringSection,
     Objection,
+    PartyRole,
     Period,
     PeriodStatus,
-    PartyRole,
     VersionIndicator,
     VersionStatus,
 )

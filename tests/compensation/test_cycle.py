@@ -229,7 +229,7 @@ def test_weighted_allocation_settles_into_each_recipients_fund(world, make_org, 
 
     w = world
     county = make_org("county_government", "350821")
-    s2 = MonitoringSection.objects.create(code="changting", name_zh="长汀断面", upstream_region_id="350821",
+    MonitoringSection.objects.create(code="changting", name_zh="长汀断面", upstream_region_id="350821",
                                           downstream_region_id="350803", station=w.station)
     v = services.version_create(
         membership=w.down_admin, code="alloc", name_zh="因素法分配", formula_kind="weighted_allocation",

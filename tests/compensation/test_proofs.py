@@ -11,10 +11,10 @@ from compensation import services
 from compensation.models import Assessment
 from ledger.models import LedgerTransaction
 from ledger.sealing import seal
-from tests.support.rfc9162 import verify_inclusion
 
 from .conftest import approve_all, at, submit
 from .test_cycle import GOOD
+from tests.support.rfc9162 import verify_inclusion
 
 
 @pytest.fixture
