@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from accounts.models import GOVERNMENT_KINDS, TRADING_KINDS, Organization
 from accounts.permissions import acting_membership, member_with
-from core.api import DefaultPagination, error_responses
+from core.api import DefaultPagination, IdCursorPagination, error_responses
 from core.errors import ApiError
 from core.tabular import XLSX_TYPE, CsvRenderer, JsonLinesRenderer, XlsxRenderer, language
 from ledger.views import idempotency_key
@@ -200,7 +200,7 @@ class AgreementRejectView(APIView):
 class PaymentListView(generics.ListAPIView):
     permission_classes = (PaymentWriter,)
     serializer_class = PaymentSerializer
-    pagination_class = DefaultPagination
+    pagination_class = IdCursorPagination
     filter_backends = []
 
     def get_queryset(self):
@@ -329,7 +329,7 @@ class CommitmentExportView(ExportView):
 class CommitmentListView(generics.ListAPIView):
     permission_classes = (CommitmentWriter,)
     serializer_class = CommitmentSerializer
-    pagination_class = DefaultPagination
+    pagination_class = IdCursorPagination
     filter_backends = []
 
     def get_queryset(self):
