@@ -5,6 +5,8 @@ from trading.models.listings import Bid, BidStatus, Listing, ListingKind, Listin
 from trading.models.trades import (
     TERMINAL_TRADE_STATUSES,
     Order,
+    OrderRequest,
+    OrderRequestKind,
     OrderStatus,
     OutboxStatus,
     SettlementOutbox,
@@ -18,7 +20,8 @@ from trading.models.trades import (
 from trading.models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
-    "TERMINAL_TRADE_STATUSES", "Bid", "BidStatus", "Listing", "ListingKind", "ListingStatus", "Order", "OrderStatus",
+    "TERMINAL_TRADE_STATUSES", "Bid", "BidStatus", "Listing", "ListingKind", "ListingStatus", "Order", "OrderRequest",
+    "OrderRequestKind", "OrderStatus",
     "OutboxStatus", "SettlementOutbox", "Side", "TimeInForce", "Trade", "TradeEvent", "TradeSource", "TradeStatus",
     "WebhookDelivery", "WebhookEndpoint",
 ]

@@ -72,6 +72,23 @@ def orders_write_sql(count: int) -> str:
                 WHERE o.id = v.id"""
 
 
+def engine_orders_write_sql(count: int) -> str:
+    """The matching engine's write of `count` orders in one UPDATE, each row guarded by the `updated_at` the
+    engine last saw (positional: the time, then id, quantity, remaining, filled value, fees charged, hold
+    remaining, status, cancel reason, seen updated_at per order); fewer rows updated than given means an
+    order changed behind the engine (`trading.orderbook.engine`)."""
+    row = ("(%s::bigint, %s::bigint, %s::bigint, %s::bigint, %s::bigint, %s::bigint, %s::varchar, %s::varchar,"
+           " %s::timestamptz)")
+    return f"""UPDATE {ORDER} AS o
+                  SET quantity = v.quantity, remaining = v.remaining, filled_value = v.filled_value,
+                      fees_charged = v.fees_charged, hold_remaining = v.hold_remaining, status = v.status,
+                      cancel_reason = v.cancel_reason, updated_at = %s
+                 FROM (VALUES {",".join([row] * count)})
+                      AS v(id, quantity, remaining, filled_value, fees_charged, hold_remaining, status, cancel_reason,
+                           seen)
+                WHERE o.id = v.id AND o.updated_at = v.seen"""
+
+
 # a session's figures from its order-book trades (the session close; its VWAP becomes the reference price)
 SESSION_FIGURES = Sql(f"""SELECT count(*), sum(quantity), sum(value), max(price), min(price),
                                  (array_agg(price ORDER BY id))[1]
