@@ -310,7 +310,7 @@ class Engine:
         # order, before the first (the lock order of every ledger writer, so no deadlock with settlement)
         services._lock_accounts(market, [r.order for r in requests])
         changed: dict[int, tuple[Order, object]] = {}  # order id -> (order, updated_at it had in the database)
-        matched: list[tuple[Order, list, Actor]] = []
+        matched: list[tuple[AuditEvent, list]] = []
         audits: list[AuditEvent] = []
         all_trades = []
 
@@ -330,7 +330,13 @@ class Engine:
                 for resting in touched:
                     change(resting)
                 all_trades += trades
-                matched.append((order, trades, actor))
+                event = AuditEvent(
+                    actor_user_id=actor.user_id, actor_organization_id=actor.organization_id, action="order.match",
+                    object_type="order", object_id=str(order.id), request_id=actor.request_id or "",
+                    after={"status": order.status, "remaining": order.remaining, "cancel_reason": order.cancel_reason},
+                    region_codes=[order.organization.region_id])
+                audits.append(event)
+                matched.append((event, trades))
             else:
                 order = self.index.get(req.order_id)
                 if order is None:  # filled, cancelled or expired before this request's turn
@@ -347,13 +353,8 @@ class Engine:
 
         if all_trades:
             services._write_trades(market, all_trades)
-        for order, trades, actor in matched:
-            audits.append(AuditEvent(
-                actor_user_id=actor.user_id, actor_organization_id=actor.organization_id, action="order.match",
-                object_type="order", object_id=str(order.id), request_id=actor.request_id or "",
-                after={"status": order.status, "remaining": order.remaining, "trades": [t.id for t in trades],
-                       "cancel_reason": order.cancel_reason},
-                region_codes=[order.organization.region_id]))
+        for event, trades in matched:  # the trade ids exist now
+            event.after["trades"] = [t.id for t in trades]
         self._write_orders([pair for pair in changed.values()], now)
         OrderRequest.objects.filter(pk__in=[r.id for r in requests]).delete()
         AuditEvent.objects.bulk_create(audits)
