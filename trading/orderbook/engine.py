@@ -495,10 +495,10 @@ def serve(*, markets=None, poll: float = 1.0, stop=None) -> None:
                 log.warning("engine lost market %s", market_id)
             except DatabaseError:
                 log.exception("engine batch failed for market %s; the book reloads", market_id)
-                if connection.needs_rollback or not connection.is_usable():
-                    connection.close()
-                    engines.clear()
-                    return
+                if not connection.is_usable():
+                    return  # the connection (and with it every lock) is gone: the supervisor restarts us
+            except Exception:
+                log.exception("engine batch failed for market %s; the book reloads", market_id)
         if busy:
             continue
         if select.select([raw], [], [], poll) != ([], [], []):
