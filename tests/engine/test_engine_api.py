@@ -111,7 +111,8 @@ def test_refusals_leave_nothing(book, settings):
     b = book
     settings.ENGINE_EAGER = True
     before = (balances(b.buyer, b.cny), Order.objects.count(), OrderRequest.objects.count())
-    for bad, code in ((body(b.market, price="100.05"), "price_off_tick"), (body(b.market, price="200.00"), "price_outside_band"),
+    for bad, code in ((body(b.market, price="100.05"), "price_off_tick"),
+                      (body(b.market, price="200.00"), "price_outside_band"),
                       ({**body(b.market), "market": 10**9}, "unknown_market")):
         r = b.buyer_client.post(ORDERS, bad, format="json", HTTP_PREFER="wait=1")
         assert r.status_code in (400, 404, 409, 422), r.content

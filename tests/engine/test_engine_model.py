@@ -70,9 +70,11 @@ class Reference:
         order = MOrder(len(self.orders), org, side, price, quantity)
         self.orders.append(order)
         if side == "buy":
-            book = sorted((o for o in self.open() if o.side == "sell" and o.price <= price), key=lambda o: (o.price, o.seq))
+            book = sorted((o for o in self.open() if o.side == "sell" and o.price <= price),
+                          key=lambda o: (o.price, o.seq))
         else:
-            book = sorted((o for o in self.open() if o.side == "buy" and o.price >= price), key=lambda o: (-o.price, o.seq))
+            book = sorted((o for o in self.open() if o.side == "buy" and o.price >= price),
+                          key=lambda o: (-o.price, o.seq))
         fills, remaining, self_trade = [], quantity, False
         for resting in book:
             if remaining == 0:
@@ -242,9 +244,12 @@ def test_engine_equals_reference_with_crashes(world, stream):
         transaction.set_rollback(True)
 
 
-def test_engine_module_has_no_default_engine_switch(settings):
-    """The switch defaults to today's inline path."""
-    from django.conf import settings as live
-
-    assert getattr(live, "ORDER_MATCHING") in ("inline", "engine")
-    assert engine_module.engine_matched(1) == (live.ORDER_MATCHING == "engine")
+def test_the_switch(settings):
+    """Inline unless the setting says engine for every market, or the market is listed."""
+    settings.ORDER_MATCHING, settings.ENGINE_MARKETS = "inline", []
+    assert not engine_module.engine_matched(5) and not engine_module.engine_for_order(1)
+    settings.ENGINE_MARKETS = [5]
+    assert engine_module.engine_matched(5) and not engine_module.engine_matched(6)
+    assert not engine_module.engine_matched("x")
+    settings.ORDER_MATCHING, settings.ENGINE_MARKETS = "engine", []
+    assert engine_module.engine_matched(6)

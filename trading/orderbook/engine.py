@@ -97,7 +97,13 @@ def _market_read(market_id) -> Market:
         market_id = 0
     market = None
     if 0 < market_id <= services.BIGINT_MAX:
-        market = Market.objects.select_related("asset").filter(pk=market_id).first()
+        # FOR KEY SHARE of the market row, first: the order's and request's foreign keys take it anyway,
+        # but Django's are deferred to commit, i.e. after the hold's account locks — the reverse of the
+        # engine's market → accounts order, a deadlock. Taken first, acceptances never block each other.
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT 1 FROM {Market._meta.db_table} WHERE id = %s FOR KEY SHARE", [market_id])
+            if cur.fetchone() is not None:
+                market = Market.objects.select_related("asset").get(pk=market_id)
     if market is None:
         raise DomainError(market_errors.UNKNOWN_MARKET)
     return market
@@ -500,6 +506,10 @@ def serve(*, markets=None, poll: float = 1.0, stop=None) -> None:
             except Exception:
                 log.exception("engine batch failed for market %s; the book reloads", market_id)
         if busy:
+            continue
+        raw.poll()  # a NOTIFY that arrived while this loop was querying is already read off the socket
+        if raw.notifies:
+            raw.notifies.clear()
             continue
         if select.select([raw], [], [], poll) != ([], [], []):
             raw.poll()
