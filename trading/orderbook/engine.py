@@ -16,7 +16,8 @@ for the market cannot take the lock, and an engine whose connection was lost can
 loaded from the database (open orders, price then id) when the engine starts, after any failure, and
 whenever the market's session state or status changed behind it (session roll-over expires day
 orders; closing cancels the book). Each batch is one transaction: the market row lock (as every
-order-book writer takes it, so inline writers and the engine serialize), the next requests in id
+order-book writer takes it — FOR NO KEY UPDATE here, which excludes the inline writers' FOR UPDATE and
+other batches but not acceptances, which hold the row FOR KEY SHARE), the next requests in id
 order, matching by the same rules as the inline path (`services._cross`: price-time, STP, IOC/FOK,
 trade-stage rules, fees on cumulative value), then the results in a few statements — trades with
 their events and settlement outbox rows, every changed order in one UPDATE, the requests deleted, the
@@ -305,7 +306,7 @@ class Engine:
 
     def _step(self, now: datetime) -> int:
         self._fence()
-        market = services.market_lock(market_id=self.market_id, now=now)
+        market = services.market_lock(market_id=self.market_id, now=now, no_key=True)
         if self.bids is None or self.seen != (market.current_session, market.status):
             self._load(market)
         requests = list(OrderRequest.objects.filter(market_id=self.market_id).select_related("order__organization")

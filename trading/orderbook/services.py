@@ -62,7 +62,7 @@ from trading.models import (
     TradeStatus,
 )
 from trading.orderbook.errors import INVALID_REDUCE, ORDER_NOT_OPEN, TOO_MANY_OPEN_ORDERS
-from trading.orderbook.sql import BOOK, MARKET_LOCK, SESSION_FIGURES, orders_write_sql
+from trading.orderbook.sql import BOOK, MARKET_LOCK, MARKET_LOCK_NO_KEY, SESSION_FIGURES, orders_write_sql
 from trading.settlement.outbox import enqueue_after_commit, outbox_row_for
 
 MATCH_BATCH = 256  # the largest batch of resting orders read at once (batches grow 4, 16, 64, 256)
@@ -76,14 +76,14 @@ class PlaceResult:
 
 # --- market lock and session roll-over --------------------------------------------------------------
 
-def _lock_market_row(market_id) -> Market | None:
+def _lock_market_row(market_id, statement=MARKET_LOCK) -> Market | None:
     try:
         market_id = int(market_id)
     except (TypeError, ValueError):
         return None
     if not 0 < market_id <= BIGINT_MAX:
         return None
-    loaded = MARKET_LOCK.one(market=market_id)
+    loaded = statement.one(market=market_id)
     if loaded is None:
         return None
     market = loaded[0]
@@ -91,10 +91,11 @@ def _lock_market_row(market_id) -> Market | None:
     return market
 
 
-def market_lock(*, market_id: int, now: datetime) -> Market:
+def market_lock(*, market_id: int, now: datetime, no_key: bool = False) -> Market:
     """Lock the market row and roll it into the state at `now`: close the previous session (VWAP),
-    expire day orders whose trading day is over. Sets `market.session_now` (None outside sessions)."""
-    market = _lock_market_row(market_id)
+    expire day orders whose trading day is over. Sets `market.session_now` (None outside sessions).
+    `no_key`: FOR NO KEY UPDATE (the matching engine's batches, which must not wait for acceptances)."""
+    market = _lock_market_row(market_id, MARKET_LOCK_NO_KEY if no_key else MARKET_LOCK)
     if market is None:
         raise DomainError(market_errors.UNKNOWN_MARKET)
     windows = None if market.always_open else list(market.session_windows.all())

@@ -20,12 +20,12 @@ from trading.models import Order, OrderStatus, Trade, TradeStatus
 TRADE, ORDER = Trade._meta.db_table, Order._meta.db_table
 
 
-def _market_lock(columns: str) -> Sql:
+def _market_lock(columns: str, strength: str = "UPDATE") -> Sql:
     generation = rules_generation()
     return Sql(f"""SELECT {columns}, {generation}
                      FROM {Market._meta.db_table} m
                      JOIN {Asset._meta.db_table} a ON a.id = m.asset_id
-                    WHERE m.id = %(market)s FOR UPDATE OF m""", generation, market="bigint")
+                    WHERE m.id = %(market)s FOR {strength} OF m""", generation, market="bigint")
 
 
 # SELECT … FOR UPDATE OF the market row with its instrument and the rulebook generation (so the order's
@@ -33,6 +33,11 @@ def _market_lock(columns: str) -> Sql:
 # runs, without compiling it per order.
 MARKET_LOCK = PreparedJoin(("m", Market), ("a", Asset), statement=_market_lock, links=(("m", "asset", "a"),),
                            extras=("rules_generation",))
+# the matching engine's market lock (#19): FOR NO KEY UPDATE still excludes every inline writer (FOR UPDATE)
+# and other engine batches, but not acceptances, which hold the row FOR KEY SHARE while they write
+MARKET_LOCK_NO_KEY = PreparedJoin(("m", Market), ("a", Asset),
+                                  statement=lambda columns: _market_lock(columns, "NO KEY UPDATE"),
+                                  links=(("m", "asset", "a"),), extras=("rules_generation",))
 
 
 def _book(side: str, after_cursor: bool):
