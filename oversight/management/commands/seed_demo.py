@@ -1,7 +1,8 @@
 """`python manage.py seed_demo`: the demo data of every app, in layer order, idempotently.
 
 Runs `accounts.demo.seed_accounts()` and then each later app's seeder when that app has a `demo`
-module (apps are built in parallel; a missing module is skipped, any other import failure is an error).
+module (apps are built in parallel; a missing module, or its app, is skipped, any other import failure
+is an error).
 `--list-logins` prints the demo logins, one per line, and changes nothing. It lives in `oversight/`
 because oversight is the top layer, the only one allowed to import every other app.
 """
@@ -33,7 +34,7 @@ def _import_optional(module_name: str):
         return import_module(module_name)
     except ModuleNotFoundError as exc:
         # only the demo module itself being absent is "not built yet"; a broken import inside it is a bug
-        if exc.name == module_name:
+        if exc.name == module_name or module_name.startswith(f"{exc.name}."):  # the module or its app
             return None
         raise
 
