@@ -84,8 +84,12 @@ def engine_figures(since, until, wrk_seconds: float, timeout: float = 120) -> di
         cur.execute("""SELECT count(*), count(*) FILTER (WHERE status <> 'accepted') FROM trading_order
                         WHERE created_at >= %s AND created_at < %s""", [since, until])
         accepted, matched = cur.fetchone()
-        cur.execute("""SELECT extract(epoch FROM updated_at - created_at) * 1000 FROM trading_order
-                        WHERE created_at >= %s AND created_at < %s AND status <> 'accepted'""", [since, until])
+        # acceptance (the order row) → the engine's batch that took it (its `order.match` audit row; the
+        # order's own updated_at moves again at every later fill of a resting order)
+        cur.execute("""SELECT extract(epoch FROM a.occurred_at - o.created_at) * 1000
+                         FROM trading_order o JOIN accounts_auditevent a
+                           ON a.object_type = 'order' AND a.object_id = o.id::text AND a.action = 'order.match'
+                        WHERE o.created_at >= %s AND o.created_at < %s""", [since, until])
         lat = [float(r[0]) for r in cur.fetchall()]
     span = max(wrk_seconds, wrk_seconds + drained_after, float(last_settled or 0))
     return {"accepted": accepted, "accepted_per_s": rnd(accepted / wrk_seconds), "matched": matched,
