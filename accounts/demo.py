@@ -127,10 +127,13 @@ def seed_accounts() -> dict[str, Organization]:
                 discharge_permit_no=f"{uscc}001P" if permit else "",
             )
         orgs[key] = org
+    demo_hash = None  # one key derivation for the one published demo password, not one per user (seconds each)
     for username, display_name, org_key, role in MEMBERS:
         user = User.objects.filter(username=username).first()
         if user is None:
-            user = user_create(actor=actor, username=username, password=DEMO_PASSWORD, display_name=display_name)
+            user = user_create(actor=actor, username=username, password=DEMO_PASSWORD, display_name=display_name,
+                               password_hash=demo_hash)
+            demo_hash = user.password
             if username in STAFF_USERNAMES:
                 # the admin site is the operator's back office; Django's own permissions gate it
                 User.objects.filter(pk=user.pk).update(is_staff=True, is_superuser=True)

@@ -21,6 +21,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from .uscc import validate_uscc
 
@@ -37,6 +38,8 @@ class Basin(models.Model):
     name_en = models.CharField(max_length=80)
 
     class Meta:
+        verbose_name = gettext_lazy("basin")
+        verbose_name_plural = gettext_lazy("basins")
         ordering = ["code"]
 
     def __str__(self):
@@ -53,6 +56,8 @@ class Region(models.Model):
     basins = models.ManyToManyField(Basin, blank=True, related_name="regions")
 
     class Meta:
+        verbose_name = gettext_lazy("region")
+        verbose_name_plural = gettext_lazy("regions")
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(condition=Q(code__regex=r"^[1-8][0-9]{5}$"), name="region_code_format"),
@@ -116,6 +121,8 @@ class Organization(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = gettext_lazy("organization")
+        verbose_name_plural = gettext_lazy("organizations")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
@@ -153,6 +160,8 @@ class Membership(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = gettext_lazy("membership")
+        verbose_name_plural = gettext_lazy("memberships")
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["user", "organization"], name="one_membership_per_org")]
 
@@ -178,6 +187,8 @@ class MembershipInvitation(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("membership invitation")
+        verbose_name_plural = gettext_lazy("membership invitations")
         ordering = ["-id"]
         constraints = [models.UniqueConstraint(fields=["user", "organization"], condition=Q(status="pending"),
                                                name="one_pending_invitation")]
@@ -196,6 +207,10 @@ class ApiToken(models.Model):
     @staticmethod
     def hash_secret(secret: str) -> str:
         return hashlib.sha256(secret.encode()).hexdigest()
+
+    class Meta:
+        verbose_name = gettext_lazy("API token")
+        verbose_name_plural = gettext_lazy("API tokens")
 
 
 class AuditEvent(models.Model):
@@ -216,6 +231,8 @@ class AuditEvent(models.Model):
     region_codes = models.JSONField(default=list, blank=True, help_text="regions the action concerns (for scoping)")
 
     class Meta:
+        verbose_name = gettext_lazy("audit event")
+        verbose_name_plural = gettext_lazy("audit events")
         ordering = ["-id"]
         indexes = [models.Index(fields=["object_type", "object_id"]),
                    models.Index(fields=["action"], name="audit_action")]  # no `_like` pattern index

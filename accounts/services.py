@@ -170,19 +170,26 @@ def organization_set_status(*, actor: Actor, organization: Organization, status:
 # --- users and memberships ---------------------------------------------------------------------------
 
 @transaction.atomic
-def user_create(*, actor: Actor, username: str, password: str, display_name: str = "", email: str = "") -> User:
+def user_create(*, actor: Actor, username: str, password: str, display_name: str = "", email: str = "",
+                password_hash: str | None = None) -> User:
+    """`password_hash`: the stored hash of `password`, already validated and hashed for another user
+    (the demo seeding gives its many users one published password: one key derivation instead of one
+    per user). Never from a request."""
     user = User(username=username, display_name=display_name, email=email)
     if User.objects.filter(username__iexact=username).exists():
         # case-insensitively: "Chen" and "chen" as two people invites impersonation
         raise field_error("username_taken", "username")
     _full_clean(user, exclude=["password"])
-    try:
-        validate_password(password, user)
-    except DjangoValidationError as exc:
-        raise DomainError("weak_password", fields={
-            "password": [{"code": e.code or "invalid", "message": " ".join(e.messages)} for e in exc.error_list]
-        })
-    user.set_password(password)
+    if password_hash is not None:
+        user.password = password_hash
+    else:
+        try:
+            validate_password(password, user)
+        except DjangoValidationError as exc:
+            raise DomainError("weak_password", fields={
+                "password": [{"code": e.code or "invalid", "message": " ".join(e.messages)} for e in exc.error_list]
+            })
+        user.set_password(password)
     _save_unique(user, conflict_code="username_taken", field="username")
     audit_record(actor=actor, action="user.create", object_type="user", object_id=user.pk,
                  after={"username": username, "display_name": display_name, "email": email})

@@ -59,3 +59,17 @@ def audit_params(*, actor: Actor, at, object_type: str, object_id, region_codes:
     return {"audit_at": at, "audit_user": actor.user_id, "audit_organization": actor.organization_id,
             "audit_object_type": object_type, "audit_object_id": str(object_id),
             "audit_request_id": actor.request_id or "", "audit_regions": json.dumps(region_codes or [])}
+
+
+def bulk_audit_sql(source: str) -> str:
+    """Audit events from `source`, a SELECT list over the caller's staging rows giving, in order: the
+    time, actor user, actor organization, action, object type, object id, before (jsonb), after (jsonb),
+    request id, region codes (jsonb). One INSERT for a whole batch of a history load (`trading.bulk`),
+    in the transaction that writes what they record."""
+    columns = ", ".join(_column(f) for f in ("occurred_at", "actor_user", "actor_organization", "action",
+                                             "object_type", "object_id", "before", "after", "request_id",
+                                             "region_codes"))
+    return f"""INSERT INTO {AuditEvent._meta.db_table} ({columns})
+               SELECT a.* FROM ({source}) a(occurred_at, actor_user_id, actor_organization_id, action,
+                                            object_type, object_id, before, after, request_id, region_codes)
+                ORDER BY a.occurred_at"""

@@ -43,7 +43,7 @@ def _install_beat_schedule(sender, **kwargs):
     from django.conf import settings
 
     schedule = {}
-    for label in ("ledger", "marketplace", "trading", "oversight"):
+    for label in ("ledger", "marketplace", "trading", "oversight", "compensation", "assistance", "compliance"):
         try:
             module = import_module(f"{label}.tasks")
         except ModuleNotFoundError:

@@ -82,6 +82,10 @@ INSTALLED_APPS = [
     "marketplace",
     "trading",
     "oversight",
+    "compensation",  # compensation between regions (above oversight, below the console)
+    "assistance",  # paired assistance and farmland buyers' support (above oversight)
+    "compliance",  # the compliance cycle (quota management), above oversight
+    "reserve",  # the government reserve (收储), above oversight
     "django_htmx",
     "console",  # the web console: the top layer, above oversight
 ]

@@ -12,9 +12,14 @@ api_v1 = [
     path("", include("marketplace.urls")),
     path("", include("trading.orderbook.urls")),
     path("", include("trading.listings.urls")),
+    path("", include("trading.packages.urls")),
     path("", include("trading.settlement.urls")),
     path("", include("trading.notifications.urls")),
     path("", include("oversight.urls")),
+    path("", include("compensation.urls")),
+    path("", include("assistance.urls")),
+    path("", include("compliance.urls")),
+    path("", include("reserve.urls")),
 ]
 
 admin.site.site_header = "海峡资源环境交易中心 · 运营管理后台 / Exchange operator admin"

@@ -1,7 +1,7 @@
 """Routes of the web console, mounted at / (the API stays under /api/v1/)."""
 from django.urls import path, re_path
 
-from . import views
+from . import views, views_assistance, views_compensation, views_compliance, views_history, views_members, views_proof, views_quota
 
 app_name = "console"
 
@@ -38,6 +38,7 @@ urlpatterns = [
     path("regulator/trades/", views.trade_search_view, name="trade-search"),
     re_path(r"^regulator/exports/trades\.(?P<fmt>csv|xlsx|jsonl)$", views.trade_export_view, name="trade-export"),
     path("regulator/trades/<int:pk>/", views.dossier_view, name="dossier"),
+    path("regulator/trades/<int:pk>/proof.json", views_proof.dossier_proof, name="dossier-proof"),
     path("operator/", views.operator_view, name="operator"),
     path("operator/markets/configure/", views.market_propose_view, {"configure": True}, name="market-configure"),
     path("operator/markets/<int:pk>/<str:action>/", views.market_status_view, name="market-status"),
@@ -47,5 +48,29 @@ urlpatterns = [
     path("operator/proposals/<int:pk>/<str:decision>/", views.proposal_decide_view, name="proposal-decide"),
     path("operator/organizations/<int:pk>/", views.organization_view, name="organization"),
     path("operator/organizations/<int:pk>/invite/", views.member_invite_view, name="member-invite"),
+    path("invitations/", views_members.invitations_view, name="invitations"),
+    path("invitations/<int:pk>/<str:decision>/", views_members.invitation_decide_view, name="invitation-decide"),
+    path("organization/members/", views_members.my_organization_view, name="my-organization"),
+    path("organization/members/invite/", views_members.my_member_invite_view, name="my-member-invite"),
+    path("members/<int:pk>/", views_members.member_update_view, name="member-update"),
+    path("history/<str:what>/", views_history.history_partial, name="history"),
     path("movements/<int:pk>/<str:decision>/", views.movement_decide_view, name="movement-decide"),
+    path("compensation/", views_compensation.compensation_list_view, name="compensation"),
+    path("compensation/<int:pk>/", views_compensation.compensation_detail_view, name="compensation-agreement"),
+    path("compensation/<int:pk>/data.json", views_compensation.compensation_data, name="compensation-data"),
+    # paired assistance and farmland buyers' support (console/views_assistance.py)
+    path("assistance/", views_assistance.assistance_view, name="assistance"),
+    path("assistance/data.json", views_assistance.assistance_data, name="assistance-data"),
+    path("assistance/payments/", views_assistance.assistance_pay_view, name="assistance-pay"),
+    path("assistance/payments/<int:pk>/<str:decision>/", views_assistance.assistance_decide_view,
+         name="assistance-decide"),
+    re_path(r"^assistance/exports/(?P<what>progress|commitments)\.csv$", views_assistance.assistance_export_view,
+            name="assistance-export"),
+    path("compliance/", views_compliance.compliance_view, name="compliance"),
+    path("compliance/surrender/", views_compliance.surrender_view, name="compliance-surrender"),
+    # issue #18: package bids and the government reserve (console/views_quota.py)
+    path("desk/packages/", views_quota.packages_view, name="packages"),
+    path("desk/packages/new/", views_quota.package_place_view, name="package-place"),
+    path("reserve/", views_quota.reserve_view, name="reserve"),
+    path("reserve/export.csv", views_quota.reserve_export_view, name="reserve-export"),
 ]

@@ -83,8 +83,13 @@ def ctx(request, **extra) -> dict:
     if m is not None:
         others = list(Membership.objects.select_related("organization")
                       .filter(user_id=m.user_id, is_active=True).exclude(pk=m.pk))
+    invited = 0
+    if m is not None:  # the nav shows the invited user's own pending invitations (console.views_members)
+        from accounts.models import MembershipInvitation
+
+        invited = MembershipInvitation.objects.filter(user_id=m.user_id, status="pending").count()
     return {"membership": m, "other_memberships": others, "idem": uuid.uuid4().hex, "en": is_en(),
-            "home": home_for(m), **extra}
+            "home": home_for(m), "pending_invitations": invited, **extra}
 
 
 def _done(request, result: api.ApiResult, ok_zh: str, ok_en: str):
@@ -541,23 +546,15 @@ def trade_export_view(request, fmt: str):
 def dossier_view(request, pk: int):
     import json
 
-    from ledger.sealing import canonical_bytes
-
     result = api.call(request, "GET", f"/api/v1/oversight/trades/{pk}")
     if result.status == 404:
         raise Http404
     dossier = result.data
-    proof = None
-    txn_id = (dossier.get("trade") or {}).get("ledger_transaction")
-    for entry in dossier.get("ledger", []):
-        if entry.get("proof") and (txn_id is None or entry["id"] == txn_id):
-            # the browser re-hashes the transaction's canonical bytes (as the sealer hashed them) itself
-            proof = {**entry["proof"], "transaction": entry["id"], "leaf_data": canonical_bytes(entry["id"]).hex()}
     from rest_framework.utils.encoders import JSONEncoder
 
+    # the proof and the signed checkpoint are fetched by the page's script (console.views_proof) and re-checked there
     return render(request, "console/dossier.html", ctx(
-        request, dossier=dossier, proof_json=json.dumps(proof, cls=JSONEncoder) if proof else "null",
-        dossier_json=json.dumps(dossier, cls=JSONEncoder, ensure_ascii=False, indent=1)))
+        request, dossier=dossier, dossier_json=json.dumps(dossier, cls=JSONEncoder, ensure_ascii=False, indent=1)))
 
 
 # --- operator ----------------------------------------------------------------------------------------------
@@ -566,7 +563,7 @@ def dossier_view(request, pk: int):
 def operator_view(request):
     from django.db import connection
 
-    markets = Market.objects.select_related("asset").order_by("code")
+    markets = Market.objects.select_related("asset").prefetch_related("session_windows").order_by("code")
     with connection.cursor() as cur:  # the outbox_pending partial index: only pending rows are read
         cur.execute(f"SELECT count(*), min(created_at) FROM {SettlementOutbox._meta.db_table} "
                     "WHERE status = 'pending'")
@@ -726,6 +723,24 @@ def _pending_proposals(request) -> list:
     return result.data.get("results", []) if isinstance(result.data, dict) else list(result.data)
 
 
+def _market_schedule(p) -> dict:
+    """Trading hours and settlement from the form, in the API's field names (blank: unchanged / default).
+    `hours` = always: around the clock; sessions: the windows given (start, end, ISO weekdays)."""
+    out: dict = {}
+    if p.get("hours") == "always":
+        out.update(always_open=True, session_windows=[])
+    elif p.get("hours") == "sessions":
+        windows = [{"start": s.strip(), "end": e.strip(), "weekdays": (d.strip() or "12345")}
+                   for s, e, d in zip(p.getlist("sw_start"), p.getlist("sw_end"), p.getlist("sw_days"), strict=False)
+                   if s.strip() or e.strip()]
+        out.update(always_open=False, session_windows=windows)
+    if p.get("settlement_mode") in ("rtgs", "eod"):
+        out["settlement_mode"] = p["settlement_mode"]
+        if p["settlement_mode"] == "eod" and p.get("eod_cutoff", "").strip():
+            out["eod_cutoff"] = p["eod_cutoff"].strip()
+    return out
+
+
 @require_POST
 @member_required(("exchange_operator",))
 def market_propose_view(request, configure: bool = False):
@@ -736,6 +751,7 @@ def market_propose_view(request, configure: bool = False):
     for k in ("price_band_bps", "fee_bps"):
         if k in data:
             data[k] = int(data[k]) if data[k].isdigit() else data[k]
+    data.update(_market_schedule(p))
     if pk is None:
         data["asset"] = p.get("asset", "")
         result = api.call(request, "POST", "/api/v1/markets", data)
@@ -777,7 +793,7 @@ def organization_view(request, pk: int):
         messages.error(request, result.message)
     members = (result.data.get("results", []) if isinstance(result.data, dict) else result.data) if result.ok else []
     invitations = account_selectors.pending_invitations_of(membership=request.membership, organization_id=pk)
-    return render(request, "console/organization.html", ctx(request, org=org, members=members,
+    return render(request, "console/organization.html", ctx(request, org=org, members=members, operator=True,
                                                             invitations=list(invitations), roles=ROLES))
 
 

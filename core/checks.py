@@ -14,7 +14,8 @@ Subjects (first letter of the number):
   M  market microstructure: halted/closed, session, tick, lot, minimum quantity, price band
   A  assets and amounts (ledger): validity window, positive amount, issuance evidence, balance
   C  listing conditions: terms of a mechanism, provenance, purchase quantity, bids
-  W E S P H L  the rulebook's kinds (water, emission, scope, price, holding, lot limits)
+  K  compliance cycle (`compliance.checks`): coverage, deadline, obligation, verifier, allocation
+  W E S P H L V  the rulebook's kinds (water, emission, scope, price, holding, lot limits, vintages)
 
 A fixed check is a small class: its number, code, subject, the policy in its docstring, and a pure
 `check(**facts) -> Refusal | None` that takes the facts it needs by keyword and ignores the rest, so

@@ -19,6 +19,8 @@ CODES: dict[str, tuple[int, str, str]] = {
     "validation_error": (400, "请求参数有误", "The request has invalid fields"),
     "malformed_request": (400, "请求体无法解析", "The request body could not be parsed"),
     "unknown_field": (400, "包含未知字段", "Unknown field"),
+    "invalid_ordering": (400, "不支持按“{field}”排序（可选：{allowed}）",
+                         "Cannot order by \"{field}\" (allowed: {allowed})"),
     "too_many_decimals": (400, "小数位数超过资产精度", "More decimal places than the asset allows"),
     "unsupported_media_type": (415, "不支持的内容类型", "Unsupported content type"),
     "not_authenticated": (401, "需要登录", "Authentication credentials were not provided"),

@@ -35,8 +35,10 @@ from zoneinfo import ZoneInfo
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import StreamingHttpResponse
 from django.utils import translation
+from django.utils.translation import gettext
 from rest_framework.renderers import BaseRenderer
 
+from .api import local_times
 from .errors import ApiError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -66,7 +68,7 @@ def language(request) -> str:
     raw = (request.query_params.get("lang") or "").strip().lower()
     if raw:
         if raw not in ("zh", "en", "zh-hans"):
-            raise ApiError("validation_error", fields={"lang": "zh or en"})
+            raise ApiError("validation_error", fields={"lang": gettext("zh or en")})
         return "en" if raw == "en" else "zh"
     return "zh" if (getattr(request, "LANGUAGE_CODE", None) or translation.get_language() or "zh").startswith(
         "zh") else "en"
@@ -87,7 +89,7 @@ def cell_text(value) -> str:
     if isinstance(value, datetime):
         return local_time(value)
     if isinstance(value, (dict, list)):
-        value = json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False)
+        value = json.dumps(local_times(value), cls=DjangoJSONEncoder, ensure_ascii=False)
     elif hasattr(value, "isoformat"):
         value = value.isoformat()
     return neutralise(str(value))
@@ -148,7 +150,7 @@ def xlsx_chunks(rows: Iterable[dict], columns: list[Column], lang: str, title: s
 def jsonl_chunks(rows: Iterable[dict]) -> Iterator[str]:
     lines = []
     for row in rows:
-        lines.append(json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False))
+        lines.append(json.dumps(local_times(row), cls=DjangoJSONEncoder, ensure_ascii=False))
         if len(lines) >= 500:
             yield "\n".join(lines) + "\n"
             lines = []

@@ -20,6 +20,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from django.db import connection, transaction
+from django.utils.translation import gettext
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
@@ -37,10 +38,18 @@ EARMARK_PURPOSES: dict[str, tuple[str, str]] = {
     "farmland_protection": ("耕地保护", "Farmland protection"),
     "high_standard_farmland": ("高标准农田建设", "High-standard farmland construction"),
     "farmland_quality": ("耕地质量提升", "Farmland quality improvement"),
+    # paired assistance (山海协作对口帮扶) and farmland buyers' support: received into the fund by
+    # `earmarked_receipt`, paid out for these purposes (assistance app)
+    "industry_transfer": ("产业转移与协作", "Industry transfer and cooperation"),
+    "infrastructure": ("基础设施建设", "Infrastructure construction"),
+    "public_services": ("公共服务（教育、医疗等）", "Public services (education, health care, …)"),
     "land_consolidation": ("土地整治与复垦", "Land consolidation and reclamation"),
     "farmland_supplement": ("补充耕地项目", "Farmland supplement projects"),
     "rural_development": ("农业农村发展", "Agricultural and rural development"),
     "rural_revitalization": ("乡村振兴", "Rural revitalization"),
+    # received basin eco-compensation (compensation app): 生态补偿资金 for the upstream's protection work
+    "water_pollution_control": ("水污染防治", "Water-pollution control"),
+    "ecological_protection": ("生态保护与修复", "Ecological protection and restoration"),
 }
 PAYOUT_KIND = "earmark_payout"
 
@@ -62,9 +71,10 @@ def earmarked_payout(*, actor: Actor, organization: Organization, amount: int, p
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise DomainError(INVALID_AMOUNT, fields={"amount": "must be a positive amount"})
     if purpose_code not in EARMARK_PURPOSES:
-        raise DomainError(INVALID_PURPOSE_CODE, fields={"purpose_code": f"one of {', '.join(EARMARK_PURPOSES)}"})
+        raise DomainError(INVALID_PURPOSE_CODE, fields={"purpose_code": gettext("one of {choices}").format(
+            choices=", ".join(EARMARK_PURPOSES))})
     if not (description or "").strip():
-        raise DomainError(DESCRIPTION_REQUIRED, fields={"description": "required"})
+        raise DomainError(DESCRIPTION_REQUIRED, fields={"description": gettext("required")})
     if organization.kind not in GOVERNMENT_KINDS:
         raise DomainError(NOT_AN_EARMARK_HOLDER)
     if not (actor.is_system or actor.organization_id == organization.id
@@ -122,3 +132,34 @@ def earmarked_report(*, region: Region | None = None, date_from: datetime | None
     for entry in out.values():
         entry["by_purpose"] = dict(entry["by_purpose"])
     return list(out.values())
+
+
+RECEIPT_KIND_PREFIXES = ("assistance_", "compensation_")
+NOT_A_RECEIPT_KIND = register("not_a_receipt_kind", 400, "该交易类型不能记入专项资金",
+                              "This transaction kind cannot be received into an earmarked fund")
+
+
+def earmarked_receipt(*, actor: Actor, kind: str, payer: Organization, payee: Organization, amount: int,
+                      purpose_code: str, idempotency_key: str, request: dict, memo: dict | None = None,
+                      reference: tuple[str, object] = ("", "")) -> Posted:
+    """Pay `amount` fen from `payer`'s free cash into `payee`'s earmarked fund, for `purpose_code`
+    (EARMARK_PURPOSES), as one ledger transaction of `kind` (a government-to-government transfer: paired
+    assistance, compensation). The purpose travels in the memo, so the fund's statement says what each
+    receipt was for; the fund is then spent only by `earmarked_payout` with a purpose code.
+
+    The caller owns the use case (authorization, its audit event, its transaction); `idempotency_key` is
+    the full namespaced key. A payer short of cash is `insufficient_balance` and nothing is written."""
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise DomainError(INVALID_AMOUNT, fields={"amount": "must be a positive amount"})
+    if not kind.startswith(RECEIPT_KIND_PREFIXES):
+        raise DomainError(NOT_A_RECEIPT_KIND, fields={"kind": kind})
+    if purpose_code not in EARMARK_PURPOSES:
+        raise DomainError(INVALID_PURPOSE_CODE, fields={"purpose_code": f"one of {', '.join(EARMARK_PURPOSES)}"})
+    if payee.kind not in GOVERNMENT_KINDS:
+        raise DomainError(NOT_AN_EARMARK_HOLDER)
+    cash = cny()
+    source, fund = (payer.id, cash.id, AccountKind.PARTICIPANT), (payee.id, cash.id, AccountKind.EARMARKED)
+    ids = accounts_ensure([source, fund])
+    return post(kind=kind, idempotency_key=idempotency_key, request=request, actor=actor, reference=reference,
+                memo={"purpose_code": purpose_code, "payer": payer.id, "payee": payee.id, **(memo or {})},
+                legs=[Leg(ids[source], AVAILABLE, -amount), Leg(ids[fund], AVAILABLE, amount)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from core.api import UtcIsoDateTimeFilter
 
@@ -16,7 +17,7 @@ class AssetCodeFormField(forms.CharField):
     def clean(self, value):
         value = super().clean(value)
         if value and not Asset.objects.filter(code=value).exists():
-            raise ValidationError("unknown asset", code=UNKNOWN_ASSET)
+            raise ValidationError(gettext("unknown asset"), code=UNKNOWN_ASSET)
         return value
 
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Basin, Organization, Region
 
@@ -82,6 +83,10 @@ class RightType(models.Model):
     def __str__(self):
         return self.code
 
+    class Meta:
+        verbose_name = gettext_lazy("right type")
+        verbose_name_plural = gettext_lazy("right types")
+
 
 class AssetKind(models.TextChoices):
     CASH = "cash", "Cash"
@@ -106,6 +111,8 @@ class Asset(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = gettext_lazy("asset")
+        verbose_name_plural = gettext_lazy("assets")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(scale__lte=6), name="asset_scale_max_6"),
@@ -149,6 +156,8 @@ class Account(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = gettext_lazy("account")
+        verbose_name_plural = gettext_lazy("accounts")
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "asset", "kind", "shard"],
@@ -179,6 +188,8 @@ class LedgerTransaction(models.Model):
     hash_version = models.PositiveSmallIntegerField(default=1)
 
     class Meta:
+        verbose_name = gettext_lazy("ledger transaction")
+        verbose_name_plural = gettext_lazy("ledger transactions")
         ordering = ["id"]
         # plain b-tree indexes: the `…_like` pattern indexes Django adds for `unique`/`db_index` text
         # columns cost an insertion per journal row and serve no query here
@@ -208,6 +219,8 @@ class Posting(models.Model):
     amount = models.BigIntegerField()
 
     class Meta:
+        verbose_name = gettext_lazy("posting")
+        verbose_name_plural = gettext_lazy("postings")
         ordering = ["id"]
         constraints = [models.CheckConstraint(condition=~Q(amount=0), name="posting_nonzero")]
         indexes = [models.Index(fields=["account", "id"])]
@@ -221,6 +234,10 @@ class MerkleLeaf(models.Model):
                                        db_constraint=False)
     leaf_hash = models.BinaryField()
 
+    class Meta:
+        verbose_name = gettext_lazy("Merkle leaf")
+        verbose_name_plural = gettext_lazy("Merkle leaves")
+
 
 class MerkleNode(models.Model):
     """Root of the perfect subtree of height `level` ≥ 1 covering leaves [index·2^level, (index+1)·2^level)."""
@@ -230,6 +247,8 @@ class MerkleNode(models.Model):
     hash = models.BinaryField()
 
     class Meta:
+        verbose_name = gettext_lazy("Merkle node")
+        verbose_name_plural = gettext_lazy("Merkle nodes")
         constraints = [models.UniqueConstraint(fields=["level", "index"], name="merkle_node_position")]
 
 
@@ -247,6 +266,8 @@ class Checkpoint(models.Model):
     key_id = models.CharField(max_length=32)  # the SigningKey that signed it; "legacy-hmac" before Ed25519
 
     class Meta:
+        verbose_name = gettext_lazy("checkpoint")
+        verbose_name_plural = gettext_lazy("checkpoints")
         ordering = ["tree_size"]
 
 
@@ -262,6 +283,8 @@ class SigningKey(models.Model):
     valid_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("signing key")
+        verbose_name_plural = gettext_lazy("signing keys")
         ordering = ["valid_from"]
 
 class MovementKind(models.TextChoices):
@@ -303,6 +326,8 @@ class MovementRequest(models.Model):
                                        related_name="movement_request")
 
     class Meta:
+        verbose_name = gettext_lazy("movement request")
+        verbose_name_plural = gettext_lazy("movement requests")
         ordering = ["-id"]
         indexes = [models.Index(fields=["status", "kind"], name="movement_status_kind")]
         constraints = [
@@ -340,6 +365,8 @@ class VerificationRun(models.Model):
     error = models.CharField(max_length=200, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("verification run")
+        verbose_name_plural = gettext_lazy("verification runs")
         ordering = ["-id"]
         constraints = [models.CheckConstraint(condition=Q(active=True, status__in=["queued", "running"])
                                               | Q(active__isnull=True, status__in=["ok", "failed", "error"]),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
@@ -85,10 +86,10 @@ class OrganizationField(serializers.IntegerField):
     def to_internal_value(self, data):
         pk = super().to_internal_value(data)
         if not 0 < pk <= MAX_ID:  # checked here: validators would run on the Organization returned
-            raise _error("does_not_exist", f"no organization {pk}")
+            raise _error("does_not_exist", gettext("no organization {id}").format(id=pk))
         org = Organization.objects.select_related("region").filter(pk=pk).first()
         if org is None:
-            raise _error("does_not_exist", f"no organization {pk}")
+            raise _error("does_not_exist", gettext("no organization {id}").format(id=pk))
         return org
 
     def to_representation(self, value):
@@ -175,7 +176,7 @@ class AssetInput(StrictSerializer):
 
     def validate_origin_region(self, value):
         if not Region.objects.filter(code=value).exists():
-            raise _error("unknown_region", "unknown region code")
+            raise _error("unknown_region", gettext("unknown region code"))
         return value
 
     def validate_basin(self, value):

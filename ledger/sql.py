@@ -169,3 +169,39 @@ def earmarked_funds(window: str) -> str:
                      ON p.account_id = acc.id
              WHERE acc.kind = 'earmarked'
              GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY o.region_id, acc.organization_id"""
+
+
+# --- bulk journal (history loads: `trading.bulk`) --------------------------------------------------------
+
+def bulk_journal_sql(source: str) -> str:
+    """Journal rows from `source`, a SELECT list over the caller's staging rows giving, in order: id (taken
+    from the journal's sequence, `journal_ids_sql`), kind, idempotency key, request (jsonb), actor user,
+    actor organization, reference type, reference id, memo (jsonb). One INSERT for the whole batch; the
+    creation time and `xid` are the database's (the rows are sealed as written). A key already taken is an
+    error (unique constraint): a bulk load checks for its marker before it starts, it never replays."""
+    journal = _columns(LedgerTransaction, "id", "kind", "idempotency_key", "request", "actor_user_id",
+                       "actor_organization_id", "reference_type", "reference_id", "memo", "hash_version")
+    return f"""INSERT INTO {TRANSACTION} ({journal})
+               SELECT j.*, 1 FROM ({source}) j(id, kind, idempotency_key, request, actor_user_id,
+                                              actor_organization_id, reference_type, reference_id, memo)
+                ORDER BY j.id"""
+
+
+def bulk_postings_sql(source: str) -> str:
+    """Postings from `source`, a SELECT list giving transaction id, account id, asset id, bucket, amount
+    (zero amounts are dropped here). One INSERT for the whole batch: the statement-level balance trigger
+    checks every journal row they name (written by this database transaction), every account/asset pair,
+    and applies the net per account once, in account id order (the ledger's lock order); the CHECK
+    constraints see the result, and the deferred trigger checks each transaction's zero sum per asset at
+    commit. Nothing is bypassed."""
+    posting = _columns(Posting, "transaction", "account", "asset", "bucket", "amount")
+    return f"""INSERT INTO {POSTING} ({posting})
+               SELECT p.* FROM ({source}) p(transaction_id, account_id, asset_id, bucket, amount)
+                WHERE p.amount <> 0
+                ORDER BY p.transaction_id, p.account_id"""
+
+
+def journal_ids_sql() -> str:
+    """`count` (the one parameter) new journal ids, ascending, from the journal's own sequence."""
+    return f"""SELECT nextval(pg_get_serial_sequence('{TRANSACTION}', 'id'))
+                 FROM generate_series(1, %s) ORDER BY 1"""

@@ -14,6 +14,7 @@ import json
 import re
 
 from django.http import StreamingHttpResponse
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -27,7 +28,7 @@ from rest_framework.views import APIView
 from accounts.actor import Actor
 from accounts.models import GOVERNMENT_KINDS, Organization
 from accounts.permissions import IsOperator, acting_membership, is_operator, member_with
-from core.api import IdCursorPagination, error_responses
+from core.api import ORDERED_LIST_BACKENDS, IdCursorPagination, StrictOrderingFilter, error_responses, local_time
 from core.errors import ApiError
 from core.money import from_minor
 from core.tabular import XLSX_TYPE, Column, CsvRenderer, JsonLinesRenderer, XlsxRenderer, language, streaming
@@ -126,6 +127,9 @@ class StatementsView(ListAPIView):
     serializer_class = StatementLineSerializer
     pagination_class = IdCursorPagination
     filterset_class = StatementFilter
+    filter_backends = ORDERED_LIST_BACKENDS
+    ordering_fields = ["id", "amount"]
+    ordering = "-id"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no acting organization
@@ -178,12 +182,12 @@ def _int_param(request, name: str, *, required: bool = True) -> int | None:
     raw = request.query_params.get(name)
     if raw in (None, ""):
         if required:
-            raise ValidationError({name: [serializers.ErrorDetail("required", code="required")]})
+            raise ValidationError({name: [serializers.ErrorDetail(gettext("required"), code="required")]})
         return None
     try:
         value = int(raw)
     except ValueError:
-        raise ValidationError({name: [serializers.ErrorDetail("an integer", code="invalid")]})
+        raise ValidationError({name: [serializers.ErrorDetail(gettext("an integer"), code="invalid")]})
     if not 0 <= value < 2**62:
         raise ValidationError({name: [serializers.ErrorDetail("out of range", code="invalid")]})
     return value
@@ -421,7 +425,9 @@ class MovementListView(ListAPIView):
 
     serializer_class = MovementRequestSerializer
     pagination_class = IdCursorPagination
-    filter_backends = []
+    filter_backends = [StrictOrderingFilter]  # `status` is read by get_queryset
+    ordering_fields = ["id", "created_at", "status", "kind"]
+    ordering = "-id"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -546,7 +552,8 @@ _RANGE_PARAMS = [OpenApiParameter("since", OpenApiTypes.DATETIME, description="i
 
 
 def _iso(ts) -> str:
-    return ts.isoformat()
+    # presentation (the API's one time format); the leaf hash covers ledger.canonical's UTC form, not this
+    return local_time(ts)
 
 
 JOURNAL_COLUMNS = [

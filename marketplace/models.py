@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Organization, Region
 from ledger.models import Asset
@@ -56,6 +57,8 @@ class Market(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = gettext_lazy("market")
+        verbose_name_plural = gettext_lazy("markets")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(tick_size__gt=0) & Q(lot_size__gt=0) & Q(min_quantity__gt=0),
@@ -75,6 +78,8 @@ class SessionWindow(models.Model):
     weekdays = models.CharField(max_length=7, default="12345", help_text="ISO weekdays, 1 = Monday")
 
     class Meta:
+        verbose_name = gettext_lazy("session window")
+        verbose_name_plural = gettext_lazy("session windows")
         ordering = ["start"]
         constraints = [models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="session_window_order")]
 
@@ -82,6 +87,10 @@ class SessionWindow(models.Model):
 class Holiday(models.Model):
     date = models.DateField(unique=True)
     name = models.CharField(max_length=60, blank=True)
+
+    class Meta:
+        verbose_name = gettext_lazy("holiday")
+        verbose_name_plural = gettext_lazy("holidays")
 
 
 class SessionClose(models.Model):
@@ -99,6 +108,8 @@ class SessionClose(models.Model):
     closed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = gettext_lazy("session close")
+        verbose_name_plural = gettext_lazy("session closes")
         constraints = [models.UniqueConstraint(fields=["market", "session"], name="one_close_per_session")]
 
 
@@ -113,6 +124,8 @@ class IdempotencyRecord(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = gettext_lazy("idempotency record")
+        verbose_name_plural = gettext_lazy("idempotency records")
         constraints = [models.UniqueConstraint(fields=["organization_id", "key"], name="idempotency_per_org")]
 
 
@@ -128,6 +141,8 @@ class RulebookVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = gettext_lazy("rulebook version")
+        verbose_name_plural = gettext_lazy("rulebook versions")
         ordering = ["-effective_from", "-version"]
 
 
@@ -142,6 +157,8 @@ class Rule(models.Model):
     enabled = models.BooleanField(default=True)
 
     class Meta:
+        verbose_name = gettext_lazy("rule")
+        verbose_name_plural = gettext_lazy("rules")
         ordering = ["id"]
 
 
@@ -155,6 +172,8 @@ class NonAttainmentFlag(models.Model):
     period_end = models.DateField()
 
     class Meta:
+        verbose_name = gettext_lazy("non-attainment flag")
+        verbose_name_plural = gettext_lazy("non-attainment flags")
         constraints = [models.CheckConstraint(condition=Q(period_end__gte=models.F("period_start")),
                                               name="non_attainment_period")]
 
@@ -164,6 +183,10 @@ class DischargePermit(models.Model):
     number = models.CharField(max_length=40, unique=True)
     pollutants = models.JSONField(default=list)
     valid_to = models.DateField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = gettext_lazy("discharge permit")
+        verbose_name_plural = gettext_lazy("discharge permits")
 
 
 class ProposalStatus(models.TextChoices):
@@ -196,8 +219,9 @@ class MarketProposal(models.Model):
     decided_at = models.DateTimeField("复核时间", null=True, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("market proposal")
+        verbose_name_plural = gettext_lazy("market proposals")
         ordering = ["-id"]
-        verbose_name = verbose_name_plural = "市场设立/配置提议"
         constraints = [
             models.CheckConstraint(condition=~Q(decided_by=models.F("proposed_by")), name="market_proposal_four_eyes"),
             models.CheckConstraint(condition=~Q(status="applied") | Q(market__isnull=False),

@@ -18,3 +18,18 @@ def rules_generation() -> Sql:
     """`(SELECT value FROM <generation table> WHERE id = 1)`, a scalar subquery for a select list."""
     return Sql(f"({GENERATION_READ})")
 
+
+
+def bulk_session_closes_sql(source: str) -> str:
+    """Session closes from `source`, a SELECT list giving market id, session key, open, high, low, close
+    (the VWAP), volume, value, trades — for a history load (`trading.bulk`) that records the sessions the
+    live order path would have closed as it went (`trading.orderbook.services._close_session`). A session
+    already closed is kept as it is."""
+    from .models import SessionClose
+
+    return f"""INSERT INTO {SessionClose._meta.db_table} (market_id, session, open, high, low, close, volume,
+                      value, trades, closed_at)
+               SELECT c.*, now() FROM ({source}) c(market_id, session, open, high, low, close, volume, value,
+                                                   trades)
+                ORDER BY c.market_id, c.session
+               ON CONFLICT (market_id, session) DO NOTHING"""

@@ -3,6 +3,7 @@
 proposal that another person of the operator confirms (`POST market-proposals/{id}/confirm`) or rejects;
 halt, resume (closing, which cancels the book, is `trading`'s `markets/{id}/close`). Regulators halt and resume the
 markets of their jurisdiction through oversight."""
+from django.utils.translation import gettext
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
@@ -11,6 +12,7 @@ from rest_framework.response import Response
 
 from accounts.actor import Actor
 from accounts.permissions import acting_membership, member_with
+from core.api import ORDERED_LIST_BACKENDS, GrowingPagination, local_times
 from core.errors import ApiError
 from ledger.models import Asset
 
@@ -65,7 +67,7 @@ class MarketViewSet(viewsets.ReadOnlyModelViewSet):
         code = data.validated_data.get("asset")
         asset = Asset.objects.filter(code=code).first() if code else None
         if asset is None:
-            return _field_error("asset", "an existing instrument code")
+            return _field_error("asset", gettext("an existing instrument code"))
         proposal = market_propose(actor=Actor.from_request(request), asset=asset,
                                   config=data.to_config(asset.scale), reason=data.validated_data["reason"])
         return Response(MarketProposalSerializer(proposal).data, status=202)
@@ -106,13 +108,13 @@ class MarketViewSet(viewsets.ReadOnlyModelViewSet):
                    "(rulebook version in force now): what an order, listing or bid here is checked against.")
     @action(detail=True, methods=["get"])
     def rules(self, request, pk=None):
-        return Response(market_rules(self.get_object()))
+        return Response(local_times(market_rules(self.get_object())))
 
     @extend_schema(responses=MarketEligibilitySerializer, description="The acting organization's own standing "
                    "under those rules, as buyer and as seller, before any price or quantity is known.")
     @action(detail=True, methods=["get"])
     def eligibility(self, request, pk=None):
-        return Response(market_eligibility(self.get_object(), acting_membership(request).organization))
+        return Response(local_times(market_eligibility(self.get_object(), acting_membership(request).organization)))
 
 def _field_error(field: str, message: str):
     from core.errors import DomainError
@@ -127,6 +129,10 @@ class MarketProposalViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = MarketProposalSerializer
     permission_classes = (OPERATOR_CHECKER,)
     filterset_fields = ["status", "kind"]
+    pagination_class = GrowingPagination
+    filter_backends = ORDERED_LIST_BACKENDS
+    ordering_fields = ["id", "created_at", "status"]
+    ordering = "-id"
 
     @extend_schema(request=None, responses=MarketProposalSerializer)
     @action(detail=True, methods=["post"])

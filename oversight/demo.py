@@ -1,7 +1,8 @@
 """Demo data of oversight (`python manage.py seed_demo` calls `seed_oversight()` after the other apps):
 the first rulebook version, a non-attainment flag, approval requests for whatever the demo trades left
-pending, and a first surveillance run. Idempotent: the rulebook is written only when none exists, the
-flag only when missing; approval sync and surveillance never duplicate anything."""
+pending, a first surveillance run, and a seal of the ledger. Idempotent: the rulebook is written only
+when none exists, the flag only when missing; approval sync, surveillance and sealing never duplicate
+anything."""
 from __future__ import annotations
 
 from datetime import date
@@ -10,6 +11,7 @@ from django.db import transaction
 
 from accounts.actor import Actor
 from accounts.models import TRADING_KINDS
+from ledger.sealing import seal
 from marketplace.models import NonAttainmentFlag, RulebookVersion
 
 from .approvals import approvals_sync
@@ -63,6 +65,9 @@ def seed_oversight() -> None:
     approvals_sync()
     flow_rollup()
     run_surveillance()
+    # everything seeded so far (the bulk-loaded trade history included: `trading.bulk`) becomes provable at
+    # once, as the beat's sealer would make it within seconds; with nothing new a seal writes nothing
+    seal()
 
 
 def _held_trades() -> None:

@@ -6,6 +6,7 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext
 
 from accounts.models import AuditEvent, Region
 from core.api import UtcIsoDateTimeFilter
@@ -23,7 +24,7 @@ class RegionCodeField(forms.CharField):
         well_formed = len(value) == 6 and value.isascii() and value.isdigit()
         region = Region.objects.filter(code=value).first() if well_formed else None
         if region is None:
-            raise ValidationError("unknown region code", code="unknown_region")
+            raise ValidationError(gettext("unknown region code"), code="unknown_region")
         return region.prefix
 
 

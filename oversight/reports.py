@@ -17,7 +17,7 @@ Jurisdiction: a flow is visible when its origin or its destination lies in the c
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection, transaction
@@ -58,9 +58,12 @@ def _vwap(value: int, quantity) -> str | None:
 
 
 def _flow_source(scope: Scope, *, since: date | None, until: date | None, right_type: str | None,
-                 origin: str | None = None, destination: str | None = None, daily: bool = False) -> tuple[str, list]:
+                 origin: str | None = None, destination: str | None = None, daily: bool = False,
+                 monthly: bool = False) -> tuple[str, list]:
     """Rows (right_type, origin_region, dest_region, trades, quantity, value[, day]) of settled trades:
-    the daily summary ∪ the deltas, or — without a date range — the all-time totals ∪ the deltas."""
+    the daily summary ∪ the deltas, or — without a date range — the all-time totals ∪ the deltas. With
+    `monthly` (a report by month, quarter or year) the whole months of the range come from the monthly
+    roll-up (day = the month's first day), only the partial months at its ends from the daily summary."""
     where, params = ["TRUE"], []
     if right_type:
         where.append("right_type = %s")
@@ -83,7 +86,36 @@ def _flow_source(scope: Scope, *, since: date | None, until: date | None, right_
         dated_params.append(until)
     if since is None and until is None and not daily:
         return sql.flow_source(" AND ".join(where), all_time=True), params + params
+    if monthly:
+        first, after = _whole_months(since, until)
+        if first is None or after is None or first < after:
+            months, month_params, whole = ["TRUE"], [], ["TRUE"]
+            if first is not None:
+                months.append("month >= %s")
+                whole.append("day >= %s")
+                month_params.append(first)
+            if after is not None:
+                months.append("month < %s")
+                whole.append("day < %s")
+                month_params.append(after)
+            days = dated[len(where):] or ["TRUE"]
+            day_params = dated_params[len(params):]
+            w = " AND ".join(where)
+            return (sql.flow_source_by_month(w, " AND ".join(months), " AND ".join(days), " AND ".join(whole)),
+                    params + month_params + params + day_params + month_params + params + day_params)
     return sql.flow_source(" AND ".join(dated), all_time=False), dated_params + dated_params
+
+
+def _whole_months(since: date | None, until: date | None) -> tuple[date | None, date | None]:
+    """The first day of the first whole month in [since, until] and the first day after the last whole
+    month (None: unbounded on that side)."""
+    first = after = None
+    if since is not None:
+        first = since if since.day == 1 else (since.replace(day=1) + timedelta(days=32)).replace(day=1)
+    if until is not None:
+        following = (until.replace(day=1) + timedelta(days=32)).replace(day=1)
+        after = following if until + timedelta(days=1) == following else until.replace(day=1)
+    return first, after
 
 
 def _prefix_of(code: str | None) -> str | None:
@@ -103,6 +135,7 @@ def volume_report(scope: Scope, *, period: str = "month", by: str = "origin", le
     assert period in PERIODS and level in LEVELS and by in ("origin", "destination")
     column = "origin_region" if by == "origin" else "dest_region"
     source, params = _flow_source(scope, since=since, until=until, right_type=right_type, daily=True,
+                                  monthly=period in ("month", "quarter", "year"),
                                   origin=_prefix_of(region) if by == "origin" else None,
                                   destination=_prefix_of(region) if by == "destination" else None)
     region_sql = _region_sql("f." + column, level)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import AuditEvent
-from core.api import StrictSerializer
+from core.api import LocalTimesJSONField, StrictSerializer
 from core.money import from_minor
 from marketplace.models import Market, NonAttainmentFlag, RulebookVersion
 from marketplace.rules import RULES
@@ -91,6 +91,9 @@ class TradeRowSerializer(serializers.ModelSerializer):
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
+    before = LocalTimesJSONField(read_only=True)
+    after = LocalTimesJSONField(read_only=True)
+
     class Meta:
         model = AuditEvent
         fields = ["id", "occurred_at", "action", "object_type", "object_id", "actor_user", "actor_organization",
@@ -120,6 +123,8 @@ class ApprovalSerializer(serializers.ModelSerializer):
 
 
 class AlertSerializer(serializers.ModelSerializer):
+    evidence = LocalTimesJSONField(read_only=True)
+
     class Meta:
         model = Alert
         fields = ["id", "kind", "severity", "summary", "organization_ids", "trade_ids", "asset_id", "evidence",

@@ -11,11 +11,12 @@ from accounts.models import Organization, Region
 from ledger.sql import ACCOUNT, ASSET, POSTING
 from trading.models import Trade
 
-from .models import FlowDelta, FlowSummary, FlowTotal
+from .models import FlowDelta, FlowMonthly, FlowSummary, FlowTotal
 
 TRADE = Trade._meta.db_table
 ORGANIZATION, REGION = Organization._meta.db_table, Region._meta.db_table
 FLOW_DELTA, FLOW_SUMMARY, FLOW_TOTAL = FlowDelta._meta.db_table, FlowSummary._meta.db_table, FlowTotal._meta.db_table
+FLOW_MONTHLY = FlowMonthly._meta.db_table
 
 
 # --- reports -------------------------------------------------------------------------------------------
@@ -32,6 +33,19 @@ def flow_source(where: str, *, all_time: bool) -> str:
     return f"""SELECT {columns}, day FROM {FLOW_SUMMARY} WHERE {where}
                UNION ALL
                SELECT {columns}, day FROM {FLOW_DELTA} WHERE {where}"""
+
+
+def flow_source_by_month(where: str, months: str, days: str, whole: str) -> str:
+    """Rows as `flow_source` (day = the month's first day for whole months): the monthly roll-up for the
+    whole months (`months`, a condition on `month`), the daily summary for the days of the range (`days`)
+    outside them (`whole`, the same months as a condition on `day`), and the deltas for the range.
+    Parameters: where's + months', where's + days' + whole's, where's + days'."""
+    columns = "right_type, origin_region, dest_region, trades, quantity, value"
+    return f"""SELECT {columns}, month AS day FROM {FLOW_MONTHLY} WHERE {where} AND {months}
+               UNION ALL
+               SELECT {columns}, day FROM {FLOW_SUMMARY} WHERE {where} AND {days} AND NOT ({whole})
+               UNION ALL
+               SELECT {columns}, day FROM {FLOW_DELTA} WHERE {where} AND {days}"""
 
 
 # Fold the flow deltas into the daily summary and the totals, in one statement.

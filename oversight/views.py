@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.plumbing import build_array_type, build_basic_type
 from drf_spectacular.types import OpenApiTypes
@@ -19,7 +20,7 @@ from rest_framework.views import APIView
 from accounts.actor import Actor
 from accounts.models import AuditEvent, Organization, Region
 from accounts.permissions import acting_membership, member_with
-from core.api import IdCursorPagination, error_responses
+from core.api import ORDERED_LIST_BACKENDS, DirectoryPagination, IdCursorPagination, error_responses, local_times
 from core.errors import ApiError
 from core.tabular import XLSX_TYPE, CsvRenderer, JsonLinesRenderer, XlsxRenderer, language
 from ledger.models import Asset
@@ -75,13 +76,14 @@ def _date(request, name: str) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise ApiError("validation_error", fields={name: "a date, YYYY-MM-DD"})
+        raise ApiError("validation_error", fields={name: gettext("a date, YYYY-MM-DD")})
 
 
 def _choice(request, name: str, choices, default):
     value = request.query_params.get(name, default)
     if value not in choices:
-        raise ApiError("validation_error", fields={name: f"one of {', '.join(choices)}"})
+        raise ApiError("validation_error", fields={
+            name: gettext("one of {choices}").format(choices=", ".join(choices))})
     return value
 
 
@@ -108,6 +110,9 @@ class TradeListView(OversightList):
     serializer_class = TradeRowSerializer
     filterset_class = TradeFilter
     queryset = Trade.objects.none()
+    filter_backends = ORDERED_LIST_BACKENDS
+    ordering_fields = ["id", "created_at", "price", "quantity", "value", "status"]
+    ordering = "-id"
 
     def get_queryset(self):
         return _scope(self.request).trades(Trade.objects.select_related("buyer", "seller", "market"))
@@ -127,7 +132,7 @@ class TradeDossierView(OversightView):
         qs = _scope(request).trades(Trade.objects.select_related("buyer", "seller", "market", "buy_order",
                                                                    "sell_order"))
         trade = get_object_or_404(qs, pk=pk)
-        return Response(trade_dossier(trade))
+        return Response(local_times(trade_dossier(trade)))
 
 
 class ExportView(OversightView):
@@ -190,9 +195,10 @@ class OrganizationListView(OversightList):
     serializer_class = OrganizationStatusSerializer
     queryset = Organization.objects.none()
     filterset_fields = ["status", "kind"]
+    pagination_class = DirectoryPagination  # a directory (README: paging rule); ?cursor= deprecated
 
     def get_queryset(self):
-        return _scope(self.request).organizations(Organization.objects.all())
+        return _scope(self.request).organizations(Organization.objects.all()).order_by("id")
 
 
 class OrganizationFreezeView(OversightView):
@@ -217,9 +223,10 @@ class MarketListView(OversightList):
     serializer_class = OversightMarketSerializer
     queryset = Market.objects.none()
     filterset_fields = ["status"]
+    pagination_class = DirectoryPagination  # a directory (README: paging rule); ?cursor= deprecated
 
     def get_queryset(self):
-        return _scope(self.request).markets(Market.objects.select_related("asset"))
+        return _scope(self.request).markets(Market.objects.select_related("asset")).order_by("id")
 
 
 class MarketHaltView(OversightView):
@@ -312,6 +319,9 @@ class ApprovalListView(OversightList):
     serializer_class = ApprovalSerializer
     filterset_class = ApprovalFilter
     queryset = ApprovalRequest.objects.none()
+    filter_backends = ORDERED_LIST_BACKENDS
+    ordering_fields = ["id", "created_at", "pending_since", "status"]
+    ordering = "-id"
 
     def get_queryset(self):
         return _scope(self.request).approvals(ApprovalRequest.objects.select_related("trade")
@@ -381,7 +391,7 @@ class VolumeReportView(OversightView):
                                      level=_choice(request, "level", reports.LEVELS, "county"),
                                      since=_date(request, "since"), until=_date(request, "until"),
                                      right_type=q.get("right_type") or None, region=q.get("region") or None)
-        return Response({"rows": rows})
+        return Response(local_times({"rows": rows}))
 
 
 class FlowReportView(OversightView):
@@ -390,13 +400,13 @@ class FlowReportView(OversightView):
         rows = reports.flow_matrix(_scope(request), level=_choice(request, "level", reports.LEVELS, "county"),
                                    since=_date(request, "since"), until=_date(request, "until"),
                                    right_type=request.query_params.get("right_type") or None)
-        return Response({"rows": rows})
+        return Response(local_times({"rows": rows}))
 
 
 class FarmlandProceedsView(OversightView):
     @extend_schema(responses={200: serializers.FarmlandProceedsReportSerializer})
     def get(self, request):
-        return Response({"rows": reports.farmland_proceeds(_scope(request))})
+        return Response(local_times({"rows": reports.farmland_proceeds(_scope(request))}))
 
 
 class ConcentrationView(OversightView):
@@ -409,15 +419,15 @@ class ConcentrationView(OversightView):
             top = min(max(int(q.get("top", 5)), 1), 100)
             asset = int(q["asset"]) if q.get("asset") else None
         except ValueError:
-            raise ApiError("validation_error", fields={"top": "an integer"})
-        return Response({"rows": reports.concentration(_scope(request), top=top, asset_id=asset,
-                                                       right_type=q.get("right_type") or None)})
+            raise ApiError("validation_error", fields={"top": gettext("an integer")})
+        return Response(local_times({"rows": reports.concentration(_scope(request), top=top, asset_id=asset,
+                                                                   right_type=q.get("right_type") or None)}))
 
 
 class PendingApprovalsReportView(OversightView):
     @extend_schema(responses={200: serializers.PendingApprovalsReportSerializer})
     def get(self, request):
-        return Response(reports.pending_approvals(_scope(request)))
+        return Response(local_times(reports.pending_approvals(_scope(request))))
 
 
 # --- surveillance -------------------------------------------------------------------------------------
@@ -428,6 +438,9 @@ class AlertListView(OversightList):
     serializer_class = AlertSerializer
     filterset_class = AlertFilter
     queryset = Alert.objects.none()
+    filter_backends = ORDERED_LIST_BACKENDS
+    ordering_fields = ["id", "detected_at", "severity", "kind"]
+    ordering = "-id"
 
     def get_queryset(self):
         return _scope(self.request).by_region_codes(Alert.objects.all())

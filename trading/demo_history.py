@@ -1,63 +1,137 @@
 """Several weeks of demo trading history (`seed_demo`, before the live demo book of `trading.demo`), so
-that the console's charts have a shape on first run: ~35 local days of order-book trades in the emission,
-carbon, energy-use and power-generation markets between the demo organizations of several cities,
-and a round trip between two linked enterprises that surveillance flags. (The trades that wait for
-four-eyes approval are made by `oversight.demo`, once the rulebook exists.)
+that every console chart has a shape on first run: ~42 local days of order-book trades in every demo
+market (emission SO2/NOx/COD/NH3-N, carbon, energy-use, power generation, Ting–Han water, farmland grain
+capacity) between the demo organizations of seven cities — about 5,500 trades — and a round trip between
+two linked enterprises in the last hours that surveillance flags. (The trades that wait for four-eyes
+approval are made by `oversight.demo`, once the rulebook exists.)
 
-Every trade goes through the real paths: `order_place` (escrow, matching, fees, audit) and `trade_settle`
-(the delivery-versus-payment ledger transaction), both with their `now` set to the historical moment, so
-the ledger stays balanced and `verify_ledger` clean. One documented shortcut: `Trade.created_at` and
-`Order.created_at` are `auto_now_add`, so after the matching they are set to the historical moment by one
-UPDATE per table (the settlement's own `settled_at`, which the flow roll-up keys on, comes from `now`).
-The ledger transactions keep their real creation time (they are sealed as they are).
+It is written through the bulk path, `trading.bulk` (see its docstring): orders, trades, events, outbox
+rows, the settlement ledger transactions with their postings, audit events, each table in one INSERT …
+SELECT, every ledger trigger and constraint in force; the flow roll-ups are kept by the triggers on the
+trade table. The parties are funded first through the services (cash deposits by the operator, rights
+issued by each instrument's issuer, with their audit events), for exactly what the history needs.
+`seed_demo` seals the ledger at the end, so the history is provable.
 
-Deterministic (a seeded PRNG; days count back from today) and idempotent: skipped when the history's
-orders (client_order_id "hist-…") exist. About 700 trades: ~2,100 service calls, 15–30 s on the 2-core
-machine (the price of going through the real paths).
+Deterministic: a seeded PRNG draws every trade; only the dates follow today (days count back from it).
+Idempotent: the history is one bulk batch keyed `demo-history`; when it is loaded nothing is written.
+`DEMO_HISTORY_DAYS` shortens it (the browser tests use a few days).
 """
 from __future__ import annotations
 
 import os
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.models import Organization
+from core.money import from_minor
 from ledger import services as ledger_services
+from ledger.models import Asset
 from marketplace.models import Market
 
-from .models import Order, TradeStatus
-from .orderbook.services import order_place
-from .settlement.services import trade_settle
+from .bulk import HistoryTrade, batch_loaded, funding_needs, load_batch
 
-DAYS = 35  # DEMO_HISTORY_DAYS overrides it (the browser tests use a few days)
+DAYS = 42
+KEY = "demo-history"
 YUAN = 100
-# market code: (seller keys, buyer keys, mid price in fen, price step in fen, (min, max) lot units, trades per day)
+# market code: (seller keys, buyer keys, mid price in fen per unit, price step in fen, (min, max) lot units,
+# trades per weekday)
 FLOWS = {
-    "CA-2026-350000": (("ent_minjiang",), ("ent_longyan", "ent_haicang", "ent_jinjiang", "ent_ningde"),
-                       9_300, 40, (200, 2_000), 8),
-    "EN-2026-350000": (("ent_longyan",), ("ent_ningde", "ent_jinjiang", "ent_haicang", "ent_minjiang"),
-                       52_000, 300, (20, 300), 5),
-    "PG-2026-350000": (("ent_minjiang",), ("ent_longyan", "ent_ningde", "ent_jinjiang"), 3_800, 30, (50, 800), 4),
-    "EM-SO2-2026-350121": (("minhou",), ("ent_minjiang", "fuqing"), 30_300 * YUAN, 15_000, (1, 3), 2),
-    "EM-NOX-2026-350121": (("minhou",), ("ent_minjiang", "fuqing"), 34_250 * YUAN, 20_000, (1, 3), 2),
-    "EM-COD-2026-350181": (("fuqing",), ("ent_minjiang", "minhou"), 28_500 * YUAN, 15_000, (1, 3), 2),
+    "CA-2026-350000": (("ent_minjiang", "ent_haicang"), ("ent_longyan", "ent_haicang", "ent_jinjiang", "ent_ningde"),
+                       9_300, 40, (200, 2_000), 48),
+    "EN-2026-350000": (("ent_longyan", "ent_ningde"), ("ent_ningde", "ent_jinjiang", "ent_haicang", "ent_minjiang"),
+                       52_000, 300, (20, 300), 30),
+    "PG-2026-350000": (("ent_minjiang",), ("ent_longyan", "ent_ningde", "ent_jinjiang", "ent_haicang"),
+                       3_800, 30, (50, 800), 30),
+    "EM-SO2-2026-350121": (("minhou",), ("ent_minjiang", "fuqing", "ent_ningde"), 30_300 * YUAN, 15_000, (1, 3), 12),
+    "EM-NOX-2026-350121": (("minhou",), ("ent_minjiang", "fuqing", "ent_ningde"), 34_250 * YUAN, 20_000, (1, 3), 12),
+    "EM-COD-2026-350181": (("fuqing",), ("ent_minjiang", "minhou"), 28_500 * YUAN, 15_000, (1, 3), 12),
+    "EM-NH3N-2026-350181": (("fuqing",), ("ent_minjiang", "minhou"), 32_000 * YUAN, 15_000, (1, 2), 8),
+    "WR-TINGHAN-2026-350803": (("yongding",), ("ent_longyan", "zhaoan"), 50, 2, (10_000, 200_000), 10),
+    "FL-GRAIN-2026-350724": (("songxi",), ("minhou", "fuqing", "zhaoan"), 300_000 * YUAN, 3_000 * YUAN, (1, 5), 4),
 }
-CASH_TOP_UP = {"ent_minjiang": 50_000_000_00, "ent_longyan": 20_000_000_00, "ent_haicang": 20_000_000_00,
-               "ent_jinjiang": 20_000_000_00, "ent_ningde": 20_000_000_00, "fuqing": 5_000_000_00,
-               "minhou": 5_000_000_00, "yongding": 5_000_000_00}
+# farmland quotas are issued against an accepted land-consolidation project (A-EVIDENCE-001)
+EVIDENCE = {"FL-GRAIN-2026-350724": {"project_id": "SX-TDZZ-2026-HIST", "area_mu": "{units}",
+                                     "acceptance_document": "松自然资验〔2026〕2号"}}
 
 
-def _actor(org: Organization) -> Actor:
-    return Actor(user_id=None, organization_id=org.id, role="trader", organization_kind=org.kind)
+def _acting_for(org: Organization) -> Actor:
+    return Actor(user_id=None, organization_id=org.id, role="system", organization_kind=org.kind)
+
+
+def history_trades(orgs: dict[str, Organization], markets: dict[str, Market], days: int,
+                   now: datetime | None = None) -> list[HistoryTrade]:
+    """The history, drawn by a PRNG with a fixed seed: per market and day a price walk around its mid
+    (within ±6%, on the tick), quieter weekends, times within trading hours; today only what has happened
+    by four hours ago. A function of the seed and the hour of `now` (the current hour by default)."""
+    rng = random.Random(2026)
+    now = (now or timezone.now()).replace(minute=0, second=0, microsecond=0)
+    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    events = []
+    for code, (sellers, buyers, mid, step, (lo, hi), per_day) in FLOWS.items():
+        market = markets.get(code)
+        if market is None:
+            continue
+        tick, scale = market.tick_size, market.asset.scale
+        price = mid
+        for day in range(days, -1, -1):
+            base = today - timedelta(days=day)
+            weekend = base.weekday() >= 5
+            if weekend and rng.random() < 0.7:
+                continue  # quieter weekends
+            price = min(mid * 106 // 100, max(mid * 94 // 100, price + rng.randint(-step, step)))
+            n = max(1, per_day + rng.randint(-per_day // 3, per_day // 3)) // (3 if weekend else 1) or 1
+            for _ in range(n):
+                at = base + timedelta(hours=9, minutes=rng.randint(0, 390), seconds=rng.randint(0, 59),
+                                      microseconds=rng.randint(0, 999_999))
+                p = max(tick, (price + rng.randint(-step // 2, step // 2)) // tick * tick)
+                seller, buyer = rng.choice(sellers), rng.choice(buyers)
+                while buyer == seller:
+                    buyer = rng.choice(buyers)
+                units = rng.randint(lo, hi)
+                if at < now - timedelta(hours=4):  # today: only what has already happened
+                    events.append((at, code, seller, buyer, p, units * 10**scale))
+    carbon = markets.get("CA-2026-350000")
+    if carbon is not None:
+        # Haicang and Jinjiang share a person (chen_consultant): a round trip between them in the last
+        # hours is what surveillance flags as self-dealing and wash trading
+        for i, (seller, buyer) in enumerate((("ent_haicang", "ent_jinjiang"), ("ent_jinjiang", "ent_haicang"))):
+            events.append((now - timedelta(hours=2 - i, minutes=30), "CA-2026-350000", seller, buyer, 9_300, 500))
+    events.sort()
+    return [HistoryTrade(market_id=markets[code].id, buyer_id=orgs[buyer].id, seller_id=orgs[seller].id,
+                         price=p, quantity=q, at=at, client_tag=f"hist-{i + 1}")
+            for i, (at, code, seller, buyer, p, q) in enumerate(events)]
+
+
+def _fund(orgs: dict[str, Organization], trades: list[HistoryTrade]) -> None:
+    """Exactly what the history needs, through the services: the operator confirms each buyer's cash
+    deposit, each instrument's issuer issues each seller's rights (idempotent keys: a replay posts nothing)."""
+    key_of = {org.id: key for key, org in orgs.items()}
+    operator = _acting_for(orgs["operator"])
+    cny_id = ledger_services.cny().id
+    assets = Asset.objects.select_related("issuer").in_bulk({a for _, a in funding_needs(trades)})
+    for (org_id, asset_id), amount in sorted(funding_needs(trades).items()):
+        org = Organization.objects.get(pk=org_id)
+        if asset_id == cny_id:
+            ledger_services.cash_deposit(actor=operator, organization=org, amount=amount,
+                                         bank_reference=f"CIB-2026-HIST-{key_of[org_id].upper()}",
+                                         idempotency_key=f"demo-history-deposit-{key_of[org_id]}")
+            continue
+        asset = assets[asset_id]
+        evidence = EVIDENCE.get(asset.code)
+        if evidence:
+            evidence = {**evidence, "area_mu": from_minor(amount, asset.scale)}
+        ledger_services.rights_issue(actor=_acting_for(asset.issuer), issuer=asset.issuer, asset=asset,
+                                     recipient=org, amount=amount, evidence=evidence,
+                                     idempotency_key=f"demo-history-issue-{asset.code}-{key_of[org_id]}")
 
 
 def seed_history() -> int:
-    """Create the history when missing; returns the number of trades made."""
-    if Order.objects.filter(client_order_id__startswith="hist-").exists():
+    """Create the history when missing; returns the number of trades written."""
+    if batch_loaded(KEY):
         return 0
     from accounts.demo import seed_accounts
 
@@ -65,69 +139,7 @@ def seed_history() -> int:
     markets = {m.code: m for m in Market.objects.select_related("asset").filter(code__in=FLOWS)}
     if not markets:
         return 0
-    days = int(os.environ.get("DEMO_HISTORY_DAYS", DAYS))
-    operator = _actor(orgs["operator"])
-    rng = random.Random(2026)
-    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-    made: list[tuple[int, object]] = []   # (trade id, moment)
-    orders: list[tuple[int, object]] = []
-    seq = 0
-    last_price: dict[str, int] = {}
+    trades = history_trades(orgs, markets, int(os.environ.get("DEMO_HISTORY_DAYS", DAYS)))
     with transaction.atomic():
-        for key, amount in CASH_TOP_UP.items():
-            ledger_services.cash_deposit(actor=operator, organization=orgs[key], amount=amount,
-                                         bank_reference=f"CIB-2026-HIST-{key.upper()}",
-                                         idempotency_key=f"demo-history-deposit-{key}")
-
-        def trade(market, seller, buyer, price, units, at):
-            nonlocal seq
-            seq += 1
-            qty = units * 10**market.asset.scale
-            sell = order_place(actor=_actor(seller), organization=seller, market_id=market.id, side="sell",
-                               price=price, quantity=qty, client_order_id=f"hist-{seq}-s", now=at)
-            buy = order_place(actor=_actor(buyer), organization=buyer, market_id=market.id, side="buy",
-                              price=price, quantity=qty, client_order_id=f"hist-{seq}-b",
-                              now=at + timedelta(seconds=1))
-            orders.extend([(sell.order.id, at), (buy.order.id, at + timedelta(seconds=1))])
-            for t in buy.trades:
-                made.append((t.id, at + timedelta(seconds=1)))
-                if t.status == TradeStatus.MATCHED:  # settled at once (sellers sell what they bought)
-                    trade_settle(trade_id=t.id, now=at + timedelta(seconds=4))
-
-        events = []  # drawn per market, then made in time order: trade ids grow with trade times
-        for code, (sellers, buyers, mid, step, (lo, hi), per_day) in FLOWS.items():
-            market = markets.get(code)
-            if market is None:
-                continue
-            tick = market.tick_size
-            price = mid
-            for day in range(days, -1, -1):
-                base = today - timedelta(days=day)
-                if base.weekday() >= 5 and rng.random() < 0.7:
-                    continue  # quieter weekends
-                price = max(tick, price + rng.randint(-step, step))
-                n = max(1, per_day + rng.randint(-per_day // 2, per_day // 2))
-                for _ in range(n):
-                    at = base + timedelta(hours=9, minutes=rng.randint(0, 390), seconds=rng.randint(0, 59))
-                    p = max(tick, (price + rng.randint(-step // 2, step // 2)) // tick * tick)
-                    event = (at, code, rng.choice(sellers), rng.choice(buyers), p, rng.randint(lo, hi))
-                    if at < timezone.now() - timedelta(hours=4):  # today: only what has already happened
-                        events.append(event)
-            last_price[code] = price // tick * tick
-        for at, code, seller, buyer, p, units in sorted(events):
-            trade(markets[code], orgs[seller], orgs[buyer], p, units, at)
-        carbon = markets.get("CA-2026-350000")
-        if carbon is not None:
-            # Haicang and Jinjiang share a person (chen_consultant): a round trip between them in the last
-            # hours is what surveillance flags as self-dealing and wash trading
-            for i, (seller, buyer) in enumerate((("ent_haicang", "ent_jinjiang"), ("ent_jinjiang", "ent_haicang"))):
-                trade(carbon, orgs[seller], orgs[buyer], last_price["CA-2026-350000"], 500,
-                      timezone.now() - timedelta(hours=3 - i))
-        with connection.cursor() as cur:
-            for table, rows in (("trading_trade", made), ("trading_order", orders)):
-                for start in range(0, len(rows), 5000):
-                    chunk = rows[start:start + 5000]
-                    cur.execute(f"""UPDATE {table} t SET created_at = v.at
-                                      FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, at)
-                                     WHERE t.id = v.id""", [[i for i, _ in chunk], [a for _, a in chunk]])
-    return len(made)
+        _fund(orgs, trades)
+        return load_batch(trades, key=KEY)

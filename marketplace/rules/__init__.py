@@ -29,6 +29,9 @@ Rule kinds and their codes (registered in `core.errors.CODES`, HTTP 422):
   eligibility            Q-ELIG-001   the buyer's kind may not buy this right type
                          Q-ELIG-002   no valid discharge permit on file (emission rights)
                          Q-ELIG-003   a party is suspended
+  surrender_vintage      V-VINT-001   a vintage too old for the compliance year (banking limit)
+                         V-VINT-002   a later vintage (borrowing)   V-VINT-003 no vintage
+                         (stage `surrender` only: compliance surrender, `compliance.services`)
 
 Where a movement is meant (basin, scope, non-attainment), it runs from the instrument's origin region
 (`asset.origin_region`; the seller's region when an asset has none) to the buyer's region: rights are
@@ -49,7 +52,7 @@ from __future__ import annotations
 
 from core.checks import Refusal, Refused
 
-from . import eligibility, emission, limits, market, price, scope, water
+from . import eligibility, emission, limits, market, price, scope, vintage, water
 from .eligibility import (
     Q_KIND,
     Q_PERMIT,
@@ -88,6 +91,7 @@ from .market import ORDER_CHECKS, price_band
 from .params import RuleParamsError
 from .price import P_ABOVE_CEILING, P_BELOW_FEE, P_BELOW_FLOOR, GuidedPriceRule
 from .scope import ACTIONS, LEVEL_NAMES_ZH, LEVELS, S_SCOPE_APPROVAL, S_SCOPE_DENIED, ScopeRule
+from .vintage import SURRENDER_STAGE, V_FUTURE, V_NO_VINTAGE, V_TOO_OLD, SurrenderVintageRule
 from .water import W_BASIN, W_INTER_BASIN, W_NOTICE, BasinRule, InterBasinTransferRule, PublicNoticeRule
 
 __all__ = [
@@ -101,5 +105,5 @@ __all__ = [
     "RuleParamsError", "ScopeRule",
     "compiled", "eligibility", "emission", "enforce", "evaluate", "evaluate_all", "invalidate", "ledger_holdings",
     "limits", "load_facts", "market", "price", "price_band", "register_rule_code", "rule", "rule_kinds",
-    "rulebook_in_force", "scope", "validate_rule", "water",
+    "rulebook_in_force", "scope", "validate_rule", "vintage", "water",
 ]

@@ -41,6 +41,7 @@ class CheckContext:
     # the rulebook generation when the caller already read it in this transaction (GENERATION_SQL as a
     # column of its own statement), saving the round trip that checks the compiled rulebook is current
     rules_generation: object = None
+    compliance_year: int | None = None  # the surrender stage (`vintage.SurrenderVintageRule`): the year surrendered for
 
 
 def register_rule_code(code: str, zh: str, en: str, status: int = 422) -> str:

@@ -165,21 +165,23 @@ def test_dossier_inclusion_proof_is_verified_by_the_browser(page_for, ui):
     ui.shot(page, "dossier")
     ui.check_clean(page)
 
-    # the same page with one hex digit of the checkpoint root changed: the browser must refuse it
+    # the same page with one hex digit of the checkpoint root changed in the proof JSON: the browser refuses it
     tampered = page_for("regulator_fj_approver")
 
     def alter(route):
         response = route.fetch()
         body = response.text()
-        new = re.sub(r'("root_hash": ")([0-9a-f])', lambda m: m.group(1) + ("0" if m.group(2) != "0" else "1"), body,
+        new = re.sub(r'("root": ")([0-9a-f])', lambda m: m.group(1) + ("0" if m.group(2) != "0" else "1"), body,
                      count=1)
         assert new != body
         route.fulfill(response=response, body=new)
 
-    tampered.route(f"**/regulator/trades/{trade.id}/", alter)
+    tampered.route(f"**/regulator/trades/{trade.id}/proof.json", alter)
     tampered.goto(f"{tampered.base}/regulator/trades/{trade.id}/")
     tampered.wait_for_selector("#proof-result[data-verified]")
     assert tampered.get_attribute("#proof-result", "data-verified") == "false"
+    tampered.wait_for_selector("#signature-result[data-verified]")
+    assert tampered.get_attribute("#signature-result", "data-verified") == "false"
 
 
 def test_trade_search_and_export(page_for, ui):

@@ -177,6 +177,29 @@ def build_world() -> World:
     alert = Alert.objects.create(kind="off_vwap", severity="medium", fingerprint=f"mx-{_seq()}",
                                  summary="matrix: printed far from VWAP", organization_ids=[o["B"].id],
                                  trade_ids=[trade.id], asset_id=xm_market.asset_id, region_codes=["350203"])
+    # --- assistance: a Xiamen (xm_issuer) → Songxi pair with version 1 approved, version 2 pending; a pending
+    # payment of the payer; a support commitment of C (buyer) to B (seller) recorded against B's trade
+    from assistance import services as assistance_services
+    from assistance.models import SupportCommitment
+
+    songxi = org("county_government", "350724", name="松溪县人民政府")
+    xm_admin, xm_trader = member(o["xm_issuer"], "admin"), member(o["xm_issuer"], "trader")
+    deposit(o["xm_issuer"], 1_000_000)
+    pair_v1 = assistance_services.pair_propose(membership=xm_admin, payer=o["xm_issuer"], payee=songxi,
+                                               annual_minimum=12_000_000_00, effective_year=now.year)
+    assistance_services.agreement_approve(membership=member(o["province"], "approver"), agreement_id=pair_v1.pk)
+    pair_v2 = assistance_services.agreement_propose(membership=xm_admin, pair=pair_v1.pair,
+                                                    annual_minimum=13_000_000_00, effective_year=now.year + 1)
+    assistance_payment, _ = assistance_services.payment_propose(
+        membership=xm_trader, idempotency_key=f"mx-asst-{_seq()}", pair=pair_v1.pair, amount=100_00,
+        purpose_code="infrastructure", description="matrix", today=timezone.localdate())
+    commitment = SupportCommitment.objects.create(trade=trade, supporter=o["C"], beneficiary=o["B"], kind="cash",
+                                                  amount=100_00, due_date=timezone.localdate(),
+                                                  description="matrix")
+    w.ids.update({"assistance_pair": pair_v1.pair_id, "assistance_agreement": pair_v2.pk,
+                  "assistance_payment": assistance_payment.pk, "assistance_commitment": commitment.pk})
+    # --- end assistance
+
     rulebook = RulebookVersion.objects.order_by("-version").first()
     if rulebook is None:
         rulebook = RulebookVersion.objects.create(version=1, effective_from=now - timedelta(days=365),
@@ -187,6 +210,7 @@ def build_world() -> World:
                                      config={"fee_bps": 7}, reason="matrix")
 
     w.ids = {
+        **w.ids,
         "B": o["B"].id, "A": o["A"].id, "C": o["C"].id, "county": o["county"].id,
         "membership": b_viewer.id, "transaction": b_deposit.transaction_id, "market": xm_market.id,
         "fz_market": fz_market.id, "order": sell.order.id, "trade": trade.id, "listing": listing.id,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -165,6 +166,23 @@ MATRIX: dict[tuple[str, str], str] = {
     ("listing-list", "get"):                    "-  +  +  +  +  +  +  +  +  +",
     ("listing-list", "post"):                   "-  +  -  +  -  -  -  +  +  +",
     ("listing-reject", "post"):                 "-  -  -  -  -  -  -  -  -  +",
+    # --- package bids (issue #18, helper reserve): own packages; placing needs a trading kind and role
+    ("package-list", "get"):                    "-  +  +  +  +  +  +  +  +  +",
+    ("package-list", "post"):                   "-  +  -  +  -  -  -  +  +  +",
+    # --- government reserve (issue #18, helper reserve): designations by the operator (four eyes), notices and
+    # releases by the designated government body, tenders by any trading organization, the overview for
+    # the operator, regulators and governments, the export for the operator and regulators
+    ("reserve-designations", "get"):            "-  +  +  +  +  +  +  +  +  +",
+    ("reserve-designations", "post"):           "-  -  -  -  -  -  +  -  -  -",
+    ("reserve-designations-decide", "post"):    "-  -  -  -  -  -  +  -  -  -",
+    ("reserve-buybacks", "get"):                "-  +  +  +  +  +  +  +  +  +",
+    ("reserve-buybacks", "post"):               "-  -  -  +  -  -  -  -  -  -",
+    ("reserve-buybacks-close", "post"):         "-  -  -  +  -  -  +  -  -  -",
+    ("reserve-tenders", "post"):                "-  +  -  +  -  -  -  +  +  +",
+    ("reserve-releases", "get"):                "-  +  +  +  +  +  +  +  +  +",
+    ("reserve-releases", "post"):               "-  -  -  +  -  -  -  -  -  -",
+    ("reserve-overview", "get"):                "-  -  -  +  +  +  +  -  -  -",
+    ("reserve-export", "get"):                  "-  -  -  -  +  +  +  -  -  -",
     # --- webhooks and settlement reports
     ("settlement-batches", "get"):              "-  -  -  -  -  -  +  -  -  -",
     ("settlement-earmarked-payouts", "post"):   "-  -  -  +  -  -  +  -  -  -",
@@ -212,6 +230,66 @@ MATRIX: dict[tuple[str, str], str] = {
     ("oversight-surveillance-run", "post"):     "-  -  -  -  +  +  +  -  -  -",
     ("oversight-trade", "get"):                 "-  -  -  -  -  +  +  -  -  -",
     ("oversight-trades", "get"):                "-  -  -  -  +  +  +  -  -  -",
+    # --- compensation between regions (compensation app). Agreements are seen by their parties, regulators
+    # in jurisdiction, the operator and the sections' stations; the matrix world has none, so lists are
+    # empty and ids (B's organization id standing in) are 404 for everyone. Party, station and regulator
+    # rights are tested in tests/compensation/test_api.py.
+    ("compensation-agreement", "get"):          "-  -  -  -  -  -  -  -  -  -",
+    ("compensation-agreement-versions", "post"):"-  -  -  -  -  -  -  -  -  -",
+    # body names Minhou (a party) and the Siming district: only Minhou's admin and the operator's may propose
+    # (then 400: no such section)
+    ("compensation-agreements", "get"):         "-  +  +  +  +  +  +  +  +  +",
+    ("compensation-agreements", "post"):        "-  -  -  +  -  -  +  -  -  -",
+    ("compensation-approval-approve", "post"):  "-  -  -  -  -  -  -  -  -  -",
+    ("compensation-approval-reject", "post"):   "-  -  -  -  -  -  -  -  -  -",
+    ("compensation-approvals", "get"):          "-  -  -  -  +  +  +  -  -  -",
+    ("compensation-assessment-object", "post"): "-  -  -  -  -  -  -  -  -  -",
+    ("compensation-export-results", "get"):     "-  +  +  +  +  +  +  +  +  +",
+    # only a monitoring station submits (none in the matrix world)
+    ("compensation-measurements", "get"):       "-  +  +  +  +  +  +  +  +  +",
+    ("compensation-measurements", "post"):      "-  -  -  -  -  -  -  -  -  -",
+    ("compensation-measurements-upload", "post"):"-  -  -  -  -  -  -  -  -  -",
+    ("compensation-objection-resolve", "post"): "-  -  -  -  -  -  -  -  -  -",
+    ("compensation-report-regions", "get"):     "-  -  -  -  +  +  +  -  -  -",
+    ("compensation-version-sign", "post"):      "-  -  -  -  -  -  -  -  -  -",
+    # --- end compensation
+    # --- assistance (paired assistance, farmland buyers' support): a Xiamen → Songxi pair (neither Minhou's nor
+    # Fuzhou's), its pending version 2 and pending payment; C's commitment to B against B's trade
+    ("assistance-agreement-approve", "post"):   "-  -  -  -  -  +  -  -  -  -",
+    ("assistance-agreement-reject", "post"):    "-  -  -  -  -  +  -  -  -  -",
+    ("assistance-commitment", "get"):           "-  -  -  -  -  +  +  +  +  +",
+    ("assistance-commitment-fulfilments", "post"): "-  -  -  -  -  -  +  +  +  +",
+    ("assistance-commitments", "get"):          "-  +  +  +  +  +  +  +  +  +",
+    ("assistance-commitments", "post"):         "-  +  -  +  -  -  +  +  +  +",
+    ("assistance-export-commitments", "get"):   "-  +  +  +  +  +  +  +  +  +",
+    ("assistance-export-progress", "get"):      "-  -  -  +  +  +  +  -  -  -",
+    ("assistance-pair", "get"):                 "-  -  -  -  -  +  +  -  -  -",
+    ("assistance-pair-agreements", "post"):     "-  -  -  -  -  +  -  -  -  -",
+    ("assistance-pairs", "get"):                "-  -  -  +  +  +  +  -  -  -",
+    ("assistance-pairs", "post"):               "-  -  -  +  +  +  -  -  -  -",
+    # the payer's own admins/approvers confirm (maker–checker inside the paying government): none of these
+    ("assistance-payment-confirm", "post"):     "-  -  -  -  -  -  -  -  -  -",
+    ("assistance-payment-reject", "post"):      "-  -  -  -  -  -  -  -  -  -",
+    ("assistance-payments", "get"):             "-  +  +  +  +  +  +  +  +  +",
+    ("assistance-payments", "post"):            "-  +  -  +  -  -  -  +  +  +",
+    ("assistance-report-progress", "get"):      "-  -  -  +  +  +  +  -  -  -",
+    ("assistance-report-regions", "get"):       "-  -  -  +  +  +  +  -  -  -",
+    # --- end assistance
+    # --- compliance (issue 18 item 1): reads are scoped by selectors (an enterprise its own, regulators their
+    # jurisdiction); writes by kind and role, then the service checks the year's authority / assigned verifier
+    ("compliance-allocations", "get"):          "-  +  +  +  +  +  +  +  +  +",
+    ("compliance-allocations", "post"):         "-  -  -  +  -  -  -  -  -  -",
+    ("compliance-coverage", "get"):             "-  +  +  +  +  +  +  +  +  +",
+    ("compliance-coverage", "post"):            "-  -  -  +  -  -  -  -  -  -",
+    # only organizations of kind verifier (none among the matrix roles; tests/compliance tests them)
+    ("compliance-emissions", "get"):            "-  +  +  +  +  +  +  +  +  +",
+    ("compliance-emissions", "post"):           "-  -  -  -  -  -  -  -  -  -",
+    ("compliance-enterprises", "post"):         "-  -  -  +  -  -  -  -  -  -",
+    ("compliance-obligations", "get"):          "-  +  +  +  +  +  +  +  +  +",
+    ("compliance-shortfalls", "get"):           "-  -  -  -  +  +  +  -  -  -",
+    ("compliance-surrenders", "post"):          "-  +  -  -  -  -  -  +  +  +",
+    ("compliance-years", "get"):                "-  +  +  +  +  +  +  +  +  +",
+    ("compliance-years", "post"):               "-  -  -  +  -  -  -  -  -  -",
 }
 
 
@@ -276,8 +354,16 @@ def url_kwargs(name: str, w: World) -> dict:
         return {"code": i["region"]}
     if name in ("basin-detail",):
         return {"code": i["basin"]}
-    if name.startswith("oversight-export-"):
+    if name.startswith("oversight-export-") or name == "compensation-export-results":
         return {"fmt": "csv"}
+    if name.startswith("assistance-"):  # assistance
+        if name.startswith("assistance-export-"):
+            return {"fmt": "csv"}
+        for prefix, key in (("assistance-pair", "assistance_pair"), ("assistance-agreement-", "assistance_agreement"),
+                            ("assistance-payment-", "assistance_payment"),
+                            ("assistance-commitment", "assistance_commitment")):
+            if name.startswith(prefix):
+                return {"pk": i[key]}
     if name == "oversight-rulebook":
         return {"version": i["rulebook"]}
     by_prefix = [
@@ -288,6 +374,7 @@ def url_kwargs(name: str, w: World) -> dict:
         ("oversight-market-", "market"), ("oversight-approv", "approval"), ("oversight-reject", "approval"),
         ("oversight-object", "approval"), ("oversight-alert", "alert"), ("ledger-movement", "movement"),
         ("ledger-verification", "verification"), ("invitation-", "invitation"),
+        ("compensation-", "B"),  # no compensation objects in the world: an id that is none of them
     ]
     for prefix, key in by_prefix:
         if name.startswith(prefix):
@@ -322,6 +409,13 @@ BODIES = {
     ("oversight-reject", "post"): lambda w: _reason(),
     ("oversight-object", "post"): lambda w: _reason(),
     ("ledger-movement-reject", "post"): lambda w: _reason(),
+    ("compensation-agreements", "post"): lambda w: {
+        "code": f"mx-{_seq()}", "name_zh": "矩阵", "formula_kind": "compliance_tiers", "terms": {},
+        "parties": [{"organization": w.orgs["county"].id, "role": "upstream", "contribution": "1.00"},
+                    {"organization": w.orgs["xm_issuer"].id, "role": "downstream", "contribution": "1.00"}],
+        "sections": ["none"], "indicators": [], "periods": []},
+    ("compensation-measurements", "post"): lambda w: {"rows": [
+        {"section": "none", "indicator": "nh3n", "month": "2024-01", "value": "0.5", "unit": "mg/L"}]},
     # the Xiamen-origin right: only a government covering Xiamen (or the operator naming one) issues it
     ("ledger-issuances", "post"): lambda w: {"asset": w.ids["asset_code"], "recipient": w.ids["A"], "amount": "1"},
 }
@@ -414,6 +508,14 @@ LISTED = [
     ("ledger-export-csv", {}, "csv", "transaction_id", "transaction", {"province", "operator"}),
     ("ledger-export-jsonl", {}, "jsonl", "id", "transaction", {"province", "operator"}),
     ("ledger-movements", {}, "json", "id", "movement", {"operator"}),
+    # assistance
+    ("assistance-pairs", {}, "json", "id", "assistance_pair", {"province", "operator"}),
+    ("assistance-payments", {}, "json", "id", "assistance_payment", {"province", "operator"}),
+    ("assistance-commitments", {}, "json", "id", "assistance_commitment",
+     {"province", "operator", "owner", "owner_admin", "party"}),
+    ("assistance-export-commitments", {}, "csv", "id", "assistance_commitment",
+     {"province", "operator", "owner", "owner_admin", "party"}),
+    ("assistance-export-progress", {}, "csv", "pair", "assistance_pair", {"province", "operator"}),
 ]
 
 
@@ -594,3 +696,65 @@ def test_login_only_for_ones_own_organizations(world, settings, clear_login_thro
         r = client.post("/api/v1/auth/login", {"username": user.username, "password": PASSWORD}, format="json")
         assert r.status_code == 200 and r.json()["membership"]["organization"]["id"] == world.ids["A"], r.content
         transaction.set_rollback(True)
+
+
+# --- api16: API conventions over every GET of the matrix (README "API conventions": times) ------------------
+
+# ISO 8601 date-times as whole JSON strings; an offset or Z. Strings that merely contain one (a checkpoint's
+# signed body, a canonical memo) are not presentation and keep their own form.
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})")
+# presentation exceptions (none: the journal JSON lines present times like the rest; its leaves hash ledger.canonical)
+_CANONICAL_TIMES: set[str] = set()
+
+
+def _times(value, path="$"):
+    if isinstance(value, str):
+        if _ISO_TIME.fullmatch(value):
+            yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _times(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            yield from _times(item, f"{path}[{n}]")
+
+
+def _reader(name: str) -> str | None:
+    """A role allowed to GET `name`, preferring those that see the most (the operator, the province)."""
+    allowed = expectation((name, "get"))
+    for role in ("operator", "province", "owner_admin", "owner", "party", "trader", "anon"):
+        if allowed[role]:
+            return role
+    return None
+
+
+@pytest.mark.django_db
+def test_every_response_time_is_shanghai_iso8601(world, clear_login_throttle):
+    """Every ISO 8601 time in a JSON (or JSON-lines) response of a GET is in Asia/Shanghai with `+08:00`: none in
+    UTC `Z` or `+00:00`, serializers and hand-built dicts (dossiers, reports, evidence) alike."""
+    seen, problems = 0, []
+    for name, method in sorted(MATRIX):
+        if method != "get" or (role := _reader(name)) is None:
+            continue
+        if name.startswith("oversight-export-"):
+            r = _call_get(world, role, name, {}, "jsonl")
+            r = Result(r.status, r.body)
+            docs = [json.loads(line) for line in r.body.decode().splitlines() if line.strip()]
+        else:
+            r = call(world, role, name, "get")
+            try:
+                docs = [r.json()]
+            except ValueError:
+                try:
+                    docs = [json.loads(line) for line in r.body.decode().splitlines() if line.strip()]
+                except ValueError:
+                    continue  # CSV, xlsx
+        if name in _CANONICAL_TIMES:
+            continue
+        for doc in docs:
+            for where, value in _times(doc):
+                seen += 1
+                if not value.endswith("+08:00"):
+                    problems.append(f"{name} ({role}) {where} = {value}")
+    assert seen > 50, seen  # the walk reached the world's objects
+    assert not problems, "times not in +08:00:\n  " + "\n  ".join(problems)

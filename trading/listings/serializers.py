@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -34,7 +35,8 @@ class UnitsField(MinorUnitField):
 
 
 def _unknown_asset():
-    return serializers.ValidationError({"asset": [serializers.ErrorDetail("unknown asset", code="unknown_asset")]})
+    return serializers.ValidationError(
+        {"asset": [serializers.ErrorDetail(gettext("unknown asset"), code="unknown_asset")]})
 
 
 class ListingCreateSerializer(StrictSerializer):

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from accounts.actor import Actor
 from accounts.models import TRADING_KINDS
 from accounts.permissions import TRADING_ROLES, acting_membership, is_operator, member_with
-from core.api import decimal_to_minor_or_error, error_responses
+from core.api import ORDERED_LIST_BACKENDS, GrowingPagination, decimal_to_minor_or_error, error_responses
 from core.errors import ApiError
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from ledger.models import Asset
@@ -84,6 +84,10 @@ class ListingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     serializer_class = ListingSerializer
     filterset_class = ListingFilter
     queryset = Listing.objects.none()
+    pagination_class = GrowingPagination
+    filter_backends = ORDERED_LIST_BACKENDS
+    ordering_fields = ["id", "created_at", "quantity", "remaining", "status"]
+    ordering = "-id"
 
     def _writes(self) -> bool:
         return self.action in WRITE_ACTIONS or (self.action == "bids" and self.request.method == "POST")

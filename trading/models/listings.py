@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Organization, User
 
@@ -68,6 +69,8 @@ class Listing(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("listing")
+        verbose_name_plural = gettext_lazy("listings")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0) & Q(remaining__gte=0) &
@@ -100,6 +103,8 @@ class Bid(models.Model):
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
+        verbose_name = gettext_lazy("bid")
+        verbose_name_plural = gettext_lazy("bids")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0) & Q(quantity__gt=0), name="bid_positive"),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Organization, User
 from marketplace.models import Market
@@ -69,6 +70,8 @@ class Order(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = gettext_lazy("order")
+        verbose_name_plural = gettext_lazy("orders")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(price__gt=0) & Q(quantity__gt=0), name="order_positive"),
@@ -166,6 +169,8 @@ class Trade(models.Model):
     settled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("trade")
+        verbose_name_plural = gettext_lazy("trades")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(price__gt=0) & Q(quantity__gt=0) & Q(value__gte=0),
@@ -191,6 +196,8 @@ class TradeEvent(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = gettext_lazy("trade event")
+        verbose_name_plural = gettext_lazy("trade events")
         ordering = ["id"]
 
 
@@ -211,4 +218,6 @@ class SettlementOutbox(models.Model):
     done_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("settlement outbox row")
+        verbose_name_plural = gettext_lazy("settlement outbox")
         indexes = [models.Index(fields=["created_at"], name="outbox_pending", condition=Q(status="pending"))]

@@ -3,6 +3,7 @@ events to them (written in the transaction of the trade's transition; see `tradi
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Organization
 
@@ -20,6 +21,10 @@ class WebhookEndpoint(models.Model):
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        verbose_name = gettext_lazy("webhook endpoint")
+        verbose_name_plural = gettext_lazy("webhook endpoints")
+
 
 class WebhookDelivery(models.Model):
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
@@ -34,4 +39,6 @@ class WebhookDelivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("webhook delivery")
+        verbose_name_plural = gettext_lazy("webhook deliveries")
         constraints = [models.UniqueConstraint(fields=["endpoint", "trade_id", "event"], name="one_delivery_per_event")]

@@ -63,6 +63,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core import conf
+from core.api import local_time
 from core.broker import publish
 from core.money import from_minor
 from ledger.models import Asset
@@ -215,13 +216,13 @@ def _payload(trade: Trade, event: str, status: str, endpoint_id: int, organizati
     return {
         "id": f"evt_{trade.id}_{event}_{endpoint_id}",
         "type": f"trade.{event}",
-        "created_at": now.isoformat(),
+        "created_at": local_time(now),
         "organization": organization_id,
         "trade": {
             "id": trade.id, "market": market_code, "source": trade.source, "side": side,
             "price": from_minor(trade.price, 2), "quantity": from_minor(trade.quantity, scale),
             "value": from_minor(trade.value, 2), "fee": from_minor(fee, 2), "status": status,
-            "settled_at": trade.settled_at.isoformat() if trade.settled_at else None,
+            "settled_at": local_time(trade.settled_at),
             "ledger_transaction_id": trade.ledger_transaction_id,
             "failure_reason": trade.failure_reason or None,
         },

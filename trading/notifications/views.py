@@ -9,6 +9,7 @@ Thin: the use cases are in `trading.notifications.services`.
 """
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
@@ -89,7 +90,8 @@ class OperatorWebhookDeliveriesView(generics.ListAPIView):
         organization, state = self.request.query_params.get("organization"), self.request.query_params.get("status")
         if organization not in (None, "") and not (organization.isascii() and organization.isdigit()
                                                    and len(organization) < 19):
-            raise ApiError("validation_error", fields={"organization": "an organization id"})
+            raise ApiError("validation_error", fields={"organization": gettext("an organization id")})
         if state not in (None, "") and state not in STATUSES:
-            raise ApiError("validation_error", fields={"status": "pending, delivered or gave_up"})
+            raise ApiError("validation_error", fields={
+                "status": gettext("one of {choices}").format(choices="pending, delivered, gave_up")})
         return all_deliveries(organization_id=int(organization) if organization else None, status=state or None)

@@ -126,3 +126,19 @@ CANDLES = Sql(f"""SELECT date_bin(%(step)s::interval, created_at, TIMESTAMPTZ '2
                      AND status NOT IN ('{TradeStatus.FAILED.value}', '{TradeStatus.REJECTED.value}')
                    GROUP BY bucket ORDER BY bucket DESC LIMIT %(limit)s""",
               step="text", market="bigint", limit="bigint")
+
+
+def session_figures_source(sessions: str) -> str:
+    """Per (market, session) pair of `sessions` (a FROM item aliased `w`, columns market_id, session): the
+    figures `_close_session` records (first price, high, low, the VWAP rounded half up to the fen,
+    volume, value, trades) from the session's order-book trades created since the one parameter (a
+    lower bound of the sessions' start: the index range) — for `marketplace.sql.bulk_session_closes_sql`."""
+    return f"""SELECT t.market_id, t.session, (array_agg(t.price ORDER BY t.id))[1], max(t.price), min(t.price),
+                      floor((2 * sum(t.value)::numeric * power(10::numeric, a.scale) + sum(t.quantity))
+                            / (2 * sum(t.quantity)))::bigint,
+                      sum(t.quantity), sum(t.value), count(*)
+                 FROM {TRADE} t JOIN {Asset._meta.db_table} a ON a.id = t.asset_id
+                 JOIN {sessions} ON w.market_id = t.market_id AND w.session = t.session
+                WHERE t.source = 'order_book' AND t.created_at >= %s
+                  AND t.status NOT IN ('{TradeStatus.FAILED.value}', '{TradeStatus.REJECTED.value}')
+                GROUP BY t.market_id, t.session, a.scale"""

@@ -2,6 +2,7 @@
 events, and public market data. Views are thin: input serializer → service → output serializer."""
 from django.conf import settings
 from django.db.models import Q
+from django.utils.translation import gettext
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -14,6 +15,7 @@ from rest_framework.views import APIView
 from accounts.actor import Actor
 from accounts.models import TRADING_KINDS
 from accounts.permissions import acting_membership, member_with
+from core.api import ORDERED_LIST_BACKENDS, GrowingPagination
 from core.errors import ApiError
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from core.throttles import OrganizationOrderThrottle
@@ -102,6 +104,10 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     serializer_class = OrderSerializer
     filterset_class = OrderFilter
     queryset = Order.objects.none()
+    pagination_class = GrowingPagination
+    filter_backends = ORDERED_LIST_BACKENDS
+    ordering_fields = ["id", "created_at", "updated_at", "price", "quantity", "remaining", "status"]
+    ordering = "-id"
 
     def get_permissions(self):
         if self.action in ("create", "cancel", "reduce"):
@@ -215,7 +221,8 @@ def _int_param(request, name: str, default: int, low: int, high: int) -> int:
     if raw in (None, ""):
         return default
     if not (raw.isascii() and raw.isdigit()):
-        raise ApiError("validation_error", fields={name: f"an integer from {low} to {high}"})
+        raise ApiError("validation_error", fields={
+            name: gettext("an integer from {low} to {high}").format(low=low, high=high)})
     return min(max(int(raw), low), high)
 
 
@@ -225,6 +232,10 @@ class TradeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     serializer_class = FillSerializer
     queryset = selectors.Trade.objects.none()
     filterset_fields = ["status", "source"]
+    pagination_class = GrowingPagination
+    filter_backends = ORDERED_LIST_BACKENDS
+    ordering_fields = ["id", "created_at", "price", "quantity", "value", "status"]
+    ordering = "-id"
 
     def get_queryset(self):
         return selectors.trades_of(_organization(self.request).id)
@@ -236,7 +247,7 @@ class TradeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return ctx
 
     @extend_schema(responses=TradeEventSerializer(many=True))
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], filter_backends=[])  # newest first; the trade filters do not apply
     def events(self, request):
         page = self.paginate_queryset(selectors.trade_events_of(_organization(request).id))
         return self.get_paginated_response(TradeEventSerializer(page, many=True).data)
@@ -282,7 +293,8 @@ class MarketCandlesView(APIView):
         market = _market(pk)
         interval = request.query_params.get("interval", "1h")
         if interval not in selectors.CANDLE_INTERVALS:
-            raise ApiError("validation_error", fields={"interval": f"one of {', '.join(selectors.CANDLE_INTERVALS)}"})
+            raise ApiError("validation_error", fields={"interval": gettext("one of {choices}").format(
+                choices=", ".join(selectors.CANDLE_INTERVALS))})
         rows = selectors.candles(market, interval, _int_param(request, "limit", 200, 1, 1000))
         return Response(CandleSerializer(rows, many=True).data)
 

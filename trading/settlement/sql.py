@@ -26,7 +26,15 @@ from ledger.models import Asset
 from ledger.sql import journal_cte
 from marketplace.models import Market
 from marketplace.sql import rules_generation
-from trading.models import OutboxStatus, SettlementOutbox, Trade, TradeEvent, TradeStatus, WebhookEndpoint
+from trading.models import (
+    Order,
+    OutboxStatus,
+    SettlementOutbox,
+    Trade,
+    TradeEvent,
+    TradeStatus,
+    WebhookEndpoint,
+)
 
 TRADE, OUTBOX = Trade._meta.db_table, SettlementOutbox._meta.db_table
 EVENT, ENDPOINT = TradeEvent._meta.db_table, WebhookEndpoint._meta.db_table
@@ -185,3 +193,128 @@ OUTBOX_DUE = Sql(f"""SELECT o.id, o.trade_id, o.queue, clock_timestamp()
                         AND t.status IN ('{TradeStatus.MATCHED.value}', '{TradeStatus.APPROVED.value}',
                                          '{TradeStatus.SETTLING.value}')
                       ORDER BY o.created_at LIMIT %(batch)s""", max_interval="float8", after="float8", batch="bigint")
+
+
+# --- bulk history (`trading.bulk`) -------------------------------------------------------------------------
+# Every statement reads the caller's staging table (a temporary table, one row per trade: see
+# `trading.bulk.STAGE_COLUMNS`) and writes one batch in one statement. Ids come from the tables' own
+# sequences, drawn in trade-time order before the batch is staged, so ids grow with time as they do live.
+
+ORDER = Order._meta.db_table
+
+
+def ids_sql(model) -> str:
+    """`count` (the one parameter) new ids of a trading table (`Order` or `Trade`), ascending."""
+    return f"""SELECT nextval(pg_get_serial_sequence('{model._meta.db_table}', 'id'))
+                 FROM generate_series(1, %s) ORDER BY 1"""
+
+
+def bulk_orders_sql(stage: str) -> str:
+    """The two orders of each staged trade, both filled by it: the resting sell (placed a second before
+    the trade) and the buy that crossed it (at the trade's time), escrow all spent."""
+    return f"""INSERT INTO {ORDER} (id, market_id, organization_id, user_id, side, time_in_force, price, quantity,
+                      remaining, filled_value, fees_charged, hold_remaining, status, cancel_reason, session,
+                      rule_version, client_order_id, created_at, updated_at)
+               SELECT o.id, s.market_id, o.org, NULL, o.side, 'gtc', s.price, s.quantity, 0, s.value, o.fee, 0,
+                      'filled', '', s.session, NULL, s.client_tag || o.suffix, o.at, s.matched_at
+                 FROM {stage} s, LATERAL (VALUES
+                      (s.sell_order_id, s.seller_id, 'sell', s.seller_fee, '-s', s.matched_at - interval '1 second'),
+                      (s.buy_order_id, s.buyer_id, 'buy', s.buyer_fee, '-b', s.matched_at)) o(id, org, side, fee,
+                                                                                               suffix, at)
+                ORDER BY o.id"""
+
+
+def bulk_trades_sql(stage: str) -> str:
+    """The staged trades, already SETTLED with their ledger transactions. Inserting them settled is
+    what the flow roll-up triggers on the trade table expect of a load (`oversight.models`): a batch of
+    1,000 or more goes straight into the daily summary and the totals, a smaller one into the deltas."""
+    return f"""INSERT INTO {TRADE} (id, market_id, asset_id, source, buy_order_id, sell_order_id, listing_id,
+                      buyer_id, seller_id, price, quantity, value, buyer_fee, seller_fee, buyer_hold, seller_hold,
+                      aggressor, status, session, rule_version, ledger_transaction_id, failure_reason, created_at,
+                      settled_at)
+               SELECT s.trade_id, s.market_id, s.asset_id, 'order_book', s.buy_order_id, s.sell_order_id, NULL,
+                      s.buyer_id, s.seller_id, s.price, s.quantity, s.value, s.buyer_fee, s.seller_fee,
+                      s.value + s.buyer_fee, s.quantity, 'buy', '{TradeStatus.SETTLED.value}', s.session, NULL,
+                      s.txn_id, '', s.matched_at, s.settled_at
+                 FROM {stage} s ORDER BY s.trade_id"""
+
+
+def bulk_trade_events_sql(stage: str) -> str:
+    """Each trade's lifecycle as the live paths write it: MATCHED (matching), SETTLING and SETTLED
+    (the settlement statement, `settle_events_cte`)."""
+    return f"""INSERT INTO {EVENT} (trade_id, status, detail, created_at)
+               SELECT s.trade_id, e.status, e.detail, e.at
+                 FROM {stage} s, LATERAL (VALUES
+                      (1, '{TradeStatus.MATCHED.value}', jsonb_build_object('source', 'order_book'), s.matched_at),
+                      (2, '{TradeStatus.SETTLING.value}', jsonb_build_object('previous', 'matched'), s.settled_at),
+                      (3, '{TradeStatus.SETTLED.value}', jsonb_build_object('ledger_transaction', s.txn_id),
+                       s.settled_at)) e(n, status, detail, at)
+                ORDER BY s.trade_id, e.n"""
+
+
+def bulk_outbox_sql(stage: str) -> str:
+    """Each trade's outbox row, done at its settlement."""
+    return f"""INSERT INTO {OUTBOX} (trade_id, status, queue, not_before, attempts, last_enqueued_at, last_error,
+                      created_at, done_at)
+               SELECT s.trade_id, '{OutboxStatus.DONE.value}', s.queue, NULL, 0, s.matched_at, '', s.matched_at,
+                      s.settled_at
+                 FROM {stage} s ORDER BY s.trade_id"""
+
+
+def bulk_journal_source(stage: str) -> str:
+    """The settlement journal row of each staged trade, as `trade_settle` writes it (for
+    `ledger.sql.bulk_journal_sql`): kind settle, key settle:trade:<id>, the system actor."""
+    return f"""SELECT s.txn_id, 'settle', 'settle:trade:' || s.trade_id,
+                      jsonb_build_object('trade', s.trade_id, 'value', s.value, 'quantity', s.quantity),
+                      NULL::bigint, NULL::bigint, 'trade', s.trade_id::text,
+                      jsonb_build_object('buyer', s.buyer_id, 'seller', s.seller_id, 'price', s.price,
+                                         'buyer_fee', s.buyer_fee, 'seller_fee', s.seller_fee,
+                                         'proceeds_account', s.proceeds_kind, 'market', s.market_id,
+                                         'listing', NULL)
+                 FROM {stage} s"""
+
+
+def bulk_postings_source(stage: str) -> str:
+    """The legs of each staged trade's settlement (for `ledger.sql.bulk_postings_sql`), those of
+    `trade_settle`: the seller's held rights to the buyer, the buyer's held cash to the seller (or its
+    earmarked fund) less the fees, one fee leg per side to the operator's fee account of the market's
+    settlement queue. Escrow equals cost exactly (the buy order's limit is the trade price), so the
+    price-improvement and unsold-rights legs are zero and dropped, as `legs_in_lock_order` drops them."""
+    return f"""SELECT s.txn_id, l.account_id, l.asset_id, l.bucket, l.amount
+                 FROM {stage} s, LATERAL (VALUES
+                      (s.seller_rights, s.asset_id, 'H', -s.quantity),
+                      (s.buyer_rights, s.asset_id, 'A', s.quantity),
+                      (s.buyer_cash, s.cny_id, 'H', -(s.value + s.buyer_fee)),
+                      (s.seller_cash, s.cny_id, 'A', s.value - s.seller_fee),
+                      (s.fee_account, s.cny_id, 'A', s.buyer_fee),
+                      (s.fee_account, s.cny_id, 'A', s.seller_fee)) l(account_id, asset_id, bucket, amount)"""
+
+
+def bulk_audit_source(stage: str) -> str:
+    """The audit events of each staged trade (for `accounts.sql.bulk_audit_sql`): `order.place` of both
+    orders (by their organizations), `trade.settling` and `trade.settle` (by the system), with the
+    payloads the live paths write."""
+    return f"""SELECT a.at, NULL::bigint, a.org, a.action, a.object_type, a.object_id, a.before, a.after, '',
+                      a.regions
+                 FROM {stage} s, LATERAL (VALUES
+                      (s.matched_at - interval '1 second', s.seller_id, 'order.place', 'order', s.sell_order_id::text,
+                       NULL::jsonb,
+                       jsonb_build_object('market', s.market_code, 'side', 'sell', 'price', s.price,
+                                          'quantity', s.quantity, 'time_in_force', 'gtc', 'status', 'open',
+                                          'trades', '[]'::jsonb),
+                       jsonb_build_array(s.seller_region)),
+                      (s.matched_at, s.buyer_id, 'order.place', 'order', s.buy_order_id::text, NULL::jsonb,
+                       jsonb_build_object('market', s.market_code, 'side', 'buy', 'price', s.price,
+                                          'quantity', s.quantity, 'time_in_force', 'gtc', 'status', 'filled',
+                                          'trades', jsonb_build_array(s.trade_id)),
+                       jsonb_build_array(s.buyer_region)),
+                      (s.settled_at, NULL::bigint, 'trade.settling', 'trade', s.trade_id::text,
+                       jsonb_build_object('status', 'matched'), jsonb_build_object('status', 'settling'),
+                       jsonb_build_array(s.buyer_region, s.seller_region)),
+                      (s.settled_at, NULL::bigint, 'trade.settle', 'trade', s.trade_id::text,
+                       jsonb_build_object('status', 'settling'),
+                       jsonb_build_object('status', 'settled', 'value', s.value,
+                                          'fees', jsonb_build_array(s.buyer_fee, s.seller_fee),
+                                          'proceeds_account', s.proceeds_kind, 'ledger_transaction', s.txn_id),
+                       jsonb_build_array(s.buyer_region, s.seller_region)))
+                      a(at, org, action, object_type, object_id, before, after, regions)"""

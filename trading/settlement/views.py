@@ -10,6 +10,7 @@ import re
 from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -40,7 +41,7 @@ def _date_param(request, name: str, default: date | None) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise _field_error(name, "a date as YYYY-MM-DD")
+        raise _field_error(name, gettext("a date, YYYY-MM-DD"))
 
 
 class SettlementBatchesView(APIView):
@@ -53,7 +54,7 @@ class SettlementBatchesView(APIView):
         day = _date_param(request, "date", timezone.localdate())
         market = request.query_params.get("market")
         if market not in (None, "") and not (str(market).isascii() and str(market).isdigit()):
-            raise _field_error("market", "a market id")
+            raise _field_error("market", gettext("a market id"))
         rows = settlement_batches(day=day, market_id=int(market) if market else None)
         return Response(SettlementBatchSerializer(rows, many=True).data)
 

@@ -10,7 +10,8 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0006_new_kinds'),
         ('marketplace', '0004_market_proposals'),
-        ('trading', '0005_order_owner_cancels'),
+        ('trading', '0006_api16_verbose_names'),
+        ('trading', '0006_reserve_packages'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

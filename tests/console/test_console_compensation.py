@@ -1,0 +1,31 @@
+"""The eco-compensation pages: a party (Longyan) and the provincial regulator see the same Tingjiang–Hanjiang
+agreement, the indicator chart draws, each period shows its result and the computation, the cumulative
+transfers match the API, the correction made after settlement is shown; another party's agreement is a 404."""
+from __future__ import annotations
+
+from compensation.models import Agreement
+
+
+def test_agreement_page_for_a_party_and_the_regulator(page_for, ui, api_client):
+    ting = Agreement.objects.get(code="tingjiang-hanjiang")
+    api = api_client("longyan_admin").get(f"/api/v1/compensation/agreements/{ting.id}").json()
+    assert api["cumulative_total"] == "150000000.00"
+    for username in ("longyan_admin", "regulator_fj_approver"):
+        page = page_for(username)
+        page.goto(page.base + "/compensation/")
+        assert page.locator("tr[data-agreement='tingjiang-hanjiang']").count() == 1
+        page.click("tr[data-agreement='tingjiang-hanjiang'] a")
+        page.wait_for_load_state("networkidle")
+        ui.poll(lambda: ui.canvas_has_content(page, "#indicator-chart"), message="the indicator chart")
+        assert page.inner_text("[data-testid=cumulative-total]") == api["cumulative_total"]
+        amounts = page.locator("[data-testid=transfer-amount]").all_inner_texts()
+        assert amounts == ["100000000.00", "50000000.00"]
+        assert "2025-03 nh3n v1" in page.inner_text("[data-testid=corrected]")
+        page.locator("details").first.click()
+        assert "compliance rate" in page.inner_text("article.period")
+        ui.shot(page, f"compensation-{username}")
+        ui.check_clean(page)
+    jiu = Agreement.objects.get(code="jiulongjiang-zhangzhou-xiamen")
+    page = page_for("longyan_admin")
+    response = page.goto(f"{page.base}/compensation/{jiu.id}/")
+    assert response.status == 404
