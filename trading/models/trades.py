@@ -116,6 +116,8 @@ class OrderRequest(models.Model):
 
     class Meta:
         ordering = ["id"]
+        verbose_name = gettext_lazy("order request")
+        verbose_name_plural = gettext_lazy("order requests")
         indexes = [models.Index(fields=["market", "id"], name="order_request_queue")]
 
 
