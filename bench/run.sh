@@ -4,6 +4,8 @@
 # on separate ports and state, so it runs beside `make run` and `make test`.
 # Writes bench/results/latest.json and bench/results/latest.md. See bench/README.md.
 #
+# ORDER_MATCHING=engine: orders are accepted (202) and matched by `manage.py matching_engine` (BENCH_ENGINES
+# processes, 1), and order_place also reports the engine's figures (#19).
 # Knobs: BENCH_ONLY="order_place settlement ledger book_depth verify report console surveillance" (a subset),
 #        BENCH_VERIFY_TXNS (1000000), BENCH_REPORT_TRADES (1000000), BENCH_DURATION (wrk seconds, 20),
 #        BENCH_PG_PORT (55442), BENCH_REDIS_PORT (56389), BENCH_HTTP_PORT (8442), BENCH_STATE_DIR.
@@ -82,6 +84,14 @@ pids+=($!); echo $! > "$STATE_DIR/gunicorn.pid"
 celery -A config worker -Q "$QUEUES" --loglevel INFO --concurrency 2 --hostname "$WORKER" \
   >"$STATE_DIR/worker.log" 2>&1 &
 pids+=($!); echo $! > "$STATE_DIR/worker.pid"
+if [ "${ORDER_MATCHING:-inline}" = engine ]; then  # #19: the sequenced matching engines, one process per share
+  n="${BENCH_ENGINES:-1}"
+  for i in $(seq 0 $((n - 1))); do
+    python manage.py matching_engine --worker "$i" --workers "$n" >"$STATE_DIR/engine-$i.log" 2>&1 &
+    pids+=($!)
+  done
+  log "matching engine: $n process(es), ORDER_MATCHING=engine"
+fi
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.3; done
 curl -fs "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null || { tail -20 "$STATE_DIR/gunicorn.log"; die "gunicorn did not start"; }
 for _ in $(seq 60); do celery -A config inspect ping -d "$WORKER" -t 1 >/dev/null 2>&1 && break; sleep 0.5; done

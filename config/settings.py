@@ -327,4 +327,13 @@ AUDIT_REFUSALS_PER_MINUTE = int(os.environ.get("AUDIT_REFUSALS_PER_MINUTE", "10"
 # at a time (a run still queued/running after LEDGER_VERIFY_STALE_SECONDS no longer blocks a new one).
 ORDER_RATE_LIMIT = os.environ.get("ORDER_RATE_LIMIT", "20/s")
 MAX_OPEN_ORDERS_PER_MARKET = int(os.environ.get("MAX_OPEN_ORDERS_PER_MARKET", "200"))
+# Order matching (#19, `trading.orderbook.engine`): "inline" matches in the placing transaction (the
+# default); "engine" accepts (202) and a sequenced engine per market matches (`manage.py matching_engine`).
+# ENGINE_MARKETS: market ids matched by the engine while the default is inline. ENGINE_EAGER: run the
+# engine in the accepting process after commit (tests, a single-process demo). PREFER_WAIT_MAX: the
+# longest `Prefer: wait` honoured, in seconds.
+ORDER_MATCHING = os.environ.get("ORDER_MATCHING", "inline")
+ENGINE_MARKETS = [int(x) for x in os.environ.get("ENGINE_MARKETS", "").split(",") if x.strip()]
+ENGINE_EAGER = os.environ.get("ENGINE_EAGER", "0") == "1"
+PREFER_WAIT_MAX = float(os.environ.get("PREFER_WAIT_MAX", "10"))
 LEDGER_VERIFY_STALE_SECONDS = int(os.environ.get("LEDGER_VERIFY_STALE_SECONDS", "3600"))

@@ -44,7 +44,7 @@ class ApiResult:
 
 
 def call(request, method: str, path: str, data: dict | None = None, *, query: dict | None = None,
-         idempotency_key: str | None = None) -> ApiResult:
+         idempotency_key: str | None = None, prefer: str | None = None) -> ApiResult:
     # the outer request's host and scheme (the API builds absolute links from them; Django checks the host)
     headers = {"HTTP_ACCEPT_LANGUAGE": translation.get_language() or "zh-hans", "HTTP_HOST": request.get_host(),
                "secure": request.is_secure()}
@@ -53,6 +53,8 @@ def call(request, method: str, path: str, data: dict | None = None, *, query: di
         headers["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
     if idempotency_key:
         headers["HTTP_IDEMPOTENCY_KEY"] = idempotency_key
+    if prefer:  # RFC 7240, e.g. "wait=5": the order endpoints then answer with the engine's result (#19)
+        headers["HTTP_PREFER"] = prefer
     if method == "GET":
         inner = _factory.get(path, query or {}, **headers)
     else:

@@ -261,13 +261,18 @@ def order_preview(request):
     return render(request, "console/_preview.html", {**out, "en": is_en()})
 
 
+# on a market matched by the engine (#19) the console waits for the engine's result, as a person expects
+ENGINE_WAIT = "wait=5"
+
+
 @require_POST
 @member_required(TRADING_KINDS)
 def order_place_view(request):
     data = {k: request.POST.get(k, "") for k in ("market", "side", "price", "quantity", "time_in_force")}
     data["market"] = int(data["market"]) if data["market"].isdigit() else 0
     data["time_in_force"] = data["time_in_force"] or "gtc"
-    result = api.call(request, "POST", "/api/v1/orders", data, idempotency_key=request.POST.get("idem"))
+    result = api.call(request, "POST", "/api/v1/orders", data, idempotency_key=request.POST.get("idem"),
+                      prefer=ENGINE_WAIT)
     if _done(request, result, "委托已提交", "Order placed") and result.data.get("fills"):
         messages.info(request, _t(f"已成交 {len(result.data['fills'])} 笔", f"{len(result.data['fills'])} fill(s)"))
     return redirect(f"{reverse('console:desk')}?market={data['market']}")
@@ -276,7 +281,8 @@ def order_place_view(request):
 @require_POST
 @member_required(TRADING_KINDS)
 def order_cancel_view(request, pk: int):
-    result = api.call(request, "POST", f"/api/v1/orders/{pk}/cancel", {}, idempotency_key=request.POST.get("idem"))
+    result = api.call(request, "POST", f"/api/v1/orders/{pk}/cancel", {}, idempotency_key=request.POST.get("idem"),
+                      prefer=ENGINE_WAIT)
     _done(request, result, "委托已撤销", "Order cancelled")
     return redirect("console:desk")
 

@@ -47,6 +47,11 @@ supervise() {
 supervise celery -A config worker -Q "$(python -c 'from trading.settlement.routing import all_queues; print(",".join(all_queues()))')" \
   --loglevel INFO --concurrency 2 --hostname "run-worker@%h" >>"$LOGS/worker.log" 2>&1 &
 pids+=($!)
+# the sequenced matching engine (#19), when some market is matched by it, under the same supervision
+if [ "${ORDER_MATCHING:-inline}" = engine ] || [ -n "${ENGINE_MARKETS:-}" ]; then
+  supervise python manage.py matching_engine >>"$LOGS/engine.log" 2>&1 &
+  pids+=($!)
+fi
 # beat at WARNING: at INFO it logs every send (~144 lines a minute at idle); the jobs' own lines are in worker.log.
 # Levels come from LOG_LEVEL (Django's LOGGING applies to worker and beat; Celery's --loglevel does not).
 LOG_LEVEL="${BEAT_LOG_LEVEL:-WARNING}" celery -A config beat --schedule "$STATE/celerybeat-schedule" --pidfile= \

@@ -27,7 +27,7 @@ function M.load()
 end
 
 function M.count(status)
-  if status == 201 or status == 200 then ok = (ok or 0) + 1
+  if status == 201 or status == 200 or status == 202 then ok = (ok or 0) + 1
   elseif status >= 500 then e5 = (e5 or 0) + 1
   else e4 = (e4 or 0) + 1; last4 = status end
 end

@@ -1,6 +1,8 @@
 """The invariant suite: many concurrent clients make random deposits, orders, cancels, listing
 purchases and auction bids across several markets while the Celery worker is SIGKILLed at random
-moments and Redis is restarted once. At the end, whatever happened:
+moments and Redis is restarted once. One of the markets is matched by the sequenced matching engine
+(#19), a process of its own (`manage.py matching_engine`) that is SIGKILLed at random too; its orders
+are accepted and cancelled through `order_accept` / `order_cancel_request`. At the end, whatever happened:
 
 * every asset is conserved (all balances, issuance included, sum to zero) and no participant bucket
   is negative;
@@ -32,11 +34,13 @@ from core.errors import ApiError
 from ledger.models import Account, Asset, LedgerTransaction
 from ledger.services import cash_deposit
 from trading.listings.services import listing_bid, listing_buy, listing_close, listing_create
-from trading.models import Bid, Listing, Order, Trade
+from trading.models import Bid, Listing, Order, OrderRequest, Trade
+from trading.orderbook.engine import engine_matched, order_accept, order_cancel_request
 from trading.orderbook.services import order_cancel, order_place
 from trading.tasks import settlement_sweep
 
 from tests.support.celery import assert_ledger_verifies, wait_for
+from tests.support.engine import EngineProcess
 
 SOAK = os.environ.get("SOAK") == "1"
 CLIENTS = 8 if SOAK else 4
@@ -82,13 +86,17 @@ def _client(world: World, rng: random.Random, deadline: float, errors: list, cou
             try:
                 if op < 0.55:
                     m = rng.choice(world.markets)
-                    order_place(actor=actor, organization=org, market_id=m.id, side=rng.choice(["buy", "sell"]),
-                                price=rng.randint(95, 105) * 100, quantity=rng.randint(1, 5) * 1000,
-                                time_in_force=rng.choice(["gtc", "gtc", "gtc", "ioc", "fok", "day"]))
+                    place = order_accept if engine_matched(m.id) else order_place
+                    place(actor=actor, organization=org, market_id=m.id, side=rng.choice(["buy", "sell"]),
+                          price=rng.randint(95, 105) * 100, quantity=rng.randint(1, 5) * 1000,
+                          time_in_force=rng.choice(["gtc", "gtc", "gtc", "ioc", "fok", "day"]))
                 elif op < 0.75:
-                    mine = list(Order.objects.filter(organization=org, status="open").values_list("id", flat=True)[:20])
+                    mine = list(Order.objects.filter(organization=org, status__in=("open", "accepted"))
+                                .values_list("id", "market_id")[:20])
                     if mine:
-                        order_cancel(actor=actor, organization=org, order_id=rng.choice(mine))
+                        order_id, market_id = rng.choice(mine)
+                        cancel = order_cancel_request if engine_matched(market_id) else order_cancel
+                        cancel(actor=actor, organization=org, order_id=order_id)
                 elif op < 0.83:
                     listing_buy(actor=actor, buyer=org, listing_id=world.fixed.id, quantity=rng.randint(1, 3) * 1000)
                 elif op < 0.93:
@@ -109,7 +117,7 @@ def _client(world: World, rng: random.Random, deadline: float, errors: list, cou
         connection.close()
 
 
-def _chaos(worker, redis, rng: random.Random, deadline: float, log: list):
+def _chaos(worker, redis, rng: random.Random, deadline: float, log: list, engine=None):
     redis_bounced = False
     while time.monotonic() < deadline - 2:
         time.sleep(rng.uniform(1.0, 3.0))
@@ -120,6 +128,12 @@ def _chaos(worker, redis, rng: random.Random, deadline: float, log: list):
             redis.start()
             log.append("redis started")
             redis_bounced = True
+        elif engine is not None and rng.random() < 0.5:
+            engine.kill()
+            log.append("engine killed")
+            time.sleep(rng.uniform(0.1, 0.8))
+            engine.start()
+            log.append("engine started")
         else:
             worker.kill()
             log.append("worker killed")
@@ -148,7 +162,7 @@ def _exposure() -> dict[tuple[int, int], int]:
     """(organization, asset) → escrow that should be held for open orders, listings, bids and trades."""
     cny = Asset.objects.get(code="CNY").id
     out: dict[tuple[int, int], int] = defaultdict(int)
-    for org, side, asset, held in Order.objects.filter(status="open").values_list(
+    for org, side, asset, held in Order.objects.filter(status__in=("open", "accepted")).values_list(
             "organization_id", "side", "market__asset_id", "hold_remaining"):
         out[(org, cny if side == "buy" else asset)] += held
     open_listings = Listing.objects.filter(status="open")
@@ -162,10 +176,15 @@ def _exposure() -> dict[tuple[int, int], int]:
     return out
 
 
-def test_invariants_under_concurrency_and_faults(celery_worker, make_org, make_market, fund, operator_org):
+def test_invariants_under_concurrency_and_faults(celery_worker, make_org, make_market, fund, operator_org, settings,
+                                                request):
     seed = _seed()
     world = World(make_org, make_market, fund)
     redis = celery_worker.redis
+    settings.ENGINE_MARKETS = [world.markets[0].id]  # one market matched by the engine, the others inline
+    engine = EngineProcess(celery_worker.env, engine_markets=settings.ENGINE_MARKETS)
+    engine.start()
+    request.addfinalizer(engine.kill)  # never left running against the next test's database
     deadline = time.monotonic() + SECONDS
     errors: list[str] = []
     counts: dict[str, int] = defaultdict(int)
@@ -173,7 +192,8 @@ def test_invariants_under_concurrency_and_faults(celery_worker, make_org, make_m
     stop = threading.Event()
     clients = [threading.Thread(target=_client, args=(world, random.Random(seed + i), deadline, errors, counts))
                for i in range(CLIENTS)]
-    chaos = threading.Thread(target=_chaos, args=(celery_worker, redis, random.Random(seed), deadline, chaos_log))
+    chaos = threading.Thread(target=_chaos, args=(celery_worker, redis, random.Random(seed), deadline, chaos_log,
+                                                  engine))
     sweeper = threading.Thread(target=_sweeper, args=(stop,))
     for t in [*clients, chaos, sweeper]:
         t.start()
@@ -186,6 +206,13 @@ def test_invariants_under_concurrency_and_faults(celery_worker, make_org, make_m
     wait_for(lambda: timezone.now() >= Listing.objects.get(pk=world.auction.id).end_at, timeout=SECONDS)
     listing_close(listing_id=world.auction.id)
     celery_worker.ensure_running()
+    engine.ensure_running()  # the engine takes every accepted order and queued cancel, whatever was killed
+    try:
+        wait_for(lambda: not OrderRequest.objects.exists() and not Order.objects.filter(status="accepted").exists(),
+                 timeout=120, message=lambda: f"the engine to drain its queue\n{engine.log_tail()}")
+    finally:
+        engine.stop()
+    assert Order.objects.filter(market=world.markets[0]).exclude(status="accepted").exists()
     unfinished = Trade.objects.exclude(status__in=TERMINAL)
     wait_for(lambda: not unfinished.exists(), timeout=120,
              message=lambda: f"all trades to finish: {list(unfinished.values_list('id', 'status')[:10])}\n"

@@ -6,6 +6,8 @@ from trading.models.packages import Package, PackageLeg, PackageStatus
 from trading.models.trades import (
     TERMINAL_TRADE_STATUSES,
     Order,
+    OrderRequest,
+    OrderRequestKind,
     OrderStatus,
     OutboxStatus,
     SettlementOutbox,
@@ -19,8 +21,8 @@ from trading.models.trades import (
 from trading.models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
-    "TERMINAL_TRADE_STATUSES", "Bid", "BidStatus", "Listing", "ListingKind", "ListingStatus", "Order", "OrderStatus",
-    "OutboxStatus", "Package", "PackageLeg", "PackageStatus",
+    "TERMINAL_TRADE_STATUSES", "Bid", "BidStatus", "Listing", "ListingKind", "ListingStatus", "Order", "OrderRequest",
+    "OrderRequestKind", "OrderStatus", "OutboxStatus", "Package", "PackageLeg", "PackageStatus",
     "SettlementOutbox", "Side", "TimeInForce", "Trade", "TradeEvent", "TradeSource", "TradeStatus",
     "WebhookDelivery", "WebhookEndpoint",
 ]

@@ -39,6 +39,8 @@ class TimeInForce(models.TextChoices):
 
 
 class OrderStatus(models.TextChoices):
+    # accepted: held and durable, waiting for the market's matching engine (`trading.orderbook.engine`)
+    ACCEPTED = "accepted", "Accepted"
     OPEN = "open", "Open"
     FILLED = "filled", "Filled"
     CANCELLED = "cancelled", "Cancelled"
@@ -77,7 +79,8 @@ class Order(models.Model):
                                    name="order_remaining_range"),
             models.CheckConstraint(condition=Q(hold_remaining__gte=0), name="order_hold_non_negative"),
             models.CheckConstraint(condition=~Q(status="open") | Q(remaining__gt=0), name="order_open_has_remaining"),
-            models.CheckConstraint(condition=Q(status="open") | Q(hold_remaining=0), name="order_closed_holds_nothing"),
+            models.CheckConstraint(condition=Q(status__in=("open", "accepted")) | Q(hold_remaining=0),
+                                   name="order_closed_holds_nothing"),
         ]
         indexes = [
             models.Index(fields=["market", "price", "id"], name="order_book_asks",
@@ -89,6 +92,33 @@ class Order(models.Model):
             models.Index(fields=["updated_at"], name="order_owner_cancels",
                          condition=Q(status="cancelled", cancel_reason="cancelled_by_owner")),
         ]
+
+
+class OrderRequestKind(models.TextChoices):
+    PLACE = "place", "Place"
+    CANCEL = "cancel", "Cancel"
+    REDUCE = "reduce", "Reduce"
+
+
+class OrderRequest(models.Model):
+    """A request waiting for its market's matching engine (`trading.orderbook.engine`): the engine takes
+    a market's requests in id order, applies them to its book, and deletes them in the transaction that
+    writes their results, so a request is either pending here or done (its outcome is on the order and
+    in the audit log). Only markets matched by the engine have requests."""
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, db_index=False)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="requests", db_index=False)
+    kind = models.CharField(max_length=6, choices=OrderRequestKind.choices)
+    new_remaining = models.BigIntegerField(null=True, blank=True, help_text="reduce: the quantity left")
+    user = models.ForeignKey(User, null=True, on_delete=models.PROTECT, db_index=False)
+    request_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = gettext_lazy("order request")
+        verbose_name_plural = gettext_lazy("order requests")
+        indexes = [models.Index(fields=["market", "id"], name="order_request_queue")]
 
 
 class TradeStatus(models.TextChoices):

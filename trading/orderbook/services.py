@@ -62,7 +62,7 @@ from trading.models import (
     TradeStatus,
 )
 from trading.orderbook.errors import INVALID_REDUCE, ORDER_NOT_OPEN, TOO_MANY_OPEN_ORDERS
-from trading.orderbook.sql import BOOK, MARKET_LOCK, SESSION_FIGURES, orders_write_sql
+from trading.orderbook.sql import BOOK, MARKET_LOCK, MARKET_LOCK_NO_KEY, SESSION_FIGURES, orders_write_sql
 from trading.settlement.outbox import enqueue_after_commit, outbox_row_for
 
 MATCH_BATCH = 256  # the largest batch of resting orders read at once (batches grow 4, 16, 64, 256)
@@ -76,14 +76,14 @@ class PlaceResult:
 
 # --- market lock and session roll-over --------------------------------------------------------------
 
-def _lock_market_row(market_id) -> Market | None:
+def _lock_market_row(market_id, statement=MARKET_LOCK) -> Market | None:
     try:
         market_id = int(market_id)
     except (TypeError, ValueError):
         return None
     if not 0 < market_id <= BIGINT_MAX:
         return None
-    loaded = MARKET_LOCK.one(market=market_id)
+    loaded = statement.one(market=market_id)
     if loaded is None:
         return None
     market = loaded[0]
@@ -91,10 +91,11 @@ def _lock_market_row(market_id) -> Market | None:
     return market
 
 
-def market_lock(*, market_id: int, now: datetime) -> Market:
+def market_lock(*, market_id: int, now: datetime, no_key: bool = False) -> Market:
     """Lock the market row and roll it into the state at `now`: close the previous session (VWAP),
-    expire day orders whose trading day is over. Sets `market.session_now` (None outside sessions)."""
-    market = _lock_market_row(market_id)
+    expire day orders whose trading day is over. Sets `market.session_now` (None outside sessions).
+    `no_key`: FOR NO KEY UPDATE (the matching engine's batches, which must not wait for acceptances)."""
+    market = _lock_market_row(market_id, MARKET_LOCK_NO_KEY if no_key else MARKET_LOCK)
     if market is None:
         raise DomainError(market_errors.UNKNOWN_MARKET)
     windows = None if market.always_open else list(market.session_windows.all())
@@ -291,56 +292,84 @@ def _book_after(order: Order, cursor: tuple[int, int] | None, limit: int) -> lis
     return [row[0] for row in loaded]
 
 
+def _db_book(order: Order):
+    """The resting orders that cross `order`, best first, read from the database in growing batches
+    (4, 16, 64, 256) with a keyset cursor: only as many as matching consumes are read."""
+    cursor, limit = None, FIRST_BATCH
+    while True:
+        batch = _book_after(order, cursor, limit)
+        yield from batch
+        if len(batch) < limit:
+            return  # the book is exhausted on this side
+        cursor = (batch[-1].price, batch[-1].id)
+        limit = min(limit * 4, MATCH_BATCH)
+
+
 def _match(order: Order, market: Market, organization: Organization,
            now: datetime) -> tuple[list[Trade], list[Order], bool]:
-    """Match `order` against the book in memory and write the trades (with their events and outbox
+    """Match `order` against the book in the database and write the trades (with their events and outbox
     rows). Returns (trades, resting orders changed — the caller writes them —, stopped by self-trade
     prevention). A FOK order that cannot fill completely leaves everything untouched."""
-    snapshot = (order.remaining, order.filled_value, order.fees_charged, order.hold_remaining, order.status)
+    trades, touched, self_trade = _cross(order, market, organization, now, _db_book(order))
+    if trades:
+        _write_trades(market, trades)
+    return trades, touched, self_trade
+
+
+def _write_trades(market: Market, trades: list[Trade]) -> None:
+    Trade.objects.bulk_create(trades)
+    TradeEvent.objects.bulk_create([TradeEvent(trade=t, status=t.status, detail={"source": "order_book"})
+                                    for t in trades])
+    outbox = [outbox_row_for(t, market) for t in trades if t.status == TradeStatus.MATCHED]
+    if outbox:
+        SettlementOutbox.objects.bulk_create(outbox)
+
+
+_MATCH_STATE = ("remaining", "filled_value", "fees_charged", "hold_remaining", "status")
+
+
+def _cross(order: Order, market: Market, organization: Organization, now: datetime,
+           book) -> tuple[list[Trade], list[Order], bool]:
+    """The matching rules, in memory, shared by the inline path and the matching engine
+    (`trading.orderbook.engine`): trade `order` with the resting orders `book` yields (those that cross
+    it, best first) — price-time priority, trades at the resting price, self-trade prevention,
+    trade-stage rules, fees on cumulative value. Returns the unsaved trades, the resting orders changed
+    and whether self-trade prevention stopped it. A FOK order that cannot fill completely changes
+    nothing (its own and the resting orders' state are restored)."""
+    snapshots = [(order, tuple(getattr(order, f) for f in _MATCH_STATE))]
     trades: list[Trade] = []
     touched: list[Order] = []
     self_trade = False
-    cursor, limit = None, FIRST_BATCH
     scale = market.asset.scale
-    while order.remaining > 0 and not self_trade:
-        batch = _book_after(order, cursor, limit)
-        for resting in batch:
-            cursor = (resting.price, resting.id)
-            if not resting.organization.is_active:
-                # platform invariant, not a rule: a frozen organization's order never fills (freezing
-                # pulls them; one that slipped in concurrently rests inert until then)
-                continue
-            if resting.organization_id == order.organization_id:
-                self_trade = True  # self-trade prevention: the incoming remainder is cancelled
-                break
-            buy, sell = (order, resting) if order.side == "buy" else (resting, order)
-            buyer, seller = (organization, resting.organization) if order.side == "buy" else (resting.organization,
-                                                                                               organization)
-            quantity = min(order.remaining, resting.remaining)
-            try:
-                rule_version, refusal = _rule_check(stage="trade", market=market, buyer=buyer, seller=seller,
-                                                    price=resting.price, quantity=quantity, now=now)
-            except Refused:
-                continue  # this pair may not trade; the book behind it still may
-            trades.append(_fill(market, buy, sell, buyer, seller, resting.price, quantity, scale, order.side,
-                                rule_version, pending=bool(refusal)))
-            touched.append(resting)
-            if order.remaining == 0:
-                break
-        if len(batch) < limit:
-            break  # the book is exhausted on this side
-        limit = min(limit * 4, MATCH_BATCH)
+    for resting in book:
+        if not resting.organization.is_active:
+            # platform invariant, not a rule: a frozen organization's order never fills (freezing
+            # pulls them; one that slipped in concurrently rests inert until then)
+            continue
+        if resting.organization_id == order.organization_id:
+            self_trade = True  # self-trade prevention: the incoming remainder is cancelled
+            break
+        buy, sell = (order, resting) if order.side == "buy" else (resting, order)
+        buyer, seller = (organization, resting.organization) if order.side == "buy" else (resting.organization,
+                                                                                           organization)
+        quantity = min(order.remaining, resting.remaining)
+        try:
+            rule_version, refusal = _rule_check(stage="trade", market=market, buyer=buyer, seller=seller,
+                                                price=resting.price, quantity=quantity, now=now)
+        except Refused:
+            continue  # this pair may not trade; the book behind it still may
+        snapshots.append((resting, tuple(getattr(resting, f) for f in _MATCH_STATE)))
+        trades.append(_fill(market, buy, sell, buyer, seller, resting.price, quantity, scale, order.side,
+                            rule_version, pending=bool(refusal)))
+        touched.append(resting)
+        if order.remaining == 0:
+            break
 
     if order.time_in_force == TimeInForce.FOK and order.remaining > 0:
-        order.remaining, order.filled_value, order.fees_charged, order.hold_remaining, order.status = snapshot
+        for o, values in snapshots:
+            for name, value in zip(_MATCH_STATE, values):
+                setattr(o, name, value)
         return [], [], self_trade
-    if trades:
-        Trade.objects.bulk_create(trades)
-        TradeEvent.objects.bulk_create([TradeEvent(trade=t, status=t.status, detail={"source": "order_book"})
-                                        for t in trades])
-        outbox = [outbox_row_for(t, market) for t in trades if t.status == TradeStatus.MATCHED]
-        if outbox:
-            SettlementOutbox.objects.bulk_create(outbox)
     return trades, touched, self_trade
 
 

@@ -20,12 +20,12 @@ from trading.models import Order, OrderStatus, Trade, TradeStatus
 TRADE, ORDER = Trade._meta.db_table, Order._meta.db_table
 
 
-def _market_lock(columns: str) -> Sql:
+def _market_lock(columns: str, strength: str = "UPDATE") -> Sql:
     generation = rules_generation()
     return Sql(f"""SELECT {columns}, {generation}
                      FROM {Market._meta.db_table} m
                      JOIN {Asset._meta.db_table} a ON a.id = m.asset_id
-                    WHERE m.id = %(market)s FOR UPDATE OF m""", generation, market="bigint")
+                    WHERE m.id = %(market)s FOR {strength} OF m""", generation, market="bigint")
 
 
 # SELECT … FOR UPDATE OF the market row with its instrument and the rulebook generation (so the order's
@@ -33,6 +33,11 @@ def _market_lock(columns: str) -> Sql:
 # runs, without compiling it per order.
 MARKET_LOCK = PreparedJoin(("m", Market), ("a", Asset), statement=_market_lock, links=(("m", "asset", "a"),),
                            extras=("rules_generation",))
+# the matching engine's market lock (#19): FOR NO KEY UPDATE still excludes every inline writer (FOR UPDATE)
+# and other engine batches, but not acceptances, which hold the row FOR KEY SHARE while they write
+MARKET_LOCK_NO_KEY = PreparedJoin(("m", Market), ("a", Asset),
+                                  statement=lambda columns: _market_lock(columns, "NO KEY UPDATE"),
+                                  links=(("m", "asset", "a"),), extras=("rules_generation",))
 
 
 def _book(side: str, after_cursor: bool):
@@ -70,6 +75,23 @@ def orders_write_sql(count: int) -> str:
                  FROM (VALUES {",".join([row] * count)})
                       AS v(id, remaining, filled_value, fees_charged, hold_remaining, status, cancel_reason)
                 WHERE o.id = v.id"""
+
+
+def engine_orders_write_sql(count: int) -> str:
+    """The matching engine's write of `count` orders in one UPDATE, each row guarded by the `updated_at` the
+    engine last saw (positional: the time, then id, quantity, remaining, filled value, fees charged, hold
+    remaining, status, cancel reason, seen updated_at per order); fewer rows updated than given means an
+    order changed behind the engine (`trading.orderbook.engine`)."""
+    row = ("(%s::bigint, %s::bigint, %s::bigint, %s::bigint, %s::bigint, %s::bigint, %s::varchar, %s::varchar,"
+           " %s::timestamptz)")
+    return f"""UPDATE {ORDER} AS o
+                  SET quantity = v.quantity, remaining = v.remaining, filled_value = v.filled_value,
+                      fees_charged = v.fees_charged, hold_remaining = v.hold_remaining, status = v.status,
+                      cancel_reason = v.cancel_reason, updated_at = %s
+                 FROM (VALUES {",".join([row] * count)})
+                      AS v(id, quantity, remaining, filled_value, fees_charged, hold_remaining, status, cancel_reason,
+                           seen)
+                WHERE o.id = v.id AND o.updated_at = v.seen"""
 
 
 # a session's figures from its order-book trades (the session close; its VWAP becomes the reference price)

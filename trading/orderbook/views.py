@@ -1,5 +1,7 @@
 """Trading API: orders (place, list, cancel, reduce), the acting organization's trades and trade
 events, and public market data. Views are thin: input serializer → service → output serializer."""
+from django.conf import settings
+from django.db.models import Q
 from django.utils.translation import gettext
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -24,6 +26,14 @@ from marketplace.serializers import MarketSerializer, MarketStatusInputSerialize
 from trading.common.serializers import FillSerializer
 from trading.models import Order
 from trading.orderbook import selectors
+from trading.orderbook.engine import (
+    engine_for_order,
+    engine_matched,
+    order_accept,
+    order_cancel_request,
+    order_reduce_request,
+    wait_for,
+)
 from trading.orderbook.serializers import (
     CandleSerializer,
     DepthSerializer,
@@ -40,6 +50,42 @@ from trading.orderbook.services import market_close, order_cancel, order_place, 
 
 IdemHeader = OpenApiParameter(IDEMPOTENCY_PARAMETER["name"], str, OpenApiParameter.HEADER, required=False,
                               description=IDEMPOTENCY_PARAMETER["description"])
+PreferHeader = OpenApiParameter(
+    "Prefer", str, OpenApiParameter.HEADER, required=False,
+    description="RFC 7240 `wait=N` (seconds, decimals allowed, at most PREFER_WAIT_MAX): on a market matched by the "
+                "engine, wait up to N s for the engine and answer as before (201 with the order and its fills; 200 "
+                "for cancel and reduce) when it has taken the request; else 202 with the order as accepted.")
+
+
+def _prefer_wait(request) -> float | None:
+    """The `wait` preference of RFC 7240 (`Prefer: wait=5`, in seconds; we also take decimals), capped."""
+    for header in request.headers.get("Prefer", "").split(","):
+        for token in header.split(";"):
+            name, _, value = token.strip().partition("=")
+            if name.strip().lower() == "wait":
+                try:
+                    seconds = float(value.strip().strip('"'))
+                except ValueError:
+                    return None
+                if seconds != seconds or seconds < 0:  # NaN or negative: ignored, as RFC 7240 asks
+                    return None
+                return min(seconds, settings.PREFER_WAIT_MAX)
+    return None
+
+
+def _waited(request, response, order_id: int, done):
+    """After commit: honour `Prefer: wait` on a 202 (the engine's acceptance) by waiting for the engine;
+    `done(order)` builds the old answer once the engine has taken the request."""
+    seconds = _prefer_wait(request)
+    if response.status_code != status.HTTP_202_ACCEPTED or seconds is None:
+        return response
+    order = wait_for(order_id, seconds)
+    if order is None:
+        response["Preference-Applied"] = f"wait={seconds:g}"
+        return response
+    answer = done(order)
+    answer["Preference-Applied"] = f"wait={seconds:g}"
+    return answer
 
 
 def _organization(request):
@@ -87,8 +133,10 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return {"order": order_data(result.order, trade_ids=[t.id for t in result.trades]),
                 "fills": [fill_data(t, scale=scale, organization_id=organization_id) for t in result.trades]}
 
-    @extend_schema(request=OrderCreateSerializer, parameters=[IdemHeader], responses={
+    @extend_schema(request=OrderCreateSerializer, parameters=[IdemHeader, PreferHeader], responses={
         201: PlaceResultSerializer,
+        202: OpenApiResponse(PlaceResultSerializer, description="accepted for the market's matching engine (no fills "
+                                                                "yet); see Prefer"),
         200: OpenApiResponse(PlaceResultSerializer, description="an idempotent replay (Idempotent-Replayed: true)")})
     def create(self, request):
         organization = _organization(request)
@@ -97,39 +145,68 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             data = OrderCreateSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             v = data.validated_data
-            result = order_place(actor=Actor.from_request(request), organization=organization, market_id=v["market"],
-                                 side=v["side"], price=v["price"], quantity=v["quantity"],
-                                 time_in_force=v["time_in_force"], client_order_id=v["client_order_id"])
+            args = dict(actor=Actor.from_request(request), organization=organization, market_id=v["market"],
+                        side=v["side"], price=v["price"], quantity=v["quantity"], time_in_force=v["time_in_force"],
+                        client_order_id=v["client_order_id"])
+            if engine_matched(v["market"]):
+                order = order_accept(**args)
+                return Response({"order": order_data(order, trade_ids=[]), "fills": []},
+                                status=status.HTTP_202_ACCEPTED)
+            result = order_place(**args)
             return Response(self._place_response(result, organization.id), status=status.HTTP_201_CREATED)
 
-        return idempotent(request, organization.id, handler)
+        response = idempotent(request, organization.id, handler)
+        if response.status_code != status.HTTP_202_ACCEPTED:
+            return response
 
-    @extend_schema(request=None, responses=OrderSerializer, parameters=[IdemHeader])
+        def done(order):
+            trades = list(selectors.Trade.objects.filter(Q(buy_order=order) | Q(sell_order=order))
+                          .select_related("market").order_by("id"))
+            scale = order.market.asset.scale
+            return Response({"order": order_data(order, trade_ids=[t.id for t in trades]),
+                             "fills": [fill_data(t, scale=scale, organization_id=organization.id) for t in trades]},
+                            status=status.HTTP_201_CREATED)
+
+        return _waited(request, response, response.data["order"]["id"], done)
+
+    @extend_schema(request=None, responses={200: OrderSerializer, 202: OrderSerializer},
+                   parameters=[IdemHeader, PreferHeader])
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         organization = _organization(request)
         order_id = _order_id(pk)
+        queued = engine_for_order(order_id)
 
         def handler():
+            if queued:
+                order = order_cancel_request(actor=Actor.from_request(request), organization=organization,
+                                             order_id=order_id)
+                return Response(OrderSerializer(order).data, status=status.HTTP_202_ACCEPTED)
             order = order_cancel(actor=Actor.from_request(request), organization=organization, order_id=order_id)
             return Response(OrderSerializer(order).data)
 
-        return idempotent(request, organization.id, handler)
+        response = idempotent(request, organization.id, handler)
+        return _waited(request, response, order_id, lambda order: Response(OrderSerializer(order).data))
 
-    @extend_schema(request=OrderReduceSerializer, responses=OrderSerializer, parameters=[IdemHeader])
+    @extend_schema(request=OrderReduceSerializer, responses={200: OrderSerializer, 202: OrderSerializer},
+                   parameters=[IdemHeader, PreferHeader])
     @action(detail=True, methods=["post"])
     def reduce(self, request, pk=None):
         organization = _organization(request)
         order = get_object_or_404(self.get_queryset(), pk=_order_id(pk))
+        queued = engine_matched(order.market_id)
 
         def handler():
             data = OrderReduceSerializer(data=request.data, context={"scale": order.market.asset.scale})
             data.is_valid(raise_exception=True)
-            updated = order_reduce(actor=Actor.from_request(request), organization=organization, order_id=order.id,
-                                   new_remaining=data.validated_data["remaining"])
-            return Response(OrderSerializer(updated).data)
+            args = dict(actor=Actor.from_request(request), organization=organization, order_id=order.id,
+                        new_remaining=data.validated_data["remaining"])
+            if queued:
+                return Response(OrderSerializer(order_reduce_request(**args)).data, status=status.HTTP_202_ACCEPTED)
+            return Response(OrderSerializer(order_reduce(**args)).data)
 
-        return idempotent(request, organization.id, handler)
+        response = idempotent(request, organization.id, handler)
+        return _waited(request, response, order.id, lambda updated: Response(OrderSerializer(updated).data))
 
 
 def _order_id(pk) -> int:
