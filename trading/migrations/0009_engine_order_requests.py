@@ -10,8 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0006_new_kinds'),
         ('marketplace', '0004_market_proposals'),
-        ('trading', '0006_api16_verbose_names'),
-        ('trading', '0006_reserve_packages'),
+        ('trading', '0008_package_names'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

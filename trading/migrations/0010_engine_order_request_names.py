@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trading', '0007_engine_order_requests'),
+        ('trading', '0009_engine_order_requests'),
     ]
 
     operations = [
