@@ -28,6 +28,7 @@ from datetime import date
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
@@ -116,7 +117,7 @@ def _check_terms(*, annual_minimum: int, effective_year: int) -> None:
         raise DomainError(MINIMUM_BELOW_PLAN, fields={"annual_minimum": f"at least {from_minor(PLAN_MINIMUM, 2)}"},
                           floor=from_minor(PLAN_MINIMUM, 2))
     if not 2000 <= effective_year <= 2100:
-        raise DomainError("validation_error", fields={"effective_year": "a year between 2000 and 2100"})
+        raise DomainError("validation_error", fields={"effective_year": gettext("a year between 2000 and 2100")})
 
 
 def _check_proposer(membership: Membership, pair: AssistancePair) -> None:

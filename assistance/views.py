@@ -10,6 +10,7 @@ from datetime import date
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -81,14 +82,14 @@ def _year(request) -> int:
     if not raw:
         return _today().year
     if not raw.isascii() or not raw.isdigit() or not 2000 <= int(raw) <= 2100:
-        raise ApiError("validation_error", fields={"year": "a year between 2000 and 2100"})
+        raise ApiError("validation_error", fields={"year": gettext("a year between 2000 and 2100")})
     return int(raw)
 
 
 def _state(request) -> str | None:
     value = request.query_params.get("status") or None
     if value not in (None, "open", "overdue", "fulfilled"):
-        raise ApiError("validation_error", fields={"status": "one of open, overdue, fulfilled"})
+        raise ApiError("validation_error", fields={"status": gettext("one of {choices}").format(choices="open, overdue, fulfilled")})
     return value
 
 
@@ -339,7 +340,7 @@ class CommitmentListView(generics.ListAPIView):
         trade = self.request.query_params.get("trade")
         if trade:
             if not trade.isascii() or not trade.isdigit():
-                raise ApiError("validation_error", fields={"trade": "a trade id"})
+                raise ApiError("validation_error", fields={"trade": gettext("a trade id")})
             qs = qs.filter(trade_id=int(trade))
         return selectors.commitments_filtered(qs, _state(self.request), _today()).order_by("-id")
 

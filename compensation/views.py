@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,6 +20,7 @@ from accounts.permissions import acting_membership
 from core.api import StrictSerializer, error_responses
 from core.errors import ApiError
 from core.money import from_minor
+from core.parsers import StrictJSONParser
 from core.tabular import XLSX_TYPE, Column, CsvRenderer, JsonLinesRenderer, XlsxRenderer, language, streaming
 from oversight.scope import Scope
 
@@ -279,7 +280,7 @@ def measurement_data(m) -> dict:
 
 
 class MeasurementListView(APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]  # the project's size, depth and NUL limits
 
     @extend_schema(parameters=[OpenApiParameter("section", OpenApiTypes.STR)],
                    responses={200: OpenApiTypes.OBJECT, **error_responses(401)},

@@ -62,11 +62,16 @@ def seed_oversight() -> None:
             NonAttainmentFlag.objects.get_or_create(region_id=region, pollutant=pollutant,
                                                     period_start=date(year, 1, 1), period_end=date(year, 12, 31))
     _held_trades()
+    settle_demo()
+
+
+def settle_demo() -> None:
+    """What the beat would do within seconds of the seeding: open approvals, roll up flows, survey, seal.
+    Everything seeded so far (the bulk-loaded history included: `trading.bulk`) becomes provable at once;
+    with nothing new each step writes nothing. `seed_demo` calls it again after the apps above oversight."""
     approvals_sync()
     flow_rollup()
     run_surveillance()
-    # everything seeded so far (the bulk-loaded trade history included: `trading.bulk`) becomes provable at
-    # once, as the beat's sealer would make it within seconds; with nothing new a seal writes nothing
     seal()
 
 

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from accounts.actor import Actor
 from accounts.models import GOVERNMENT_KINDS, TRADING_KINDS
 from accounts.permissions import OPERATOR_KIND, acting_membership, member_with
-from core.api import error_responses
+from core.api import IdCursorPagination, error_responses
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from core.money import from_minor
 from core.tabular import Column, CsvRenderer, language, streaming
@@ -100,6 +100,7 @@ class DesignationDecideView(APIView):
 
 
 class BuybackListView(generics.ListAPIView):
+    pagination_class = IdCursorPagination  # grows with activity: cursor (README "API conventions")
     serializer_class = ReserveBuybackSerializer
     queryset = BuybackNotice.objects.none()
 
@@ -161,6 +162,7 @@ class TenderView(APIView):
 
 
 class ReleaseListView(generics.ListAPIView):
+    pagination_class = IdCursorPagination  # grows with activity: cursor (README "API conventions")
     serializer_class = ReserveReleaseSerializer
     queryset = Release.objects.none()
 

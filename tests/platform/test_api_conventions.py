@@ -15,10 +15,11 @@ CURSOR = {"/api/v1/checkpoints", "/api/v1/statements", "/api/v1/oversight/alerts
           "/api/v1/oversight/audit", "/api/v1/oversight/trades", "/api/v1/movement-requests",
           "/api/v1/webhook-deliveries", "/api/v1/orders", "/api/v1/trades", "/api/v1/trades/events",
           "/api/v1/listings", "/api/v1/market-proposals",
-          "/api/v1/assistance/payments", "/api/v1/assistance/commitments"}
+          "/api/v1/assistance/payments", "/api/v1/assistance/commitments", "/api/v1/packages",
+          "/api/v1/reserve/buybacks", "/api/v1/reserve/releases"}
 PAGE = {"/api/v1/assets", "/api/v1/basins", "/api/v1/regions", "/api/v1/markets", "/api/v1/organizations",
         "/api/v1/memberships", "/api/v1/register/holdings", "/api/v1/oversight/markets",
-        "/api/v1/oversight/organizations", "/api/v1/assistance/pairs"}
+        "/api/v1/oversight/organizations", "/api/v1/assistance/pairs", "/api/v1/reserve/designations"}
 LIMIT = {"/api/v1/feed/trades", "/api/v1/markets/{id}/candles", "/api/v1/markets/{id}/trades"}
 # moved in 2026-12: the old style still answers, deprecated in the schema, for one release
 MOVED_TO_CURSOR = {"/api/v1/orders", "/api/v1/trades", "/api/v1/trades/events", "/api/v1/listings",

@@ -1,5 +1,6 @@
 """Package bids API: `POST /packages` (place: 201 with the outcome, filled or unfilled) and `GET
 /packages` (the acting organization's own, newest first; `?id=` for one). Thin: serializer → service."""
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
@@ -7,7 +8,7 @@ from rest_framework.response import Response
 from accounts.actor import Actor
 from accounts.models import TRADING_KINDS
 from accounts.permissions import acting_membership, member_with
-from core.api import error_responses
+from core.api import IdCursorPagination, error_responses
 from core.errors import ApiError
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from marketplace.errors import NOT_A_TRADER
@@ -21,6 +22,7 @@ IdemHeader = OpenApiParameter(IDEMPOTENCY_PARAMETER["name"], str, OpenApiParamet
 
 
 class PackageListView(generics.ListAPIView):
+    pagination_class = IdCursorPagination  # grows with activity: cursor (README "API conventions")
     serializer_class = PackageSerializer
 
     def get_permissions(self):
@@ -40,7 +42,7 @@ class PackageListView(generics.ListAPIView):
         package_id = self.request.query_params.get("id")
         if package_id is not None:
             if not package_id.isdigit() or len(package_id) > 18:
-                raise ApiError("validation_error", fields={"id": "a package id"})
+                raise ApiError("validation_error", fields={"id": gettext("a package id")})
             qs = qs.filter(pk=int(package_id))
         return qs
 

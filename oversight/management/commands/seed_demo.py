@@ -62,3 +62,8 @@ class Command(BaseCommand):
             getattr(module, function_name)()
             if verbosity >= 1:
                 self.stdout.write(f"seeded {module_name}.{function_name}")
+        # the apps above oversight post after seed_oversight has rolled up, surveyed and sealed: do it once more
+        # at the very end, so that everything seeded is provable now and a second run finds nothing new
+        from oversight.demo import settle_demo
+
+        settle_demo()
