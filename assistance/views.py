@@ -89,7 +89,8 @@ def _year(request) -> int:
 def _state(request) -> str | None:
     value = request.query_params.get("status") or None
     if value not in (None, "open", "overdue", "fulfilled"):
-        raise ApiError("validation_error", fields={"status": gettext("one of {choices}").format(choices="open, overdue, fulfilled")})
+        raise ApiError("validation_error",
+                       fields={"status": gettext("one of {choices}").format(choices="open, overdue, fulfilled")})
     return value
 
 

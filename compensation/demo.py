@@ -14,7 +14,8 @@
   (Xiamen pays), 2025 bad (Zhangzhou pays): the two-way direction.
 * One correction after settlement (Tingjiang 2025-03 NH3-N), which reopens nothing and is shown.
 
-Guangdong's region rows come from compensation.reference (data migration 0002, and again here); its organizations, the other
+Guangdong's region rows come from compensation.reference (data migration 0002, and again here); its
+organizations, the other
 parties, the monitoring station and their users are created here. Everything goes through the services
 (signatures, four-eyes approvals, escrow, assessment, settlement on the ledger). Idempotent: an existing
 agreement is left as it is. Fast: ~200 measurements and a dozen ledger transactions.
@@ -63,7 +64,8 @@ DEPOSITS = {"longyan": 300_000_000_00, "guangdong": 400_000_000_00, "zhangzhou":
 
 TING, JIU = "tingjiang-hanjiang", "jiulongjiang-zhangzhou-xiamen"
 SECTIONS = {
-    "tingjiang-boundary": ("汀江闽粤省界断面（永定—大埔）", "Tingjiang Fujian–Guangdong boundary section (Yongding–Dabu)",
+    "tingjiang-boundary": ("汀江闽粤省界断面（永定—大埔）",
+                           "Tingjiang Fujian–Guangdong boundary section (Yongding–Dabu)",
                            "tingjiang_hanjiang", "350800", "441400"),
     "jiulongjiang-north": ("九龙江北溪漳厦交界断面", "Jiulong River North Stream Zhangzhou–Xiamen section",
                            "jiulongjiang", "350600", "350200"),

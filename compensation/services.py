@@ -631,7 +631,8 @@ def objection_raise(*, membership: Membership, assessment_id: int, reason: str,
         raise DomainError(NOT_A_PARTY_ADMIN)
     if not reason.strip():
         raise DomainError("validation_error", fields={"reason": "required"})
-    if assessment.status not in (AssessmentStatus.PENDING, AssessmentStatus.APPROVED) or assessment.objection_until <= now:
+    if (assessment.status not in (AssessmentStatus.PENDING, AssessmentStatus.APPROVED)
+            or assessment.objection_until <= now):
         raise DomainError(OBJECTION_WINDOW_CLOSED)
     obj = Objection.objects.create(assessment=assessment, organization_id=membership.organization_id,
                                    user_id=membership.user_id, reason=reason[:500])

@@ -275,7 +275,8 @@ class ObjectionResolveView(APIView):
 
 def measurement_data(m) -> dict:
     return {"id": m.pk, "section": m.section.code, "indicator": m.indicator.code, "unit": m.indicator.unit,
-            "month": m.month.isoformat()[:7], "value": format(m.value.normalize(), "f"), "version": m.version, "reason": m.reason, "station": m.station_id,
+            "month": m.month.isoformat()[:7], "value": format(m.value.normalize(), "f"), "version": m.version,
+            "reason": m.reason, "station": m.station_id,
             "source": m.source, "created_at": m.created_at}
 
 

@@ -8,8 +8,9 @@ COVERAGE_EXISTS = register("compliance_coverage_exists", 409, "该履约覆盖�
                            "This compliance coverage already exists")
 NOT_THE_AUTHORITY = register("compliance_not_authority", 403, "只有该履约年度的主管部门可以执行此操作",
                              "Only the compliance year's authority may do this")
-COVERAGE_FORBIDDEN = register("compliance_coverage_forbidden", 403, "只有辖区覆盖该区域的政府管理员可以设定履约覆盖范围",
-                              "Only an admin of a government whose division covers the region sets coverage")
+COVERAGE_FORBIDDEN = register(
+    "compliance_coverage_forbidden", 403, "只有辖区覆盖该区域的政府管理员可以设定履约覆盖范围",
+    "Only an admin of a government whose division covers the region sets coverage")
 ALLOCATION_ASSET_MISMATCH = register(
     "compliance_allocation_asset_mismatch", 400, "分配资产须为本权利类型、本年度、本主管部门发行且产地在本区域内的配额",
     "The allocation asset must be this right type's allowance of this vintage, issued by the authority, "
@@ -26,11 +27,13 @@ METHOD_FIELDS = register("compliance_method_fields", 400,
                          "按名单分配须给出分配量（不含基准值）；按基准值分配须给出正的基准值（不含分配量）",
                          "The list method needs an amount (no benchmark); the benchmark method a positive "
                          "benchmark (no amount)")
-NOT_COVERED_ENTERPRISE = register("compliance_enterprise_not_covered", 422, "该企业未纳入本履约年度（K-ENTERPRISE-001）",
-                                  "The enterprise is not covered in this compliance year (K-ENTERPRISE-001)")
-NOT_THE_VERIFIER = register("compliance_not_the_verifier", 403, "只有为该企业指定的核查机构可以报送核查排放量（K-VERIFIER-001）",
-                            "Only the verifier assigned to the enterprise submits its verified emissions "
-                            "(K-VERIFIER-001)")
+NOT_COVERED_ENTERPRISE = register(
+    "compliance_enterprise_not_covered", 422, "该企业未纳入本履约年度（K-ENTERPRISE-001）",
+    "The enterprise is not covered in this compliance year (K-ENTERPRISE-001)")
+NOT_THE_VERIFIER = register(
+    "compliance_not_the_verifier", 403, "只有为该企业指定的核查机构可以报送核查排放量（K-VERIFIER-001）",
+    "Only the verifier assigned to the enterprise submits its verified emissions "
+    "(K-VERIFIER-001)")
 CORRECTION_REASON = register("compliance_correction_reason_required", 400, "更正核查排放量须说明理由",
                              "A correction of verified emissions needs a reason")
 DEADLINE_PASSED = register("compliance_deadline_passed", 422, "已过清缴截止日 {deadline}（K-DEADLINE-001）",
@@ -41,8 +44,9 @@ WRONG_INSTRUMENT = register("compliance_wrong_instrument", 422,
                             "(K-ASSET-001)")
 NOT_VERIFIED = register("compliance_emissions_not_verified", 422, "尚无核查排放量，无法清缴（K-VERIFY-001）",
                         "No verified emissions yet: nothing to surrender for (K-VERIFY-001)")
-EXCEEDS_OBLIGATION = register("compliance_exceeds_obligation", 422, "清缴量超过尚待清缴的 {remaining} {unit}（K-OBLIG-001）",
-                              "The amount exceeds the {remaining} {unit} still to surrender (K-OBLIG-001)")
+EXCEEDS_OBLIGATION = register(
+    "compliance_exceeds_obligation", 422, "清缴量超过尚待清缴的 {remaining} {unit}（K-OBLIG-001）",
+    "The amount exceeds the {remaining} {unit} still to surrender (K-OBLIG-001)")
 TRUE_UP_EXISTS = register("compliance_true_up_exists", 409, "该企业本年度的核定（多退少补）已完成",
                           "The enterprise's true-up for this year is already made")
 TRUE_UP_NEEDS_OUTPUT = register("compliance_true_up_needs_output", 422,

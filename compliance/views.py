@@ -146,7 +146,8 @@ class AllocationsView(APIView):
                            "an issuance request another person confirms at /movement-requests/{id}/confirm; a "
                            "negative true-up is owed: added to the obligation)",
                    request=AllocationInput, parameters=[IDEMPOTENCY_HEADER],
-                   responses={201: AllocationSerializer, 200: OpenApiResponse(AllocationSerializer, description="replay"),
+                   responses={201: AllocationSerializer,
+                              200: OpenApiResponse(AllocationSerializer, description="replay"),
                               **WRITE_ERRORS})
     def post(self, request):
         key = idempotency_key(request)
@@ -201,7 +202,8 @@ class ObligationsView(APIView):
     @extend_schema(tags=TAGS, operation_id="compliance_obligations_list",
                    summary="Obligations: allocated, verified emissions, owed true-up, surrendered, remaining, "
                            "deadline (an enterprise its own; verifiers, authorities and regulators what they cover)",
-                   parameters=[YEAR_PARAM], responses={200: ObligationSerializer(many=True), **error_responses(400, 401)})
+                   parameters=[YEAR_PARAM],
+                   responses={200: ObligationSerializer(many=True), **error_responses(400, 401)})
     def get(self, request):
         rows = selectors.obligations(_m(request), getattr(_year_param(request), "pk", None))
         return Response(ObligationSerializer(rows, many=True).data)

@@ -1,7 +1,16 @@
 """Routes of the web console, mounted at / (the API stays under /api/v1/)."""
 from django.urls import path, re_path
 
-from . import views, views_assistance, views_compensation, views_compliance, views_history, views_members, views_proof, views_quota
+from . import (
+    views,
+    views_assistance,
+    views_compensation,
+    views_compliance,
+    views_history,
+    views_members,
+    views_proof,
+    views_quota,
+)
 
 app_name = "console"
 

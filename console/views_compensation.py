@@ -30,7 +30,8 @@ def _agreement(request, pk: int):
 @member_required()
 def compensation_detail_view(request, pk: int):
     data = agreement_data(_agreement(request, pk), full=True)
-    in_force = next((v for v in data["versions"] if v["status"] == "in_force"), None) or (data["versions"] or [None])[-1]
+    in_force = (next((v for v in data["versions"] if v["status"] == "in_force"), None)
+                or (data["versions"] or [None])[-1])
     return render(request, "console/compensation_detail.html", ctx(request, a=data, version=in_force))
 
 

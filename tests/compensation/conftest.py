@@ -57,7 +57,8 @@ def world(make_org, make_member, operator_org, fund):
     prov = make_org("regulator", "350000", jurisdiction="350000")
     fz = make_org("regulator", "350100", jurisdiction="350100")
     ly = make_org("regulator", "350800", jurisdiction="350800")
-    section = MonitoringSection.objects.create(code="ting-boundary", name_zh="汀江省界断面", basin_id="tingjiang_hanjiang",
+    section = MonitoringSection.objects.create(code="ting-boundary", name_zh="汀江省界断面",
+                                               basin_id="tingjiang_hanjiang",
                                                upstream_region_id="350800", downstream_region_id="441400",
                                                station=station)
     fund(up, cny=500_000_000_00)

@@ -25,7 +25,8 @@ def year_data(bad: int = 0, missing: int = 0, *, nh3n="0.5", at_limit=False):
     for i, m in enumerate(YEAR):
         if i < missing:
             continue
-        data[("s", "nh3n", m)] = Decimal("1.0") if at_limit else (Decimal("1.2") if i < missing + bad else Decimal(nh3n))
+        data[("s", "nh3n", m)] = (Decimal("1.0") if at_limit
+                                  else (Decimal("1.2") if i < missing + bad else Decimal(nh3n)))
         data[("s", "tp", m)] = Decimal("0.2") if at_limit else Decimal("0.1")
     return data
 

@@ -10,6 +10,7 @@ import pytest
 from compliance import selectors, services, tasks
 from compliance.models import ComplianceYear
 from oversight.models import Alert
+
 from tests.support.compliance import DEADLINE
 
 pytestmark = pytest.mark.django_db

@@ -14,6 +14,7 @@ from core.errors import DomainError
 from ledger.models import LedgerTransaction
 from ledger.verify import verify_ledger
 from oversight.services import rulebook_create
+
 from tests.support.compliance import DEADLINE
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,7 @@ def test_agreement_page_for_a_party_and_the_regulator(page_for, ui, api_client):
         assert page.locator("tr[data-agreement='tingjiang-hanjiang']").count() == 1
         page.click("tr[data-agreement='tingjiang-hanjiang'] a")
         page.wait_for_load_state("networkidle")
-        ui.poll(lambda: ui.canvas_has_content(page, "#indicator-chart"), message="the indicator chart")
+        ui.poll(lambda page=page: ui.canvas_has_content(page, "#indicator-chart"), message="the indicator chart")
         assert page.inner_text("[data-testid=cumulative-total]") == api["cumulative_total"]
         amounts = page.locator("[data-testid=transfer-amount]").all_inner_texts()
         assert amounts == ["100000000.00", "50000000.00"]

@@ -17,7 +17,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _root_packages() -> tuple[str, ...]:
     """The packages `.importlinter` lists (so that a new app is copied without editing this test)."""
-    import configparser
 
     config = configparser.ConfigParser()
     config.read(ROOT / ".importlinter")

@@ -58,7 +58,8 @@ class ComplianceWorld:
 
     def cover(self, year, org, *, method="list", listed=None, benchmark=None, verifier=True):
         return services.enterprise_cover(membership=self.maker, year=year, organization=org, method=method,
-                                         listed_amount=listed, benchmark=None if benchmark is None else Decimal(benchmark),
+                                         listed_amount=listed,
+                                         benchmark=None if benchmark is None else Decimal(benchmark),
                                          verifier=self.verifier if verifier else None)
 
     def allocate(self, year, org, phase="pre", *, key=None, confirm=True, **kw):

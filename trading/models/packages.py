@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.utils.translation import gettext_lazy
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Organization
 from marketplace.models import Market
