@@ -300,3 +300,17 @@ def _release(*, actor, body, asset_id, kind, quantity, price, reserve_price, min
                         "price": asked, "floor": floor},
                  region_codes=_regions(body.region_id, asset.origin_region_id))
     return row
+
+
+def refuse_direct_listing_below_floor(sender, *, seller: Organization, asset: Asset, kind: str, price: int | None,
+                                      **kwargs) -> None:
+    """Receiver of `trading.common.signals.listing_checking`: the body holding a right type's reserve may
+    not list that right type below the designation's guided floor, whichever way it lists (a release
+    checks the same floor first and audits its refusal). Connected in `ReserveConfig.ready`."""
+    designation = active_designation(asset.right_type_id)
+    if designation is None or designation.organization_id != seller.id or designation.floor_price is None:
+        return
+    if price is None or price < designation.floor_price:
+        field = "price" if kind == ListingKind.FIXED_PRICE else "reserve_price"
+        raise DomainError(BELOW_FLOOR, floor=from_minor(designation.floor_price, 2),
+                          fields={field: "below the floor"})

@@ -122,6 +122,37 @@ def test_release_respects_the_floor_and_goes_through_a_listing(rworld):
     assert Listing.objects.get(pk=listing.id).remaining == 3 * UNIT
 
 
+def test_the_reserve_body_cannot_list_below_the_floor_directly(rworld):
+    """The floor holds whichever way the body sells: `listing_create` asks the layers above
+    (`listing_checking`), and the reserve refuses its own body's listing below the floor."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from trading.listings.services import listing_create
+
+    w = rworld
+    services.tender(actor=Actor.system(), holder=w.holders[0], notice_id=services.notice_open(
+        actor=actor_of(w.city_admin), body=w.city, asset_id=w.asset.id, price=90 * YUAN, quantity=10 * UNIT).id,
+        quantity=10 * UNIT)
+    for kind, terms in (("fixed_price", {"price": 99 * YUAN}),
+                        ("english", {"reserve_price": 50 * YUAN, "min_increment": YUAN,
+                                     "end_at": timezone.now() + timedelta(days=2)})):
+        with pytest.raises(DomainError) as e:
+            listing_create(actor=actor_of(w.city_admin), seller=w.city, kind=kind, asset_id=w.asset.id,
+                           quantity=5 * UNIT, provenance=PROVENANCE, **terms)
+        assert e.value.code == "reserve_below_floor", kind
+    assert not Listing.objects.filter(seller=w.city).exists()
+    assert _bal(w.city, w.asset) == (10 * UNIT, 0)  # nothing held for a refused listing
+    listing = listing_create(actor=actor_of(w.city_admin), seller=w.city, kind="fixed_price", asset_id=w.asset.id,
+                             quantity=5 * UNIT, price=100 * YUAN, provenance=PROVENANCE)
+    assert listing.price == 100 * YUAN
+    # another seller of the same right type is not bound by the reserve's floor
+    other = listing_create(actor=Actor.system(), seller=w.holders[1], kind="fixed_price", asset_id=w.asset.id,
+                           quantity=1 * UNIT, price=99 * YUAN, provenance=PROVENANCE)
+    assert other.price == 99 * YUAN
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(price=st.integers(1, 100_000), quantity=st.integers(1, 50_000),
        tenders=st.lists(st.integers(1, 20_000), min_size=1, max_size=6), close=st.booleans())

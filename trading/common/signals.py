@@ -1,5 +1,9 @@
 """Signals trading sends to the layers above it, which it may not import (oversight).
 
+`listing_checking(seller, asset, kind, price)` is sent inside `listing_create`, before anything is written;
+a receiver refuses the listing by raising a `DomainError` (the reserve's guided-price floor: a reserve body
+may not sell below it by listing directly instead of through a release). Not robust on purpose.
+
 `trades_pending_approval(trade_ids=[...])` is sent after the commit of every transaction that put trades
 in PENDING_APPROVAL (at match, at a listing's purchase, accept or award, at the settlement re-check).
 Oversight connects a receiver that opens their approval requests at once; its beat task
@@ -14,6 +18,7 @@ from django.dispatch import Signal
 from trading.models import TradeStatus
 
 trades_pending_approval = Signal()
+listing_checking = Signal()
 
 
 def announce_pending_approval(trades: list) -> None:

@@ -54,7 +54,7 @@ from ledger.posting import accounts_lock
 from ledger.services import cny, hold_place, hold_release
 from marketplace.rules import CheckContext, OrganizationActive, OrganizationMayTrade, Refusal, enforce
 from trading.common import pricing
-from trading.common.signals import announce_pending_approval
+from trading.common.signals import announce_pending_approval, listing_checking
 from trading.listings import mechanisms
 from trading.listings.checks import (
     PURCHASE_CHECKS,
@@ -158,6 +158,9 @@ def listing_create(*, actor: Actor, seller: Organization, kind: str, asset_id: i
                          now=now)  # C-TERMS-001
     _not_expired(asset, now)
     provenance = _check_provenance(asset, provenance or {})
+    # the layers above may refuse (the reserve's floor); price is the fixed price or the auction's reserve
+    listing_checking.send(sender="trading", seller=seller, asset=asset, kind=kind,
+                          price=price if price is not None else reserve_price)
     named_buyer = _named_buyer(named_buyer_id, seller)
     rule_version, _ = _rules("listing", asset, now, seller=seller, buyer=named_buyer,
                              price=price if price is not None else reserve_price, quantity=quantity)
