@@ -112,6 +112,12 @@ def _uscc_for(key: str) -> str:
 
 
 @transaction.atomic
+def demo_password_hash() -> str | None:
+    """The stored hash of the demo password (seed_accounts' first login), for the demo users the apps above
+    create: one key derivation per seed, not one per user (each takes seconds). None before seed_accounts."""
+    return User.objects.filter(username=MEMBERS[0][0]).values_list("password", flat=True).first()
+
+
 def seed_accounts() -> dict[str, Organization]:
     """Create what is missing; returns the demo organizations by key (other apps' demo data uses them)."""
     actor = Actor.system()

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.actor import Actor
-from accounts.demo import DEMO_PASSWORD, seed_accounts
+from accounts.demo import DEMO_PASSWORD, demo_password_hash, seed_accounts
 from accounts.models import Membership, Organization, User
 from accounts.services import membership_create, user_create
 from ledger.models import Asset
@@ -59,7 +59,8 @@ def _people(orgs: dict) -> None:
     for username, display, key, role in PEOPLE:
         user = User.objects.filter(username=username).first()
         if user is None:
-            user = user_create(actor=actor, username=username, password=DEMO_PASSWORD, display_name=display)
+            user = user_create(actor=actor, username=username, password=DEMO_PASSWORD, display_name=display,
+                               password_hash=demo_password_hash())
         if not Membership.objects.filter(user=user, organization=orgs[key]).exists():
             membership_create(actor=actor, user=user, organization=orgs[key], role=role)
 

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 
 from accounts.actor import Actor
-from accounts.demo import DEMO_PASSWORD, demo_uscc
+from accounts.demo import DEMO_PASSWORD, demo_password_hash, demo_uscc
 from accounts.models import Basin, Membership, Organization, Region, User
 from accounts.services import membership_create, organization_create, user_create
 from ledger import services as ledger_services
@@ -87,7 +87,8 @@ def _organizations() -> dict[str, Organization]:
             actor=actor, kind=kind, name_zh=zh, name_en=en, region_id=region, uscc=uscc)
     for username, display, key, role in MEMBERS:
         user = User.objects.filter(username=username).first() or user_create(
-            actor=actor, username=username, password=DEMO_PASSWORD, display_name=display)
+            actor=actor, username=username, password=DEMO_PASSWORD, display_name=display,
+            password_hash=demo_password_hash())
         if not Membership.objects.filter(user=user, organization=orgs[key]).exists():
             membership_create(actor=actor, user=user, organization=orgs[key], role=role)
     return orgs

@@ -25,7 +25,7 @@ from datetime import date
 from decimal import Decimal
 
 from accounts.actor import Actor
-from accounts.demo import DEMO_PASSWORD, demo_uscc, seed_accounts
+from accounts.demo import DEMO_PASSWORD, demo_password_hash, demo_uscc, seed_accounts
 from accounts.models import Membership, Organization, User
 from accounts.services import membership_create, organization_create, user_create
 from ledger import movements
@@ -64,7 +64,8 @@ def _verifier() -> tuple[Organization, Membership]:
                                   name_en="Fujian Carbon Emission Verification Centre", region_id="350100",
                                   uscc=VERIFIER_USCC)
     user = User.objects.filter(username=VERIFIER_LOGIN).first() or user_create(
-        actor=system, username=VERIFIER_LOGIN, password=DEMO_PASSWORD, display_name="碳核查中心核查员")
+        actor=system, username=VERIFIER_LOGIN, password=DEMO_PASSWORD, display_name="碳核查中心核查员",
+        password_hash=demo_password_hash())
     if not Membership.objects.filter(user=user, organization=org).exists():
         membership_create(actor=system, user=user, organization=org, role="trader")
     return org, _membership(VERIFIER_LOGIN, org)
