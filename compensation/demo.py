@@ -33,9 +33,6 @@ from accounts.demo import DEMO_PASSWORD, demo_password_hash, demo_uscc
 from accounts.models import Basin, Membership, Organization, Region, User
 from accounts.services import membership_create, organization_create, user_create
 from ledger import services as ledger_services
-from ledger.sealing import seal
-from oversight.reports import flow_rollup
-from oversight.surveillance import run_surveillance
 
 from . import services
 from .models import Agreement, AgreementVersion, CompensationApproval, Indicator, MonitoringSection
@@ -160,13 +157,8 @@ def _run_year(year: int, now_fund: datetime) -> None:
 
 
 def seed_compensation() -> None:
-    if not _seed():
-        return
-    # as oversight.demo does at its end: what was just posted is rolled up, surveyed and sealed now, so that a
-    # second `seed_demo` finds nothing new to seal or survey (it must add nothing at all)
-    flow_rollup()
-    run_surveillance()
-    seal()
+    # what this posts is rolled up, surveyed and sealed by seed_demo's last step (oversight.demo.settle_demo)
+    _seed()
 
 
 @transaction.atomic

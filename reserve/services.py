@@ -284,9 +284,8 @@ def _release(*, actor, body, asset_id, kind, quantity, price, reserve_price, min
         raise DomainError(RELEASE_KIND, fields={"kind": "fixed_price, english or sealed"})
     asked = price if kind == ListingKind.FIXED_PRICE else reserve_price
     floor = designation.floor_price
-    if floor is not None and (asked is None or asked < floor):
-        error = DomainError(BELOW_FLOOR, floor=from_minor(floor, 2),
-                            fields={"price" if kind == ListingKind.FIXED_PRICE else "reserve_price": "below the floor"})
+    error = _below_floor(designation, kind, asked)
+    if error is not None:
         raise _BelowFloor(error, designation, {"asset": asset.code, "price": asked, "floor": floor},
                           asset.origin_region_id)
     listing = listing_create(actor=actor, seller=body, kind=kind, asset_id=asset.id, quantity=quantity, price=price,
@@ -308,9 +307,17 @@ def refuse_direct_listing_below_floor(sender, *, seller: Organization, asset: As
     not list that right type below the designation's guided floor, whichever way it lists (a release
     checks the same floor first and audits its refusal). Connected in `ReserveConfig.ready`."""
     designation = active_designation(asset.right_type_id)
-    if designation is None or designation.organization_id != seller.id or designation.floor_price is None:
-        return
-    if price is None or price < designation.floor_price:
-        field = "price" if kind == ListingKind.FIXED_PRICE else "reserve_price"
-        raise DomainError(BELOW_FLOOR, floor=from_minor(designation.floor_price, 2),
-                          fields={field: "below the floor"})
+    if designation is not None and designation.organization_id == seller.id:
+        error = _below_floor(designation, kind, price)
+        if error is not None:
+            raise error
+
+
+def _below_floor(designation: Designation, kind: str, price: int | None) -> DomainError | None:
+    """The refusal of a reserve sale at `price` (the fixed price or the auction's reserve price) under the
+    designation's guided floor; None when there is no floor or the price meets it."""
+    floor = designation.floor_price
+    if floor is None or (price is not None and price >= floor):
+        return None
+    field = "price" if kind == ListingKind.FIXED_PRICE else "reserve_price"
+    return DomainError(BELOW_FLOOR, floor=from_minor(floor, 2), fields={field: "below the floor"})
