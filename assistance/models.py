@@ -14,7 +14,7 @@ Design overview
 * `AssistancePayment`: money from the payer to the payee, maker–checker inside the paying government
   (one member proposes, another admin/approver of the same government confirms; never the same user, a
   CHECK too). The confirmation posts one ledger transaction of kind `assistance_payment` (or
-  `assistance_support` for a commitment's cash) from the payer's free cash to the payee's earmarked fund,
+  `assistance_support` for a commitment's cash) from the payer's free cash to the payee's paired-assistance fund,
   with the purpose code in its memo (`ledger.earmark.earmarked_receipt`); its idempotency key is the
   proposal's. Attributed to an obligation `year` (the current or the previous one).
 * `SupportCommitment`: what the buyer of a settled farmland-quota trade promised the selling region on

@@ -11,7 +11,7 @@ Payments (maker–checker inside the paying government, as `ledger.movements`). 
 or trader of the payer proposes (amount, obligation year, purpose code); the posting is tried in a
 savepoint and rolled back, so a payer short of cash is refused to the proposer already.
 `payment_confirm`: another admin/approver of the payer — never the proposer, never a member of the payee —
-confirms, which posts `ledger.earmark.earmarked_receipt` (payer's cash → payee's earmarked fund, kind
+confirms, which posts `ledger.earmark.earmarked_receipt` (payer's cash → payee's paired-assistance fund, kind
 `assistance_payment`, or `assistance_support` for a commitment's cash) under the proposal's key: a second
 confirmation replays the one transaction. `payment_reject` closes it without posting.
 
@@ -35,10 +35,18 @@ from accounts.audit import audit_record
 from accounts.models import Membership, Organization
 from core.errors import DomainError
 from core.money import from_minor
-from ledger.earmark import EARMARK_PURPOSES, earmarked_receipt
+from ledger.earmark import ASSISTANCE, EARMARK_PURPOSES, FUNDS, earmarked_receipt
 from ledger.models import Asset
 from ledger.posting import Posted, _first_difference
 from ledger.services import client_key
+from oversight.four_eyes import (
+    CheckerSeat,
+    FourEyes,
+    NotAParty,
+    NotProposer,
+    ProvincialRegulator,
+    is_provincial_regulator,
+)
 from trading.models import Trade, TradeStatus
 
 from .errors import (
@@ -83,27 +91,16 @@ from .models import (
 # 《规划》: 经济较发达县（市、区）每年对口帮扶重点县资金不少于 1200 万元 (docs/ASSISTANCE.md)
 PLAN_MINIMUM = 12_000_000_00  # fen
 PARTY_KINDS = ("county_government", "city_government")
-PAYMENT_PURPOSES = ("industry_transfer", "infrastructure", "public_services", "rural_revitalization")
+PAYMENT_PURPOSES = FUNDS[ASSISTANCE].purposes  # the paired-assistance fund's purposes
 LEDGER_KIND = {PaymentKind.PAIR: "assistance_payment", PaymentKind.SUPPORT: "assistance_support"}
 PROPOSER_ROLES = ("admin", "trader")
 CHECKER_ROLES = ("admin", "approver")
-DECIDING_ROLES = ("admin", "approver")
 FARMLAND = "farmland"
 
 
 def actor_of(membership: Membership, request_id: str = "") -> Actor:
     return Actor(user_id=membership.user_id, organization_id=membership.organization_id, role=membership.role,
                  organization_kind=membership.organization.kind, **({"request_id": request_id} if request_id else {}))
-
-
-def _is_provincial_regulator(membership: Membership) -> bool:
-    org = membership.organization
-    return (org.kind == "regulator" and org.jurisdiction is not None and org.jurisdiction.level == "province"
-            and membership.role in DECIDING_ROLES)
-
-
-def _member_of_any(user_id: int, *org_ids: int) -> bool:
-    return Membership.objects.filter(user_id=user_id, organization_id__in=org_ids).exists()
 
 
 def _regions(*orgs: Organization) -> list[str]:
@@ -122,7 +119,7 @@ def _check_terms(*, annual_minimum: int, effective_year: int) -> None:
 
 def _check_proposer(membership: Membership, pair: AssistancePair) -> None:
     party = membership.organization_id in (pair.payer_id, pair.payee_id) and membership.role == "admin"
-    if not (party or _is_provincial_regulator(membership)):
+    if not (party or is_provincial_regulator(membership)):
         raise DomainError(NOT_A_PROPOSER)
 
 
@@ -183,16 +180,18 @@ def _locked_agreement(agreement_id: int) -> PairAgreement:
     return agreement
 
 
+# the four-eyes rules (oversight.four_eyes), with assistance's own codes
+AGREEMENT_APPROVER = FourEyes(((ProvincialRegulator, NOT_AN_AGREEMENT_APPROVER),
+                               (NotProposer, PROPOSER_CANNOT_APPROVE), (NotAParty, APPROVER_IS_PARTY)))
+PAYMENT_CHECKER = FourEyes(((CheckerSeat, NOT_A_CHECKER), (NotProposer, MAKER_CANNOT_CHECK),
+                            (NotAParty, CHECKER_IS_PAYEE)))
+
+
 def _check_approver(agreement: PairAgreement, membership: Membership) -> None:
     pair = agreement.pair
-    if not _is_provincial_regulator(membership) or not (
-            membership.organization.jurisdiction.covers(pair.payer.region_id)
-            and membership.organization.jurisdiction.covers(pair.payee.region_id)):
-        raise DomainError(NOT_AN_AGREEMENT_APPROVER)
-    if membership.user_id == agreement.proposed_by_id:
-        raise DomainError(PROPOSER_CANNOT_APPROVE)
-    if _member_of_any(membership.user_id, pair.payer_id, pair.payee_id):
-        raise DomainError(APPROVER_IS_PARTY)
+    AGREEMENT_APPROVER.enforce(membership=membership, regions=(pair.payer.region_id, pair.payee.region_id),
+                               user_id=membership.user_id, proposers=(agreement.proposed_by_id,),
+                               parties=(pair.payer_id, pair.payee_id))
 
 
 def _decide(agreement: PairAgreement, membership: Membership, status: str, reason: str, request_id: str):
@@ -327,12 +326,9 @@ def _locked_payment(payment_id: int) -> AssistancePayment:
 
 
 def _check_checker(payment: AssistancePayment, membership: Membership) -> None:
-    if membership.organization_id != payment.payer_id or membership.role not in CHECKER_ROLES:
-        raise DomainError(NOT_A_CHECKER)
-    if membership.user_id == payment.proposed_by_id:
-        raise DomainError(MAKER_CANNOT_CHECK)
-    if _member_of_any(membership.user_id, payment.payee_id):
-        raise DomainError(CHECKER_IS_PAYEE)
+    PAYMENT_CHECKER.enforce(membership=membership, organization=payment.payer_id, roles=CHECKER_ROLES,
+                            user_id=membership.user_id, proposers=(payment.proposed_by_id,),
+                            parties=(payment.payee_id,))
 
 
 @transaction.atomic

@@ -17,6 +17,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet, Sum
 
 from accounts.models import Membership, Organization, Region
+from ledger.earmark import FUND_OF_KIND, FUNDS
 from ledger.models import Account, LedgerTransaction, Posting
 from oversight.scope import Scope
 from trading.models import Trade
@@ -127,7 +128,9 @@ SELECT a.organization_id, t.kind,
 
 def region_report(scope: Scope, *, since: date | None = None) -> list[dict]:
     """Per region (a county, city or province code of an organization in the scope): compensation and
-    assistance received and paid, by ledger kind, and the region's trading proceeds (settled sales)."""
+    assistance received and paid, by ledger kind, the region's trading proceeds (settled sales), and the
+    balance of each earmarked fund of its government bodies (`funds`: farmland, basin_compensation,
+    paired_assistance; ledger.earmark.FUNDS)."""
     with connection.cursor() as cur:
         cur.execute(REGION_LEDGER_SQL)
         rows = cur.fetchall()
@@ -147,13 +150,18 @@ def region_report(scope: Scope, *, since: date | None = None) -> list[dict]:
         entry["paid"] += int(paid)
     proceeds = dict(Trade.objects.filter(status="settled", seller__region_id__in=list(by_region))
                     .values("seller__region_id").annotate(total=Sum("value")).values_list("seller__region_id", "total"))
+    funds = {(r, k): int(v) for r, k, v in Account.objects.filter(
+        kind__in=list(FUND_OF_KIND), organization__region_id__in=list(by_region)).values(
+        "organization__region_id", "kind").annotate(total=Sum("available")).values_list(
+        "organization__region_id", "kind", "total")}
     names = dict(Region.objects.filter(code__in=list(by_region)).values_list("code", "name_zh"))
     names_en = dict(Region.objects.filter(code__in=list(by_region)).values_list("code", "name_en"))
     out = []
     for code in sorted(by_region):
         e = by_region[code]
         out.append({**e, "name_zh": names.get(code, ""), "name_en": names_en.get(code, ""),
-                    "trading_proceeds": proceeds.get(code, 0)})
+                    "trading_proceeds": proceeds.get(code, 0),
+                    "funds": {f.code: funds.get((code, f.kind), 0) for f in FUNDS.values()}})
     return out
 
 

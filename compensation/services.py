@@ -5,8 +5,9 @@ transaction whose kind starts with `compensation_`:
 
   compensation_hold      when a period opens, each party's contribution: available → held (escrow before
                          exposure: a payout can never fail for lack of funds);
-  compensation_transfer  on settlement, payer's held → payee's earmarked fund (ledger.earmark: paid out
-                         only under a purpose code, e.g. water_pollution_control, ecological_protection);
+  compensation_transfer  on settlement, payer's held → payee's basin eco-compensation fund (its own
+                         earmarked account, ledger.earmark.FUNDS["basin_compensation"]: paid out only
+                         for that fund's purposes, water_pollution_control, ecological_protection);
   compensation_release   on settlement, what is left of each party's escrow: held → available.
 
 A version's contributions must cover the most its terms can make each party pay in one period
@@ -40,10 +41,12 @@ from accounts.audit import audit_record
 from accounts.models import GOVERNMENT_KINDS, Basin, Membership, Organization
 from core.errors import DomainError
 from core.money import to_minor
+from ledger.earmark import BASIN, FUNDS, fund_account_key
 from ledger.models import AccountKind
 from ledger.posting import AVAILABLE, HELD, Leg, accounts_ensure, post
 from ledger.services import cny
-from oversight.scope import DECIDING_ROLES, Scope
+from oversight.four_eyes import ApprovesOnce, DecidingSeat, FinalApprover, FourEyes, NotAParty, NotProposer
+from oversight.scope import Scope
 
 from . import formulas
 from .errors import (
@@ -88,7 +91,7 @@ from .models import (
 
 PROVINCE = "350000"  # the exchange's province: its regulator gives the final approval
 OBJECTION_DAYS = 10
-EARMARK_PURPOSE_CODES = ["water_pollution_control", "ecological_protection"]
+EARMARK_PURPOSE_CODES = list(FUNDS[BASIN].purposes)
 AMOUNT_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 VALUE_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
 MAX_YUAN = Decimal(10) ** 13
@@ -352,18 +355,22 @@ def _proposers(approval: CompensationApproval) -> set[int]:
     return set()
 
 
+# the four-eyes rule (oversight.four_eyes), with compensation's own codes: an approver of the operator or
+# a regulator; then (once in the approval's jurisdiction) not the proposer, nobody with any membership in
+# a party — the person, not the seat; to approve: once each, the final one from the provincial regulator
+DECIDER_SEAT = FourEyes(((DecidingSeat, COMPENSATION_NOT_AN_APPROVER),))
+DECIDER = FourEyes(((NotProposer, COMPENSATION_APPROVER_CONFLICT), (NotAParty, COMPENSATION_APPROVER_CONFLICT)))
+APPROVER = FourEyes(((ApprovesOnce, COMPENSATION_ALREADY_APPROVED), (FinalApprover, COMPENSATION_FINAL_APPROVER)))
+
+
 def check_decider(approval: CompensationApproval, membership: Membership) -> Scope:
     if approval.status != ApprovalStatus.PENDING:
         raise DomainError(COMPENSATION_APPROVAL_CLOSED)
+    DECIDER_SEAT.enforce(membership=membership)
     scope = Scope(membership)
-    if membership.role not in DECIDING_ROLES or not (scope.is_operator or scope.is_regulator):
-        raise DomainError(COMPENSATION_NOT_AN_APPROVER)
     if not (scope.covers(approval.jurisdiction) or scope.covers_any(approval.region_codes)):
         raise DomainError("not_found")
-    # the person, not the seat: any membership in a party disqualifies
-    if (membership.user_id in _proposers(approval)
-            or Membership.objects.filter(user_id=membership.user_id, organization_id__in=approval.party_ids).exists()):
-        raise DomainError(COMPENSATION_APPROVER_CONFLICT)
+    DECIDER.enforce(user_id=membership.user_id, proposers=_proposers(approval), parties=approval.party_ids)
     return scope
 
 
@@ -375,15 +382,13 @@ def approval_decide(*, membership: Membership, approval_id: int, decision: str, 
                 .select_related("version", "assessment").filter(pk=approval_id).first())
     if approval is None:
         raise DomainError("not_found")
-    scope = check_decider(approval, membership)
+    check_decider(approval, membership)
     actor = _actor(membership)
     if decision == "approve":
         given = set(approval.decisions.filter(decision="approve").values_list("user_id", flat=True))
-        if membership.user_id in given:
-            raise DomainError(COMPENSATION_ALREADY_APPROVED)
         final = len(given) + 1 >= approval.required
-        if final and not (scope.is_regulator and membership.organization.jurisdiction_id == approval.jurisdiction):
-            raise DomainError(COMPENSATION_FINAL_APPROVER)
+        APPROVER.enforce(user_id=membership.user_id, approved_by=given, membership=membership, final=final,
+                         jurisdiction=approval.jurisdiction)
     elif decision == "reject":
         if not reason.strip():
             raise DomainError("validation_error", fields={"reason": "required"})
@@ -690,7 +695,7 @@ def assessment_settle(*, assessment_id: int, now: datetime | None = None) -> Ass
         paid[t["payer"]] = paid.get(t["payer"], 0) + t["amount"]
     assert all(paid[o] <= contributions.get(o, 0) for o in paid), "escrow does not cover the transfers"
     keys = {o: (o, cash.id, AccountKind.PARTICIPANT) for o in contributions}
-    fund_keys = {t["payee"]: (t["payee"], cash.id, AccountKind.EARMARKED) for t in a.transfers}
+    fund_keys = {t["payee"]: fund_account_key(t["payee"], BASIN, cash.id) for t in a.transfers}
     ids = accounts_ensure(list(keys.values()) + list(fund_keys.values()))
     actor, txns = Actor.system(), []
     if a.transfers:
@@ -700,7 +705,8 @@ def assessment_settle(*, assessment_id: int, now: datetime | None = None) -> Ass
                          request={"assessment": a.pk, "transfers": a.transfers}, legs=legs, actor=actor,
                          reference=("compensation_assessment", a.pk),
                          memo={"agreement": period.agreement_id, "period": period.start.isoformat(),
-                               "purpose_codes": EARMARK_PURPOSE_CODES, "outcome": a.outcome}).transaction_id)
+                               "fund": BASIN, "purpose_codes": EARMARK_PURPOSE_CODES,
+                               "outcome": a.outcome}).transaction_id)
     rest = {o: c - paid.get(o, 0) for o, c in contributions.items() if c - paid.get(o, 0) > 0}
     if rest:
         legs = [leg for o, amount in sorted(rest.items())

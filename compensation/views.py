@@ -334,7 +334,8 @@ class MeasurementUploadView(APIView):
 class RegionReportView(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT, **error_responses(401, 403)},
                    description="Per region in the regulator's jurisdiction: compensation and assistance received and "
-                               "paid by ledger kind, next to its trading proceeds (from the ledger).")
+                               "paid by ledger kind, next to its trading proceeds, and the balance of each "
+                               "earmarked fund (farmland, basin_compensation, paired_assistance) (from the ledger).")
     def get(self, request):
         scope = Scope(_m(request))
         if not (scope.is_operator or scope.is_regulator):
@@ -343,6 +344,7 @@ class RegionReportView(APIView):
         for r in rows:
             r["received"], r["paid"] = _yuan(r["received"]), _yuan(r["paid"])
             r["trading_proceeds"] = _yuan(r["trading_proceeds"])
+            r["funds"] = {k: _yuan(v) for k, v in r["funds"].items()}
             r["by_kind"] = {k: {"received": _yuan(v["received"]), "paid": _yuan(v["paid"])}
                             for k, v in r["by_kind"].items()}
         return Response({"rows": rows})

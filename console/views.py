@@ -24,6 +24,7 @@ from accounts import services as account_services
 from accounts.models import GOVERNMENT_KINDS, Membership, Organization
 from core.errors import ApiError
 from ledger import selectors as ledger_selectors
+from ledger.earmark import FUND_OF_KIND, FUNDS
 from ledger.models import Asset, Checkpoint, LedgerTransaction, MerkleLeaf
 from marketplace.models import Market
 from oversight import reports
@@ -376,7 +377,8 @@ def county_view(request):
         b.scale = scale_of.get(b.listing_id, 0)
     holdings = [a for a in ledger_selectors.holding_list(membership=m)]
     assets = [a.asset for a in holdings if a.asset.kind == "right" and a.available > 0]
-    fund = [a for a in holdings if a.kind == "earmarked"]
+    funds = [{"fund": FUNDS[FUND_OF_KIND[a.kind]], "account": a} for a in holdings if a.kind in FUND_OF_KIND]
+    funds.sort(key=lambda f: list(FUNDS).index(f["fund"].code))
     buyers = Organization.objects.filter(kind="enterprise", status="active").order_by("name_zh")
     now = timezone.localtime()
     issued = Asset.objects.filter(issuer_id=m.organization_id, kind="right").order_by("code")
@@ -388,7 +390,7 @@ def county_view(request):
         n["asset"] = notice_assets.get(n["trade"].asset_id)
         n["title"] = titles.get(n["trade"].listing_id, "")
     return render(request, "console/county.html", ctx(
-        request, listings=mine, bids=bids, assets=assets, fund=fund, buyers=buyers, holdings=holdings, issued=issued,
+        request, listings=mine, bids=bids, assets=assets, funds=funds, buyers=buyers, holdings=holdings, issued=issued,
         notices=notices, movements=_pending_movements(request, Organization.objects.all()) if issued else [],
         default_end=(now + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")))
 
@@ -440,7 +442,8 @@ def listing_cancel_view(request, pk: int):
 @member_required(TRADING_KINDS)
 def payout_view(request):
     result = api.call(request, "POST", "/api/v1/settlement/earmarked-payouts",
-                      {"amount": request.POST.get("amount", ""), "purpose_code": request.POST.get("purpose_code", ""),
+                      {"amount": request.POST.get("amount", ""), "fund": request.POST.get("fund") or "farmland",
+                       "purpose_code": request.POST.get("purpose_code", ""),
                        "description": request.POST.get("description", ""),
                        "bank_reference": request.POST.get("bank_reference", "")},
                       idempotency_key=request.POST.get("idem"))

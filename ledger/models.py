@@ -11,13 +11,26 @@ Amounts everywhere are integers in the asset's minor unit (10**-scale of the uni
 Chart of accounts. One `Account` per (organization, asset, kind); each has two buckets, `available`
 and `held` (escrow for open orders, bids and listings):
   participant   an organization's own holding (both buckets ≥ 0, CHECK constraint)
-  earmarked     a county's farmland-protection fund (CNY; proceeds of farmland-quota sales) (≥ 0)
+  earmarked     a government body's farmland-protection fund (CNY; proceeds of farmland-quota sales) (≥ 0)
+  earmarked_basin       its basin eco-compensation fund (CNY; compensation transfers received) (≥ 0)
+  earmarked_assistance  its paired-assistance fund (CNY; paired-assistance and support payments) (≥ 0)
   fee_income    the operator's fee income (CNY) (≥ 0), one account per settlement queue (`shard`) so
                 that settlements of different markets never serialize on one row
   retirement    per asset: rights surrendered for compliance (≥ 0)
   expiry        per asset: rights expired by their authority (≥ 0)
   issuance      per asset, no organization: the source of every unit. Its balance is minus the total
                 issued (for CNY: minus the cash deposited from banks), the only account that goes negative.
+
+Earmarked funds (`ledger.earmark.FUNDS`). Each earmarked fund is an account kind of its own, not one
+`earmarked` account with the purpose in each memo: the fund a receipt lands in and the fund a payout
+spends are then the account (and its CHECK ≥ 0) itself, so a payout for one purpose can never spend
+another fund's money, whatever its memo says. Chosen over a `fund` column on the account because the
+account key (organization, asset, kind, shard) is what every posting path, the settlement statement and
+the lock order use: a kind of its own adds no column to the hot path's key, the unique constraint on
+that key already gives one account per (body, fund), and `account_kind_known` (CHECK) admits only the
+listed kinds. `earmarked` keeps its value and becomes the farmland fund, so the accounts that existed
+before the split are the farmland fund as they are (they held only farmland proceeds: nothing moves).
+Earmarked accounts are never sharded (CHECK `earmarked_unsharded`).
 
 Transactions. A `LedgerTransaction` (journal header: kind, idempotency key, actor, reference, memo)
 owns `Posting`s (account, asset, bucket, signed amount). The database guarantees:
@@ -136,18 +149,24 @@ class Asset(models.Model):
 
 class AccountKind(models.TextChoices):
     PARTICIPANT = "participant", "Participant"
-    EARMARKED = "earmarked", "Earmarked fund"
+    EARMARKED = "earmarked", "Earmarked fund: farmland protection"
+    EARMARKED_BASIN = "earmarked_basin", "Earmarked fund: basin eco-compensation"
+    EARMARKED_ASSISTANCE = "earmarked_assistance", "Earmarked fund: paired assistance"
     FEE_INCOME = "fee_income", "Fee income"
     RETIREMENT = "retirement", "Retirement"
     EXPIRY = "expiry", "Expiry"
     ISSUANCE = "issuance", "Issuance"
 
 
+# the earmarked funds' account kinds (ledger.earmark.FUNDS maps fund codes to them)
+EARMARKED_KINDS = (AccountKind.EARMARKED, AccountKind.EARMARKED_BASIN, AccountKind.EARMARKED_ASSISTANCE)
+
+
 class Account(models.Model):
     organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT,
                                      related_name="ledger_accounts")
     asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="accounts")
-    kind = models.CharField(max_length=12, choices=AccountKind.choices)
+    kind = models.CharField(max_length=20, choices=AccountKind.choices)
     shard = models.PositiveSmallIntegerField(
         default=0, help_text="splits a hot account (the operator's fee income) so that settlements of "
                              "different markets never wait on one row; the account's balance is the sum")
@@ -167,6 +186,9 @@ class Account(models.Model):
             ),
             models.CheckConstraint(condition=Q(kind="issuance") | Q(organization__isnull=False) |
                                    Q(kind__in=["retirement", "expiry"]), name="account_owner"),
+            models.CheckConstraint(condition=Q(kind__in=[k.value for k in AccountKind]), name="account_kind_known"),
+            models.CheckConstraint(condition=~Q(kind__in=[k.value for k in EARMARKED_KINDS]) | Q(shard=0),
+                                   name="earmarked_unsharded"),
         ]
 
     def __str__(self):

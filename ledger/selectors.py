@@ -22,7 +22,7 @@ from accounts.permissions import is_operator
 
 from . import sql
 from .canonical import memo_value
-from .models import Account, AccountKind, Asset, Checkpoint, LedgerTransaction, MerkleLeaf, Posting, SigningKey
+from .models import EARMARKED_KINDS, Account, Asset, Checkpoint, LedgerTransaction, MerkleLeaf, Posting, SigningKey
 from .services import cny
 
 
@@ -47,19 +47,20 @@ def asset_by_code(code: str) -> Asset | None:
 # --- holdings and statements -------------------------------------------------------------------------
 
 def holding_list(*, membership: Membership) -> list[Account]:
-    """The acting organization's accounts. A government body always sees its earmarked CNY fund (the
-    farmland-protection fund fed by its quota sales), shown at zero until money arrives."""
+    """The acting organization's accounts. A government body always sees its three earmarked CNY funds
+    (farmland protection, basin eco-compensation, paired assistance: `ledger.earmark.FUNDS`), each shown
+    at zero until money arrives."""
     org = membership.organization
     accounts = list(Account.objects.select_related("asset").filter(organization_id=org.pk)
                     .order_by("asset__code", "kind"))
-    if org.kind in GOVERNMENT_KINDS and not any(a.kind == AccountKind.EARMARKED for a in accounts):
+    missing = [k for k in EARMARKED_KINDS if not any(a.kind == k for a in accounts)]
+    if org.kind in GOVERNMENT_KINDS and missing:
         try:
             cash = cny()
         except Asset.DoesNotExist:
             cash = None
-        if cash is not None:  # unsaved placeholder: a GET opens no account
-            accounts.append(Account(organization_id=org.pk, asset=cash, kind=AccountKind.EARMARKED, available=0,
-                                    held=0))
+        if cash is not None:  # unsaved placeholders: a GET opens no account
+            accounts.extend(Account(organization_id=org.pk, asset=cash, kind=k, available=0, held=0) for k in missing)
     return accounts
 
 

@@ -218,12 +218,20 @@ class AssetSerializer(serializers.Serializer):
 
 class HoldingSerializer(serializers.Serializer):
     account = serializers.IntegerField(source="id", allow_null=True, help_text="null: not opened yet")
-    kind = serializers.CharField(help_text="participant, earmarked or fee_income")
+    kind = serializers.CharField(help_text="participant, fee_income, or an earmarked fund's kind: earmarked "
+                                           "(farmland), earmarked_basin, earmarked_assistance")
+    fund = serializers.SerializerMethodField(help_text="the earmarked fund (farmland, basin_compensation, "
+                                                       "paired_assistance); null for other accounts")
     asset = serializers.CharField(source="asset.code")
     asset_name = serializers.CharField(source="asset.name_zh")
     unit = serializers.CharField(source="asset.unit")
     available = serializers.SerializerMethodField()
     held = serializers.SerializerMethodField()
+
+    def get_fund(self, account) -> str | None:
+        from .earmark import FUND_OF_KIND
+
+        return FUND_OF_KIND.get(account.kind)
 
     def get_available(self, account) -> str:
         return from_minor(account.available, account.asset.scale)

@@ -158,17 +158,18 @@ def journal_transactions_export(where: str) -> str:
 # --- earmarked funds (ledger.earmark) -------------------------------------------------------------------
 
 def earmarked_funds(window: str) -> str:
-    """Per earmarked account with its organization: its balance, and per (transaction kind, purpose
-    code) the sum and count of its postings in transactions `t` matching `window` (`AND t.…` clauses)."""
+    """Per earmarked account (its kind among the last parameter, an array of the funds' kinds) with its
+    organization: its kind and balance, and per (transaction kind, purpose code) the sum and count of its
+    postings in transactions `t` matching `window` (`AND t.…` clauses)."""
     return f"""
-            SELECT acc.organization_id, o.name_zh, o.region_id, acc.available, t.kind,
+            SELECT acc.organization_id, o.name_zh, o.region_id, acc.kind, acc.available, t.kind,
                    coalesce(t.memo->>'purpose_code', ''), sum(p.amount), count(DISTINCT t.id)
               FROM {ACCOUNT} acc
               JOIN {ORGANIZATION} o ON o.id = acc.organization_id
               LEFT JOIN ({POSTING} p JOIN {TRANSACTION} t ON t.id = p.transaction_id{window})
                      ON p.account_id = acc.id
-             WHERE acc.kind = 'earmarked'
-             GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY o.region_id, acc.organization_id"""
+             WHERE acc.kind = ANY(%s::varchar[])
+             GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY o.region_id, acc.organization_id, acc.kind"""
 
 
 # --- bulk journal (history loads: `trading.bulk`) --------------------------------------------------------

@@ -17,7 +17,7 @@ force for the trade (`evaluate_all`) and records
 The proposers — the users who placed the buy and sell orders, the listing's creator and the buyer's
 bid — may never decide (four eyes), nor may anyone who belongs, through any membership, to the buyer or
 the seller (conflict of interest); approvals count people, so two memberships of one person are one
-approver.
+approver. The rule's checks are the shared ones of `oversight.four_eyes` (F-EYES-001…007).
 
 Deciding. Two distinct people approve: the first an approver/admin of the exchange operator or of a
 regulator whose jurisdiction covers the trade; the second (final) one an approver/admin of the regulator
@@ -67,8 +67,9 @@ from .errors import (
     ONLY_REGULATOR_OBJECTS,
     PROPOSER_CANNOT_DECIDE,
 )
+from .four_eyes import ApprovesOnce, DecidingSeat, FinalApprover, FourEyes, NotAParty, NotProposer
 from .models import Alert, ApprovalDecision, ApprovalRequest, ApprovalStatus, Decision
-from .scope import DECIDING_ROLES, Scope
+from .scope import Scope
 
 log = logging.getLogger(__name__)
 
@@ -197,19 +198,20 @@ def _origin(req: ApprovalRequest) -> str | None:
     return Asset.objects.filter(pk=req.trade.asset_id).values_list("origin_region_id", flat=True).first()
 
 
+# the four-eyes rule of trade approvals (oversight.four_eyes): not a proposer, not from the buyer or the
+# seller (the person, not the seat), an approver of the operator or a regulator; to approve: once each,
+# the final approval from the regulator of the named jurisdiction
+DECIDER = FourEyes(((NotProposer, PROPOSER_CANNOT_DECIDE), (NotAParty, APPROVER_CONFLICT),
+                    (DecidingSeat, NOT_AN_APPROVER)))
+APPROVER = FourEyes(((ApprovesOnce, ALREADY_APPROVED), (FinalApprover, FINAL_APPROVER_JURISDICTION)))
+
+
 def _check_decider(req: ApprovalRequest, membership: Membership) -> Scope:
     if req.status != ApprovalStatus.PENDING:
         raise DomainError(APPROVAL_CLOSED)
-    if membership.user_id in (req.proposer_user_ids or []):
-        raise DomainError(PROPOSER_CANNOT_DECIDE)
-    # conflict of interest: the person, not the seat — any membership (active or not, any role) in the
-    # buyer or the seller disqualifies, whichever membership the decision is made through
-    if Membership.objects.filter(user_id=membership.user_id,
-                                 organization_id__in=(req.trade.buyer_id, req.trade.seller_id)).exists():
-        raise DomainError(APPROVER_CONFLICT)
+    DECIDER.enforce(user_id=membership.user_id, proposers=req.proposer_user_ids or [], membership=membership,
+                    parties=(req.trade.buyer_id, req.trade.seller_id))
     scope = Scope(membership)
-    if membership.role not in DECIDING_ROLES or not (scope.is_operator or scope.is_regulator):
-        raise DomainError(NOT_AN_APPROVER)
     if not (scope.trade_visible(req.trade, _origin(req)) or scope.covers(req.jurisdiction)):
         raise DomainError("not_found")
     return scope
@@ -236,17 +238,15 @@ def approval_approve(*, membership: Membership, request_id: int, comment: str = 
     now = now or timezone.now()
     actor = actor or _actor(membership)
     req = _locked(request_id)
-    scope = _check_decider(req, membership)
+    _check_decider(req, membership)
     if req.required_approvals == 0:
         raise DomainError(NO_APPROVAL_NEEDED)
     if req.approvals_completed_at is not None:
         raise DomainError(APPROVALS_COMPLETE)
     given = list(req.decisions.filter(decision=Decision.APPROVE).values_list("user_id", flat=True))
-    if membership.user_id in given:
-        raise DomainError(ALREADY_APPROVED)
     final = len(given) + 1 >= req.required_approvals
-    if final and not (scope.is_regulator and membership.organization.jurisdiction_id == req.jurisdiction):
-        raise DomainError(FINAL_APPROVER_JURISDICTION, jurisdiction=req.jurisdiction)
+    APPROVER.enforce(user_id=membership.user_id, approved_by=given, membership=membership, final=final,
+                     jurisdiction=req.jurisdiction)
     _decide(req, membership, Decision.APPROVE, comment, actor)
     if final:
         req.approvals_completed_at = now

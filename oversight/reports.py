@@ -179,7 +179,9 @@ def flow_rollup() -> int:
 
 def farmland_proceeds(scope: Scope) -> list[dict]:
     """Per county: the earmarked farmland-protection funds of its government bodies (balance now, and
-    every amount received — the proceeds of farmland-quota sales)."""
+    every amount received — the proceeds of farmland-quota sales). The farmland fund only (account kind
+    `earmarked`): the basin eco-compensation and paired-assistance funds are accounts of their own
+    (`ledger.earmark.FUNDS`, reported per fund by `earmarked_report`)."""
     where, params = ["a.kind = 'earmarked'", "s.code = 'CNY'"], []
     if scope.prefix is not None:
         where.append("o.region_id LIKE %s")

@@ -39,6 +39,7 @@ from ledger.posting import AVAILABLE, HELD, Leg, accounts_ensure, post
 from ledger.services import cny, hold_place, hold_release
 from marketplace.proposals import FOUR_EYES
 from marketplace.rules import OrganizationActive
+from oversight.four_eyes import FourEyes, NotProposer
 from trading.listings.services import listing_create
 from trading.models import ListingKind
 
@@ -55,6 +56,8 @@ from .errors import (
 from .models import BuybackNotice, Designation, DesignationStatus, NoticeStatus, Release, Tender
 
 RELEASE_KINDS = (ListingKind.FIXED_PRICE, ListingKind.ENGLISH, ListingKind.SEALED)
+# the four-eyes rule of a designation (oversight.four_eyes): an identified person other than its proposer
+DESIGNATION_DECIDER = FourEyes(((NotProposer, FOUR_EYES),))
 
 
 def _regions(*codes) -> list[str]:
@@ -106,8 +109,7 @@ def _decide(*, actor: Actor, designation_id: int, confirm: bool, reason: str) ->
         raise DomainError("not_found")
     if designation.status != DesignationStatus.PROPOSED:
         raise DomainError(DESIGNATION_NOT_PROPOSED)
-    if actor.user_id is None or actor.user_id == designation.proposed_by_id:
-        raise DomainError(FOUR_EYES)
+    DESIGNATION_DECIDER.enforce(user_id=actor.user_id, proposers=(designation.proposed_by_id,))
     now = timezone.now()
     before = {"status": designation.status}
     if confirm:

@@ -124,7 +124,7 @@ def test_maker_checker_refusals_and_the_posting(approved_pair, govs):
     assert txn.kind == "assistance_payment" and txn.memo["purpose_code"] == "industry_transfer"
     assert txn.memo["year"] == 2026
     assert balance(ns.payer.org) == 17_000_000_00
-    assert balance(ns.payee.org, "earmarked") == 3_000_000_00
+    assert balance(ns.payee.org, "earmarked_assistance") == 3_000_000_00
     assert balance(ns.payee.org) == 0  # not free cash: the earmarked fund
     # confirming again replays the one transaction; proposing again with the same key returns the request
     again, replayed = services.payment_confirm(membership=ns.payer.approver, payment_id=payment.pk)
@@ -177,4 +177,4 @@ def test_earmarked_receipt_refusals(govs, make_org):
     assert code_of(earmarked_receipt, **{**base, "amount": 0}) == "invalid_amount"
     posted = earmarked_receipt(**base)
     assert earmarked_receipt(**base).transaction_id == posted.transaction_id  # idempotent by key
-    assert balance(payee.org, "earmarked") == 10_00 and balance(payer.org) == 90_00
+    assert balance(payee.org, "earmarked_assistance") == 10_00 and balance(payer.org) == 90_00

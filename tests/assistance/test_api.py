@@ -58,7 +58,7 @@ def test_the_flow_over_http(govs, prov, client_for):
     # the receipt is in the payee's earmarked fund, not its free cash
     from ledger.models import Account
 
-    fund = Account.objects.get(organization=payee.org, kind="earmarked")
+    fund = Account.objects.get(organization=payee.org, kind="earmarked_assistance")
     assert fund.available == 1_000_000_00
     assert not Account.objects.filter(organization=payee.org, kind="participant", available__gt=0).exists()
 

@@ -65,7 +65,7 @@ def test_random_payment_sequences_keep_the_books(approved_pair):
                     balance -= payment.amount
                     confirmed += payment.amount
         assert _cash(ns.payer.org, "participant") == balance == cash - confirmed
-        assert _cash(ns.payee.org, "earmarked") == confirmed
+        assert _cash(ns.payee.org, "earmarked_assistance") == confirmed
         assert pair_progress(ns.pair, 2026, TODAY)["paid"] == confirmed
         txns = LedgerTransaction.objects.filter(kind="assistance_payment", request__pair=ns.pair.pk)
         assert txns.count() == ns.pair.payments.filter(status="confirmed").count()

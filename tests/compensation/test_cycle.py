@@ -22,7 +22,7 @@ GOOD = [(f"2024-{m:02d}", ind, v) for m in range(1, 13) for ind, v in (("nh3n", 
 
 def cash(org):
     out = {}
-    for kind in ("participant", "earmarked"):
+    for kind in ("participant", "earmarked_basin"):
         acc = Account.objects.filter(organization=org, asset=cny(), kind=kind).first()
         out[kind] = (acc.available, acc.held) if acc else (0, 0)
     return out
@@ -99,7 +99,7 @@ def test_good_water_downstream_pays_into_the_upstream_earmarked_fund(world, agre
     # Guangdong's escrow paid Longyan's earmarked fund; Longyan's escrow came back
     assert cash(w.down)["participant"] == (down0["participant"][0], 0)
     assert cash(w.up)["participant"] == (up0["participant"][0] + 10000, 0)
-    assert cash(w.up)["earmarked"] == (10000, 0)
+    assert cash(w.up)["earmarked_basin"] == (10000, 0)
     assert Period.objects.get(pk=a.period_id).status == "settled"
     services.compensation_tick(now=a.objection_until + timedelta(days=1), today=date(2025, 1, 14))  # idempotent
     assert LedgerTransaction.objects.filter(kind__startswith="compensation_").count() == 3
@@ -117,7 +117,7 @@ def test_bad_water_upstream_pays_downstream(world, agreement_in_force):
     approve_all(w, a.approval, now=a.objection_until)
     a.refresh_from_db()
     assert a.status == "settled"  # approved after the window: settled at once
-    assert cash(w.down)["earmarked"] == (10000, 0)
+    assert cash(w.down)["earmarked_basin"] == (10000, 0)
     assert verify_ledger().ok
 
 
@@ -257,6 +257,6 @@ def test_weighted_allocation_settles_into_each_recipients_fund(world, make_org, 
     assert a.transfers == [{"payer": w.down.id, "payee": w.up.id, "amount": 6567},
                            {"payer": w.down.id, "payee": county.id, "amount": 3433}]
     approve_all(w, a.approval, now=a.objection_until)
-    assert cash(county)["earmarked"] == (3433, 0) and cash(w.up)["earmarked"] == (6567, 0)
+    assert cash(county)["earmarked_basin"] == (3433, 0) and cash(w.up)["earmarked_basin"] == (6567, 0)
     assert cash(w.down)["participant"][1] == 0
     assert verify_ledger().ok

@@ -94,10 +94,13 @@ def test_holdings_are_the_acting_organizations_own_as_decimal_strings(w):
     assert w.c_ent2.get("/api/v1/holdings").json() == []
 
 
-def test_government_sees_its_earmarked_fund(w):
+def test_government_sees_its_earmarked_funds(w):
     rows = w.c_county.get("/api/v1/holdings").json()
-    assert {"account": None, "kind": "earmarked", "asset": "CNY", "asset_name": "人民币", "unit": "CNY",
-            "available": "0.00", "held": "0.00"} in rows
+    assert {"account": None, "kind": "earmarked", "fund": "farmland", "asset": "CNY", "asset_name": "人民币",
+            "unit": "CNY", "available": "0.00", "held": "0.00"} in rows
+    assert {(r["kind"], r["fund"]) for r in rows if r["fund"]} == {
+        ("earmarked", "farmland"), ("earmarked_basin", "basin_compensation"),
+        ("earmarked_assistance", "paired_assistance")}
     assert not Account.objects.filter(organization=w.county).exists()  # a GET opened nothing
 
 

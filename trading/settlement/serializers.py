@@ -2,6 +2,7 @@
 from rest_framework import serializers
 
 from core.api import MinorUnitField, StrictSerializer
+from ledger.earmark import FARMLAND, FUNDS
 
 
 class FailedTradeSerializer(serializers.Serializer):
@@ -38,8 +39,12 @@ class EarmarkedFundSerializer(serializers.Serializer):
     organization = serializers.IntegerField()
     name = serializers.CharField()
     region = serializers.CharField()
-    received = serializers.CharField(help_text="proceeds of quota sales, yuan")
-    sales = serializers.IntegerField()
+    fund = serializers.ChoiceField(choices=list(FUNDS), help_text="the earmarked fund (a row per body and fund)")
+    received = serializers.CharField(help_text="yuan received: quota-sale proceeds (farmland), compensation "
+                                               "transfers (basin_compensation), assistance payments "
+                                               "(paired_assistance)")
+    sales = serializers.IntegerField(help_text="quota sales settled into the fund")
+    receipts = serializers.IntegerField(help_text="government-to-government receipts into the fund")
     paid_out = serializers.CharField()
     payouts = serializers.IntegerField()
     by_purpose = serializers.DictField(child=serializers.CharField())
@@ -50,6 +55,9 @@ class EarmarkedPayoutInput(StrictSerializer):
     organization = serializers.IntegerField(required=False, help_text="the fund's holder (operator only; "
                                                                       "a government body pays out of its own)")
     amount = MinorUnitField(scale=2, unit="CNY", help_text="yuan, e.g. \"120000.00\"")
+    fund = serializers.CharField(max_length=40, required=False, default=FARMLAND,
+                                 help_text="the fund paid out of: farmland (default), basin_compensation, "
+                                           "paired_assistance; the purpose must be one of its own")
     purpose_code = serializers.CharField(max_length=40)
     description = serializers.CharField(max_length=500)
     bank_reference = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)

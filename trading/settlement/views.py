@@ -1,8 +1,12 @@
 """Settlement reports (batches, earmarked funds) and the earmarked-fund payout.
 
   GET        /api/v1/settlement/batches?date=YYYY-MM-DD&market=<id>      operator
-  GET        /api/v1/settlement/earmarked-report?from=&to=               operator, regulators, governments
+  GET        /api/v1/settlement/earmarked-report?since=&until=&fund=     operator, regulators, governments
   POST       /api/v1/settlement/earmarked-payouts  (Idempotency-Key)     government admins, operator
+
+The report has a row per government body and earmarked fund (farmland, basin_compensation,
+paired_assistance); a payout names its fund (default farmland) and a purpose of that fund
+(`ledger.earmark`).
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from accounts.permissions import IsOperator, acting_membership, is_operator, mem
 from core.api import error_responses
 from core.errors import ApiError
 from core.money import from_minor
-from ledger.earmark import earmarked_payout, earmarked_report
+from ledger.earmark import FUNDS, KnownFund, earmarked_payout, earmarked_report
 from trading.settlement.reports import settlement_batches
 from trading.settlement.serializers import EarmarkedFundSerializer, EarmarkedPayoutInput, SettlementBatchSerializer
 
@@ -71,14 +75,18 @@ class EarmarkedReportView(APIView):
         OpenApiParameter("since", OpenApiTypes.DATE, description="YYYY-MM-DD, inclusive"),
         OpenApiParameter("until", OpenApiTypes.DATE, description="YYYY-MM-DD, inclusive"),
         OpenApiParameter("from", OpenApiTypes.DATE, deprecated=True, description="old name of since"),
-        OpenApiParameter("to", OpenApiTypes.DATE, deprecated=True, description="old name of until")])
+        OpenApiParameter("to", OpenApiTypes.DATE, deprecated=True, description="old name of until"),
+        OpenApiParameter("fund", OpenApiTypes.STR, enum=list(FUNDS), description="only this earmarked fund")])
     def get(self, request):
         membership = acting_membership(request)
         # since/until; from/to are the deprecated old names (one release)
         start = _date_param(request, "since", None) or _date_param(request, "from", None)
         end = _date_param(request, "until", None) or _date_param(request, "to", None)
         tz = timezone.get_current_timezone()
-        rows = earmarked_report(
+        fund = request.query_params.get("fund") or None
+        if fund is not None:
+            KnownFund.enforce(fund=fund)
+        rows = earmarked_report(fund=fund,
             region=None if is_operator(membership) else oversight_region(membership),
             date_from=start and timezone.make_aware(datetime.combine(start, time.min), tz),
             date_to=end and timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min), tz))
@@ -114,9 +122,9 @@ class EarmarkedPayoutView(APIView):
                 raise ApiError("permission_denied")
         posted = earmarked_payout(actor=Actor.from_request(request), organization=org, amount=v["amount"],
                                   purpose_code=v["purpose_code"], idempotency_key=key, description=v["description"],
-                                  bank_reference=v["bank_reference"])
+                                  bank_reference=v["bank_reference"], fund=v["fund"])
         body = {"transaction_id": posted.transaction_id, "organization": org.id, "amount": from_minor(v["amount"], 2),
-                "purpose_code": v["purpose_code"]}
+                "fund": v["fund"], "purpose_code": v["purpose_code"]}
         response = Response(body, status=status.HTTP_200_OK if posted.replayed else status.HTTP_201_CREATED)
         if posted.replayed:
             response["Idempotent-Replayed"] = "true"
