@@ -153,3 +153,33 @@ def test_a_government_body_only(world):
                           amount=1, purpose_code="infrastructure", idempotency_key="x", request={})
     assert exc.value.code == "not_an_earmark_holder"
     assert cash(world.city) == 10_000_000_00
+
+
+def test_the_per_fund_export(world, client_for):
+    import csv
+    import io
+    import json
+
+    receive(world, "farmland", 500_00)
+    receive(world, "paired_assistance", 200_00, "public_services")
+    _payout(world, "paired_assistance", 50_00, "public_services", "p1")
+    admin = client_for(world.county_admin)
+    r = admin.get("/api/v1/settlement/exports/earmarked-funds", {"lang": "zh"})
+    assert r.status_code == 200 and r["Content-Type"].startswith("text/csv")
+    text = b"".join(r.streaming_content).decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(x["专项资金"], x["资金名称"], x["收入（元）"], x["支出（元）"], x["余额（元）"]) for x in rows] == [
+        ("farmland", "耕地保护专项资金", "500.00", "0.00", "500.00"),
+        ("paired_assistance", "对口帮扶资金", "200.00", "50.00", "150.00")]
+    lines = b"".join(admin.get("/api/v1/settlement/exports/earmarked-funds",
+                               {"fmt": "jsonl", "fund": "paired_assistance", "lang": "en"}).streaming_content)
+    [row] = [json.loads(x) for x in lines.decode().splitlines() if x]
+    assert (row["fund"], row["fund_name"], row["by_purpose"]) == (
+        "paired_assistance", "Paired-assistance fund", {"public_services": "50.00"})
+    xlsx = admin.get("/api/v1/settlement/exports/earmarked-funds", {"fmt": "xlsx"})
+    assert xlsx.status_code == 200 and b"".join(xlsx.streaming_content)[:2] == b"PK"
+    assert admin.get("/api/v1/settlement/exports/earmarked-funds", {"fmt": "pdf"}).json()["code"] == \
+        "validation_error"
+    far = client_for(world.make_member(world.make_org("regulator", "350200", jurisdiction="350200"), "viewer"))
+    assert b"".join(far.get("/api/v1/settlement/exports/earmarked-funds").streaming_content).decode(
+        "utf-8-sig").strip().count("\n") == 0  # the header only: nothing in Xiamen's jurisdiction

@@ -591,4 +591,4 @@ def test_webhook_and_settlement_endpoints_generate_a_clean_schema():
         "/api/v1/webhooks", "/api/v1/webhooks/{id}", "/api/v1/webhooks/{id}/rotate-secret",
         "/api/v1/webhooks/{id}/deliveries", "/api/v1/webhook-deliveries", "/api/v1/settlement/batches",
         "/api/v1/settlement/earmarked-report",
-        "/api/v1/settlement/earmarked-payouts"}
+        "/api/v1/settlement/earmarked-payouts", "/api/v1/settlement/exports/earmarked-funds"}

@@ -188,6 +188,8 @@ MATRIX: dict[tuple[str, str], str] = {
     ("settlement-earmarked-payouts", "post"):   "-  -  -  +  -  -  +  -  -  -",
     # a government: its own fund
     ("settlement-earmarked-report", "get"):     "-  -  -  +  +  +  +  -  -  -",
+    # earmark4eyes: the per-fund earmarked report as a file (the report's readers and scope)
+    ("settlement-export-earmarked", "get"):     "-  -  -  +  +  +  +  -  -  -",
     ("webhook-deliveries", "get"):              "-  -  -  -  -  -  -  -  +  -",
     # every organization's deliveries with the error detail: the operator only
     ("webhook-delivery-log", "get"):            "-  -  -  -  -  -  +  -  -  -",

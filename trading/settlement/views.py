@@ -2,6 +2,7 @@
 
   GET        /api/v1/settlement/batches?date=YYYY-MM-DD&market=<id>      operator
   GET        /api/v1/settlement/earmarked-report?since=&until=&fund=     operator, regulators, governments
+  GET        /api/v1/settlement/exports/earmarked-funds?fmt=csv|xlsx|jsonl   the same rows as a file
   POST       /api/v1/settlement/earmarked-payouts  (Idempotency-Key)     government admins, operator
 
 The report has a row per government body and earmarked fund (farmland, basin_compensation,
@@ -18,6 +19,7 @@ from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -27,6 +29,7 @@ from accounts.permissions import IsOperator, acting_membership, is_operator, mem
 from core.api import error_responses
 from core.errors import ApiError
 from core.money import from_minor
+from core.tabular import XLSX_TYPE, Column, CsvRenderer, JsonLinesRenderer, XlsxRenderer, language, streaming
 from ledger.earmark import FUNDS, KnownFund, earmarked_payout, earmarked_report
 from trading.settlement.reports import settlement_batches
 from trading.settlement.serializers import EarmarkedFundSerializer, EarmarkedPayoutInput, SettlementBatchSerializer
@@ -68,35 +71,76 @@ EarmarkReader = member_with(roles=(), kinds=(),
 EarmarkPayer = member_with(roles=("admin",), kinds=("exchange_operator", *sorted(GOVERNMENT_KINDS)))
 
 
+REPORT_PARAMETERS = [
+    OpenApiParameter("since", OpenApiTypes.DATE, description="YYYY-MM-DD, inclusive"),
+    OpenApiParameter("until", OpenApiTypes.DATE, description="YYYY-MM-DD, inclusive"),
+    OpenApiParameter("from", OpenApiTypes.DATE, deprecated=True, description="old name of since"),
+    OpenApiParameter("to", OpenApiTypes.DATE, deprecated=True, description="old name of until"),
+    OpenApiParameter("fund", OpenApiTypes.STR, enum=list(FUNDS), description="only this earmarked fund")]
+
+
+def _report_rows(request) -> list[dict]:
+    """The earmarked report's rows (amounts in yuan) the caller may see: the operator all, a regulator its
+    jurisdiction, a government body its own funds."""
+    membership = acting_membership(request)
+    # since/until; from/to are the deprecated old names (one release)
+    start = _date_param(request, "since", None) or _date_param(request, "from", None)
+    end = _date_param(request, "until", None) or _date_param(request, "to", None)
+    tz = timezone.get_current_timezone()
+    fund = request.query_params.get("fund") or None
+    if fund is not None:
+        KnownFund.enforce(fund=fund)
+    rows = earmarked_report(
+        fund=fund, region=None if is_operator(membership) else oversight_region(membership),
+        date_from=start and timezone.make_aware(datetime.combine(start, time.min), tz),
+        date_to=end and timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min), tz))
+    if not is_operator(membership) and membership.organization.kind in GOVERNMENT_KINDS:
+        rows = [r for r in rows if r["organization"] == membership.organization_id]  # its own funds only
+    for r in rows:
+        for key in ("received", "paid_out", "balance"):
+            r[key] = from_minor(r[key], 2)
+        r["by_purpose"] = {k: from_minor(v, 2) for k, v in r["by_purpose"].items()}
+    return rows
+
+
 class EarmarkedReportView(APIView):
     permission_classes = [EarmarkReader]
 
-    @extend_schema(responses=EarmarkedFundSerializer(many=True), parameters=[
-        OpenApiParameter("since", OpenApiTypes.DATE, description="YYYY-MM-DD, inclusive"),
-        OpenApiParameter("until", OpenApiTypes.DATE, description="YYYY-MM-DD, inclusive"),
-        OpenApiParameter("from", OpenApiTypes.DATE, deprecated=True, description="old name of since"),
-        OpenApiParameter("to", OpenApiTypes.DATE, deprecated=True, description="old name of until"),
-        OpenApiParameter("fund", OpenApiTypes.STR, enum=list(FUNDS), description="only this earmarked fund")])
+    @extend_schema(responses=EarmarkedFundSerializer(many=True), parameters=REPORT_PARAMETERS)
     def get(self, request):
-        membership = acting_membership(request)
-        # since/until; from/to are the deprecated old names (one release)
-        start = _date_param(request, "since", None) or _date_param(request, "from", None)
-        end = _date_param(request, "until", None) or _date_param(request, "to", None)
-        tz = timezone.get_current_timezone()
-        fund = request.query_params.get("fund") or None
-        if fund is not None:
-            KnownFund.enforce(fund=fund)
-        rows = earmarked_report(fund=fund,
-            region=None if is_operator(membership) else oversight_region(membership),
-            date_from=start and timezone.make_aware(datetime.combine(start, time.min), tz),
-            date_to=end and timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min), tz))
-        if not is_operator(membership) and membership.organization.kind in GOVERNMENT_KINDS:
-            rows = [r for r in rows if r["organization"] == membership.organization_id]  # its own fund only
+        return Response(EarmarkedFundSerializer(_report_rows(request), many=True).data)
+
+
+FUND_COLUMNS = [
+    Column("organization", "机构编号", "int"), Column("name", "机构"), Column("region", "地区代码"),
+    Column("fund", "专项资金"), Column("fund_name", "资金名称"), Column("received", "收入（元）", "amount"),
+    Column("sales", "指标出让笔数", "int"), Column("receipts", "拨入笔数", "int"),
+    Column("paid_out", "支出（元）", "amount"), Column("payouts", "支出笔数", "int"),
+    Column("by_purpose", "按用途支出", "json"), Column("balance", "余额（元）", "amount"),
+]
+
+
+class EarmarkedExportView(APIView):
+    """The earmarked report as a file, a row per government body and fund (same scope and filters)."""
+
+    permission_classes = [EarmarkReader]
+    renderer_classes = [JSONRenderer, CsvRenderer, XlsxRenderer, JsonLinesRenderer]
+
+    @extend_schema(parameters=[*REPORT_PARAMETERS,
+                               OpenApiParameter("fmt", OpenApiTypes.STR, enum=["csv", "xlsx", "jsonl"],
+                                                description="file format (default csv)")],
+                   responses={(200, "text/csv"): OpenApiTypes.STR, (200, XLSX_TYPE): OpenApiTypes.BINARY,
+                              (200, "application/x-ndjson"): OpenApiTypes.STR})
+    def get(self, request):
+        fmt = request.query_params.get("fmt") or "csv"
+        if fmt not in ("csv", "xlsx", "jsonl"):
+            raise ApiError("validation_error", fields={"fmt": "csv, xlsx or jsonl"})
+        lang = language(request)
+        rows = _report_rows(request)
         for r in rows:
-            for key in ("received", "paid_out", "balance"):
-                r[key] = from_minor(r[key], 2)
-            r["by_purpose"] = {k: from_minor(v, 2) for k, v in r["by_purpose"].items()}
-        return Response(EarmarkedFundSerializer(rows, many=True).data)
+            f = FUNDS[r["fund"]]
+            r["fund_name"] = f.name_zh if lang == "zh" else f.name_en
+        return streaming(rows, FUND_COLUMNS, fmt, "earmarked-funds", lang=lang)
 
 
 class EarmarkedPayoutView(APIView):
