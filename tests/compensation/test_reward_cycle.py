@@ -1,0 +1,177 @@
+"""The central government's reward and several sections, through the services and the ledger: the
+Ministry of Finance is a party of its own (role `rewarder`) that signs, whose reward is escrowed when the
+period opens like every contribution, paid into the upstream party's earmarked fund on approval when
+the result qualifies, and released otherwise; the version's terms are checked (reward without a
+rewarder, a rewarder named as a compensation payer, an escrow short of the largest reward, unknown
+sections, a bottom tier with an annual condition)."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from accounts.models import Region
+from compensation import services
+from compensation.models import Assessment, CompensationApproval, MonitoringSection, Period
+from compensation.reference import ensure_central_region
+from core.errors import DomainError
+from ledger.models import LedgerTransaction
+from ledger.verify import verify_ledger
+
+from .conftest import approve_all, at
+from .test_cycle import cash
+
+TIERS = [{"min_rate": "0.9", "min_annual_rate": "1", "payer": "downstream", "payee": "upstream", "amount": "100.00",
+          "reward": "30.00"},
+         {"min_rate": "0.75", "payer": "downstream", "payee": "upstream", "amount": "50.00", "reward": "15.00"},
+         {"min_rate": "0", "payer": "upstream", "payee": "downstream", "amount": "100.00"}]
+
+
+@pytest.fixture
+def central(world, make_org, make_member, fund):
+    ensure_central_region(Region)
+    mof = make_org("provincial_authority", "110000", name="财政部")
+    fund(mof, cny=1_000_00)
+    second = MonitoringSection.objects.create(code="shiku-boundary", name_zh="石窟河省界断面",
+                                              basin_id="tingjiang_hanjiang", upstream_region_id="350824",
+                                              downstream_region_id="441400", station=world.station)
+    return {"mof": mof, "admin": make_member(mof, "admin"), "section": second}
+
+
+def spec(w, c, **over):
+    body = dict(formula_kind="compliance_tiers",
+                terms={"sections": [w.section.code, c["section"].code], "tiers": TIERS},
+                parties=[{"organization": w.up.id, "role": "upstream", "contribution": "100.00"},
+                         {"organization": w.down.id, "role": "downstream", "contribution": "100.00"},
+                         {"organization": c["mof"].id, "role": "rewarder", "contribution": "30.00"}],
+                sections=[w.section.code, c["section"].code],
+                indicators=[{"indicator": "nh3n", "target_class": 3, "limit": "1.0"}],
+                periods=[{"start": "2024-01-01", "end": "2024-12-31"}])
+    body.update(over)
+    return body
+
+
+def in_force(w, c, **over):
+    v = services.version_create(membership=w.up_admin, code="ting2", name_zh="汀江-韩江（双指标）", **spec(w, c, **over))
+    for m in (w.up_admin, w.down_admin, c["admin"]):
+        services.version_sign(membership=m, version_id=v.pk)
+    approve_all(w, CompensationApproval.objects.get(version=v), now=at(date(2023, 12, 1)))
+    v.refresh_from_db()
+    assert v.status == "in_force"
+    return v
+
+
+def submit(w, c, bad: dict):
+    """NH3-N for 2024 at both sections; `bad` maps (section, month) to a value."""
+    rows = [{"section": s, "indicator": "nh3n", "month": f"2024-{m:02d}", "unit": "mg/L",
+             "value": bad.get((s, m), "0.500")} for s in (w.section.code, c["section"].code) for m in range(1, 13)]
+    services.measurements_submit(membership=w.station_member, rows=rows, today=date(2025, 1, 1))
+
+
+def settle(w, v) -> Assessment:
+    services.compensation_tick(now=at(date(2024, 1, 1)), today=date(2024, 1, 1))
+    services.compensation_tick(now=at(date(2025, 1, 2)), today=date(2025, 1, 2))
+    a = Assessment.objects.get(period__version=v)
+    approve_all(w, a.approval, now=a.objection_until + timedelta(seconds=1))
+    a.refresh_from_db()
+    assert a.status == "settled"
+    return a
+
+
+@pytest.mark.django_db
+def test_the_reward_is_escrowed_signed_for_and_paid_to_upstream(world, central):
+    w, c = world, central
+    v = in_force(w, c)
+    assert set(v.signatures.values_list("organization_id", flat=True)) == {w.up.id, w.down.id, c["mof"].id}
+    submit(w, c, {})
+    services.compensation_tick(now=at(date(2024, 1, 1)), today=date(2024, 1, 1))
+    mof0 = cash(c["mof"])["participant"]
+    assert mof0[1] == 3000  # the reward's escrow is held when the period opens
+    # 24/24 section-months, both annual means 0.5 ≤ 1.0 → the top tier: 100 from Guangdong, 30 from the ministry
+    a = settle(w, v)
+    assert a.transfers == [{"payer": w.down.id, "payee": w.up.id, "amount": 10000},
+                           {"payer": c["mof"].id, "payee": w.up.id, "amount": 3000, "kind": "central_reward"}]
+    assert cash(w.up)["earmarked"] == (13000, 0)
+    assert cash(c["mof"])["participant"] == (mof0[0], 0)
+    assert verify_ledger().ok
+
+
+@pytest.mark.django_db
+def test_the_annual_indicator_lowers_the_tier_and_the_reward_and_the_rest_is_released(world, central):
+    w, c = world, central
+    v = in_force(w, c)
+    # two spill months at the second section (6.5 mg/L): monthly 22/24 = 0.9167 ≥ 0.9, but that section's annual
+    # mean (10 × 0.5 + 2 × 6.5) / 12 = 1.5 > 1.0: annual rate 1/2 → the 0.75 tier: 50 and a reward of 15
+    submit(w, c, {(c["section"].code, 6): "6.500", (c["section"].code, 8): "6.500"})
+    services.compensation_tick(now=at(date(2024, 1, 1)), today=date(2024, 1, 1))
+    up0, mof0 = cash(w.up)["participant"], cash(c["mof"])["participant"]
+    a = settle(w, v)
+    rates = a.steps[2]["values"]
+    assert (rates["rate_exact"], rates["annual_rate_exact"]) == ("11/12", "1/2")
+    assert a.steps[1]["values"]["shiku-boundary"]["annual"]["indicators"]["nh3n"]["mean_exact"] == "3/2"
+    assert a.transfers == [{"payer": w.down.id, "payee": w.up.id, "amount": 5000},
+                           {"payer": c["mof"].id, "payee": w.up.id, "amount": 1500, "kind": "central_reward"}]
+    assert cash(c["mof"])["participant"] == (mof0[0] + 1500, 0)  # half the reward's escrow comes back
+    assert cash(w.up)["participant"] == (up0[0] + 10000, 0)
+    release = LedgerTransaction.objects.get(pk=a.settlement_transactions[1])
+    assert release.kind == "compensation_release"
+    assert verify_ledger().ok
+
+
+@pytest.mark.django_db
+def test_no_reward_when_the_water_worsens(world, central):
+    w, c = world, central
+    v = in_force(w, c)
+    bad = {(s, m): "1.200" for s in (w.section.code, c["section"].code) for m in range(1, 8)}  # 10/24 < 0.75
+    submit(w, c, bad)
+    a = settle(w, v)
+    assert a.transfers == [{"payer": w.up.id, "payee": w.down.id, "amount": 10000}]  # two-way: upstream pays
+    assert cash(c["mof"])["participant"][1] == 0 and cash(w.down)["earmarked"] == (10000, 0)
+    assert Period.objects.get(version=v).status == "settled"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("change, code, field", [
+    ("no_rewarder", "invalid_agreement", "terms.tiers[0].reward"),
+    ("short_escrow", "escrow_does_not_cover", "parties"),
+    ("rewarder_pays_compensation", "invalid_agreement", "terms.tiers[0]"),
+    ("unknown_section", "invalid_agreement", "terms.sections"),
+    ("bottom_tier_annual", "invalid_agreement", "terms.tiers"),
+    ("bad_combine", "invalid_agreement", "terms.combine"),
+    ("annual_above_one", "invalid_agreement", "terms.tiers[0].min_annual_rate"),
+])
+def test_the_terms_are_checked(world, central, change, code, field):
+    w, c = world, central
+    body = spec(w, c)
+    tiers = [dict(t) for t in TIERS]
+    if change == "no_rewarder":
+        body["parties"] = body["parties"][:2]
+    elif change == "short_escrow":
+        body["parties"][2]["contribution"] = "29.99"
+    elif change == "rewarder_pays_compensation":
+        tiers[0]["payer"] = "rewarder"
+    elif change == "unknown_section":
+        body["terms"] = {**body["terms"], "sections": [w.section.code, "nowhere"]}
+    elif change == "bottom_tier_annual":
+        tiers[2]["min_annual_rate"] = "0.5"
+    elif change == "bad_combine":
+        body["terms"] = {**body["terms"], "combine": "average"}
+    elif change == "annual_above_one":
+        tiers[0]["min_annual_rate"] = "1.5"
+    body["terms"] = {**body["terms"], "tiers": tiers}
+    with pytest.raises(DomainError) as e:
+        services.version_create(membership=w.up_admin, code="x", name_zh="x", **body)
+    assert e.value.code == code and field in e.value.fields, e.value.fields
+
+
+@pytest.mark.django_db
+def test_per_section_worst_case_needs_n_times_the_escrow(world, central):
+    w, c = world, central
+    body = spec(w, c, terms={"sections": [w.section.code, c["section"].code], "combine": "per_section",
+                             "tiers": TIERS})
+    with pytest.raises(DomainError) as e:  # two sections assessed separately: up to 2 × 100 and 2 × 30
+        services.version_create(membership=w.up_admin, code="x", name_zh="x", **body)
+    assert e.value.code == "escrow_does_not_cover"
+    body["parties"] = [{**p, "contribution": "200.00" if p["role"] != "rewarder" else "60.00"} for p in body["parties"]]
+    v = services.version_create(membership=w.up_admin, code="x", name_zh="x", **body)
+    assert v.terms["combine"] == "per_section" and v.terms["tiers"][0]["reward"] == 3000
