@@ -3,16 +3,25 @@ result and its computation step by step out. Arithmetic is exact (`fractions.Fra
 measured decimals); a ratio shown to a person is rounded half-up to 4 places for display only, the
 decision is taken on the exact value. Amounts are integer fen.
 
-* `compliance_tiers` (Tingjiang–Hanjiang, 汀江-韩江): a month complies when every agreed indicator at
-  the section is at or below its target-class limit (GB 3838-2002); the compliance rate is compliant
-  months / months counted (a month with a missing value counts as non-compliant, or is left out when
-  the terms say `"missing_month": "excluded"`); the first tier (highest `min_rate` first) whose
-  `min_rate` ≤ rate names the payer, the payee and the amount ("two-way": downstream pays upstream when
-  the water is good, upstream pays downstream when it is not).
+* `compliance_tiers` (Tingjiang–Hanjiang, 汀江-韩江): a month complies at a section when every agreed
+  indicator is at or below its target-class limit (GB 3838-2002); the monthly compliance rate is
+  compliant (section-)months / (section-)months counted (a month with a missing value counts as
+  non-compliant, or is left out when the terms say `"missing_month": "excluded"`). The annual indicator
+  beside it (the 2016 agreement assesses both the annual and the monthly compliance rate): a section
+  complies for the year when each indicator's mean over the months with a value is at or below the same
+  limit; the annual compliance rate is complying sections / sections counted. The first tier (highest
+  `min_rate` first, then the stricter `min_annual_rate`) whose monthly condition and, when it has one,
+  annual condition (`min_annual_rate`) both hold names the payer, the payee, the amount and the central
+  reward (`reward`: the `rewarder` party pays the `upstream` one) — "two-way": downstream pays upstream
+  when the water is good, upstream pays downstream when it is not. Several sections (`sections`) are
+  pooled (`combine: pooled`, the default) or assessed one by one (`per_section`: summed, the two
+  directions between two parties netted).
 * `composite_index` (Xin'an River style, 新安江): P = K × Σ kᵢ · Cᵢ / C0ᵢ with Cᵢ the mean of the
   period's monthly values of pollutant i, C0ᵢ its baseline, kᵢ its weight and K the stability
   coefficient; P ≤ 1 → the "good" transfer, P > 1 → the "bad" one. A pollutant without any value in the
-  period makes the result `insufficient_data` (no transfer; the escrow is released).
+  period makes the result `insufficient_data` (no transfer; the escrow is released). Several sections:
+  P = Σ wₛ·Pₛ / Σ wₛ (`combine: weighted_mean`, the default; `section_weights`, 1 each by default) or one
+  decision per section (`per_section`, summed and netted). `good`/`bad` may carry a `reward` too.
 * `weighted_allocation` (Fujian's province-wide basin scheme): the fund F is shared among recipients by
   weighted factors, shareⱼ = Σ_f w_f · x_jf / Σ_k x_kf, where the water-quality factor is the
   recipient section's compliance rate and the others are agreed figures (forest cover, water-use
