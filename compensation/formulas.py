@@ -196,6 +196,24 @@ def pick_tier(tiers: list[dict], rate: Fraction, annual: Fraction | None) -> dic
     raise ValueError("no tier applies: the terms need a tier at min_rate 0 without an annual condition")
 
 
+def reachable_tiers(tiers: list[dict]) -> list[dict]:
+    """The tiers some outcome can select. A tier is shadowed (never selected) when a tier tried before it
+    asks for no more on both rates (min_rate' ≤ min_rate and min_annual_rate' ≤ min_annual_rate, a missing
+    annual condition counting as 0): whenever its conditions hold, the earlier one's hold too. Given
+    `tier_order`, only a repeat of an earlier tier's two thresholds is shadowed; every other tier is
+    selected when the two rates equal its own thresholds (as real numbers: with few months a threshold
+    between two attainable fractions is only approached — the escrow is then on the safe side)."""
+    def need(t):
+        return _frac(t.get("min_annual_rate") or 0)
+
+    out, tried = [], []
+    for t in tier_order(tiers):
+        if not any(_frac(u["min_rate"]) <= _frac(t["min_rate"]) and need(u) <= need(t) for u in tried):
+            out.append(t)
+        tried.append(t)
+    return out
+
+
 def _tier_view(tier: dict) -> dict:
     return {k: (int(v) if k in ("amount", "reward") else str(v)) for k, v in tier.items()}
 
@@ -415,14 +433,16 @@ def worst_case_payments(kind: str, terms: dict, roles: dict[str, list[int]]) -> 
     escrow must cover (a version whose contributions do not is refused).
 
     Why it covers every outcome: one group of sections (all of them pooled, or a weighted mean of their
-    indices) ends in exactly one outcome rule (a tier, or good/bad), and a rule makes each party pay the
-    sum of its transfers (compensation and reward) — so the maximum over the rules bounds it. Sections
+    indices) ends in exactly one outcome rule (a reachable tier, or good/bad), and a rule makes each party
+    pay the sum of its transfers (compensation and reward) — so the maximum over the rules bounds it, and
+    is what the rule that attains it makes the party pay (exact, not only a bound: a tier no outcome can
+    select is left out, `reachable_tiers`). Sections
     assessed separately (`combine: per_section`) each end in one rule: the gross sum is at most n × that
     maximum, and netting only lowers it."""
     out: dict[int, int] = {}
     if kind == "weighted_allocation":
         return {_party(roles, "funder"): int(terms["fund"])}
-    rules = terms["tiers"] if kind == "compliance_tiers" else [terms["good"], terms["bad"]]
+    rules = reachable_tiers(terms["tiers"]) if kind == "compliance_tiers" else [terms["good"], terms["bad"]]
     for rule in rules:
         for payer, amount in _rule_payments(roles, rule).items():
             out[payer] = max(out.get(payer, 0), amount)

@@ -269,3 +269,23 @@ def test_worst_case_is_reached_by_some_outcome():
     assert worst == {DOWN: 100, MOF: 30, UP: 100}
     assert _paid(tiers(series("a", ["0.5"] * 12)).transfers) == {DOWN: 100, MOF: 30}
     assert _paid(tiers(series("a", ["2"] * 12)).transfers) == {UP: 100}
+
+
+def test_a_shadowed_tier_does_not_inflate_the_escrow():
+    # two tiers with the same thresholds: the first one listed always applies, the repeat never does, so its
+    # 999 must not be escrowed — the worst case is what the applied tier makes downstream pay (exact)
+    terms = {"section": "a", "tiers": [
+        {"min_rate": "0.5", "payer": "downstream", "payee": "upstream", "amount": 10},
+        {"min_rate": "0.5", "payer": "downstream", "payee": "upstream", "amount": 999},
+        {"min_rate": "0", "payer": "upstream", "payee": "downstream", "amount": 10}]}
+    worst = worst_case_payments("compliance_tiers", terms, ROLES)
+    applied = compute("compliance_tiers", terms=terms, targets=NH3N, data=series("a", ["0.5"] * 12),
+                      period_months=YEAR, roles=ROLES).transfers
+    assert worst[DOWN] == applied[0]["amount"]
+
+
+def test_every_tier_with_its_own_thresholds_is_selected_at_them():
+    # the escrow's worst case is exact: each distinct tier applies when the rates equal its own thresholds
+    for tier in TIERS:
+        need = Fraction(tier.get("min_annual_rate", "0"))
+        assert pick_tier(TIERS, Fraction(tier["min_rate"]), need) is tier

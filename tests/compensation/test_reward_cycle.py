@@ -175,3 +175,21 @@ def test_per_section_worst_case_needs_n_times_the_escrow(world, central):
     body["parties"] = [{**p, "contribution": "200.00" if p["role"] != "rewarder" else "60.00"} for p in body["parties"]]
     v = services.version_create(membership=w.up_admin, code="x", name_zh="x", **body)
     assert v.terms["combine"] == "per_section" and v.terms["tiers"][0]["reward"] == 3000
+
+
+@pytest.mark.django_db
+def test_over_http_the_rewarder_signs_and_the_terms_show_yuan(world, central, client_for):
+    w, c = world, central
+    body = {"code": "ting-http", "name_zh": "汀江-韩江", "basin": "tingjiang_hanjiang", **spec(w, c)}
+    r = client_for(w.up_admin).post("/api/v1/compensation/agreements", body, format="json")
+    assert r.status_code == 201, r.content
+    version = r.json()["versions"][0]
+    assert version["terms"]["tiers"][0]["reward"] == "30.00" and version["terms"]["tiers"][0]["min_annual_rate"] == "1"
+    assert version["terms"]["sections"] == [w.section.code, c["section"].code]
+    assert {p["role"] for p in version["parties"]} == {"upstream", "downstream", "rewarder"}
+    url = f"/api/v1/compensation/versions/{version['id']}/sign"
+    for m in (w.up_admin, w.down_admin):
+        assert client_for(m).post(url, {}, format="json").status_code == 200
+    assert not CompensationApproval.objects.filter(version_id=version["id"]).exists()  # the ministry has not signed
+    assert client_for(c["admin"]).post(url, {}, format="json").status_code == 200
+    assert CompensationApproval.objects.filter(version_id=version["id"]).exists()
