@@ -25,6 +25,10 @@ def test_agreement_page_for_a_party_and_the_regulator(page_for, ui, api_client):
         # both indicators: 2025 reaches 0.9 by the monthly rate, but only 1 of 2 sections by the annual mean
         assert "(11/12)" in page.inner_text("article.period[data-period='2025'] [data-testid=rates]")
         assert "(1/2)" in page.inner_text("article.period[data-period='2025'] [data-testid=rates]")
+        row = page.inner_text("article.period[data-period='2025'] tr[data-section='tingjiang-boundary']")
+        assert "10/12" in row and "non_compliant" in row and "✗" in row  # the spill lifts the annual NH3-N mean
+        row = page.inner_text("article.period[data-period='2025'] tr[data-section='shikuhe-boundary']")
+        assert "12/12" in row and "non_compliant" not in row
         assert "2025-03 nh3n v1" in page.inner_text("[data-testid=corrected]")
         page.locator("details").first.click()
         assert "compliance rate" in page.inner_text("article.period")
