@@ -342,7 +342,11 @@ def _version_create(*, membership: Membership, agreement: Agreement | None, code
 
 
 def version_regions(version: AgreementVersion) -> list[str]:
-    codes = {p.organization.region_id for p in version.parties.select_related("organization")}
+    """The regions a version concerns (its horizontal parties' and its sections'): the approval's and the audit
+    events' region codes. The rewarder (the central government, seated in Beijing) is left out: its reward
+    by results does not make a horizontal agreement between two provinces one of three."""
+    codes = {p.organization.region_id for p in version.parties.select_related("organization")
+             if p.role != PartyRole.REWARDER}
     for s in version.sections.all():
         codes.update((s.upstream_region_id, s.downstream_region_id))
     return sorted(codes)

@@ -83,6 +83,9 @@ def test_the_reward_is_escrowed_signed_for_and_paid_to_upstream(world, central):
     w, c = world, central
     v = in_force(w, c)
     assert set(v.signatures.values_list("organization_id", flat=True)) == {w.up.id, w.down.id, c["mof"].id}
+    # the central government's seat is not a region of the agreement: the approval stays Fujian's and Guangdong's
+    approval = CompensationApproval.objects.get(version=v)
+    assert "110000" not in approval.region_codes and "350800" in approval.region_codes
     submit(w, c, {})
     services.compensation_tick(now=at(date(2024, 1, 1)), today=date(2024, 1, 1))
     mof0 = cash(c["mof"])["participant"]
