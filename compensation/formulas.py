@@ -361,7 +361,8 @@ def composite_index(*, terms: dict, targets: list[Target], data: dict, period_mo
         return Result("insufficient_data", [], steps)
     if len(sections) == 1:
         p, total = per[sections[0]][0], per[sections[0]][1]
-        steps.append({"step": 3, "rule": "P = K × Σ", "values": {"sum": show(total), "P": show(p), "P_exact": _exact(p)}})
+        steps.append({"step": 3, "rule": "P = K × Σ",
+                      "values": {"sum": show(total), "P": show(p), "P_exact": _exact(p)}})
     else:
         p = sum((weights[s] * per[s][0] for s in sections), Fraction(0)) / sum(weights.values(), Fraction(0))
         steps.append({"step": 3, "rule": "P = Σ_s w_s·P_s / Σ_s w_s (weighted mean of the sections' indices)",

@@ -143,7 +143,8 @@ def test_per_section_tiers_summed_and_netted():
     data = series("a", ["0.5"] * 12) | series("b", ["1.2"] * 4 + ["0.5"] * 8)
     r = tiers(data, sections=("a", "b"), combine="per_section")
     assert r.steps[-1]["values"]["gross"] == [
-        {"payer": DOWN, "payee": UP, "amount": 100}, {"payer": MOF, "payee": UP, "amount": 30, "kind": "central_reward"},
+        {"payer": DOWN, "payee": UP, "amount": 100},
+        {"payer": MOF, "payee": UP, "amount": 30, "kind": "central_reward"},
         {"payer": UP, "payee": DOWN, "amount": 100}]
     assert r.transfers == [{"payer": MOF, "payee": UP, "amount": 30, "kind": "central_reward"}]
     # both good: 200 and two rewards

@@ -52,7 +52,8 @@ def spec(w, c, **over):
 
 
 def in_force(w, c, **over):
-    v = services.version_create(membership=w.up_admin, code="ting2", name_zh="汀江-韩江（双指标）", **spec(w, c, **over))
+    v = services.version_create(membership=w.up_admin, code="ting2", name_zh="汀江-韩江（双指标）",
+                                **spec(w, c, **over))
     for m in (w.up_admin, w.down_admin, c["admin"]):
         services.version_sign(membership=m, version_id=v.pk)
     approve_all(w, CompensationApproval.objects.get(version=v), now=at(date(2023, 12, 1)))

@@ -1,6 +1,7 @@
 """The eco-compensation pages: a party (Longyan) and the provincial regulator see the same Tingjiang–Hanjiang
 agreement, the indicator chart draws, each period shows its result and the computation, the cumulative
-transfers match the API (the central reward shown as such, the monthly and annual rates), the correction made after settlement is shown; another party's agreement is a 404."""
+transfers match the API (the central reward shown as such, the monthly and annual rates, each section's
+annual means), the correction made after settlement is shown; another party's agreement is a 404."""
 from __future__ import annotations
 
 from compensation.models import Agreement
