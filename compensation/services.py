@@ -139,11 +139,12 @@ def _normalize_terms(kind: str, terms: dict, roles: dict[str, list[int]], sectio
             raise _bad(field, "payer and payee must be two different roles of the parties")
         if formulas.REWARDER in (r.get("payer"), r.get("payee")):
             raise _bad(field, "the rewarder pays only the reward (`reward`), never a compensation")
-        if r.get("reward") not in (None, "", 0, "0"):
+        reward = _amount(r["reward"], field + ".reward") if r.get("reward") not in (None, "") else 0
+        if reward:
             # the central government's reward by results: from the `rewarder` party to the `upstream` one
-            r["reward"] = _amount(r["reward"], field + ".reward")
             if len(roles.get(formulas.REWARDER, [])) != 1 or len(roles.get("upstream", [])) != 1:
                 raise _bad(field + ".reward", "a reward needs exactly one rewarder and one upstream party")
+            r["reward"] = reward
         else:
             r.pop("reward", None)
         return r

@@ -7,14 +7,18 @@ sections, a bottom tier with an annual condition)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from accounts.models import Region
-from compensation import services
+from compensation import formulas, services
 from compensation.models import Assessment, CompensationApproval, MonitoringSection, Period
 from compensation.reference import ensure_central_region
 from core.errors import DomainError
+from core.money import from_minor, to_minor
 from ledger.models import LedgerTransaction
 from ledger.verify import verify_ledger
 
@@ -197,3 +201,65 @@ def test_over_http_the_rewarder_signs_and_the_terms_show_yuan(world, central, cl
     assert not CompensationApproval.objects.filter(version_id=version["id"]).exists()  # the ministry has not signed
     assert client_for(c["admin"]).post(url, {}, format="json").status_code == 200
     assert CompensationApproval.objects.filter(version_id=version["id"]).exists()
+
+
+_case = iter(range(10**6))
+yuan = st.integers(0, 99_999).map(lambda fen: f"{fen // 100}.{fen % 100:02d}")
+tier_st = st.fixed_dictionaries({"min_rate": st.sampled_from(["0.25", "0.5", "0.75", "0.9", "1"]),
+                                 "payer": st.sampled_from(["upstream", "downstream"]), "amount": yuan,
+                                 "reward": yuan},
+                                optional={"min_annual_rate": st.sampled_from(["0.5", "1"])})
+
+
+@pytest.mark.django_db
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(extra=st.lists(tier_st, max_size=3),
+       base=st.integers(1, 99_999).map(lambda f: f"{f // 100}.{f % 100:02d}"),
+       combine=st.sampled_from(["pooled", "per_section"]),
+       values=st.lists(st.sampled_from([None, "0.500", "1.000", "1.001", "6.500"]), min_size=24, max_size=24))
+def test_the_escrow_held_on_the_ledger_covers_every_settled_outcome(world, central, fund, extra, base, combine,
+                                                                    values):
+    """Through the services: contributions set to exactly the worst case, random data (gaps, values at and
+    just above the limit, spills), settled on the ledger — the held escrow always pays (no shortfall), every
+    hold is released or paid, and the ledger verifies."""
+    w, c, n = world, central, next(_case)
+    fund(c["mof"], cny=10_000_00)
+    sections = []
+    for i in range(2):
+        sections.append(MonitoringSection.objects.create(
+            code=f"hyp-{n}-{i}", name_zh=f"断面{n}-{i}", upstream_region_id="350824", downstream_region_id="441400",
+            station=w.station).code)
+    tiers = [{"min_rate": "0", "payer": "upstream", "payee": "downstream", "amount": base}] + [
+        {**t, "payee": "upstream" if t["payer"] == "downstream" else "downstream"} for t in extra]
+    terms = {"sections": sections, "combine": combine, "tiers": tiers}
+    roles = {"upstream": [w.up.id], "downstream": [w.down.id], "rewarder": [c["mof"].id]}
+    fen_terms = {**terms, "tiers": [{**t, "amount": to_minor(Decimal(t["amount"]), 2),
+                                     "reward": to_minor(Decimal(t.get("reward", "0")), 2)} for t in tiers]}
+    worst = formulas.worst_case_payments("compliance_tiers", fen_terms, roles)
+    parties = [{"organization": org.id, "role": role, "contribution": from_minor(worst.get(org.id, 0), 2)}
+               for org, role in ((w.up, "upstream"), (w.down, "downstream"), (c["mof"], "rewarder"))]
+    v = services.version_create(membership=w.up_admin, code=f"hyp-{n}", name_zh="性质", formula_kind="compliance_tiers",
+                                terms=terms, parties=parties, sections=sections,
+                                indicators=[{"indicator": "nh3n", "limit": "1.0"}],
+                                periods=[{"start": "2024-01-01", "end": "2024-12-31"}])
+    for m in (w.up_admin, w.down_admin, c["admin"]):
+        services.version_sign(membership=m, version_id=v.pk)
+    approve_all(w, CompensationApproval.objects.get(version=v), now=at(date(2023, 12, 1)))
+    rows = [{"section": s, "indicator": "nh3n", "month": f"2024-{m:02d}", "unit": "mg/L",
+             "value": values[i * 12 + m - 1]}
+            for i, s in enumerate(sections) for m in range(1, 13) if values[i * 12 + m - 1] is not None]
+    if rows:
+        services.measurements_submit(membership=w.station_member, rows=rows, today=date(2025, 1, 1))
+    period = Period.objects.get(version=v)
+    services.period_fund(period_id=period.pk, now=at(date(2024, 1, 1)))
+    a = services.period_assess(period_id=period.pk, now=at(date(2025, 1, 2)))
+    approve_all(w, a.approval, now=a.objection_until + timedelta(seconds=1))
+    a.refresh_from_db()
+    assert a.status == "settled"
+    held = sum(p.contribution for p in v.parties.all())
+    paid = sum(t["amount"] for t in a.transfers)
+    moved = LedgerTransaction.objects.filter(pk__in=a.settlement_transactions)
+    assert paid <= held and moved.count() == (1 if paid else 0) + (1 if paid < held else 0)
+    for org in (w.up, w.down, c["mof"]):
+        assert cash(org)["participant"][1] == 0  # nothing left held: every fen of escrow paid or released
+    assert verify_ledger().ok
