@@ -318,7 +318,7 @@ def main() -> None:
                           lambda org: ({"note": "auction_burst"}, None))
         bare = answers(bare_rows, args.bids)
         log(f"auction_burst: bare insert, same schedule: {bare}")
-    close_when_due(listing_id, time.time() + 600)
+    close_when_due(listing_id, time.time() + 300)
     listing = Listing.objects.get(pk=listing_id)
     trade = Trade.objects.filter(listing_id=listing_id).first()
     settle_deadline = time.time() + 60
