@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from bench.drivers.auction_burst import reference
 
 END = datetime.fromisoformat("2026-12-06T10:00:00+00:00")
@@ -75,3 +78,35 @@ def test_contradictions_are_reported():
     assert ref([ok(1, 10_000, 1, END - 5 * MINUTE), refused(2, 10_010, "bid_below_increment")])["problems"]
     # a bid refused as below the reserve that is not
     assert ref([refused(2, 10_000, "bid_below_reserve")])["problems"]
+
+
+@st.composite
+def valid_logs(draw):
+    """A log of an auction run by the rules: accepted bids rising by at least the increment at rising
+    times (some in the last minute), refusals below the best at their time, time-outs. Bids are at most
+    50 s apart, so none can skip a whole last minute: each one is before the end then in force."""
+    rows, amount, at, bid_id = [], 10_000 + 10 * draw(st.integers(0, 5)), END - 3 * MINUTE, 0
+    for _ in range(draw(st.integers(0, 12))):
+        at += timedelta(seconds=draw(st.integers(1, 50)))
+        bid_id += draw(st.integers(1, 3))
+        rows.append(ok(draw(st.integers(1, 6)), amount, bid_id, at))
+        if draw(st.booleans()):
+            rows.append(refused(7, amount + draw(st.integers(0, 9)), "bid_below_increment"))
+        if draw(st.booleans()):
+            rows.append(refused(8, amount + 500, "timeout", status=None))
+        amount += 10 * draw(st.integers(1, 4))
+    return rows
+
+
+@given(valid_logs(), st.randoms(use_true_random=False))
+def test_the_result_depends_on_the_bids_not_on_the_order_of_the_answers(rows, rng):
+    r = ref(rows)
+    assert r["problems"] == []
+    shuffled = list(rows)
+    rng.shuffle(shuffled)
+    assert ref(shuffled) == r  # answers arrive in any order; acceptance order is the bid id
+    accepted = [x for x in rows if x["status"] == 201]
+    if accepted:  # the last accepted bid is the highest and wins at its own price
+        assert (r["winner"], r["price"], r["winner_bid"]) == (accepted[-1]["bidder"], accepted[-1]["amount"],
+                                                              accepted[-1]["bid_id"])
+        assert r["end_at"] >= END and r["extensions"] == (r["end_at"] - END) // MINUTE
