@@ -102,7 +102,7 @@ class PreparedQuery:
             params = [params[name] for name in self.params]
         connection.ensure_connection()
         raw = connection.connection
-        session = (id(raw), raw.info.backend_pid)
+        session = (id(raw), raw.get_backend_pid())  # get_backend_pid: no ConnectionInfo object per call
         done = _prepared.get(session)
         if done is None:
             if len(_prepared) > 256:  # forget sessions of connections long closed
