@@ -21,6 +21,7 @@ from django.db import connection, transaction
 
 from accounts.actor import Actor
 from core.errors import DomainError
+from core.prepared import driver_cursor
 
 from . import sql
 from .errors import INSUFFICIENT_BALANCE, INSUFFICIENT_HELD
@@ -174,7 +175,7 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
     """
     assert connection.in_atomic_block, "post() must run inside transaction.atomic"
     legs = [leg for leg in legs if leg.amount != 0]
-    with connection.cursor() as cur:
+    with driver_cursor() as cur:
         account_ids = sorted({leg.account_id for leg in legs})
         sql.lock_accounts(cur, account_ids)
         accounts = {r[0]: r for r in cur.fetchall()}
