@@ -132,13 +132,17 @@ def test_region_report_from_the_ledger_includes_assistance(world, client_for, ag
     from ledger.services import cash_deposit
     cash_deposit(actor=Actor.system(), organization=payer, amount=5000, bank_reference="t", idempotency_key="asst")
     c = cny()
-    ids = accounts_ensure([(payer.id, c.id, AccountKind.PARTICIPANT), (county.id, c.id, AccountKind.EARMARKED)])
+    fund = AccountKind.EARMARKED_ASSISTANCE  # the payee's paired-assistance fund
+    ids = accounts_ensure([(payer.id, c.id, AccountKind.PARTICIPANT), (county.id, c.id, fund)])
     atomic_post(kind="assistance_payment", idempotency_key="test:assistance:1", request={"n": 1}, actor=Actor.system(),
                 legs=[Leg(ids[(payer.id, c.id, "participant")], AVAILABLE, -1200),
-                      Leg(ids[(county.id, c.id, "earmarked")], AVAILABLE, 1200)])
+                      Leg(ids[(county.id, c.id, fund)], AVAILABLE, 1200)])
     rows = {r["region"]: r for r in client_for(w.prov_a).get("/api/v1/compensation/reports/regions").json()["rows"]}
     assert rows["350800"]["by_kind"] == {"compensation_transfer": {"received": "100.00", "paid": "0.00"}}
     assert rows["350821"]["by_kind"] == {"assistance_payment": {"received": "12.00", "paid": "0.00"}}
+    # each earmarked fund apart (issue #17: funds per purpose)
+    assert rows["350821"]["funds"] == {"farmland": "0.00", "basin_compensation": "0.00", "paired_assistance": "12.00"}
+    assert rows["350800"]["funds"]["basin_compensation"] == "100.00"
     assert rows["350102"]["paid"] == "12.00"
     assert "440000" not in rows  # Guangdong is outside the Fujian regulator's jurisdiction
     op_rows = {r["region"]: r for r in client_for(w.operator_admin).get(
@@ -159,6 +163,7 @@ def test_results_export_csv(world, client_for, agreement_in_force):
     assert body.startswith("\ufeff")
     rows = list(csv.DictReader(io.StringIO(body.lstrip("\ufeff"))))
     assert len(rows) == 1 and rows[0]["amount"] == "100.00" and rows[0]["status"] == "settled"
+    assert rows[0]["kind"] == "compensation"  # the central reward's rows say central_reward
     assert rows[0]["payee"] == str(w.up.id)
     r = client_for(w.city_fz).get("/api/v1/compensation/exports/results.csv")
     assert b"".join(r.streaming_content).decode("utf-8").count("\n") == 1  # the header only
