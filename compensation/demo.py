@@ -1,13 +1,15 @@
 """Demo data of compensation between regions (`seed_demo` calls `seed_compensation`).
 
 * The Tingjiang–Hanjiang (汀江-韩江) agreement between Longyan (acting for Fujian, upstream) and
-  Guangdong's Department of Ecology and Environment (downstream), at the provincial-boundary section
+  the Guangdong provincial government (downstream), at the provincial-boundary section
   between Longyan and Meizhou: compliance-rate tiers, each side escrowing ¥100 million a year (the real
   agreement's figure). Monthly data for 2024 and 2025: 2024 has one month out of compliance
   (11/12 ≥ 0.90: Guangdong pays ¥100 million), 2025 two (10/12 ≥ 0.75: Guangdong pays ¥50 million), so
   Longyan's cumulative receipts are ¥150 million in two years — ¥75 million a year, the same order as
   the real 615 million over 2016–2024 (≈ ¥68 million a year). A 2026 period is funded (escrow held)
-  and running.
+  and running. Being cross-provincial, the agreement and each result are approved by Fujian's regulator
+  and by Guangdong's (`regulator_gd_admin`, `regulator_gd_approver`: Guangdong's Department of Ecology and
+  Environment, jurisdiction 440000), two people each.
 * A province-internal Jiulong River (九龙江) agreement between Zhangzhou (upstream) and Xiamen
   (downstream): composite index over CODMn, NH3-N, TP and BOD5 with a stability coefficient of 0.85,
   ¥30 million either way (Xiamen's yearly upstream contribution in the 2009 report); 2024 good
@@ -43,15 +45,21 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # key: (kind, name_zh, name_en, region, uscc authority+category)
 ORGANIZATIONS = {
     "longyan": ("city_government", "龙岩市人民政府", "Longyan Municipal Government", "350800", "11"),
-    "guangdong": ("provincial_authority", "广东省生态环境厅", "Guangdong Department of Ecology and Environment",
+    "guangdong": ("provincial_authority", "广东省人民政府", "Guangdong Provincial People's Government",
                   "440000", "11"),
+    # Guangdong's regulator: its jurisdiction is Guangdong (440000 and below), it approves the cross-provincial
+    # agreement and its results beside Fujian's (two people each) and sees nothing Fujian-internal
+    "gd_regulator": ("regulator", "广东省生态环境厅", "Guangdong Department of Ecology and Environment",
+                     "440000", "11"),
     "zhangzhou": ("city_government", "漳州市人民政府", "Zhangzhou Municipal Government", "350600", "11"),
     "xiamen": ("city_government", "厦门市人民政府", "Xiamen Municipal Government", "350200", "11"),
     "station": ("monitoring_station", "福建省环境监测中心站", "Fujian Environmental Monitoring Centre", "350000", "12"),
 }
 MEMBERS = [  # username, display, org key, role
     ("longyan_admin", "龙岩市政府管理员", "longyan", "admin"),
-    ("guangdong_admin", "广东省生态环境厅管理员", "guangdong", "admin"),
+    ("guangdong_admin", "广东省人民政府管理员", "guangdong", "admin"),
+    ("regulator_gd_admin", "广东省生态环境厅管理员", "gd_regulator", "admin"),
+    ("regulator_gd_approver", "广东省生态环境厅审核员", "gd_regulator", "approver"),
     ("zhangzhou_admin", "漳州市政府管理员", "zhangzhou", "admin"),
     ("xiamen_city_admin", "厦门市政府管理员", "xiamen", "admin"),
     ("station_fj", "省环境监测中心站报送员", "station", "admin"),
@@ -81,7 +89,8 @@ def _organizations() -> dict[str, Organization]:
     for key, (kind, zh, en, region, ac) in ORGANIZATIONS.items():
         uscc = _uscc(key, region, ac)
         orgs[key] = Organization.objects.filter(uscc=uscc).first() or organization_create(
-            actor=actor, kind=kind, name_zh=zh, name_en=en, region_id=region, uscc=uscc)
+            actor=actor, kind=kind, name_zh=zh, name_en=en, region_id=region, uscc=uscc,
+            jurisdiction_id=region if kind == "regulator" else None)
     for username, display, key, role in MEMBERS:
         user = User.objects.filter(username=username).first() or user_create(
             actor=actor, username=username, password=DEMO_PASSWORD, display_name=display,
@@ -140,7 +149,11 @@ def _sign_and_approve(version: AgreementVersion, signers: list[Membership], now:
 
 
 def _approve(approval: CompensationApproval, now: datetime) -> None:
-    for username in ("regulator_fj_admin", "regulator_fj_approver"):
+    """Fujian's regulator (two people); a cross-provincial approval also Guangdong's (two people)."""
+    usernames = ["regulator_fj_admin", "regulator_fj_approver"]
+    if len(services.approval_provinces(approval.region_codes)) > 1:
+        usernames += ["regulator_gd_admin", "regulator_gd_approver"]
+    for username in usernames:
         services.approval_decide(membership=_member(username), approval_id=approval.pk, decision="approve",
                                  reason="demo", now=now)
 

@@ -17,6 +17,14 @@ approver/admin of the exchange operator or of a regulator covering the agreement
 approver/admin of the regulator whose jurisdiction is the approval's (the provincial regulator); nobody
 with any membership in a party, nor the proposer. Anyone who may approve may reject.
 
+Cross-provincial agreements (a party or a section region in more than one province, e.g. Fujian and
+Guangdong on the Tingjiang–Hanjiang): four eyes in EACH province. `required` = 2 × the provinces; every
+decider (approve, reject, resolve an objection) is an approver/admin of the provincial regulator of one of
+those provinces (`compensation_province_approver` otherwise: not the operator, not a city regulator); each
+province counts at most two approvals (`compensation_province_done` for a third), and the approval is
+complete when every province has its two. Party members and the proposer stay excluded. A regulator of a
+province not involved does not see the approval at all (404, the jurisdiction rule of oversight.scope).
+
 The objection window: an assessment may be objected to by a party's admin until `objection_until`;
 an open objection holds the settlement until a regulator (same decider rules) dismisses it (settlement
 proceeds) or upholds it (the assessment is rejected and the period is assessed again once its data has
@@ -43,7 +51,7 @@ from core.money import to_minor
 from ledger.models import AccountKind
 from ledger.posting import AVAILABLE, HELD, Leg, accounts_ensure, post
 from ledger.services import cny
-from oversight.scope import DECIDING_ROLES, Scope
+from oversight.scope import DECIDING_ROLES, EXCHANGE_PROVINCE, Scope, province_of
 
 from . import formulas
 from .errors import (
@@ -54,6 +62,8 @@ from .errors import (
     COMPENSATION_APPROVER_CONFLICT,
     COMPENSATION_FINAL_APPROVER,
     COMPENSATION_NOT_AN_APPROVER,
+    COMPENSATION_PROVINCE_APPROVER,
+    COMPENSATION_PROVINCE_DONE,
     CORRECTION_REASON_REQUIRED,
     ESCROW_DOES_NOT_COVER,
     INVALID_AGREEMENT,
@@ -86,7 +96,8 @@ from .models import (
     VersionStatus,
 )
 
-PROVINCE = "350000"  # the exchange's province: its regulator gives the final approval
+PROVINCE = EXCHANGE_PROVINCE  # the exchange's province: its regulator gives the final approval
+PER_PROVINCE = 2  # four eyes: two people of each province's regulator
 OBJECTION_DAYS = 10
 EARMARK_PURPOSE_CODES = ["water_pollution_control", "ecological_protection"]
 AMOUNT_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
@@ -334,13 +345,24 @@ def version_sign(*, membership: Membership, version_id: int) -> AgreementVersion
     return version
 
 
+def approval_provinces(region_codes) -> list[str]:
+    """The provinces an approval involves (its parties' and sections' regions)."""
+    return sorted({province_of(c) for c in region_codes or ()})
+
+
 def _approval_open(*, party_ids, regions, version=None, assessment=None) -> CompensationApproval:
-    approval = CompensationApproval.objects.create(version=version, assessment=assessment, jurisdiction=PROVINCE,
-                                                   required=2, party_ids=sorted(party_ids), region_codes=regions)
+    provinces = approval_provinces(regions)
+    # the exchange's province leads when it is involved; a cross-provincial approval needs two in each province
+    jurisdiction = PROVINCE if PROVINCE in provinces or not provinces else provinces[0]
+    required = PER_PROVINCE * max(1, len(provinces))
+    approval = CompensationApproval.objects.create(version=version, assessment=assessment, jurisdiction=jurisdiction,
+                                                   required=required, party_ids=sorted(party_ids),
+                                                   region_codes=regions)
     audit_record(actor=Actor.system(), action="compensation.approval_open", object_type="compensation_approval",
                  object_id=approval.pk, after={"version": getattr(version, "pk", None),
-                                               "assessment": getattr(assessment, "pk", None), "required": 2,
-                                               "jurisdiction": PROVINCE}, region_codes=regions)
+                                               "assessment": getattr(assessment, "pk", None), "required": required,
+                                               "jurisdiction": jurisdiction, "provinces": provinces},
+                 region_codes=regions)
     return approval
 
 
@@ -364,7 +386,25 @@ def check_decider(approval: CompensationApproval, membership: Membership) -> Sco
     if (membership.user_id in _proposers(approval)
             or Membership.objects.filter(user_id=membership.user_id, organization_id__in=approval.party_ids).exists()):
         raise DomainError(COMPENSATION_APPROVER_CONFLICT)
+    provinces = approval_provinces(approval.region_codes)
+    if len(provinces) > 1 and not (scope.is_regulator and scope.jurisdiction.code in provinces):
+        raise DomainError(COMPENSATION_PROVINCE_APPROVER)
     return scope
+
+
+def _cross_provincial_final(approval: CompensationApproval, membership: Membership) -> bool:
+    """Two approvals per province: refuse a third from one province; final once every province has two."""
+    provinces = approval_provinces(approval.region_codes)
+    given: dict[str, int] = dict.fromkeys(provinces, 0)
+    for jurisdiction in approval.decisions.filter(decision="approve").values_list("organization__jurisdiction_id",
+                                                                                   flat=True):
+        if jurisdiction in given:
+            given[jurisdiction] += 1
+    mine = membership.organization.jurisdiction_id
+    if given[mine] >= PER_PROVINCE:
+        raise DomainError(COMPENSATION_PROVINCE_DONE)
+    given[mine] += 1
+    return all(n >= PER_PROVINCE for n in given.values())
 
 
 @transaction.atomic
@@ -381,9 +421,13 @@ def approval_decide(*, membership: Membership, approval_id: int, decision: str, 
         given = set(approval.decisions.filter(decision="approve").values_list("user_id", flat=True))
         if membership.user_id in given:
             raise DomainError(COMPENSATION_ALREADY_APPROVED)
-        final = len(given) + 1 >= approval.required
-        if final and not (scope.is_regulator and membership.organization.jurisdiction_id == approval.jurisdiction):
-            raise DomainError(COMPENSATION_FINAL_APPROVER)
+        if len(approval_provinces(approval.region_codes)) > 1:
+            final = _cross_provincial_final(approval, membership)
+        else:
+            final = len(given) + 1 >= approval.required
+            if final and not (scope.is_regulator
+                              and membership.organization.jurisdiction_id == approval.jurisdiction):
+                raise DomainError(COMPENSATION_FINAL_APPROVER)
     elif decision == "reject":
         if not reason.strip():
             raise DomainError("validation_error", fields={"reason": "required"})
