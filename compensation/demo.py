@@ -151,7 +151,7 @@ def _sign_and_approve(version: AgreementVersion, signers: list[Membership], now:
 def _approve(approval: CompensationApproval, now: datetime) -> None:
     """Fujian's regulator (two people); a cross-provincial approval also Guangdong's (two people)."""
     usernames = ["regulator_fj_admin", "regulator_fj_approver"]
-    if len(services.approval_provinces(approval.region_codes)) > 1:
+    if len(services.approval_provinces(approval)) > 1:
         usernames += ["regulator_gd_admin", "regulator_gd_approver"]
     for username in usernames:
         services.approval_decide(membership=_member(username), approval_id=approval.pk, decision="approve",

@@ -345,13 +345,31 @@ def version_sign(*, membership: Membership, version_id: int) -> AgreementVersion
     return version
 
 
-def approval_provinces(region_codes) -> list[str]:
-    """The provinces an approval involves (its parties' and sections' regions)."""
-    return sorted({province_of(c) for c in region_codes or ()})
+# a party in one of these roles does not make its seat a province of the agreement: the central government's
+# reward by results (compformula's `rewarder`, the Ministry of Finance in Beijing) is no province's to approve
+NON_PROVINCIAL_ROLES = ("rewarder",)
+
+
+def version_provinces(version: AgreementVersion) -> list[str]:
+    """The provinces a version involves: its parties' regions (but a rewarder's) and its sections' regions."""
+    codes = {p.organization.region_id for p in version.parties.select_related("organization")
+             if p.role not in NON_PROVINCIAL_ROLES}
+    for s in version.sections.all():
+        codes.update((s.upstream_region_id, s.downstream_region_id))
+    return sorted({province_of(c) for c in codes})
+
+
+def approval_provinces(approval: CompensationApproval) -> list[str]:
+    """The provinces whose regulators decide an approval (more than one: four eyes in each)."""
+    if approval.version_id:
+        return version_provinces(approval.version)
+    if approval.assessment_id:
+        return version_provinces(approval.assessment.period.version)
+    return sorted({province_of(c) for c in approval.region_codes or ()})
 
 
 def _approval_open(*, party_ids, regions, version=None, assessment=None) -> CompensationApproval:
-    provinces = approval_provinces(regions)
+    provinces = version_provinces(version or assessment.period.version)
     # the exchange's province leads when it is involved; a cross-provincial approval needs two in each province
     jurisdiction = PROVINCE if PROVINCE in provinces or not provinces else provinces[0]
     required = PER_PROVINCE * max(1, len(provinces))
@@ -386,7 +404,7 @@ def check_decider(approval: CompensationApproval, membership: Membership) -> Sco
     if (membership.user_id in _proposers(approval)
             or Membership.objects.filter(user_id=membership.user_id, organization_id__in=approval.party_ids).exists()):
         raise DomainError(COMPENSATION_APPROVER_CONFLICT)
-    provinces = approval_provinces(approval.region_codes)
+    provinces = approval_provinces(approval)
     if len(provinces) > 1 and not (scope.is_regulator and scope.jurisdiction.code in provinces):
         raise DomainError(COMPENSATION_PROVINCE_APPROVER)
     return scope
@@ -394,7 +412,7 @@ def check_decider(approval: CompensationApproval, membership: Membership) -> Sco
 
 def _cross_provincial_final(approval: CompensationApproval, membership: Membership) -> bool:
     """Two approvals per province: refuse a third from one province; final once every province has two."""
-    provinces = approval_provinces(approval.region_codes)
+    provinces = approval_provinces(approval)
     given: dict[str, int] = dict.fromkeys(provinces, 0)
     for jurisdiction in approval.decisions.filter(decision="approve").values_list("organization__jurisdiction_id",
                                                                                    flat=True):
@@ -421,7 +439,7 @@ def approval_decide(*, membership: Membership, approval_id: int, decision: str, 
         given = set(approval.decisions.filter(decision="approve").values_list("user_id", flat=True))
         if membership.user_id in given:
             raise DomainError(COMPENSATION_ALREADY_APPROVED)
-        if len(approval_provinces(approval.region_codes)) > 1:
+        if len(approval_provinces(approval)) > 1:
             final = _cross_provincial_final(approval, membership)
         else:
             final = len(given) + 1 >= approval.required
@@ -700,7 +718,8 @@ def objection_resolve(*, membership: Membership, objection_id: int, uphold: bool
         check_decider(approval, membership)
     else:  # the approval is complete: the same people rules, checked against a pending stand-in
         check_decider(CompensationApproval(jurisdiction=approval.jurisdiction, party_ids=approval.party_ids,
-                                           region_codes=approval.region_codes), membership)
+                                           region_codes=approval.region_codes, version_id=approval.version_id,
+                                           assessment_id=approval.assessment_id), membership)
     if obj.status != "open":
         raise DomainError(OBJECTION_NOT_OPEN)
     if not resolution.strip():

@@ -98,7 +98,7 @@ def approve_all(w: World, approval: CompensationApproval, now=None):
     services.approval_decide(membership=w.prov_a, approval_id=approval.pk, decision="approve", now=now)
     services.approval_decide(membership=w.prov_b, approval_id=approval.pk, decision="approve", now=now)
     approval.refresh_from_db()
-    if approval.status == "pending" and "440000" in services.approval_provinces(approval.region_codes):
+    if approval.status == "pending" and "440000" in services.approval_provinces(approval):
         services.approval_decide(membership=w.gd_a, approval_id=approval.pk, decision="approve", now=now)
         services.approval_decide(membership=w.gd_b, approval_id=approval.pk, decision="approve", now=now)
 

@@ -168,7 +168,7 @@ def _code(fn) -> str:
 def test_a_cross_provincial_version_needs_two_approvals_in_each_province(world, make_org, make_member):
     w = world
     v, approval = _signed(w)
-    assert approval.required == 4 and services.approval_provinces(approval.region_codes) == ["350000", "440000"]
+    assert approval.required == 4 and services.approval_provinces(approval) == ["350000", "440000"]
 
     def approve(m):
         return services.approval_decide(membership=m, approval_id=approval.pk, decision="approve")
@@ -248,3 +248,20 @@ def test_the_refusal_codes_speak_both_languages(world, client_for):
     r = client_for(third).post(url, {}, format="json")
     assert r.status_code == 409 and r.json()["code"] == "compensation_province_done"
     assert "other province" in r.json()["message"]
+
+
+@pytest.mark.django_db
+def test_the_central_governments_reward_makes_no_province_of_its_seat(world, make_org):
+    """A `rewarder` party (the central government's reward by results; the role comes with compformula) has
+    its seat in Beijing: the approval's provinces stay Fujian and Guangdong."""
+    from compensation.models import AgreementParty
+
+    w = world
+    v = services.version_create(membership=w.up_admin, code="ting", name_zh="汀江", **tiers_spec(w))
+    Region.objects.get_or_create(code="110000", defaults={"name_zh": "北京市", "name_en": "Beijing",
+                                                          "level": "province"})
+    mof = make_org("provincial_authority", "110000", name="财政部")
+    AgreementParty.objects.create(version=v, organization=mof, role="rewarder", contribution=0)
+    assert services.version_provinces(v) == ["350000", "440000"]
+    AgreementParty.objects.filter(version=v, organization=mof).update(role="funder")
+    assert services.version_provinces(v) == ["110000", "350000", "440000"]  # a funder's province does count

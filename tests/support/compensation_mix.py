@@ -229,4 +229,6 @@ class CompensationMix:
         assert sorted(payments) == sorted(confirmed) and len(set(confirmed)) == len(confirmed), (payments, confirmed)
         assert not AssistancePayment.objects.filter(pair=self.pair).exclude(status="confirmed").filter(
             transaction__isnull=False).exists()
-        return {"periods": dict(statuses), "assistance_confirmed": len(confirmed)}
+        by_tick = Assessment.objects.filter(period__in=periods, computed_at__gt=ASSESS_NOW + timedelta(days=1))
+        return {"periods": dict(statuses), "assessments": Assessment.objects.filter(period__in=periods).count(),
+                "assessed_by_the_worker": by_tick.count(), "assistance_confirmed": len(confirmed)}
