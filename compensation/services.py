@@ -449,6 +449,10 @@ def approval_decide(*, membership: Membership, approval_id: int, decision: str, 
     elif decision == "reject":
         if not reason.strip():
             raise DomainError("validation_error", fields={"reason": "required"})
+        # a reject closes the approval, so a pending one's earlier decision by this person is an approval: one
+        # decision per person (the unique constraint would otherwise answer a 500; the invariant suite found it)
+        if approval.decisions.filter(user_id=membership.user_id).exists():
+            raise DomainError(COMPENSATION_ALREADY_APPROVED)
         final = True
     else:
         raise DomainError("validation_error", fields={"decision": "approve or reject"})

@@ -265,3 +265,17 @@ def test_the_central_governments_reward_makes_no_province_of_its_seat(world, mak
     assert services.version_provinces(v) == ["350000", "440000"]
     AgreementParty.objects.filter(version=v, organization=mof).update(role="funder")
     assert services.version_provinces(v) == ["110000", "350000", "440000"]  # a funder's province does count
+
+
+@pytest.mark.django_db
+def test_who_approved_may_not_then_reject(world, client_for):
+    """One decision per person: an approver who then rejects gets a 409, not the unique constraint's 500
+    (found by the invariant suite's random mix)."""
+    w = world
+    _v, approval = _signed(w)
+    url = f"/api/v1/compensation/approvals/{approval.pk}"
+    assert client_for(w.gd_a).post(f"{url}/approve", {}, format="json").status_code == 200
+    r = client_for(w.gd_a).post(f"{url}/reject", {"reason": "changed my mind"}, format="json")
+    assert r.status_code == 409 and r.json()["code"] == "compensation_already_approved"
+    approval.refresh_from_db()
+    assert approval.status == "pending" and approval.decisions.count() == 1
