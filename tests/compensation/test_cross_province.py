@@ -121,6 +121,9 @@ def test_guangdong_sees_the_cross_provincial_agreement_and_nothing_of_fujian(
     fj_console = Client()
     fj_console.post("/login/", {"username": w.prov_a.user.username, "password": "Str0ng-pass-phrase!"})
     assert 'data-agreement="jiulong"' in fj_console.get("/compensation/").content.decode()
+    # the exchange's register (every participant's holdings, conservation per asset) is not Guangdong's to read
+    for path in ("/api/v1/register/holdings", "/api/v1/register/conservation"):
+        assert gd.get(path).status_code == 403 and fj.get(path).status_code == 200
     # the exchange's own rulebook is Fujian's regulator's, not Guangdong's
     r = client_for(w.gd_b).post("/api/v1/oversight/rulebooks", {"rules": [], "description": "x"}, format="json")
     assert r.status_code == 403 and r.json()["code"] == "rulebook_forbidden"
