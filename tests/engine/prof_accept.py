@@ -44,7 +44,8 @@ def test_profile_accept(make_org, make_market, make_member, client_for, fund, fa
     for i in range(N):
         assert client.post("/api/v1/orders", body, format="json", HTTP_IDEMPOTENCY_KEY=f"c{i}").status_code == 202
     cpu, db, wall = time.process_time() - cpu0, backend_cpu() - db0, time.perf_counter() - t0
-    print(f"=== no profiler, {N} acceptances: wall {1000 * wall / N:.2f} ms, this process's CPU {1000 * cpu / N:.2f} ms,"
+    print(f"=== no profiler, {N} acceptances: wall {1000 * wall / N:.2f} ms,"
+          f" this process's CPU {1000 * cpu / N:.2f} ms,"
           f" its PostgreSQL backend's CPU {1000 * db / N:.2f} ms per acceptance")
     prof = cProfile.Profile()
     t0 = time.perf_counter()

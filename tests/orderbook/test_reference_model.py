@@ -2,10 +2,11 @@
 held balances equal open exposure after every step.
 
 The model (`tests.support.reference_matcher`, shared with the engine's test) is deliberately naive:
-price-time priority, trades at the resting order's price, partial fills, self-trade prevention cancelling the incoming remainder, IOC
-cancelling what does not trade at once, FOK trading all or nothing, cancel and reduce (keeping time
-priority). Random streams mix three organizations placing GTC/DAY/IOC/FOK orders around one price,
-cancelling and reducing their open orders and settling trades. After every step:
+price-time priority, trades at the resting order's price, partial fills, self-trade prevention
+cancelling the incoming remainder, IOC cancelling what does not trade at once, FOK trading all or
+nothing, cancel and reduce (keeping time priority). Random streams mix three organizations placing
+GTC/DAY/IOC/FOK orders around one price, cancelling and reducing their open orders and settling trades.
+After every step:
   * the real service printed the same trades (buyer, seller, price, quantity, in order) and left the
     same resting book (order, remaining) and the same order status as the model;
   * per organization, held CNY = Σ open buy orders' hold_remaining + Σ unsettled trades' buyer_hold,
