@@ -6,7 +6,7 @@
 #
 # ORDER_MATCHING=engine: orders are accepted (202) and matched by `manage.py matching_engine` (BENCH_ENGINES
 # processes, 1), and order_place also reports the engine's figures (#19).
-# Knobs: BENCH_ONLY="order_place settlement ledger book_depth verify report console surveillance" (a subset),
+# Knobs: BENCH_ONLY="order_place auction_burst settlement ledger book_depth verify report console surveillance" (a subset),
 #        BENCH_VERIFY_TXNS (1000000), BENCH_REPORT_TRADES (1000000), BENCH_DURATION (wrk seconds, 20),
 #        BENCH_PG_PORT (55442), BENCH_REDIS_PORT (56389), BENCH_HTTP_PORT (8442), BENCH_STATE_DIR.
 set -euo pipefail
@@ -18,7 +18,7 @@ STARTED_AT=$(date +%s)
 export STATE_DIR="${BENCH_STATE_DIR:-$REPO/.state/bench}"
 export PG_PORT="${BENCH_PG_PORT:-55442}" REDIS_PORT="${BENCH_REDIS_PORT:-56389}" PG_FSYNC=on
 HTTP_PORT="${BENCH_HTTP_PORT:-8442}"
-ONLY="${BENCH_ONLY:-order_place settlement ledger book_depth verify report console surveillance}"
+ONLY="${BENCH_ONLY:-order_place auction_burst settlement ledger book_depth verify report console surveillance}"
 unset DATABASE_URL REDIS_URL  # never the developer's databases: the bench starts and seeds its own
 
 mkdir -p "$(dirname "$STATE_DIR")" "$BENCH_DIR/results"
@@ -115,6 +115,9 @@ if command -v wrk >/dev/null; then
   run order_place 240 python -m bench.drivers.http_bench --base "http://127.0.0.1:$HTTP_PORT" \
     --duration "${BENCH_DURATION:-20}"
 fi
+# 1,000 bids from 200 organizations in the last 60 s of an English auction with anti-sniping (#19); its
+# bare-insert ceiling runs the same schedule while the auction waits for its extended end
+run auction_burst 600 python -m bench.drivers.auction_burst --base "http://127.0.0.1:$HTTP_PORT"
 run settlement 240 python -m bench.drivers.settlement --worker "$WORKER"
 run ledger 300 python -m bench.drivers.ledger --clients 4 --seconds 16
 run book_depth 240 python -m bench.drivers.book_depth --base "http://127.0.0.1:$HTTP_PORT"

@@ -1,13 +1,18 @@
 """Demo data of compensation between regions (`seed_demo` calls `seed_compensation`).
 
-* The Tingjiang–Hanjiang (汀江-韩江) agreement between Longyan (acting for Fujian, upstream) and
-  Guangdong's Department of Ecology and Environment (downstream), at the provincial-boundary section
-  between Longyan and Meizhou: compliance-rate tiers, each side escrowing ¥100 million a year (the real
-  agreement's figure). Monthly data for 2024 and 2025: 2024 has one month out of compliance
-  (11/12 ≥ 0.90: Guangdong pays ¥100 million), 2025 two (10/12 ≥ 0.75: Guangdong pays ¥50 million), so
-  Longyan's cumulative receipts are ¥150 million in two years — ¥75 million a year, the same order as
-  the real 615 million over 2016–2024 (≈ ¥68 million a year). A 2026 period is funded (escrow held)
-  and running.
+* The Tingjiang–Hanjiang (汀江-韩江) agreement between Longyan (acting for Fujian, upstream),
+  Guangdong's Department of Ecology and Environment (downstream) and the Ministry of Finance (rewarder:
+  the central reward by results, paid to the upstream party), at two provincial-boundary sections (the
+  Tingjiang at Yongding–Dabu and the Shiku River at Wuping–Meizhou), pooled: compliance-rate tiers on
+  the monthly rate with the annual indicator as a condition, each province escrowing ¥100 million a year
+  (the real agreement's figure) and the ministry ¥30 million (the demo's figure). 2024: one month out of
+  compliance (23/24 section-months ≥ 0.90, both annual means within Class III → Guangdong pays ¥100
+  million, the ministry rewards ¥30 million). 2025: two spill months at the Tingjiang (NH3-N 6.5 mg/L):
+  22/24 = 0.9167 ≥ 0.90 by the monthly rate, but the Tingjiang's annual NH3-N mean exceeds 1.0 mg/L, so
+  the annual rate is 1/2 and the top tier is not reached (0.75 tier: Guangdong pays ¥50 million, the
+  reward is ¥15 million). Longyan's receipts from Guangdong are ¥150 million in two years — ¥75 million
+  a year, the same order as the real 615 million over 2016–2024 (≈ ¥68 million a year) — plus ¥45
+  million of central reward. A 2026 period is funded (escrow held) and running.
 * A province-internal Jiulong River (九龙江) agreement between Zhangzhou (upstream) and Xiamen
   (downstream): composite index over CODMn, NH3-N, TP and BOD5 with a stability coefficient of 0.85,
   ¥30 million either way (Xiamen's yearly upstream contribution in the 2009 report); 2024 good
@@ -18,7 +23,7 @@ Guangdong's region rows come from compensation.reference (data migration 0002, a
 organizations, the other
 parties, the monitoring station and their users are created here. Everything goes through the services
 (signatures, four-eyes approvals, escrow, assessment, settlement on the ledger). Idempotent: an existing
-agreement is left as it is. Fast: ~200 measurements and a dozen ledger transactions.
+agreement is left as it is. Fast: ~270 measurements and a dozen ledger transactions.
 """
 from __future__ import annotations
 
@@ -36,7 +41,7 @@ from ledger import services as ledger_services
 
 from . import services
 from .models import Agreement, AgreementVersion, CompensationApproval, Indicator, MonitoringSection
-from .reference import ensure_reference
+from .reference import ensure_central_region, ensure_reference
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -47,6 +52,7 @@ ORGANIZATIONS = {
                   "440000", "11"),
     "zhangzhou": ("city_government", "漳州市人民政府", "Zhangzhou Municipal Government", "350600", "11"),
     "xiamen": ("city_government", "厦门市人民政府", "Xiamen Municipal Government", "350200", "11"),
+    "mof": ("provincial_authority", "中华人民共和国财政部", "Ministry of Finance of the PRC", "110000", "11"),
     "station": ("monitoring_station", "福建省环境监测中心站", "Fujian Environmental Monitoring Centre", "350000", "12"),
 }
 MEMBERS = [  # username, display, org key, role
@@ -54,21 +60,26 @@ MEMBERS = [  # username, display, org key, role
     ("guangdong_admin", "广东省生态环境厅管理员", "guangdong", "admin"),
     ("zhangzhou_admin", "漳州市政府管理员", "zhangzhou", "admin"),
     ("xiamen_city_admin", "厦门市政府管理员", "xiamen", "admin"),
+    ("mof_admin", "财政部管理员", "mof", "admin"),
     ("station_fj", "省环境监测中心站报送员", "station", "admin"),
 ]
 DEPOSITS = {"longyan": 300_000_000_00, "guangdong": 400_000_000_00, "zhangzhou": 100_000_000_00,
-            "xiamen": 100_000_000_00}
+            "xiamen": 100_000_000_00, "mof": 100_000_000_00}
 
 TING, JIU = "tingjiang-hanjiang", "jiulongjiang-zhangzhou-xiamen"
 SECTIONS = {
     "tingjiang-boundary": ("汀江闽粤省界断面（永定—大埔）",
                            "Tingjiang Fujian–Guangdong boundary section (Yongding–Dabu)",
                            "tingjiang_hanjiang", "350800", "441400"),
+    "shikuhe-boundary": ("石窟河（中山河）闽粤省界断面（武平—梅州）",
+                         "Shiku (Zhongshan) River Fujian–Guangdong boundary section (Wuping–Meizhou)",
+                         "tingjiang_hanjiang", "350824", "441400"),
     "jiulongjiang-north": ("九龙江北溪漳厦交界断面", "Jiulong River North Stream Zhangzhou–Xiamen section",
                            "jiulongjiang", "350600", "350200"),
 }
-# months out of compliance at the Tingjiang section (NH3-N above the Class III limit of 1.0 mg/L)
-TING_BAD = {date(2024, 7, 1), date(2025, 6, 1), date(2025, 8, 1)}
+# months out of compliance at the Tingjiang section (NH3-N above the Class III limit of 1.0 mg/L): 2024 one
+# month slightly over, 2025 two spill months high enough to lift the annual mean over the limit
+TING_BAD = {date(2024, 7, 1): "1.180", date(2025, 6, 1): "6.500", date(2025, 8, 1): "6.500"}
 
 
 def _uscc(key: str, region: str, ac: str) -> str:
@@ -111,13 +122,20 @@ def _ting_rows():
     rows = []
     for i, m in enumerate(_months(date(2024, 1, 1), date(2025, 12, 1))):
         wiggle = (i * 7) % 10  # deterministic variation
-        nh3n = "1.180" if m in TING_BAD else f"0.{42 + wiggle * 3:03d}"
+        nh3n = TING_BAD.get(m) or f"0.{42 + wiggle * 3:03d}"
         rows += [{"section": "tingjiang-boundary", "indicator": "codmn", "month": m.isoformat()[:7],
                   "value": f"{2 + wiggle / 10:.2f}", "unit": "mg/L"},
                  {"section": "tingjiang-boundary", "indicator": "nh3n", "month": m.isoformat()[:7],
                   "value": nh3n, "unit": "mg/L"},
                  {"section": "tingjiang-boundary", "indicator": "tp", "month": m.isoformat()[:7],
                   "value": f"0.{60 + wiggle * 4:03d}", "unit": "mg/L"}]
+        shiku = (i * 3) % 10  # the Shiku River: within Class III every month
+        rows += [{"section": "shikuhe-boundary", "indicator": "codmn", "month": m.isoformat()[:7],
+                  "value": f"{3 + shiku / 10:.2f}", "unit": "mg/L"},
+                 {"section": "shikuhe-boundary", "indicator": "nh3n", "month": m.isoformat()[:7],
+                  "value": f"0.{300 + shiku * 20:03d}", "unit": "mg/L"},
+                 {"section": "shikuhe-boundary", "indicator": "tp", "month": m.isoformat()[:7],
+                  "value": f"0.{80 + shiku * 5:03d}", "unit": "mg/L"}]
     return rows
 
 
@@ -166,6 +184,7 @@ def _seed() -> bool:
     if Agreement.objects.filter(code=TING).exists():
         return False
     ensure_reference(Region, Basin, Indicator)  # a flushed test database has lost the migration's rows
+    ensure_central_region(Region)  # the Ministry of Finance's seat
     orgs = _organizations()
     operator = Organization.objects.filter(kind="exchange_operator").order_by("id").first()
     op_actor = Actor(user_id=None, organization_id=operator.id, role="system", organization_kind=operator.kind)
@@ -182,17 +201,22 @@ def _seed() -> bool:
         membership=_member("longyan_admin"), code=TING, name_zh="汀江-韩江流域上下游横向生态补偿协议",
         name_en="Tingjiang–Hanjiang upstream–downstream horizontal eco-compensation agreement",
         basin_id="tingjiang_hanjiang", formula_kind="compliance_tiers",
-        terms={"section": "tingjiang-boundary", "missing_month": "non_compliant", "tiers": [
-            {"min_rate": "0.9", "payer": "downstream", "payee": "upstream", "amount": "100000000.00"},
-            {"min_rate": "0.75", "payer": "downstream", "payee": "upstream", "amount": "50000000.00"},
-            {"min_rate": "0", "payer": "upstream", "payee": "downstream", "amount": "100000000.00"}]},
+        terms={"sections": ["tingjiang-boundary", "shikuhe-boundary"], "combine": "pooled",
+               "missing_month": "non_compliant", "tiers": [
+                   {"min_rate": "0.9", "min_annual_rate": "1", "payer": "downstream", "payee": "upstream",
+                    "amount": "100000000.00", "reward": "30000000.00"},
+                   {"min_rate": "0.75", "min_annual_rate": "0.5", "payer": "downstream", "payee": "upstream",
+                    "amount": "50000000.00", "reward": "15000000.00"},
+                   {"min_rate": "0", "payer": "upstream", "payee": "downstream", "amount": "100000000.00"}]},
         parties=[{"organization": orgs["longyan"].id, "role": "upstream", "contribution": "100000000.00"},
-                 {"organization": orgs["guangdong"].id, "role": "downstream", "contribution": "100000000.00"}],
-        sections=["tingjiang-boundary"],
+                 {"organization": orgs["guangdong"].id, "role": "downstream", "contribution": "100000000.00"},
+                 {"organization": orgs["mof"].id, "role": "rewarder", "contribution": "30000000.00"}],
+        sections=["tingjiang-boundary", "shikuhe-boundary"],
         indicators=[{"indicator": "codmn", "target_class": 3, "limit": "6"},
                     {"indicator": "nh3n", "target_class": 3, "limit": "1.0"},
                     {"indicator": "tp", "target_class": 3, "limit": "0.2"}],
-        periods=years, description="Monthly compliance rate at the boundary section against Class III; two-way.")
+        periods=years, description="Monthly and annual compliance rates at two boundary sections against Class III; "
+                                    "two-way; the central reward to the upstream party by the tier reached.")
     jiu = services.version_create(
         membership=_member("xiamen_city_admin"), code=JIU, name_zh="九龙江流域漳厦上下游生态补偿协议",
         name_en="Jiulong River Zhangzhou–Xiamen eco-compensation agreement", basin_id="jiulongjiang",
@@ -209,7 +233,7 @@ def _seed() -> bool:
                     {"indicator": "bod5", "baseline": "2.0", "weight": "0.25"}],
         periods=years, description="P = K × Σ kᵢ·Cᵢ/C0ᵢ with K = 0.85; P ≤ 1 Xiamen pays, P > 1 Zhangzhou pays.")
     signed_at = _at(date(2023, 12, 20))
-    _sign_and_approve(ting, [_member("longyan_admin"), _member("guangdong_admin")], signed_at)
+    _sign_and_approve(ting, [_member("longyan_admin"), _member("guangdong_admin"), _member("mof_admin")], signed_at)
     _sign_and_approve(jiu, [_member("zhangzhou_admin"), _member("xiamen_city_admin")], signed_at)
     station = _member("station_fj")
     services.measurements_submit(membership=station, rows=_ting_rows() + _jiu_rows(), source="demo",

@@ -8,7 +8,8 @@ Design overview
   column that carries agreed content is written once, at creation; a change is a new version.
   `content_hash` (SHA-256 of the canonical content) is what each party signs.
 * `AgreementParty`: the organizations bound by a version, each with a role (upstream, downstream,
-  funder, recipient) and a contribution per period (fen) that is escrowed when a period opens.
+  funder, recipient, rewarder — the central government, whose reward by results goes to the upstream
+  party) and a contribution per period (fen) that is escrowed when a period opens.
   A version is in force once every party's admin has signed it (`AgreementSignature`, bound to the
   content hash) and the provincial regulator has approved it (`CompensationApproval`, four eyes).
 * `MonitoringSection` is a physical assessment section (a monitoring point on a basin between an
@@ -51,6 +52,7 @@ class PartyRole(models.TextChoices):
     DOWNSTREAM = "downstream", "Downstream"
     FUNDER = "funder", "Funder"
     RECIPIENT = "recipient", "Recipient"
+    REWARDER = "rewarder", "Rewarder (the central government's reward by results, paid to the upstream party)"
 
 
 class Agreement(models.Model):

@@ -5,6 +5,10 @@
   province, Meizhou city and its Dabu county (where the Tingjiang enters Guangdong and becomes the
   Hanjiang), Chaozhou and Shantou. A party outside Fujian is an organization of its own with a region
   row of its own; Guangdong's organizations are demo data (compensation.demo).
+* the seat of the central government (Beijing, 110000), where the Ministry of Finance — the `rewarder`
+  party of an agreement with the central reward — has its region. Written by the demo and the tests
+  only (`ensure_central_region`), not by the migration: the region catalogue stays Fujian's plus the
+  Ting–Han River's Guangdong divisions.
 * the water-quality indicators measured at assessment sections, with their units and the physically
   valid range a measurement must lie in (GB 3838-2002 parameters).
 """
@@ -41,3 +45,13 @@ def ensure_reference(Region, Basin, Indicator) -> None:
         Indicator.objects.get_or_create(code=code, defaults=dict(name_zh=zh, name_en=en, unit=unit,
                                                                  min_value=Decimal(lo), max_value=Decimal(hi),
                                                                  scale=scale))
+
+
+CENTRAL_REGION = ("110000", "北京市", "Beijing", "province", None)
+
+
+def ensure_central_region(Region):
+    code, zh, en, level, parent = CENTRAL_REGION
+    region, _ = Region.objects.get_or_create(code=code, defaults=dict(name_zh=zh, name_en=en, level=level,
+                                                                      parent_id=parent, zone="central"))
+    return region

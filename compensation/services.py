@@ -137,18 +137,58 @@ def _normalize_terms(kind: str, terms: dict, roles: dict[str, list[int]], sectio
         r["amount"] = _amount(r.get("amount", 0), field + ".amount")
         if r["amount"] and (r.get("payer") not in roles or r.get("payee") not in roles or r["payer"] == r["payee"]):
             raise _bad(field, "payer and payee must be two different roles of the parties")
+        if formulas.REWARDER in (r.get("payer"), r.get("payee")):
+            raise _bad(field, "the rewarder pays only the reward (`reward`), never a compensation")
+        reward = _amount(r["reward"], field + ".reward") if r.get("reward") not in (None, "") else 0
+        if reward:
+            # the central government's reward by results: from the `rewarder` party to the `upstream` one
+            if len(roles.get(formulas.REWARDER, [])) != 1 or len(roles.get("upstream", [])) != 1:
+                raise _bad(field + ".reward", "a reward needs exactly one rewarder and one upstream party")
+            r["reward"] = reward
+        else:
+            r.pop("reward", None)
         return r
 
-    if kind in ("compliance_tiers", "composite_index") and t.get("section") not in sections:
-        raise _bad("terms.section", "one of the version's sections")
+    if kind in ("compliance_tiers", "composite_index"):
+        if t.get("sections") is not None:
+            listed = t["sections"]
+            if not isinstance(listed, list) or not listed or len(set(map(str, listed))) != len(listed) \
+                    or not set(map(str, listed)) <= sections:
+                raise _bad("terms.sections", "distinct codes of the version's sections")
+            t["sections"] = [str(x) for x in listed]
+            t.pop("section", None)
+        elif t.get("section") not in sections:
+            raise _bad("terms.section", "one of the version's sections")
+        combines = (formulas.POOLED, formulas.PER_SECTION) if kind == "compliance_tiers" else (
+            formulas.WEIGHTED_MEAN, formulas.PER_SECTION)
+        if "combine" in t and t["combine"] not in combines:
+            raise _bad("terms.combine", f"one of {', '.join(combines)}")
+        if "section_weights" in t:
+            if kind != "composite_index" or not isinstance(t["section_weights"], dict) \
+                    or set(t["section_weights"]) != set(formulas.section_codes(t)):
+                raise _bad("terms.section_weights", "a weight per section of a composite agreement")
+            t["section_weights"] = {k: str(_ratio(v, f"terms.section_weights.{k}"))
+                                    for k, v in t["section_weights"].items()}
+            if not any(Decimal(v) > 0 for v in t["section_weights"].values()):
+                raise _bad("terms.section_weights", "at least one positive weight")
     if kind == "compliance_tiers":
         tiers = t.get("tiers") or []
         if not tiers:
             raise _bad("terms.tiers", "at least one tier")
-        t["tiers"] = [rule({**x, "min_rate": str(_ratio(x.get("min_rate"), "terms.tiers.min_rate"))},
-                           f"terms.tiers[{i}]") for i, x in enumerate(tiers)]
-        if min(Decimal(x["min_rate"]) for x in t["tiers"]) != 0:
-            raise _bad("terms.tiers", "the lowest tier must start at min_rate 0 (every rate has a tier)")
+        clean = []
+        for i, x in enumerate(tiers):
+            x = {**x, "min_rate": str(_ratio(x.get("min_rate"), "terms.tiers.min_rate"))}
+            if x.get("min_annual_rate") in (None, ""):
+                x.pop("min_annual_rate", None)
+            else:
+                x["min_annual_rate"] = str(_ratio(x["min_annual_rate"], f"terms.tiers[{i}].min_annual_rate"))
+                if Decimal(x["min_annual_rate"]) > 1:
+                    raise _bad(f"terms.tiers[{i}].min_annual_rate", "a rate is at most 1")
+            clean.append(rule(x, f"terms.tiers[{i}]"))
+        t["tiers"] = clean
+        if not any(Decimal(x["min_rate"]) == 0 and Decimal(x.get("min_annual_rate", "0")) == 0 for x in clean):
+            raise _bad("terms.tiers", "the lowest tier must start at min_rate 0 without an annual condition "
+                                      "(every rate has a tier)")
         if max(Decimal(x["min_rate"]) for x in t["tiers"]) > 1:
             raise _bad("terms.tiers", "a rate is at most 1")
     elif kind == "composite_index":
@@ -303,7 +343,11 @@ def _version_create(*, membership: Membership, agreement: Agreement | None, code
 
 
 def version_regions(version: AgreementVersion) -> list[str]:
-    codes = {p.organization.region_id for p in version.parties.select_related("organization")}
+    """The regions a version concerns (its horizontal parties' and its sections'): the approval's and the audit
+    events' region codes. The rewarder (the central government, seated in Beijing) is left out: its reward
+    by results does not make a horizontal agreement between two provinces one of three."""
+    codes = {p.organization.region_id for p in version.parties.select_related("organization")
+             if p.role != PartyRole.REWARDER}
     for s in version.sections.all():
         codes.update((s.upstream_region_id, s.downstream_region_id))
     return sorted(codes)

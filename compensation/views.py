@@ -42,13 +42,18 @@ def _transfers(ts: list[dict]) -> list[dict]:
     return [{**t, "amount": _yuan(t["amount"])} for t in ts]
 
 
+def _rule_yuan(rule: dict) -> dict:
+    """An outcome rule's amounts (the compensation and the central reward) as yuan strings."""
+    return {**rule, **{k: _yuan(rule[k]) for k in ("amount", "reward") if k in rule}}
+
+
 def version_data(v: AgreementVersion) -> dict:
     terms = dict(v.terms)
     for key in ("good", "bad"):
         if key in terms:
-            terms[key] = {**terms[key], "amount": _yuan(terms[key]["amount"])}
+            terms[key] = _rule_yuan(terms[key])
     if "tiers" in terms:
-        terms["tiers"] = [{**t, "amount": _yuan(t["amount"])} for t in terms["tiers"]]
+        terms["tiers"] = [_rule_yuan(t) for t in terms["tiers"]]
     if "fund" in terms:
         terms["fund"] = _yuan(terms["fund"])
     approval = getattr(v, "approval", None)
@@ -353,6 +358,7 @@ RESULT_COLUMNS = [
     Column("period_end", "考核期止"), Column("attempt", "核算次数", "int"), Column("status", "状态"),
     Column("outcome", "结果"), Column("payer", "支付方编号", "int"), Column("payer_name", "支付方"),
     Column("payee", "受偿方编号", "int"), Column("payee_name", "受偿方"), Column("amount", "金额（元）", "amount"),
+    Column("kind", "款项类别"),  # compensation | central_reward
     Column("settled_at", "结算时间", "time"), Column("ledger_transactions", "账务交易编号", "json"),
 ]
 
@@ -370,7 +376,8 @@ def result_rows(agreements, lang: str):
                     "outcome": x.outcome, "settled_at": x.settled_at, "ledger_transactions": x.settlement_transactions}
             for t in x.transfers or [{"payer": None, "payee": None, "amount": 0}]:
                 yield {**base, "payer": t["payer"], "payer_name": names.get(t["payer"], ""), "payee": t["payee"],
-                       "payee_name": names.get(t["payee"], ""), "amount": _yuan(t["amount"])}
+                       "payee_name": names.get(t["payee"], ""), "amount": _yuan(t["amount"]),
+                       "kind": t.get("kind", "compensation")}
 
 
 class ResultExportView(APIView):

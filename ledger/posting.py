@@ -21,6 +21,7 @@ from django.db import connection, transaction
 
 from accounts.actor import Actor
 from core.errors import DomainError
+from core.prepared import driver_cursor
 
 from . import sql
 from .errors import INSUFFICIENT_BALANCE, INSUFFICIENT_HELD
@@ -174,10 +175,9 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
     """
     assert connection.in_atomic_block, "post() must run inside transaction.atomic"
     legs = [leg for leg in legs if leg.amount != 0]
-    request_json = sql.request_json(request)
-    with connection.cursor() as cur:
+    with driver_cursor() as cur:
         account_ids = sorted({leg.account_id for leg in legs})
-        sql.LOCK_ACCOUNTS.execute(cur, {"ids": account_ids})
+        sql.lock_accounts(cur, account_ids)
         accounts = {r[0]: r for r in cur.fetchall()}
         if len(accounts) != len(account_ids):
             raise LookupError(f"unknown ledger accounts {set(account_ids) - set(accounts)}")
@@ -201,7 +201,7 @@ def post(*, kind: str, idempotency_key: str, request: dict, legs: list[Leg], act
         if existing is not None:
             existing_id, stored = existing
             stored = stored if isinstance(stored, dict) else json.loads(stored)
-            differing = _first_difference(stored, json.loads(request_json))
+            differing = _first_difference(stored, json.loads(sql.request_json(request)))
             if differing:
                 raise DomainError("idempotency_conflict", field=differing,
                                fields={differing: "differs from the request first sent with this key"})

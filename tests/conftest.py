@@ -190,3 +190,13 @@ def _forget_trading_caches():
 
     forget_cached()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _close_engine_listener():
+    """`Prefer: wait` keeps a listening connection per process (`trading.orderbook.waiting`); closed after
+    each test, so that none is left open on the test database when it is dropped."""
+    yield
+    from trading.orderbook.waiting import close_listener
+
+    close_listener()

@@ -159,6 +159,7 @@ def test_results_export_csv(world, client_for, agreement_in_force):
     assert body.startswith("\ufeff")
     rows = list(csv.DictReader(io.StringIO(body.lstrip("\ufeff"))))
     assert len(rows) == 1 and rows[0]["amount"] == "100.00" and rows[0]["status"] == "settled"
+    assert rows[0]["kind"] == "compensation"  # the central reward's rows say central_reward
     assert rows[0]["payee"] == str(w.up.id)
     r = client_for(w.city_fz).get("/api/v1/compensation/exports/results.csv")
     assert b"".join(r.streaming_content).decode("utf-8").count("\n") == 1  # the header only

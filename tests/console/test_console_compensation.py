@@ -1,6 +1,7 @@
 """The eco-compensation pages: a party (Longyan) and the provincial regulator see the same Tingjiang–Hanjiang
 agreement, the indicator chart draws, each period shows its result and the computation, the cumulative
-transfers match the API, the correction made after settlement is shown; another party's agreement is a 404."""
+transfers match the API (the central reward shown as such, the monthly and annual rates, each section's
+annual means), the correction made after settlement is shown; another party's agreement is a 404."""
 from __future__ import annotations
 
 from compensation.models import Agreement
@@ -9,7 +10,8 @@ from compensation.models import Agreement
 def test_agreement_page_for_a_party_and_the_regulator(page_for, ui, api_client):
     ting = Agreement.objects.get(code="tingjiang-hanjiang")
     api = api_client("longyan_admin").get(f"/api/v1/compensation/agreements/{ting.id}").json()
-    assert api["cumulative_total"] == "150000000.00"
+    # Guangdong's ¥150 million and the Ministry of Finance's central reward of ¥30 + ¥15 million
+    assert api["cumulative_total"] == "195000000.00"
     for username in ("longyan_admin", "regulator_fj_approver"):
         page = page_for(username)
         page.goto(page.base + "/compensation/")
@@ -19,7 +21,15 @@ def test_agreement_page_for_a_party_and_the_regulator(page_for, ui, api_client):
         ui.poll(lambda page=page: ui.canvas_has_content(page, "#indicator-chart"), message="the indicator chart")
         assert page.inner_text("[data-testid=cumulative-total]") == api["cumulative_total"]
         amounts = page.locator("[data-testid=transfer-amount]").all_inner_texts()
-        assert amounts == ["100000000.00", "50000000.00"]
+        assert amounts == ["100000000.00", "30000000.00", "50000000.00", "15000000.00"]
+        assert page.locator("[data-testid=central-reward]").count() == 2
+        # both indicators: 2025 reaches 0.9 by the monthly rate, but only 1 of 2 sections by the annual mean
+        assert "(11/12)" in page.inner_text("article.period[data-period='2025'] [data-testid=rates]")
+        assert "(1/2)" in page.inner_text("article.period[data-period='2025'] [data-testid=rates]")
+        row = page.inner_text("article.period[data-period='2025'] tr[data-section='tingjiang-boundary']")
+        assert "10/12" in row and "non_compliant" in row and "✗" in row  # the spill lifts the annual NH3-N mean
+        row = page.inner_text("article.period[data-period='2025'] tr[data-section='shikuhe-boundary']")
+        assert "12/12" in row and "non_compliant" not in row
         assert "2025-03 nh3n v1" in page.inner_text("[data-testid=corrected]")
         page.locator("details").first.click()
         assert "compliance rate" in page.inner_text("article.period")

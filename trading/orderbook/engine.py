@@ -153,6 +153,12 @@ def _eager(market_id: int) -> None:
         transaction.on_commit(lambda: drain(market_id))
 
 
+def done_channel(market_id) -> str:
+    """The channel on which a market's engine NOTIFYs each batch, delivered at its commit: the API's
+    `Prefer: wait` listens on it (`trading.orderbook.waiting`)."""
+    return f"{CHANNEL}_done_{int(market_id)}"
+
+
 def _request(order: Order, kind: str, actor: Actor, new_remaining: int | None = None) -> OrderRequest:
     return OrderRequest.objects.create(market_id=order.market_id, order=order, kind=kind, new_remaining=new_remaining,
                                        user_id=actor.user_id, request_id=(actor.request_id or "")[:64])
@@ -474,6 +480,8 @@ class Engine:
         AuditEvent.objects.bulk_create(audits)
         enqueue_after_commit([t for t in matched_now if t.status == TradeStatus.MATCHED])
         announce_pending_approval(all_trades)
+        with connection.cursor() as cur:  # wakes the waiting answers (`waiting.wait`) when this batch commits
+            cur.execute("SELECT pg_notify(%s, '')", [done_channel(self.market_id)])
         return len(requests)
 
     def _settle_now(self, market: Market, trades: list, now: datetime) -> list:
@@ -592,21 +600,6 @@ def drain(market_id: int, *, now: datetime | None = None) -> int:
                 return total
     finally:
         engine.release()
-
-
-def wait_for(order_id: int, timeout: float) -> Order | None:
-    """Wait up to `timeout` seconds for the engine to take every queued request of an order; the order
-    then, else None."""
-    deadline = time.monotonic() + timeout
-    pause = 0.002
-    while True:
-        if not OrderRequest.objects.filter(order_id=order_id).exists():
-            return Order.objects.select_related("market__asset").filter(pk=order_id).first()
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        time.sleep(min(pause, left))
-        pause = min(pause * 2, 0.05)
 
 
 def serve(*, markets=None, poll: float = 1.0, stop=None, gather: float = 0.0) -> None:

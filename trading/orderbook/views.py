@@ -32,7 +32,6 @@ from trading.orderbook.engine import (
     order_accept,
     order_cancel_request,
     order_reduce_request,
-    wait_for,
 )
 from trading.orderbook.serializers import (
     CandleSerializer,
@@ -47,6 +46,7 @@ from trading.orderbook.serializers import (
     order_data,
 )
 from trading.orderbook.services import market_close, order_cancel, order_place, order_reduce
+from trading.orderbook.waiting import wait_for
 
 IdemHeader = OpenApiParameter(IDEMPOTENCY_PARAMETER["name"], str, OpenApiParameter.HEADER, required=False,
                               description=IDEMPOTENCY_PARAMETER["description"])
@@ -74,8 +74,9 @@ def _prefer_wait(request) -> float | None:
 
 
 def _waited(request, response, order_id: int, done):
-    """After commit: honour `Prefer: wait` on a 202 (the engine's acceptance) by waiting for the engine;
-    `done(order)` builds the old answer once the engine has taken the request."""
+    """After commit: honour `Prefer: wait` on a 202 (the engine's acceptance) by waiting for the engine
+    (listening for its batches' NOTIFY, `trading.orderbook.waiting`); `done(order)` builds the old answer
+    once the engine has taken the request."""
     seconds = _prefer_wait(request)
     if response.status_code != status.HTTP_202_ACCEPTED or seconds is None:
         return response
