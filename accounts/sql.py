@@ -37,21 +37,25 @@ def _column(name: str) -> str:
     return AuditEvent._meta.get_field(name).column
 
 
-def audit_cte(*, source: Sql, action: str, before: str, after: str, order_by: str, name: str = "audit") -> Sql:
+def audit_cte(*, source: Sql, action: str, before: str, after: str, order_by: str, name: str = "audit",
+              object_id: str | None = None) -> Sql:
     """`name AS (INSERT INTO <audit log> … SELECT … FROM source ORDER BY order_by)`: one audit event per
     row of `source` (an SQL FROM list), its action, before and after the SQL expressions given (over
-    `source`'s columns), everything else the parameters of `audit_params` (the same for every row)."""
+    `source`'s columns), everything else the parameters of `audit_params` (the same for every row);
+    `object_id`: an SQL expression for the object id instead (an id the statement itself draws)."""
     columns = ", ".join(_column(f) for f in ("occurred_at", "actor_user", "actor_organization", "action",
                                              "object_type", "object_id", "before", "after", "request_id",
                                              "region_codes"))
+    types = dict(audit_at="timestamptz", audit_user="bigint", audit_organization="bigint",
+                 audit_object_type="varchar", audit_request_id="varchar", audit_regions="jsonb")
+    if object_id is None:
+        object_id, types["audit_object_id"] = "%(audit_object_id)s", "varchar"
     return Sql(f"""{name} AS (
                INSERT INTO {AuditEvent._meta.db_table} ({columns})
                SELECT %(audit_at)s, %(audit_user)s, %(audit_organization)s, {action}, %(audit_object_type)s,
-                      %(audit_object_id)s, {before}, {after}, %(audit_request_id)s, %(audit_regions)s
+                      {object_id}, {before}, {after}, %(audit_request_id)s, %(audit_regions)s
                  FROM {source}
-                ORDER BY {order_by})""", source,
-               audit_at="timestamptz", audit_user="bigint", audit_organization="bigint", audit_object_type="varchar",
-               audit_object_id="varchar", audit_request_id="varchar", audit_regions="jsonb")
+                ORDER BY {order_by})""", source, **types)
 
 
 def audit_params(*, actor: Actor, at, object_type: str, object_id, region_codes: list[str]) -> dict:

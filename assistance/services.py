@@ -119,7 +119,12 @@ def _check_terms(*, annual_minimum: int, effective_year: int) -> None:
 
 def _check_proposer(membership: Membership, pair: AssistancePair) -> None:
     party = membership.organization_id in (pair.payer_id, pair.payee_id) and membership.role == "admin"
-    if not (party or is_provincial_regulator(membership)):
+    # a provincial regulator proposes for pairs in its own province only (another province's regulator,
+    # e.g. Guangdong's, has no say over Fujian's pairs): the same cover as the approver's
+    regulator = is_provincial_regulator(membership) and (
+        membership.organization.jurisdiction.covers(pair.payer.region_id)
+        and membership.organization.jurisdiction.covers(pair.payee.region_id))
+    if not (party or regulator):
         raise DomainError(NOT_A_PROPOSER)
 
 

@@ -1,7 +1,7 @@
 """Demo data of compensation between regions (`seed_demo` calls `seed_compensation`).
 
 * The Tingjiang–Hanjiang (汀江-韩江) agreement between Longyan (acting for Fujian, upstream),
-  Guangdong's Department of Ecology and Environment (downstream) and the Ministry of Finance (rewarder:
+  the Guangdong provincial government (downstream) and the Ministry of Finance (rewarder:
   the central reward by results, paid to the upstream party), at two provincial-boundary sections (the
   Tingjiang at Yongding–Dabu and the Shiku River at Wuping–Meizhou), pooled: compliance-rate tiers on
   the monthly rate with the annual indicator as a condition, each province escrowing ¥100 million a year
@@ -12,7 +12,10 @@
   the annual rate is 1/2 and the top tier is not reached (0.75 tier: Guangdong pays ¥50 million, the
   reward is ¥15 million). Longyan's receipts from Guangdong are ¥150 million in two years — ¥75 million
   a year, the same order as the real 615 million over 2016–2024 (≈ ¥68 million a year) — plus ¥45
-  million of central reward. A 2026 period is funded (escrow held) and running.
+  million of central reward. A 2026 period is funded (escrow held) and running. Being cross-provincial, the
+  agreement and each result are approved by Fujian's regulator and by Guangdong's (`regulator_gd_admin`,
+  `regulator_gd_approver`: Guangdong's Department of Ecology and Environment, jurisdiction 440000), two
+  people each; the ministry (a rewarder) makes no province of Beijing.
 * A province-internal Jiulong River (九龙江) agreement between Zhangzhou (upstream) and Xiamen
   (downstream): composite index over CODMn, NH3-N, TP and BOD5 with a stability coefficient of 0.85,
   ¥30 million either way (Xiamen's yearly upstream contribution in the 2009 report); 2024 good
@@ -48,8 +51,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # key: (kind, name_zh, name_en, region, uscc authority+category)
 ORGANIZATIONS = {
     "longyan": ("city_government", "龙岩市人民政府", "Longyan Municipal Government", "350800", "11"),
-    "guangdong": ("provincial_authority", "广东省生态环境厅", "Guangdong Department of Ecology and Environment",
+    "guangdong": ("provincial_authority", "广东省人民政府", "Guangdong Provincial People's Government",
                   "440000", "11"),
+    # Guangdong's regulator: its jurisdiction is Guangdong (440000 and below), it approves the cross-provincial
+    # agreement and its results beside Fujian's (two people each) and sees nothing Fujian-internal
+    "gd_regulator": ("regulator", "广东省生态环境厅", "Guangdong Department of Ecology and Environment",
+                     "440000", "11"),
     "zhangzhou": ("city_government", "漳州市人民政府", "Zhangzhou Municipal Government", "350600", "11"),
     "xiamen": ("city_government", "厦门市人民政府", "Xiamen Municipal Government", "350200", "11"),
     "mof": ("provincial_authority", "中华人民共和国财政部", "Ministry of Finance of the PRC", "110000", "11"),
@@ -57,7 +64,9 @@ ORGANIZATIONS = {
 }
 MEMBERS = [  # username, display, org key, role
     ("longyan_admin", "龙岩市政府管理员", "longyan", "admin"),
-    ("guangdong_admin", "广东省生态环境厅管理员", "guangdong", "admin"),
+    ("guangdong_admin", "广东省人民政府管理员", "guangdong", "admin"),
+    ("regulator_gd_admin", "广东省生态环境厅管理员", "gd_regulator", "admin"),
+    ("regulator_gd_approver", "广东省生态环境厅审核员", "gd_regulator", "approver"),
     ("zhangzhou_admin", "漳州市政府管理员", "zhangzhou", "admin"),
     ("xiamen_city_admin", "厦门市政府管理员", "xiamen", "admin"),
     ("mof_admin", "财政部管理员", "mof", "admin"),
@@ -92,7 +101,8 @@ def _organizations() -> dict[str, Organization]:
     for key, (kind, zh, en, region, ac) in ORGANIZATIONS.items():
         uscc = _uscc(key, region, ac)
         orgs[key] = Organization.objects.filter(uscc=uscc).first() or organization_create(
-            actor=actor, kind=kind, name_zh=zh, name_en=en, region_id=region, uscc=uscc)
+            actor=actor, kind=kind, name_zh=zh, name_en=en, region_id=region, uscc=uscc,
+            jurisdiction_id=region if kind == "regulator" else None)
     for username, display, key, role in MEMBERS:
         user = User.objects.filter(username=username).first() or user_create(
             actor=actor, username=username, password=DEMO_PASSWORD, display_name=display,
@@ -158,7 +168,11 @@ def _sign_and_approve(version: AgreementVersion, signers: list[Membership], now:
 
 
 def _approve(approval: CompensationApproval, now: datetime) -> None:
-    for username in ("regulator_fj_admin", "regulator_fj_approver"):
+    """Fujian's regulator (two people); a cross-provincial approval also Guangdong's (two people)."""
+    usernames = ["regulator_fj_admin", "regulator_fj_approver"]
+    if len(services.approval_provinces(approval)) > 1:
+        usernames += ["regulator_gd_admin", "regulator_gd_approver"]
+    for username in usernames:
         services.approval_decide(membership=_member(username), approval_id=approval.pk, decision="approve",
                                  reason="demo", now=now)
 

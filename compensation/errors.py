@@ -30,3 +30,11 @@ CORRECTION_REASON_REQUIRED = register("correction_reason_required", 400, "更正
 OBJECTION_WINDOW_CLOSED = register("objection_window_closed", 409, "异议期已过或考核结果已结算",
                                    "The objection window is over, or the result is settled")
 OBJECTION_NOT_OPEN = register("objection_not_open", 409, "该异议已处理", "This objection has been resolved")
+# cross-provincial agreements (a party or a section in another province): each province's regulator decides
+COMPENSATION_PROVINCE_APPROVER = register(
+    "compensation_province_approver", 403, "跨省协议及其考核结果须由所涉各省的省级监管机构审批",
+    "A cross-provincial agreement and its results are decided by the provincial regulator of each province "
+    "involved")
+COMPENSATION_PROVINCE_DONE = register(
+    "compensation_province_done", 409, "本省监管机构已完成两人审批，尚待另一省份监管机构审批",
+    "This province's regulator has given its two approvals; the other province's regulator must approve")

@@ -48,9 +48,14 @@ def party_ids(agreement: Agreement) -> set[int]:
 
 
 def measurements_visible(membership: Membership) -> QuerySet[Measurement]:
+    """The data of the sections of the agreements one sees, of one's own station, and (a regulator) of the
+    sections with a region in its jurisdiction."""
     visible = agreements_visible(membership)
-    sections = MonitoringSection.objects.filter(Q(versions__agreement__in=visible)
-                                                | Q(station=membership.organization)).values("id")
+    q = Q(versions__agreement__in=visible) | Q(station=membership.organization)
+    scope = Scope(membership)
+    if scope.is_regulator and not scope.is_operator:
+        q |= Q(upstream_region__code__startswith=scope.prefix) | Q(downstream_region__code__startswith=scope.prefix)
+    sections = MonitoringSection.objects.filter(q).values("id")
     return Measurement.objects.filter(section_id__in=sections).select_related("section", "indicator")
 
 

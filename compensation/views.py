@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import acting_membership
-from core.api import StrictSerializer, error_responses
+from core.api import StrictSerializer, error_responses, local_times
 from core.errors import ApiError
 from core.money import from_minor
 from core.parsers import StrictJSONParser
@@ -57,7 +57,8 @@ def version_data(v: AgreementVersion) -> dict:
     if "fund" in terms:
         terms["fund"] = _yuan(terms["fund"])
     approval = getattr(v, "approval", None)
-    return {
+    # times as the API writes them (Asia/Shanghai, +08:00): these dicts are built by hand, not by a serializer
+    return local_times({
         "id": v.pk, "version": v.version, "status": v.status, "formula_kind": v.formula_kind, "terms": terms,
         "periods": v.periods, "content_hash": v.content_hash, "description": v.description,
         "in_force_at": v.in_force_at,
@@ -74,7 +75,7 @@ def version_data(v: AgreementVersion) -> dict:
                         "signed_at": s.signed_at} for s in v.signatures.all()],
         "approval": approval and {"id": approval.pk, "status": approval.status, "required": approval.required,
                                   "approvals": approval.decisions.filter(decision="approve").count()},
-    }
+    })
 
 
 def agreement_data(a, *, full: bool = False) -> dict:
@@ -88,7 +89,7 @@ def agreement_data(a, *, full: bool = False) -> dict:
         report["cumulative"] = [{**c, "amount": _yuan(c["amount"])} for c in report["cumulative"]]
         report["cumulative_total"] = _yuan(report["cumulative_total"])
         out.update(report)
-    return out
+    return local_times(out)
 
 
 class CompensationVersionSpecSerializer(StrictSerializer):
@@ -202,11 +203,11 @@ def _approvals_visible(request):
 
 
 def approval_data(a: CompensationApproval) -> dict:
-    return {"id": a.pk, "version": a.version_id, "assessment": a.assessment_id, "status": a.status,
+    return local_times({"id": a.pk, "version": a.version_id, "assessment": a.assessment_id, "status": a.status,
             "required": a.required, "jurisdiction": a.jurisdiction, "party_ids": a.party_ids,
             "opened_at": a.opened_at, "decided_at": a.decided_at,
             "decisions": [{"user": d.user_id, "organization": d.organization_id, "decision": d.decision,
-                           "reason": d.reason, "decided_at": d.decided_at} for d in a.decisions.all()]}
+                           "reason": d.reason, "decided_at": d.decided_at} for d in a.decisions.all()]})
 
 
 class ApprovalListView(APIView):
@@ -279,10 +280,10 @@ class ObjectionResolveView(APIView):
 
 
 def measurement_data(m) -> dict:
-    return {"id": m.pk, "section": m.section.code, "indicator": m.indicator.code, "unit": m.indicator.unit,
+    return local_times({"id": m.pk, "section": m.section.code, "indicator": m.indicator.code, "unit": m.indicator.unit,
             "month": m.month.isoformat()[:7], "value": format(m.value.normalize(), "f"), "version": m.version,
             "reason": m.reason, "station": m.station_id,
-            "source": m.source, "created_at": m.created_at}
+            "source": m.source, "created_at": m.created_at})
 
 
 class MeasurementListView(APIView):

@@ -330,12 +330,15 @@ MAX_OPEN_ORDERS_PER_MARKET = int(os.environ.get("MAX_OPEN_ORDERS_PER_MARKET", "2
 # Order matching (#19, `trading.orderbook.engine`): "inline" matches in the placing transaction (the
 # default); "engine" accepts (202) and a sequenced engine per market matches (`manage.py matching_engine`).
 # ENGINE_MARKETS: market ids matched by the engine while the default is inline. ENGINE_EAGER: run the
-# engine in the accepting process after commit (tests, a single-process demo). PREFER_WAIT_MAX: the
-# longest `Prefer: wait` honoured, in seconds; PREFER_WAIT_POLL: while waiting (which listens for the
-# engine's NOTIFY), the slow re-check of the database that bounds the delay of a lost notification.
+# engine in the accepting process after commit (tests, a single-process demo). ENGINE_SETTLE: the engine
+# settles the trades it matches inside its batch (DvP from the held escrow; "0": through the outbox, as
+# inline). PREFER_WAIT_MAX: the longest `Prefer: wait` honoured, in seconds; PREFER_WAIT_POLL: while
+# waiting (which listens for the engine's NOTIFY), the slow re-check of the database that bounds the
+# delay of a lost notification.
 ORDER_MATCHING = os.environ.get("ORDER_MATCHING", "inline")
 ENGINE_MARKETS = [int(x) for x in os.environ.get("ENGINE_MARKETS", "").split(",") if x.strip()]
 ENGINE_EAGER = os.environ.get("ENGINE_EAGER", "0") == "1"
+ENGINE_SETTLE = os.environ.get("ENGINE_SETTLE", "1") == "1"
 PREFER_WAIT_MAX = float(os.environ.get("PREFER_WAIT_MAX", "10"))
 PREFER_WAIT_POLL = float(os.environ.get("PREFER_WAIT_POLL", "0.5"))
 LEDGER_VERIFY_STALE_SECONDS = int(os.environ.get("LEDGER_VERIFY_STALE_SECONDS", "3600"))

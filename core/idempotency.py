@@ -9,6 +9,11 @@ duplicate blocks on the first one's row until it commits, then replays. Errors (
 nothing was written, so a retry runs afresh. The record is written once, after the handler, in its
 transaction (see `idempotent` for why a replay still ends with the stored response).
 
+A use case that writes everything in one statement (the matching engine's order acceptance, #19) stores
+the record in that statement itself: `idempotent_in_statement` hands it a `Claim` (the key, the request's
+fingerprint, and `params(response)` for the statement), and replays when the use case reports the key
+taken.
+
 The record's model and table stay in `marketplace` (`IdempotencyRecord`) so that no migration moves
 them; the kernel reaches the model by its app label, never by an import, so `core` stays below every
 app, and names the table by the model (`_meta.db_table`), never by spelling it.
@@ -18,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from dataclasses import dataclass
 
 from django.apps import apps
 from django.core.serializers.json import DjangoJSONEncoder
@@ -77,6 +83,66 @@ def _key_taken(organization_id: int, key: str) -> bool:
             free = cur.fetchone() is not None
         transaction.set_rollback(True)  # only a probe
     return not free
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An idempotency key a request claims, for a use case that stores the record in its own statement."""
+
+    organization_id: int
+    key: str
+    fingerprint: str
+    method_path: str
+    body_json: str
+
+    def params(self, status_code: int, response: dict) -> dict:
+        """The record's values, named as a statement's parameters (`idem_*`)."""
+        return {"idem_key": self.key, "idem_fingerprint": self.fingerprint, "idem_method_path": self.method_path,
+                "idem_request": self.body_json, "idem_status": status_code,
+                "idem_response": json.dumps(response, cls=_ENCODER)}
+
+
+NO_CLAIM_PARAMS = {"idem_key": None, "idem_fingerprint": None, "idem_method_path": None, "idem_request": None,
+                   "idem_status": None, "idem_response": None}
+
+
+def _claim(request, organization_id: int) -> tuple[Claim | None, object]:
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None, None
+    if not 0 < len(key) <= 128:
+        raise DomainError("validation_error", fields={HEADER: "1 to 128 characters"})
+    body = request.data if isinstance(request.data, dict) else {"_": request.data}
+    method_path = f"{request.method} {request.path}"
+    fingerprint = hashlib.sha256(json.dumps([method_path, body], sort_keys=True, default=str).encode()).hexdigest()
+    return Claim(organization_id, key, fingerprint, method_path, json.dumps(body, default=str)), body
+
+
+def _replay(claim: Claim, body) -> Response:
+    stored = apps.get_model("marketplace", "IdempotencyRecord").objects.get(organization_id=claim.organization_id,
+                                                                            key=claim.key)
+    if stored.fingerprint != claim.fingerprint:
+        field = "path" if stored.method_path != claim.method_path else _first_difference(stored.request_body, body)
+        raise DomainError("idempotency_conflict", field=field)
+    replay_status = 200 if stored.status_code == 201 else stored.status_code  # nothing new was created
+    return Response(stored.response_body, status=replay_status, headers={"Idempotent-Replayed": "true"})
+
+
+def idempotent_in_statement(request, organization_id: int, handler) -> Response:
+    """`idempotent` for a use case that stores the record in its own statement: `handler(claim)` (claim
+    None without a key) returns the response, or None when the statement found the key taken (it then
+    wrote nothing); either way, and when the handler fails because a duplicate got there first, the
+    stored response is replayed as `idempotent` does."""
+    claim, body = _claim(request, organization_id)
+    if claim is None:
+        return handler(None)
+    try:
+        response = handler(claim)
+    except (APIException, DomainError):
+        if not _key_taken(organization_id, claim.key):
+            raise
+        response = None
+    return _replay(claim, body) if response is None else response
 
 
 def idempotent(request, organization_id: int, handler) -> Response:

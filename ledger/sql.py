@@ -225,3 +225,32 @@ def journal_ids_sql() -> str:
     """`count` (the one parameter) new journal ids, ascending, from the journal's own sequence."""
     return f"""SELECT nextval(pg_get_serial_sequence('{TRANSACTION}', 'id'))
                  FROM generate_series(1, %s) ORDER BY 1"""
+
+
+# --- a journal keyed inside the caller's statement (#19: the one-statement order acceptance) --------------
+
+def journal_keyed_cte(*, source: str, key: str, reference_id: str) -> Sql:
+    """`journal_cte` for a caller whose statement draws the referenced object's id itself: the journal
+    row is written once per row of `source` (an SQL FROM item; no row: nothing is written) with the
+    idempotency key and reference id the SQL expressions `key` and `reference_id` over it; the postings
+    follow in leg order. CTEs `journal` and `postings`; parameters those of `journal_params` except
+    `journal_key` and `journal_reference_id`. The balance trigger and the CHECK constraints apply as to
+    any posting (a bucket that would go negative fails the statement: `account_non_negative`)."""
+    journal = _columns(LedgerTransaction, "kind", "idempotency_key", "request", "actor_user_id",
+                       "actor_organization_id", "reference_type", "reference_id", "memo", "hash_version")
+    posting = _columns(Posting, "transaction", "account", "asset", "bucket", "amount")
+    return Sql(f"""journal AS (
+           INSERT INTO {TRANSACTION} ({journal})
+           SELECT %(journal_kind)s, {key}, %(journal_request)s, %(journal_user)s, %(journal_organization)s,
+                  %(journal_reference_type)s, {reference_id}, %(journal_memo)s, 1
+             FROM {source}
+           ON CONFLICT (idempotency_key) DO NOTHING RETURNING id),
+       postings AS (
+           INSERT INTO {POSTING} ({posting})
+           SELECT journal.id, l.account_id, l.asset_id, l.bucket, l.amount
+             FROM journal, unnest(%(legs_account)s, %(legs_asset)s, %(legs_bucket)s, %(legs_amount)s)
+                  WITH ORDINALITY AS l(account_id, asset_id, bucket, amount, n)
+            ORDER BY l.n)""",
+               journal_kind="varchar", journal_request="jsonb", journal_user="bigint",
+               journal_organization="bigint", journal_reference_type="varchar", journal_memo="jsonb",
+               legs_account="bigint[]", legs_asset="bigint[]", legs_bucket="varchar[]", legs_amount="bigint[]")

@@ -644,7 +644,22 @@ class JournalJsonLinesView(APIView):
 
 # --- the register (operator and regulators) ----------------------------------------------------------
 
-RegisterReader = member_with(safe_kinds=("exchange_operator", "regulator"), kinds=())
+_RegisterSeat = member_with(safe_kinds=("exchange_operator", "regulator"), kinds=())
+
+
+class RegisterReader(_RegisterSeat):
+    """The operator and the regulators of the exchange's province (the operator's). A regulator of another
+    province — Guangdong's, a party to cross-provincial compensation — oversees its own province, not the
+    exchange's register: 403."""
+
+    def has_permission(self, request, view):
+        if not super().has_permission(request, view):
+            return False
+        org = acting_membership(request).organization
+        if org.kind != "regulator":
+            return True
+        seat = Organization.objects.filter(kind="exchange_operator").values_list("region_id", flat=True).first()
+        return bool(seat) and bool(org.jurisdiction_id) and org.jurisdiction_id[:2] == seat[:2]
 
 
 class RegisterHoldingSerializer(serializers.Serializer):

@@ -7,6 +7,11 @@ i.e. a code prefix: a city regulator its city's codes, the provincial one the wh
   * an audit event or alert when one of its `region_codes` lies there;
   * an approval request when its trade is visible, or the request names the jurisdiction.
 Anything outside is a 404, never a 403 that would confirm it exists.
+
+A regulator of another province (Guangdong's, for the cross-provincial basin agreements of
+`compensation`) is a regulator like any other: its jurisdiction is its own province's codes, so it sees
+what involves them and nothing of Fujian's own. What is the exchange's as a whole (its rulebook) belongs to
+the exchange's own province (`EXCHANGE_PROVINCE`): `is_provincial` is its regulator or the operator.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from trading.models import Trade
 from .models import ApprovalRequest
 
 OVERSIGHT_KINDS = ("regulator", "exchange_operator")
+EXCHANGE_PROVINCE = "350000"  # the province the exchange serves (Fujian): its regulator oversees the exchange itself
 DECIDING_ROLES = ("admin", "approver")
 
 
@@ -44,7 +50,8 @@ class Scope:
 
     @property
     def is_provincial(self) -> bool:
-        return self.is_operator or (self.jurisdiction is not None and self.jurisdiction.level == "province")
+        """The operator or the regulator of the exchange's own province (not another province's)."""
+        return self.is_operator or (self.jurisdiction is not None and self.jurisdiction.code == EXCHANGE_PROVINCE)
 
     def covers(self, code: str | None) -> bool:
         if self.prefix is None:
@@ -90,6 +97,11 @@ class Scope:
             return qs
         visible = self.trades(Trade.objects.filter(pk=OuterRef("trade_id")))
         return qs.filter(Q(Exists(visible)) | Q(jurisdiction__startswith=self.prefix))
+
+
+def province_of(code: str) -> str:
+    """The province a division code lies in (GB/T 2260: its first two digits)."""
+    return code[:2] + "0000"
 
 
 def scope_of(membership: Membership) -> Scope:

@@ -46,6 +46,8 @@ class World:
     operator_admin: object
     section: object
     extra: dict = field(default_factory=dict)
+    gd_a: object = None  # Guangdong's provincial regulator (the agreement is cross-provincial: 4 eyes each side)
+    gd_b: object = None
 
 
 @pytest.fixture
@@ -57,6 +59,7 @@ def world(make_org, make_member, operator_org, fund):
     prov = make_org("regulator", "350000", jurisdiction="350000")
     fz = make_org("regulator", "350100", jurisdiction="350100")
     ly = make_org("regulator", "350800", jurisdiction="350800")
+    gd = make_org("regulator", "440000", jurisdiction="440000", name="广东省生态环境厅（监管）")
     section = MonitoringSection.objects.create(code="ting-boundary", name_zh="汀江省界断面",
                                                basin_id="tingjiang_hanjiang",
                                                upstream_region_id="350800", downstream_region_id="441400",
@@ -68,7 +71,8 @@ def world(make_org, make_member, operator_org, fund):
                  other_station_member=make_member(other_station, "admin"),
                  prov_a=make_member(prov, "approver"), prov_b=make_member(prov, "admin"),
                  city_fz=make_member(fz, "approver"), city_ly=make_member(ly, "approver"),
-                 operator_admin=make_member(operator_org, "admin"), section=section)
+                 operator_admin=make_member(operator_org, "admin"), section=section,
+                 gd_a=make_member(gd, "approver"), gd_b=make_member(gd, "admin"))
 
 
 TIERS = [{"min_rate": "0.9", "payer": "downstream", "payee": "upstream", "amount": "100.00"},
@@ -90,8 +94,13 @@ def tiers_spec(w: World, **over) -> dict:
 
 
 def approve_all(w: World, approval: CompensationApproval, now=None):
+    """Fujian's two, then (a cross-provincial approval) Guangdong's two."""
     services.approval_decide(membership=w.prov_a, approval_id=approval.pk, decision="approve", now=now)
     services.approval_decide(membership=w.prov_b, approval_id=approval.pk, decision="approve", now=now)
+    approval.refresh_from_db()
+    if approval.status == "pending" and "440000" in services.approval_provinces(approval):
+        services.approval_decide(membership=w.gd_a, approval_id=approval.pk, decision="approve", now=now)
+        services.approval_decide(membership=w.gd_b, approval_id=approval.pk, decision="approve", now=now)
 
 
 @pytest.fixture

@@ -46,14 +46,26 @@ def test_a_version_is_signed_by_both_parties_then_approved_by_two_regulator_peop
     assert e.value.code == "compensation_already_approved"
     services.approval_decide(membership=w.prov_b, approval_id=approval.pk, decision="approve")
     v.refresh_from_db()
+    assert v.status == "pending_approval"  # cross-provincial (Longyan–Guangdong): Guangdong's two are missing
+    services.approval_decide(membership=w.gd_a, approval_id=approval.pk, decision="approve")
+    services.approval_decide(membership=w.gd_b, approval_id=approval.pk, decision="approve")
+    v.refresh_from_db()
     assert v.status == "in_force"
     assert list(Period.objects.filter(version=v).values_list("start", "status")) == [(date(2024, 1, 1), "scheduled")]
 
 
 @pytest.mark.django_db
-def test_no_approver_from_a_party_and_the_final_one_is_the_province(world, make_member):
+def test_no_approver_from_a_party_and_the_final_one_is_the_province(world, make_member, make_org, fund):
     w = world
-    v = _create(w)
+    # a province-internal agreement (Longyan upstream, Zhangzhou downstream): one province's four eyes
+    zhangzhou = make_org("city_government", "350600", name="漳州市人民政府")
+    fund(zhangzhou, cny=500_000_000_00)
+    w.down_admin = make_member(zhangzhou, "admin")
+    w.down = zhangzhou
+    w.section.downstream_region_id = "350600"
+    w.section.save(update_fields=["downstream_region"])
+    v = _create(w, parties=[{"organization": w.up.id, "role": "upstream", "contribution": "100.00"},
+                            {"organization": zhangzhou.id, "role": "downstream", "contribution": "100.00"}])
     services.version_sign(membership=w.up_admin, version_id=v.pk)
     services.version_sign(membership=w.down_admin, version_id=v.pk)
     approval = CompensationApproval.objects.get(version=v)
@@ -68,7 +80,7 @@ def test_no_approver_from_a_party_and_the_final_one_is_the_province(world, make_
     with pytest.raises(DomainError) as e:
         services.approval_decide(membership=w.up_admin, approval_id=approval.pk, decision="approve")
     assert e.value.code == "compensation_not_an_approver"
-    # a Fuzhou regulator does not cover Longyan or Guangdong: not found
+    # a Fuzhou regulator does not cover Longyan or Zhangzhou: not found
     with pytest.raises(DomainError) as e:
         services.approval_decide(membership=w.city_fz, approval_id=approval.pk, decision="approve")
     assert e.value.code == "not_found"

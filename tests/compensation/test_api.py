@@ -64,7 +64,12 @@ def test_create_sign_and_approve_over_http(world, client_for):
                                      format="json").status_code == 200
     r = client_for(w.prov_b).post(f"/api/v1/compensation/approvals/{approval['id']}/approve", {"comment": "ok"},
                                   format="json")
-    assert r.status_code == 200 and r.json()["status"] == "approved"
+    assert r.status_code == 200 and r.json()["status"] == "pending" and r.json()["required"] == 4
+    # Longyan–Guangdong is cross-provincial: Guangdong's regulator gives its own two approvals
+    for m in (w.gd_a, w.gd_b):
+        r = client_for(m).post(f"/api/v1/compensation/approvals/{approval['id']}/approve", {}, format="json")
+        assert r.status_code == 200, r.content
+    assert r.json()["status"] == "approved"
     assert CompensationApproval.objects.get(pk=approval["id"]).version.status == "in_force"
 
 

@@ -39,3 +39,34 @@ def test_agreement_page_for_a_party_and_the_regulator(page_for, ui, api_client):
     page = page_for("longyan_admin")
     response = page.goto(f"{page.base}/compensation/{jiu.id}/")
     assert response.status == 404
+
+
+def test_guangdong_regulator_sees_the_cross_provincial_agreement_only(page_for, ui, api_client):
+    """Guangdong's regulator (demo `regulator_gd_approver`, jurisdiction 440000): Tingjiang–Hanjiang on the page
+    and in the API, approved by two people of each province; the Fujian-internal Jiulong agreement is a 404;
+    no Fujian trade reaches its regulator pages."""
+    from compensation.models import CompensationApproval
+
+    ting = Agreement.objects.get(code="tingjiang-hanjiang")
+    jiu = Agreement.objects.get(code="jiulongjiang-zhangzhou-xiamen")
+    api = api_client("regulator_gd_approver")
+    assert [a["code"] for a in api.get("/api/v1/compensation/agreements").json()["results"]] == [
+        "tingjiang-hanjiang"]
+    assert api.get("/api/v1/oversight/trades").json()["results"] == []
+    assert api.get(f"/api/v1/compensation/agreements/{jiu.id}").status_code == 404
+    ting_approvals = CompensationApproval.objects.filter(version__agreement=ting).union(
+        CompensationApproval.objects.filter(assessment__period__agreement=ting))
+    assert {(a.required, a.status) for a in ting_approvals} == {(4, "approved")}
+    page = page_for("regulator_gd_approver")
+    page.goto(page.base + "/compensation/")
+    assert page.locator("tr[data-agreement='tingjiang-hanjiang']").count() == 1
+    assert page.locator("tr[data-agreement='jiulongjiang-zhangzhou-xiamen']").count() == 0
+    page.click("tr[data-agreement='tingjiang-hanjiang'] a")
+    page.wait_for_load_state("networkidle")
+    total = api.get(f"/api/v1/compensation/agreements/{ting.id}").json()["cumulative_total"]
+    assert page.inner_text("[data-testid=cumulative-total]") == total
+    ui.shot(page, "compensation-regulator_gd_approver")
+    page.goto(page.base + "/regulator/trades/")
+    assert page.locator("[data-testid=search-results] tbody tr td a").count() == 0
+    ui.check_clean(page)
+    assert page.goto(f"{page.base}/compensation/{jiu.id}/").status == 404

@@ -140,10 +140,18 @@ def test_messages_and_check_numbers_are_registered():
 
 def test_the_database_refuses_unknown_kinds_and_sharded_funds(world):
     c = cny()
-    for kind, shard in (("earmarked_wetland", 0), ("earmarked_basin", 1)):
-        with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cur:
+    for kind, shard, rule in (("earmarked_wetland", 0, "account_kind_known"),
+                              ("earmarked_basin", 1, "earmarked_unsharded")):
+        with pytest.raises(IntegrityError) as exc, transaction.atomic(), connection.cursor() as cur:
             cur.execute(f"INSERT INTO {Account._meta.db_table} (organization_id, asset_id, kind, shard, available, "
                         "held, created_at) VALUES (%s, %s, %s, %s, 0, 0, now())", [world.county.id, c.id, kind, shard])
+        assert rule in str(exc.value)
+    receive(world, "basin_compensation", 1_00, "ecological_protection")
+    fund = Account.objects.get(organization=world.county, kind="earmarked_basin")
+    for change, rule in (("shard = 1", "earmarked_unsharded"), ("kind = 'wetland'", "account_kind_known")):
+        with pytest.raises(IntegrityError) as exc, transaction.atomic(), connection.cursor() as cur:
+            cur.execute(f"UPDATE {Account._meta.db_table} SET {change} WHERE id = %s", [fund.id])
+        assert rule in str(exc.value)
 
 
 def test_a_government_body_only(world):

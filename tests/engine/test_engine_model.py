@@ -16,7 +16,6 @@ Each example runs in a savepoint that is rolled back.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from unittest import mock
 
@@ -39,75 +38,13 @@ from trading.orderbook.engine import Engine, order_accept, order_cancel_request,
 from trading.orderbook.services import market_roll_session
 from trading.settlement.services import trade_settle
 
+from tests.support.reference_matcher import ReferenceMatcher
+
 NOW = datetime(2026, 6, 1, 10, 0, tzinfo=LOCAL)  # a Monday
 SCALE, LOT, TICK, BASE = 3, 1000, 10, 1000
 FEE_BPS, FEE_MIN = 25, 50
 CASH, RIGHTS = 10**10, 10**7
 UNSETTLED = ("matched", "pending_approval", "approved", "settling")
-
-
-@dataclass
-class MOrder:
-    seq: int
-    org: int
-    side: str
-    price: int
-    remaining: int
-    status: str = "open"
-
-
-class Reference:
-    """Naive price-time matcher: sorts on every call; STP cancels the incoming remainder; IOC/FOK."""
-
-    def __init__(self):
-        self.orders: list[MOrder] = []
-        self.trades: list[tuple] = []
-
-    def open(self):
-        return [o for o in self.orders if o.status == "open"]
-
-    def place(self, org, side, price, quantity, tif) -> MOrder:
-        order = MOrder(len(self.orders), org, side, price, quantity)
-        self.orders.append(order)
-        if side == "buy":
-            book = sorted((o for o in self.open() if o.side == "sell" and o.price <= price),
-                          key=lambda o: (o.price, o.seq))
-        else:
-            book = sorted((o for o in self.open() if o.side == "buy" and o.price >= price),
-                          key=lambda o: (-o.price, o.seq))
-        fills, remaining, self_trade = [], quantity, False
-        for resting in book:
-            if remaining == 0:
-                break
-            if resting.org == org:
-                self_trade = True
-                break
-            q = min(remaining, resting.remaining)
-            fills.append((resting, q))
-            remaining -= q
-        if tif == "fok" and remaining:
-            fills, remaining = [], quantity
-        for resting, q in fills:
-            resting.remaining -= q
-            if resting.remaining == 0:
-                resting.status = "filled"
-            buyer, seller = (org, resting.org) if side == "buy" else (resting.org, org)
-            self.trades.append((buyer, seller, resting.price, q))
-        order.remaining = remaining
-        if remaining == 0:
-            order.status = "filled"
-        elif self_trade or tif in ("ioc", "fok"):
-            order.status = "cancelled"
-        return order
-
-    def cancel(self, seq):
-        if self.orders[seq].status == "open":
-            self.orders[seq].status = "cancelled"
-
-    def reduce(self, seq, new_remaining):
-        o = self.orders[seq]
-        if o.status == "open" and 0 < new_remaining < o.remaining and new_remaining % LOT == 0:
-            o.remaining = new_remaining
 
 
 place_op = st.tuples(st.just("place"), st.integers(0, 2), st.sampled_from(["buy", "sell"]), st.integers(0, 9),
@@ -185,7 +122,7 @@ def test_engine_equals_reference_with_crashes(world, stream):
     actor = Actor.system()
     forget_cached_accounts()
     with transaction.atomic():
-        ref = Reference()
+        ref = ReferenceMatcher(lot=LOT)
         real_id: dict[int, int] = {}
         holder: dict = {}
         for op in stream:
@@ -196,7 +133,7 @@ def test_engine_equals_reference_with_crashes(world, stream):
                 order = order_accept(actor=actor, organization=orgs[who], market_id=market.id, side=side,
                                      price=price, quantity=quantity, time_in_force=tif, now=NOW)
                 assert order.status == "accepted"
-                real_id[ref.place(who, side, price, quantity, tif).seq] = order.id
+                real_id[ref.place(who, side, price, quantity, tif)[0].seq] = order.id
             elif kind in ("cancel", "reduce"):
                 if not ref.orders:
                     continue

@@ -1,11 +1,12 @@
 """The order book equals a simple in-memory reference model on random order streams, and the ledger's
 held balances equal open exposure after every step.
 
-The model is deliberately naive (lists, sorting on every call): price-time priority, trades at the
-resting order's price, partial fills, self-trade prevention cancelling the incoming remainder, IOC
-cancelling what does not trade at once, FOK trading all or nothing, cancel and reduce (keeping time
-priority). Random streams mix three organizations placing GTC/DAY/IOC/FOK orders around one price,
-cancelling and reducing their open orders and settling trades. After every step:
+The model (`tests.support.reference_matcher`, shared with the engine's test) is deliberately naive:
+price-time priority, trades at the resting order's price, partial fills, self-trade prevention
+cancelling the incoming remainder, IOC cancelling what does not trade at once, FOK trading all or
+nothing, cancel and reduce (keeping time priority). Random streams mix three organizations placing
+GTC/DAY/IOC/FOK orders around one price, cancelling and reducing their open orders and settling trades.
+After every step:
   * the real service printed the same trades (buyer, seller, price, quantity, in order) and left the
     same resting book (order, remaining) and the same order status as the model;
   * per organization, held CNY = Σ open buy orders' hold_remaining + Σ unsettled trades' buyer_hold,
@@ -16,7 +17,6 @@ Each example runs in a savepoint that is rolled back, so examples start from the
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import pytest
@@ -35,64 +35,13 @@ from trading.models import Order, Trade
 from trading.orderbook.services import market_roll_session, order_cancel, order_place, order_reduce
 from trading.settlement.services import trade_settle
 
+from tests.support.reference_matcher import ReferenceMatcher
+
 NOW = datetime(2026, 6, 1, 10, 0, tzinfo=LOCAL)  # a Monday
 SCALE, LOT, TICK, BASE = 3, 1000, 10, 1000
 FEE_BPS, FEE_MIN = 25, 50
 CASH, RIGHTS = 10**10, 10**7
 OPEN_STATES = ("matched", "pending_approval", "approved", "settling")
-
-
-@dataclass
-class MOrder:
-    seq: int
-    org: int
-    side: str
-    price: int
-    remaining: int
-    status: str = "open"
-
-
-class Model:
-    def __init__(self):
-        self.orders: list[MOrder] = []
-
-    def open(self) -> list[MOrder]:
-        return [o for o in self.orders if o.status == "open"]
-
-    def place(self, org, side, price, quantity, tif):
-        order = MOrder(len(self.orders), org, side, price, quantity)
-        self.orders.append(order)
-        if side == "buy":
-            book = sorted((o for o in self.open() if o.side == "sell" and o.price <= price),
-                          key=lambda o: (o.price, o.seq))
-        else:
-            book = sorted((o for o in self.open() if o.side == "buy" and o.price >= price),
-                          key=lambda o: (-o.price, o.seq))
-        fills, remaining, self_trade = [], quantity, False
-        for resting in book:
-            if remaining == 0:
-                break
-            if resting.org == org:
-                self_trade = True
-                break
-            q = min(remaining, resting.remaining)
-            fills.append((resting, q))
-            remaining -= q
-        if tif == "fok" and remaining:
-            fills, remaining = [], quantity
-        trades = []
-        for resting, q in fills:
-            resting.remaining -= q
-            if resting.remaining == 0:
-                resting.status = "filled"
-            buyer, seller = (org, resting.org) if side == "buy" else (resting.org, org)
-            trades.append((buyer, seller, resting.price, q))
-        order.remaining = remaining
-        if remaining == 0:
-            order.status = "filled"
-        elif self_trade or tif in ("ioc", "fok"):
-            order.status = "cancelled"
-        return order, trades
 
 
 place_op = st.tuples(st.just("place"), st.integers(0, 2), st.sampled_from(["buy", "sell"]), st.integers(0, 9),
@@ -161,7 +110,7 @@ def test_matching_equals_reference_model(world, operator_org, stream):
     actor = Actor.system()
     forget_cached_accounts()  # accounts opened by an earlier, rolled-back example must not be remembered
     with transaction.atomic():
-        model = Model()
+        model = ReferenceMatcher(lot=LOT)
         real_id: dict[int, int] = {}  # model seq -> order id
         for op in stream:
             kind = op[0]

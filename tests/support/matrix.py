@@ -200,6 +200,58 @@ def build_world() -> World:
                   "assistance_payment": assistance_payment.pk, "assistance_commitment": commitment.pk})
     # --- end assistance
 
+    # --- compensation (issue #17, branch comptrust): a Fujian-internal basin agreement between the Minhou county
+    # government ("county", upstream) and the Siming district government (xm_issuer, downstream) at a section
+    # of its own reported by a monitoring station: version 1 signed by both and approved by two people of the
+    # provincial regulator (none of them the matrix's columns), version 2 awaiting the signatures (Siming has
+    # signed, Minhou not); the 2024 period funded (escrow held) and assessed, its assessment's four-eyes
+    # approval pending with no decision yet; twelve monthly measurements; an open objection by Siming's admin
+    from accounts.models import Region
+    from compensation import services as comp_services
+    from compensation.models import CompensationApproval, Indicator, MonitoringSection
+    from compensation.models import Period as CompPeriod
+    from compensation.reference import ensure_reference as comp_reference
+
+    comp_reference(Region, Basin, Indicator)  # the indicator catalog (data migration 0002)
+    deposit(o["county"], 1_000)
+    county_admin2 = member(o["county"], "admin")  # proposes (so the "county" column may still sign version 2)
+    station = org("monitoring_station", "350000", name="矩阵监测站")
+    station_admin = member(station, "admin")
+    section = MonitoringSection.objects.create(code=f"mx-sec-{_seq()}", name_zh="矩阵断面", upstream_region_id="350121",
+                                               downstream_region_id="350203", station=station)
+    comp_spec = dict(
+        formula_kind="compliance_tiers",
+        terms={"section": section.code, "tiers": [
+            {"min_rate": "0.9", "payer": "downstream", "payee": "upstream", "amount": "100.00"},
+            {"min_rate": "0", "payer": "upstream", "payee": "downstream", "amount": "100.00"}]},
+        parties=[{"organization": o["county"].id, "role": "upstream", "contribution": "100.00"},
+                 {"organization": o["xm_issuer"].id, "role": "downstream", "contribution": "100.00"}],
+        sections=[section.code], indicators=[{"indicator": "nh3n", "target_class": 3, "limit": "1.0"}],
+        periods=[{"start": "2024-01-01", "end": "2024-12-31"}])
+    comp_v1 = comp_services.version_create(membership=county_admin2, code=f"mx-comp-{_seq()}", name_zh="矩阵流域补偿",
+                                           **comp_spec)
+    for signer in (county_admin2, xm_admin):
+        comp_services.version_sign(membership=signer, version_id=comp_v1.pk)
+    for decider in (member(o["province"], "approver"), member(o["province"], "admin")):
+        comp_services.approval_decide(membership=decider, decision="approve",
+                                      approval_id=CompensationApproval.objects.get(version=comp_v1).pk)
+    comp_measurements = comp_services.measurements_submit(membership=station_admin, rows=[
+        {"section": section.code, "indicator": "nh3n", "month": f"2024-{m:02d}", "value": "0.5", "unit": "mg/L"}
+        for m in range(1, 13)])
+    comp_period = CompPeriod.objects.get(version=comp_v1)
+    comp_services.period_fund(period_id=comp_period.pk)
+    comp_assessment = comp_services.period_assess(period_id=comp_period.pk)
+    assert comp_assessment is not None and comp_assessment.status == "pending"
+    comp_objection = comp_services.objection_raise(membership=xm_admin, assessment_id=comp_assessment.pk,
+                                                   reason="matrix")
+    comp_v2 = comp_services.version_create(membership=county_admin2, agreement=comp_v1.agreement, **comp_spec)
+    comp_services.version_sign(membership=xm_admin, version_id=comp_v2.pk)
+    w.ids.update({"comp_agreement": comp_v1.agreement_id, "comp_agreement_code": comp_v1.agreement.code,
+                  "comp_version": comp_v2.pk, "comp_section": section.pk, "comp_period": comp_period.pk,
+                  "comp_measurement": comp_measurements[0].pk, "comp_assessment": comp_assessment.pk,
+                  "comp_approval": comp_assessment.approval.pk, "comp_objection": comp_objection.pk})
+    # --- end compensation
+
     rulebook = RulebookVersion.objects.order_by("-version").first()
     if rulebook is None:
         rulebook = RulebookVersion.objects.create(version=1, effective_from=now - timedelta(days=365),

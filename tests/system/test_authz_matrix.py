@@ -232,28 +232,35 @@ MATRIX: dict[tuple[str, str], str] = {
     ("oversight-surveillance-run", "post"):     "-  -  -  -  +  +  +  -  -  -",
     ("oversight-trade", "get"):                 "-  -  -  -  -  +  +  -  -  -",
     ("oversight-trades", "get"):                "-  -  -  -  +  +  +  -  -  -",
-    # --- compensation between regions (compensation app). Agreements are seen by their parties, regulators
-    # in jurisdiction, the operator and the sections' stations; the matrix world has none, so lists are
-    # empty and ids (B's organization id standing in) are 404 for everyone. Party, station and regulator
-    # rights are tested in tests/compensation/test_api.py.
-    ("compensation-agreement", "get"):          "-  -  -  -  -  -  -  -  -  -",
-    ("compensation-agreement-versions", "post"):"-  -  -  -  -  -  -  -  -  -",
+    # --- compensation between regions (compensation app; rows with real objects: branch comptrust). The world
+    # (tests/support/matrix.py) has a Minhou ("county", upstream) ↔ Siming (xm_issuer, downstream) agreement:
+    # it is seen by its parties' members, regulators covering a party or the section (Fuzhou covers Minhou;
+    # the province) and the operator; ids point at its version 2 (awaiting Minhou's signature), the 2024
+    # assessment (pending), that assessment's approval (pending, no decision) and Siming's open objection.
+    # Monitoring stations, Guangdong's regulator and cross-provincial rules: tests/compensation/.
+    ("compensation-agreement", "get"):          "-  -  -  +  +  +  +  -  -  -",
+    # body names the parties (then 400: no such section): a party's admin or the operator's may propose
+    ("compensation-agreement-versions", "post"):"-  -  -  +  -  -  +  -  -  -",
     # body names Minhou (a party) and the Siming district: only Minhou's admin and the operator's may propose
     # (then 400: no such section)
     ("compensation-agreements", "get"):         "-  +  +  +  +  +  +  +  +  +",
     ("compensation-agreements", "post"):        "-  -  -  +  -  -  +  -  -  -",
-    ("compensation-approval-approve", "post"):  "-  -  -  -  -  -  -  -  -  -",
-    ("compensation-approval-reject", "post"):   "-  -  -  -  -  -  -  -  -  -",
+    # the first of two approvals: any regulator covering the agreement or the operator (not a party)
+    ("compensation-approval-approve", "post"):  "-  -  -  -  +  +  +  -  -  -",
+    ("compensation-approval-reject", "post"):   "-  -  -  -  +  +  +  -  -  -",
     ("compensation-approvals", "get"):          "-  -  -  -  +  +  +  -  -  -",
-    ("compensation-assessment-object", "post"): "-  -  -  -  -  -  -  -  -  -",
+    # a party's admin objects within the window (regulators see the assessment, are not a party: 403)
+    ("compensation-assessment-object", "post"): "-  -  -  +  -  -  -  -  -  -",
     ("compensation-export-results", "get"):     "-  +  +  +  +  +  +  +  +  +",
-    # only a monitoring station submits (none in the matrix world)
+    # only a monitoring station submits (the world's station has no column)
     ("compensation-measurements", "get"):       "-  +  +  +  +  +  +  +  +  +",
     ("compensation-measurements", "post"):      "-  -  -  -  -  -  -  -  -  -",
     ("compensation-measurements-upload", "post"):"-  -  -  -  -  -  -  -  -  -",
-    ("compensation-objection-resolve", "post"): "-  -  -  -  -  -  -  -  -  -",
+    # a regulator covering the agreement or the operator (the deciders of its approval)
+    ("compensation-objection-resolve", "post"): "-  -  -  -  +  +  +  -  -  -",
     ("compensation-report-regions", "get"):     "-  -  -  -  +  +  +  -  -  -",
-    ("compensation-version-sign", "post"):      "-  -  -  -  -  -  -  -  -  -",
+    # Minhou's admin (Siming has signed already); regulators and the operator see the version, are no party
+    ("compensation-version-sign", "post"):      "-  -  -  +  -  -  -  -  -  -",
     # --- end compensation
     # --- assistance (paired assistance, farmland buyers' support): a Xiamen → Songxi pair (neither Minhou's nor
     # Fuzhou's), its pending version 2 and pending payment; C's commitment to B against B's trade
@@ -376,7 +383,10 @@ def url_kwargs(name: str, w: World) -> dict:
         ("oversight-market-", "market"), ("oversight-approv", "approval"), ("oversight-reject", "approval"),
         ("oversight-object", "approval"), ("oversight-alert", "alert"), ("ledger-movement", "movement"),
         ("ledger-verification", "verification"), ("invitation-", "invitation"),
-        ("compensation-", "B"),  # no compensation objects in the world: an id that is none of them
+        # compensation (comptrust): the world's agreement, version 2, pending assessment, its approval, the objection
+        ("compensation-agreement", "comp_agreement"), ("compensation-version-", "comp_version"),
+        ("compensation-approval-", "comp_approval"), ("compensation-assessment-", "comp_assessment"),
+        ("compensation-objection-", "comp_objection"),
     ]
     for prefix, key in by_prefix:
         if name.startswith(prefix):
@@ -418,6 +428,15 @@ BODIES = {
         "sections": ["none"], "indicators": [], "periods": []},
     ("compensation-measurements", "post"): lambda w: {"rows": [
         {"section": "none", "indicator": "nh3n", "month": "2024-01", "value": "0.5", "unit": "mg/L"}]},
+    # compensation (comptrust): the services decide who may, after the shape is valid
+    ("compensation-agreement-versions", "post"): lambda w: {
+        "formula_kind": "compliance_tiers", "terms": {},
+        "parties": [{"organization": w.orgs["county"].id, "role": "upstream", "contribution": "1.00"},
+                    {"organization": w.orgs["xm_issuer"].id, "role": "downstream", "contribution": "1.00"}],
+        "sections": ["none"], "indicators": [], "periods": []},
+    ("compensation-approval-reject", "post"): lambda w: _reason(),
+    ("compensation-assessment-object", "post"): lambda w: _reason(),
+    ("compensation-objection-resolve", "post"): lambda w: {"outcome": "dismiss", "resolution": "authorization matrix"},
     # the Xiamen-origin right: only a government covering Xiamen (or the operator naming one) issues it
     ("ledger-issuances", "post"): lambda w: {"asset": w.ids["asset_code"], "recipient": w.ids["A"], "amount": "1"},
 }
@@ -518,6 +537,12 @@ LISTED = [
     ("assistance-export-commitments", {}, "csv", "id", "assistance_commitment",
      {"province", "operator", "owner", "owner_admin", "party"}),
     ("assistance-export-progress", {}, "csv", "pair", "assistance_pair", {"province", "operator"}),
+    # compensation (comptrust): the Minhou ↔ Siming agreement, its data, its pending approval, its results
+    ("compensation-agreements", {}, "json", "id", "comp_agreement", {"county", "city", "province", "operator"}),
+    ("compensation-measurements", {}, "json", "id", "comp_measurement", {"county", "city", "province", "operator"}),
+    ("compensation-approvals", {}, "json", "id", "comp_approval", {"city", "province", "operator"}),
+    ("compensation-export-results", {}, "csv", "agreement", "comp_agreement_code",
+     {"county", "city", "province", "operator"}),
 ]
 
 

@@ -1,14 +1,19 @@
 """The invariant suite: many concurrent clients make random deposits, orders, cancels, listing
 purchases and auction bids across several markets while the Celery worker is SIGKILLed at random
-moments and Redis is restarted once. One of the markets is matched by the sequenced matching engine
+moments and Redis is restarted once. Compensation between regions (periods funded into escrow, assessed,
+approved by four eyes in each province, settled with the escrow released, also by the worker's tick) and
+paired-assistance payments (maker–checker) run in the same mix (tests/support/compensation_mix.py).
+One of the markets is matched by the sequenced matching engine
 (#19), a process of its own (`manage.py matching_engine`) that is SIGKILLed at random too; its orders
 are accepted and cancelled through `order_accept` / `order_cancel_request`. At the end, whatever happened:
 
 * every asset is conserved (all balances, issuance included, sum to zero) and no participant bucket
   is negative;
-* every trade settled exactly once, or failed with its escrow released;
+* every trade settled exactly once, or failed with its escrow released; every funded compensation period
+  held once, every settled assessment settled once (none twice, none for another), every confirmed
+  assistance payment posted once;
 * each organization's held balance equals its open exposure (open orders, open listings, active bids,
-  unsettled trades);
+  unsettled trades, the escrow of funded unsettled compensation periods);
 * `verify_ledger` passes after sealing.
 
 Seeded and reproducible in what the clients *ask* (thread interleavings are the operating system's);
@@ -40,6 +45,7 @@ from trading.orderbook.services import order_cancel, order_place
 from trading.tasks import settlement_sweep
 
 from tests.support.celery import assert_ledger_verifies, wait_for
+from tests.support.compensation_mix import CompensationMix
 from tests.support.engine import EngineProcess
 
 SOAK = os.environ.get("SOAK") == "1"
@@ -57,7 +63,7 @@ def _seed() -> int:
 
 
 class World:
-    def __init__(self, make_org, make_market, fund):
+    def __init__(self, make_org, make_market, fund, make_member=None, seed=0):
         self.markets = [make_market(region=r, fee_bps=10, fee_min=100) for r in ("350121", "350181", "350203")]
         self.orgs = [make_org("enterprise", r) for r in ("350102", "350203", "350581", "350104", "350205", "350602")]
         for org in self.orgs:
@@ -75,6 +81,7 @@ class World:
                                       min_increment=100, start_at=now, end_at=now + timedelta(seconds=SECONDS // 2),
                                       provenance={"reduction_measure": "超低排放", "discharge_permit_no": "P-2"})
         self.cny = Asset.objects.get(code="CNY")
+        self.comp = CompensationMix(make_org, make_member, fund, seed) if make_member else None
 
 
 def _client(world: World, rng: random.Random, deadline: float, errors: list, counts: dict):
@@ -84,6 +91,9 @@ def _client(world: World, rng: random.Random, deadline: float, errors: list, cou
         while time.monotonic() < deadline:
             op = rng.random()
             try:
+                if world.comp is not None and rng.random() < 0.2:  # compensation and assistance (one in five)
+                    counts[world.comp.op(rng)] += 1
+                    continue
                 if op < 0.55:
                     m = rng.choice(world.markets)
                     place = order_accept if engine_matched(m.id) else order_place
@@ -146,11 +156,13 @@ def _chaos(worker, redis, rng: random.Random, deadline: float, log: list, engine
         log.append("redis bounced at the end")
 
 
-def _sweeper(stop: threading.Event):
+def _sweeper(stop: threading.Event, comp: CompensationMix | None = None):
     try:
         while not stop.is_set():
             try:
                 settlement_sweep(after_seconds=1.0)
+                if comp is not None:
+                    comp.tick()
             except Exception:  # noqa: BLE001 - broker down: beat would just try again
                 pass
             stop.wait(1.0)
@@ -158,8 +170,9 @@ def _sweeper(stop: threading.Event):
         connection.close()
 
 
-def _exposure() -> dict[tuple[int, int], int]:
-    """(organization, asset) → escrow that should be held for open orders, listings, bids and trades."""
+def _exposure(comp: CompensationMix | None = None) -> dict[tuple[int, int], int]:
+    """(organization, asset) → escrow that should be held for open orders, listings, bids, trades and funded
+    compensation periods."""
     cny = Asset.objects.get(code="CNY").id
     out: dict[tuple[int, int], int] = defaultdict(int)
     for org, side, asset, held in Order.objects.filter(status__in=("open", "accepted")).values_list(
@@ -173,13 +186,15 @@ def _exposure() -> dict[tuple[int, int], int]:
     for t in Trade.objects.exclude(status__in=TERMINAL):
         out[(t.buyer_id, cny)] += t.buyer_hold
         out[(t.seller_id, t.asset_id)] += t.seller_hold
+    if comp is not None:
+        comp.exposure(out, cny)
     return out
 
 
 def test_invariants_under_concurrency_and_faults(celery_worker, make_org, make_market, fund, operator_org, settings,
-                                                request):
+                                                request, make_member):
     seed = _seed()
-    world = World(make_org, make_market, fund)
+    world = World(make_org, make_market, fund, make_member, seed)
     redis = celery_worker.redis
     settings.ENGINE_MARKETS = [world.markets[0].id]  # one market matched by the engine, the others inline
     engine = EngineProcess(celery_worker.env, engine_markets=settings.ENGINE_MARKETS)
@@ -194,7 +209,7 @@ def test_invariants_under_concurrency_and_faults(celery_worker, make_org, make_m
                for i in range(CLIENTS)]
     chaos = threading.Thread(target=_chaos, args=(celery_worker, redis, random.Random(seed), deadline, chaos_log,
                                                   engine))
-    sweeper = threading.Thread(target=_sweeper, args=(stop,))
+    sweeper = threading.Thread(target=_sweeper, args=(stop, world.comp))
     for t in [*clients, chaos, sweeper]:
         t.start()
     for t in [*clients, chaos]:
@@ -220,6 +235,8 @@ def test_invariants_under_concurrency_and_faults(celery_worker, make_org, make_m
     stop.set()
     sweeper.join()
     assert counts["ok"] > 20 and Trade.objects.count() > 5, "the run did too little to prove anything"
+    # compensation: what the run left open is approved and settled now (the worker may still be ticking)
+    world.comp.drain()
 
     # conservation and no negative balance
     for asset_id, total in Account.objects.values("asset_id").annotate(t=Sum("available") + Sum("held")).values_list(
@@ -237,9 +254,14 @@ def test_invariants_under_concurrency_and_faults(celery_worker, make_org, make_m
         assert settles[trade_id] == (1 if status == "settled" else 0), (trade_id, status, settles[trade_id])
 
     # held balances equal open exposure
-    expected = _exposure()
+    expected = _exposure(world.comp)
     for org_id, asset_id, held in Account.objects.filter(kind="participant").values_list(
             "organization_id", "asset_id", "held"):
         assert held == expected.get((org_id, asset_id), 0), (org_id, asset_id, held, expected.get((org_id, asset_id)))
+
+    # compensation and assistance: exactly once, and the run did enough of each to prove something
+    done = world.comp.check()
+    print(f"compensation and assistance: {done}")
+    assert done["periods"].get("settled", 0) >= 2 and done["assistance_confirmed"] >= 1, done
 
     assert_ledger_verifies()

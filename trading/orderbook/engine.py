@@ -3,11 +3,14 @@
 market) and `settings.ENGINE_MARKETS` (market ids matched by the engine while the default is inline).
 
 Accept: `order_accept` checks the order (input, the market's fixed checks at the time of acceptance,
-the rulebook's order stage, the open-order cap), and in one transaction writes the order (status
-`accepted`), its escrow hold (a ledger transaction, as inline), its `OrderRequest` (the market's
-queue) and its audit event, then wakes the engine (`pg_notify`, delivered at commit). It takes no
-market lock, so acceptances of one market run in parallel. `order_cancel_request` and
-`order_reduce_request` queue requests of the same kind.
+the rulebook's order stage) and makes two round trips before the commit: the market read (FOR KEY
+SHARE, so acceptances of one market run in parallel, with the transaction advisory lock of the
+organization's open-order cap in that market) and ONE statement (`sql.ACCEPT`, data-modifying CTEs)
+that counts the cap, writes the order (status `accepted`), its escrow hold (the ledger transaction and
+postings `hold_place` would write; the balance trigger and CHECK constraints enforce it), its
+`OrderRequest` (the market's queue), its audit event and the idempotency record with the response,
+and wakes the engine (`pg_notify`, delivered at commit). `order_cancel_request` and
+`order_reduce_request` queue requests of the same kind (ordinary ORM writes: they are rare).
 
 Engine: `Engine(market_id)` owns one market's book in memory. Ownership is a session advisory lock
 (`pg_try_advisory_lock(ENGINE_LOCK_CLASS, market id)`) on the engine's connection, and every batch
@@ -20,42 +23,60 @@ order-book writer takes it — FOR NO KEY UPDATE here, which excludes the inline
 other batches but not acceptances, which hold the row FOR KEY SHARE), the next requests in id
 order, matching by the same rules as the inline path (`services._cross`: price-time, STP, IOC/FOK,
 trade-stage rules, fees on cumulative value), then the results in a few statements — trades with
-their events and settlement outbox rows, every changed order in one UPDATE, the requests deleted, the
-audit events. Every order UPDATE is guarded by the `updated_at` the engine last saw: an order changed
+their events, every changed order in one UPDATE, the requests deleted, the settlements, the audit
+events. No ledger write happens while matching: once the batch knows its escrow releases and its trades,
+it locks every account they post to in one statement, in id order (the lock order of every ledger
+writer), then posts. Every order UPDATE is guarded by the `updated_at` the engine last saw: an order changed
 behind the engine (an inline cancel, a suspension pulling orders) makes the batch roll back and the
 book reload. A crash anywhere loses nothing: the requests are still queued and the book reloads from
 what committed.
 
 Time priority is the order id (given at acceptance), in memory and on reload alike, so a reload
-rebuilds exactly the book the engine had. Settlement is unchanged: matched trades go to the outbox and
-the settlement queue after commit; trades awaiting approval settle as they do today.
+rebuilds exactly the book the engine had.
+
+Settlement (delivery versus payment) happens in the batch: every MATCHED trade of a real-time market
+whose settlement checks pass (`settlement.settlement_clear`: the rulebook's settlement stage neither
+refuses nor asks approval, both parties active) is settled from the escrow its orders hold by one
+ledger transaction per trade (`settlement.settle_write`, the statement `trade_settle` runs: key
+`settle:trade:<id>`, postings in account id order) and gets no outbox row, so the sweeper never sends it
+and a stray `trade_settle` finds it SETTLED. Trades pending approval, trades of end-of-day markets and
+trades whose checks do not pass go to the outbox as before. A batch whose settlement statement fails
+(a short escrow: impossible unless something else is wrong) is taken again at once without settling
+in it. `settings.ENGINE_SETTLE = False` sends every trade to the outbox.
 """
 from __future__ import annotations
 
 import bisect
+import json
 import logging
 import select
 import time
 from datetime import datetime
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, Organization
+from accounts.sql import audit_params
 from core.errors import DomainError
-from ledger.services import hold_place, hold_release
+from core.idempotency import NO_CLAIM_PARAMS, Claim
+from ledger.errors import INSUFFICIENT_BALANCE
+from ledger.posting import AVAILABLE, HELD, Leg, accounts_lock, journal_params
+from ledger.services import account_id, cny, hold_release
 from marketplace import errors as market_errors
 from marketplace.models import Market
 from marketplace.sessions import market_state_at
 from trading.common.signals import announce_pending_approval
 from trading.models import Order, OrderRequest, OrderRequestKind, OrderStatus, TimeInForce, TradeStatus
+from trading.notifications.services import notify_trade_events
 from trading.orderbook import services
 from trading.orderbook.errors import INVALID_REDUCE, ORDER_NOT_OPEN, TOO_MANY_OPEN_ORDERS
-from trading.orderbook.sql import engine_orders_write_sql
-from trading.settlement.outbox import enqueue_after_commit
+from trading.orderbook.sql import ACCEPT, MARKET_ACCEPT, engine_orders_write_sql
+from trading.settlement import services as settlement
+from trading.settlement.outbox import enqueue_after_commit, is_deferred
 
 log = logging.getLogger(__name__)
 
@@ -91,22 +112,31 @@ def engine_for_order(order_id) -> bool:
 
 # --- accepting ----------------------------------------------------------------------------------------
 
-def _market_read(market_id) -> Market:
+CAP_LOCK_CLASS = 1920  # advisory-lock namespace of the open-order cap (one bigint key per market and organization)
+
+
+def cap_lock_key(market_id: int, organization_id: int) -> int:
+    """The bigint key of the (market, organization) pair's cap lock: the class in the top 16 bits, 24
+    bits of each id (two pairs sharing a key only serialize with each other, harmlessly)."""
+    return (CAP_LOCK_CLASS << 48) | ((market_id & 0xFFFFFF) << 24) | (organization_id & 0xFFFFFF)
+
+
+def _market_read(market_id, organization_id: int) -> Market:
+    """The market FOR KEY SHARE with its instrument and the rulebook generation, and the cap lock of the
+    pair: one statement (`sql.MARKET_ACCEPT`). The row lock comes before any other lock of the
+    acceptance (the order's foreign key would take it anyway, at the write), so acceptances take market →
+    accounts as the engine does; KEY SHARE never waits for other acceptances or the engine's batch."""
     try:
         market_id = int(market_id)
     except (TypeError, ValueError):
         market_id = 0
-    market = None
+    loaded = None
     if 0 < market_id <= services.BIGINT_MAX:
-        # FOR KEY SHARE of the market row, first: the order's and request's foreign keys take it anyway,
-        # but Django's are deferred to commit, i.e. after the hold's account locks — the reverse of the
-        # engine's market → accounts order, a deadlock. Taken first, acceptances never block each other.
-        with connection.cursor() as cur:
-            cur.execute(f"SELECT 1 FROM {Market._meta.db_table} WHERE id = %s FOR KEY SHARE", [market_id])
-            if cur.fetchone() is not None:
-                market = Market.objects.select_related("asset").get(pk=market_id)
-    if market is None:
+        loaded = MARKET_ACCEPT.one(market=market_id, cap_key=cap_lock_key(market_id, organization_id))
+    if loaded is None:
         raise DomainError(market_errors.UNKNOWN_MARKET)
+    market = loaded[0]
+    market.rules_generation = loaded.extra["rules_generation"]
     return market
 
 
@@ -115,6 +145,10 @@ def _wake(market_id: int) -> None:
     market's engine in this process after commit instead."""
     with connection.cursor() as cur:
         cur.execute("SELECT pg_notify(%s, %s)", [CHANNEL, str(market_id)])
+    _eager(market_id)
+
+
+def _eager(market_id: int) -> None:
     if getattr(settings, "ENGINE_EAGER", False):
         transaction.on_commit(lambda: drain(market_id))
 
@@ -132,38 +166,67 @@ def _request(order: Order, kind: str, actor: Actor, new_remaining: int | None = 
 
 @transaction.atomic
 def order_accept(*, actor: Actor, organization: Organization, market_id: int, side: str, price: int, quantity: int,
-                 time_in_force: str = "gtc", client_order_id: str = "", now: datetime | None = None) -> Order:
+                 time_in_force: str = "gtc", client_order_id: str = "", now: datetime | None = None,
+                 claim: Claim | None = None, respond=None) -> Order | None:
     """Accept a limit order for the market's engine: check it, hold its escrow, queue it. The same
     checks as `services.order_place` (at the time of acceptance; the engine re-checks the market's
-    state and the organization when it takes the order); the open-order cap counts accepted orders too
-    but, without the market lock, two concurrent acceptances may both take the last place."""
+    state and the organization when it takes the order). Two statements: the market read (which takes
+    the open-order cap's lock of the pair, so concurrent acceptances of one organization in one market
+    count one after the other) and ONE write (`sql.ACCEPT`: the order, its hold's ledger transaction
+    and postings, its request, its audit event, the idempotency record of `claim` with the response
+    `respond(order)` gives, the engine's wake-up). Returns the order, or None when `claim`'s key was
+    taken by an earlier request (nothing was written; the caller replays the stored response)."""
     services._check_input(side, price, quantity, time_in_force)
     now = now or timezone.now()
-    market = _market_read(market_id)
+    market = _market_read(market_id, organization.id)
     windows = None if market.always_open else list(market.session_windows.all())
     market.session_now, _ = market_state_at(market, now, windows)
-    services._check_order(market, organization, price, quantity, now)
-    cap = getattr(settings, "MAX_OPEN_ORDERS_PER_MARKET", None)
-    if cap and Order.objects.filter(organization=organization, market=market, status__in=LIVE)[:cap].count() >= cap:
-        raise DomainError(TOO_MANY_OPEN_ORDERS, cap=cap)
+    services._check_order(market, organization, price, quantity, now)  # A-VALID-001 of the hold's asset too
     rule_version, _ = services._rule_check(stage="order", market=market, buyer=organization if side == "buy" else None,
                                            seller=organization if side == "sell" else None, price=price,
                                            quantity=quantity, now=now)
     hold = services._buy_hold(market, limit=price, remaining=quantity, filled_value=0) if side == "buy" else quantity
     if hold > services.BIGINT_MAX:
         raise DomainError("validation_error", fields={"quantity": "price × quantity is too large"})
-    order = Order.objects.create(
-        market=market, organization=organization, user_id=actor.user_id, side=side, time_in_force=time_in_force,
-        price=price, quantity=quantity, remaining=quantity, hold_remaining=hold, session=market.session_now or "",
-        rule_version=rule_version, client_order_id=client_order_id, status=OrderStatus.ACCEPTED)
-    hold_place(actor=actor, organization_id=organization.id, asset=services._hold_asset(market, side),
-                        amount=hold, reference=("order", order.id), idempotency_key=f"order:{order.id}:hold")
-    _request(order, OrderRequestKind.PLACE, actor)
-    audit_record(actor=actor, action="order.place", object_type="order", object_id=order.id,
-                 after={"market": market.code, "side": side, "price": price, "quantity": quantity,
-                        "time_in_force": time_in_force, "status": order.status},
-                 region_codes=[organization.region_id])
-    _wake(market.id)
+    stamp = timezone.now()
+    order = Order(market=market, organization=organization, user_id=actor.user_id, side=side,
+                  time_in_force=time_in_force, price=price, quantity=quantity, remaining=quantity, filled_value=0,
+                  fees_charged=0, hold_remaining=hold, status=OrderStatus.ACCEPTED, cancel_reason="",
+                  session=market.session_now or "", rule_version=rule_version, client_order_id=client_order_id,
+                  created_at=stamp, updated_at=stamp)
+    asset = services._hold_asset(market, side)
+    account = account_id(organization.id, asset.id)
+    cap = getattr(settings, "MAX_OPEN_ORDERS_PER_MARKET", None) or None
+    params = {
+        "cap": cap, "organization": organization.id, "market": market.id, "now": stamp, "user": actor.user_id,
+        "side": side, "time_in_force": time_in_force, "price": price, "quantity": quantity, "hold": hold,
+        "session": order.session, "rule_version": rule_version, "client_order_id": client_order_id,
+        "channel": CHANNEL,
+        **(claim.params(202, respond(order)) if claim is not None else NO_CLAIM_PARAMS),
+        # the hold as `ledger.services.hold_place` writes it (its key and reference drawn in the statement)
+        **journal_params(kind="hold", idempotency_key="", actor=actor, reference=("order", ""),
+                         request={"account": account, "amount": hold},
+                         legs=[Leg(account, AVAILABLE, -hold), Leg(account, HELD, hold)], assets=[asset.id, asset.id]),
+        **audit_params(actor=actor, at=stamp, object_type="order", object_id="", region_codes=[organization.region_id]),
+        "audit_request_id": (actor.request_id or "")[:64],
+        "audit_after": json.dumps({"market": market.code, "side": side, "price": price, "quantity": quantity,
+                                   "time_in_force": time_in_force, "status": OrderStatus.ACCEPTED.value}),
+    }
+    try:
+        with connection.cursor() as cur:
+            ACCEPT.execute(cur, params)
+            allowed, order_id, _ = cur.fetchone()
+    except IntegrityError as exc:
+        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) == "account_non_negative":
+            raise DomainError(INSUFFICIENT_BALANCE) from None  # the statement, and so the transaction, failed
+        raise
+    if not allowed:
+        raise DomainError(TOO_MANY_OPEN_ORDERS, cap=cap)
+    if order_id is None:
+        return None  # the idempotency key is taken: nothing written
+    order.id = order.pk = order_id
+    order._state.adding = False
+    _eager(market.id)
     return order
 
 
@@ -213,6 +276,11 @@ class Stale(Exception):
     """An order changed behind the engine: roll the batch back and reload the book."""
 
 
+class _SettleFailed(Exception):
+    """The batch's settlement statement failed (its transaction is aborted): take the batch again without
+    settling in it."""
+
+
 def _bid_key(o: Order):
     return (-o.price, o.id)
 
@@ -232,6 +300,10 @@ class Engine:
         self.index: dict[int, Order] = {}
         self.seen: tuple | None = None
         self.owned = False
+        self.operator_id: int | None = None
+        # the batch's escrow releases (organization, asset, amount, order id, actor, ledger key), posted once
+        # its accounts are locked
+        self.releases: list[tuple] = []
 
     # ownership
     def acquire(self) -> bool:
@@ -267,6 +339,7 @@ class Engine:
         self.asks = sorted((o for o in orders if o.side == "sell"), key=_ask_key)
         self.index = {o.id: o for o in orders}
         self.seen = (market.current_session, market.status)
+        self.operator_id = settlement.operator_organization_id()
 
     def _side(self, side: str) -> list[Order]:
         return self.bids if side == "buy" else self.asks
@@ -296,21 +369,31 @@ class Engine:
     # batches
     def step(self, *, now: datetime | None = None) -> int:
         """Take one batch of the market's requests; returns how many it took (0: none waiting). On any
-        failure the batch rolls back and the book is reloaded before the next one."""
+        failure the batch rolls back and the book is reloaded before the next one. A batch whose
+        settlement failed (a short escrow: impossible unless something else is wrong) is taken again at
+        once with its trades left to the outbox, where `trade_settle` fails them with an alert."""
+        settle = getattr(settings, "ENGINE_SETTLE", True)
         for attempt in (1, 2):
             try:
                 with transaction.atomic():
-                    return self._step(now or timezone.now())
+                    return self._step(now or timezone.now(), settle=settle)
             except Stale:
                 self.bids = None
                 if attempt == 2:
                     raise
+            except _SettleFailed:
+                log.exception("in-batch settlement failed on market %s; the batch goes again via the outbox",
+                              self.market_id)
+                self.bids = None
+                settle = False
             except BaseException:
                 self.bids = None
                 raise
+            finally:
+                self.releases = []
         return 0
 
-    def _step(self, now: datetime) -> int:
+    def _step(self, now: datetime, *, settle: bool = True) -> int:
         self._fence()
         market = services.market_lock(market_id=self.market_id, now=now, no_key=True)
         if self.bids is None or self.seen != (market.current_session, market.status):
@@ -319,9 +402,9 @@ class Engine:
                         .order_by("id")[:self.batch])
         if not requests:
             return 0
-        # every escrow release of this batch is on a requested order's account: lock them all, in id
-        # order, before the first (the lock order of every ledger writer, so no deadlock with settlement)
-        services._lock_accounts(market, [r.order for r in requests])
+        # matching is in memory; no ledger write happens before every account the batch posts to is
+        # locked, at once, in id order (below)
+        self.releases = []
         changed: dict[int, tuple[Order, object]] = {}  # order id -> (order, updated_at it had in the database)
         matched: list[tuple[AuditEvent, list]] = []
         audits: list[AuditEvent] = []
@@ -358,32 +441,84 @@ class Engine:
                 change(order)
                 if req.kind == OrderRequestKind.CANCEL:
                     before = {"status": order.status, "remaining": order.remaining}
-                    services._close_order(order, market, OrderStatus.CANCELLED, "cancelled_by_owner", actor, save=False)
+                    self._close(order, market, OrderStatus.CANCELLED, "cancelled_by_owner", actor)
                     self._unrest(order)
                     audits.append(self._audit(actor, req, "order.cancel", order, before=before))
                 else:
                     audits.append(self._reduce(order, market, req, actor))
 
+        matched_now = [t for t in all_trades if t.status == TradeStatus.MATCHED]
+        settle_now = self._settle_now(market, matched_now, now) if settle else []
+        keys = [(o, a.id, "participant") for o, a, *_ in self.releases]
+        for trade in settle_now:
+            keys += settlement.settle_accounts(trade, asset=trade.asset)
+        if keys:
+            # every account this batch posts to (escrow releases and settlements), locked in one statement
+            # in id order, before the first posting: the lock order of every ledger writer, so a batch
+            # cannot deadlock with a settlement worker, another market's engine or an inline placement
+            accounts_lock(keys)
+        for org, asset, amount, order_id, actor, key in self.releases:
+            hold_release(actor=actor, organization_id=org, asset=asset, amount=amount, reference=("order", order_id),
+                         idempotency_key=key)
         if all_trades:
-            services._write_trades(market, all_trades)
+            services._write_trades(market, all_trades, settled_now=frozenset(id(t) for t in settle_now))
         for event, trades in matched:  # the trade ids exist now
             event.after["trades"] = [t.id for t in trades]
         self._write_orders([pair for pair in changed.values()], now)
         OrderRequest.objects.filter(pk__in=[r.id for r in requests]).delete()
+        if settle_now:
+            # delivery versus payment from the escrow the orders hold, in this transaction: one ledger
+            # transaction per trade (`settlement.settle_write`: the statement `trade_settle` runs, key
+            # `settle:trade:<id>`), no outbox row, so nothing sends these trades to settlement again
+            notify_trade_events(settle_now, "matched")
+            actor = Actor.system()
+            try:
+                for trade in settle_now:
+                    settlement.settle_write(trade, asset=trade.asset, actor=actor, now=now)
+            except (DatabaseError, settlement.EscrowShort) as exc:
+                raise _SettleFailed(str(exc)) from exc
         AuditEvent.objects.bulk_create(audits)
-        enqueue_after_commit([t for t in all_trades if t.status == TradeStatus.MATCHED])
+        enqueue_after_commit([t for t in matched_now if t.status == TradeStatus.MATCHED])
         announce_pending_approval(all_trades)
         with connection.cursor() as cur:  # wakes the waiting answers (`waiting.wait`) when this batch commits
             cur.execute("SELECT pg_notify(%s, '')", [done_channel(self.market_id)])
         return len(requests)
+
+    def _settle_now(self, market: Market, trades: list, now: datetime) -> list:
+        """The matched trades this batch settles itself: those of a real-time market whose settlement
+        checks pass now (`settlement.settlement_clear`); the rest (end-of-day markets, trades the
+        settlement stage refuses or sends for approval, a frozen party) go to the outbox as before."""
+        if not trades or is_deferred(market):
+            return []
+        if self.operator_id is None and any(t.buyer_fee + t.seller_fee for t in trades):
+            return []  # no operator to take the fees: trade_settle reports it
+        asset = settlement.traded_asset(market.asset_id)
+        cny_id = cny().id
+        chosen = []
+        for trade in trades:
+            trade.asset, trade.cny_id, trade.operator_id = asset, cny_id, self.operator_id
+            trade.rules_generation = getattr(market, "rules_generation", None)
+            if settlement.settlement_clear(trade, asset=asset, now=now):
+                chosen.append(trade)
+        return chosen
+
+    def _close(self, order: Order, market: Market, status: str, reason: str, actor: Actor) -> None:
+        """Cancel or expire an order in memory (`services._close_order`'s effect); its escrow release is
+        applied once the batch's accounts are locked."""
+        if order.hold_remaining:
+            self.releases.append((order.organization_id, services._hold_asset(market, order.side),
+                                  order.hold_remaining, order.id, actor,
+                                  f"order:{order.id}:release:{order.hold_remaining}:{order.remaining}"))
+        order.hold_remaining = 0
+        order.status = status
+        order.cancel_reason = reason
 
     def _place(self, order: Order, market: Market, now: datetime, actor: Actor) -> tuple[list, list[Order]]:
         organization = order.organization
         try:  # the market and the organization as they are now (the acceptance checked them earlier)
             services._check_order(market, organization, order.price, order.quantity, now)
         except DomainError as refusal:
-            services._close_order(order, market, OrderStatus.CANCELLED, f"refused:{refusal.code}"[:40], actor,
-                                  save=False)
+            self._close(order, market, OrderStatus.CANCELLED, f"refused:{refusal.code}"[:40], actor)
             return [], []
         order.status = OrderStatus.OPEN
         scanned = [0]
@@ -396,10 +531,9 @@ class Engine:
                 self.index.pop(resting.id, None)
         if order.status == OrderStatus.OPEN and order.remaining:
             if self_trade:
-                services._close_order(order, market, OrderStatus.CANCELLED, "self_trade_prevented", actor, save=False)
+                self._close(order, market, OrderStatus.CANCELLED, "self_trade_prevented", actor)
             elif order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
-                services._close_order(order, market, OrderStatus.CANCELLED, "unfilled_" + order.time_in_force, actor,
-                                      save=False)
+                self._close(order, market, OrderStatus.CANCELLED, "unfilled_" + order.time_in_force, actor)
             else:
                 self._rest(order)
         return trades, touched
@@ -416,10 +550,8 @@ class Engine:
             need = new_remaining
         freed = order.hold_remaining - need
         if freed:
-            hold_release(actor=actor, organization_id=order.organization_id,
-                                  asset=services._hold_asset(market, order.side), amount=freed,
-                                  reference=("order", order.id),
-                                  idempotency_key=f"order:{order.id}:reduce:{new_remaining}")
+            self.releases.append((order.organization_id, services._hold_asset(market, order.side), freed,
+                                  order.id, actor, f"order:{order.id}:reduce:{new_remaining}"))
         order.quantity -= order.remaining - new_remaining
         order.remaining = new_remaining
         order.hold_remaining = need

@@ -316,11 +316,14 @@ def _match(order: Order, market: Market, organization: Organization,
     return trades, touched, self_trade
 
 
-def _write_trades(market: Market, trades: list[Trade]) -> None:
+def _write_trades(market: Market, trades: list[Trade], *, settled_now: frozenset = frozenset()) -> None:
+    """The trades with their MATCHED (or pending) events and the outbox rows of those to settle, except
+    `settled_now` (the matching engine settles those in the same transaction: no outbox row, #19)."""
     Trade.objects.bulk_create(trades)
     TradeEvent.objects.bulk_create([TradeEvent(trade=t, status=t.status, detail={"source": "order_book"})
                                     for t in trades])
-    outbox = [outbox_row_for(t, market) for t in trades if t.status == TradeStatus.MATCHED]
+    outbox = [outbox_row_for(t, market) for t in trades
+              if t.status == TradeStatus.MATCHED and id(t) not in settled_now]
     if outbox:
         SettlementOutbox.objects.bulk_create(outbox)
 

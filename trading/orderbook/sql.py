@@ -5,17 +5,22 @@
   once per database session (`core.prepared`).
 * `orders_write_sql`: the matching state of many orders in one UPDATE; `SESSION_FIGURES`: a session's
   close from its trades; `BOOK_DEPTH` and `CANDLES`: market data (`trading.orderbook.selectors`).
+* `MARKET_ACCEPT` and `ACCEPT`: the matching engine's acceptance (#19) — the market read under FOR KEY
+  SHARE with the open-order cap's advisory lock, then ONE statement writing the order, its escrow hold,
+  its request, its audit event and the idempotency record.
 
 Table and column names come from the models (`_meta`).
 """
 from __future__ import annotations
 
 from accounts.models import Organization
-from core.prepared import PreparedJoin, Sql
+from accounts.sql import audit_cte
+from core.prepared import PreparedJoin, PreparedQuery, Sql
 from ledger.models import Asset
-from marketplace.models import Market
+from ledger.sql import journal_keyed_cte
+from marketplace.models import IdempotencyRecord, Market
 from marketplace.sql import rules_generation
-from trading.models import Order, OrderStatus, Trade, TradeStatus
+from trading.models import Order, OrderRequest, OrderRequestKind, OrderStatus, Trade, TradeStatus
 
 TRADE, ORDER = Trade._meta.db_table, Order._meta.db_table
 
@@ -38,6 +43,94 @@ MARKET_LOCK = PreparedJoin(("m", Market), ("a", Asset), statement=_market_lock, 
 MARKET_LOCK_NO_KEY = PreparedJoin(("m", Market), ("a", Asset),
                                   statement=lambda columns: _market_lock(columns, "NO KEY UPDATE"),
                                   links=(("m", "asset", "a"),), extras=("rules_generation",))
+
+
+# --- the engine's acceptance (#19) -------------------------------------------------------------------
+
+# The market with its instrument and the rulebook generation, FOR KEY SHARE (acceptances of one market
+# never wait for each other or for the engine's batch, which holds FOR NO KEY UPDATE), and the
+# transaction advisory lock of the (market, organization) pair's open-order cap, taken before the write
+# statement: that statement's snapshot, taken after the lock, then sees every acceptance of the pair
+# that held it before, so two concurrent acceptances cannot both take the last place.
+MARKET_ACCEPT = PreparedJoin(
+    ("m", Market), ("a", Asset), links=(("m", "asset", "a"),), extras=("rules_generation", "cap_lock"),
+    statement=lambda columns: Sql(f"""SELECT {columns}, {rules_generation()}, pg_advisory_xact_lock(%(cap_key)s)::text
+                                        FROM {Market._meta.db_table} m
+                                        JOIN {Asset._meta.db_table} a ON a.id = m.asset_id
+                                       WHERE m.id = %(market)s FOR KEY SHARE OF m""",
+                                  rules_generation(), market="bigint", cap_key="bigint"))
+
+
+def _accept_statement() -> Sql:
+    """Everything an acceptance writes, in one statement (data-modifying CTEs):
+
+    * `ids`: the order's id, drawn from its sequence (the journal key, the audit row, the request and the
+      stored response all need it);
+    * `cap`: the organization's live (accepted or open) orders in the market below the cap (NULL: none);
+    * `idem`: the idempotency record with the response (the order's id set into it), when a key was
+      given and the cap allows; ON CONFLICT DO NOTHING, waiting for a concurrent duplicate to commit;
+    * `go`: the id, once when the cap allows and the key (if any) was free — every write below reads it,
+      so a refused acceptance or a replay writes nothing at all;
+    * the order (`accepted`), the hold's journal row and postings (`ledger.sql.journal_keyed_cte`, key
+      `order:<id>:hold` as `ledger.services.hold_place` writes it; the balance trigger and the CHECK
+      constraints apply), the engine's request, the `order.place` audit event.
+    Returns one row: whether the cap allowed, the order id (NULL when nothing was written), and wakes the
+    market's engine (`pg_notify`, delivered at commit)."""
+    order_columns = ("id", "market_id", "organization_id", "user_id", "side", "time_in_force", "price", "quantity",
+                     "remaining", "filled_value", "fees_charged", "hold_remaining", "status", "cancel_reason",
+                     "session", "rule_version", "client_order_id", "created_at", "updated_at")
+    request_columns = ("market_id", "order_id", "kind", "new_remaining", "user_id", "request_id", "created_at")
+    idem_columns = ("organization_id", "key", "fingerprint", "method_path", "request_body", "status_code",
+                    "response_body", "created_at")
+    live = f"'{OrderStatus.ACCEPTED.value}', '{OrderStatus.OPEN.value}'"
+    journal = journal_keyed_cte(source="go", key="'order:' || go.id || ':hold'", reference_id="go.id::text")
+    audit = audit_cte(source=Sql("go, (SELECT %(audit_after)s::jsonb AS after) x", audit_after="jsonb"),
+                      action="'order.place'", before="NULL", after="x.after", order_by="go.id",
+                      object_id="go.id::text")
+    return Sql(f"""WITH ids AS MATERIALIZED (
+                        SELECT nextval(pg_get_serial_sequence('{ORDER}', 'id')) AS id),
+                   cap AS MATERIALIZED (
+                        SELECT CASE WHEN %(cap)s::bigint IS NULL THEN true
+                                    ELSE (SELECT count(*) FROM (SELECT 1 FROM {ORDER}
+                                                                 WHERE organization_id = %(organization)s
+                                                                   AND market_id = %(market)s
+                                                                   AND status IN ({live})
+                                                                 LIMIT %(cap)s) c) < %(cap)s END AS ok),
+                   idem AS (
+                        INSERT INTO {IdempotencyRecord._meta.db_table} ({", ".join(idem_columns)})
+                        SELECT %(organization)s, %(idem_key)s, %(idem_fingerprint)s, %(idem_method_path)s,
+                               %(idem_request)s, %(idem_status)s,
+                               jsonb_set(%(idem_response)s, '{{order,id}}', to_jsonb(ids.id)), %(now)s
+                          FROM ids, cap WHERE cap.ok AND %(idem_key)s IS NOT NULL
+                        ON CONFLICT (organization_id, key) DO NOTHING RETURNING id),
+                   go AS MATERIALIZED (
+                        SELECT ids.id FROM ids, cap
+                         WHERE cap.ok AND (%(idem_key)s IS NULL OR EXISTS (SELECT 1 FROM idem))),
+                   placed AS (
+                        INSERT INTO {ORDER} ({", ".join(order_columns)})
+                        SELECT go.id, %(market)s, %(organization)s, %(user)s, %(side)s, %(time_in_force)s,
+                               %(price)s, %(quantity)s, %(quantity)s, 0, 0, %(hold)s,
+                               '{OrderStatus.ACCEPTED.value}', '', %(session)s, %(rule_version)s,
+                               %(client_order_id)s, %(now)s, %(now)s
+                          FROM go),
+                   {journal},
+                   queued AS (
+                        INSERT INTO {OrderRequest._meta.db_table} ({", ".join(request_columns)})
+                        SELECT %(market)s, go.id, '{OrderRequestKind.PLACE.value}', NULL, %(user)s,
+                               %(audit_request_id)s, %(now)s
+                          FROM go),
+                   {audit}
+              SELECT cap.ok, go.id,
+                     CASE WHEN go.id IS NOT NULL THEN pg_notify(%(channel)s, %(market)s::text) END
+                FROM cap LEFT JOIN go ON true""",
+               journal, audit, cap="bigint", organization="bigint", market="bigint", idem_key="varchar",
+               idem_fingerprint="varchar", idem_method_path="varchar", idem_request="jsonb", idem_status="smallint",
+               idem_response="jsonb", now="timestamptz", user="bigint", side="varchar", time_in_force="varchar",
+               price="bigint", quantity="bigint", hold="bigint", session="varchar", rule_version="integer",
+               client_order_id="varchar", channel="text")
+
+
+ACCEPT = PreparedQuery(_accept_statement())
 
 
 def _book(side: str, after_cursor: bool):

@@ -17,7 +17,7 @@ from accounts.models import TRADING_KINDS
 from accounts.permissions import acting_membership, member_with
 from core.api import ORDERED_LIST_BACKENDS, GrowingPagination
 from core.errors import ApiError
-from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent, idempotent_in_statement
 from core.throttles import OrganizationOrderThrottle
 from ledger.models import Asset
 from marketplace.errors import NOT_A_TRADER, UNKNOWN_MARKET
@@ -141,22 +141,19 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         200: OpenApiResponse(PlaceResultSerializer, description="an idempotent replay (Idempotent-Replayed: true)")})
     def create(self, request):
         organization = _organization(request)
+        data = OrderCreateSerializer(data=request.data)
+        if data.is_valid() and engine_matched(data.validated_data["market"]):
+            response = self._accept(request, organization, data.validated_data)
+        else:
+            def handler():
+                data.is_valid(raise_exception=True)
+                v = data.validated_data
+                result = order_place(actor=Actor.from_request(request), organization=organization,
+                                     market_id=v["market"], side=v["side"], price=v["price"], quantity=v["quantity"],
+                                     time_in_force=v["time_in_force"], client_order_id=v["client_order_id"])
+                return Response(self._place_response(result, organization.id), status=status.HTTP_201_CREATED)
 
-        def handler():
-            data = OrderCreateSerializer(data=request.data)
-            data.is_valid(raise_exception=True)
-            v = data.validated_data
-            args = dict(actor=Actor.from_request(request), organization=organization, market_id=v["market"],
-                        side=v["side"], price=v["price"], quantity=v["quantity"], time_in_force=v["time_in_force"],
-                        client_order_id=v["client_order_id"])
-            if engine_matched(v["market"]):
-                order = order_accept(**args)
-                return Response({"order": order_data(order, trade_ids=[]), "fills": []},
-                                status=status.HTTP_202_ACCEPTED)
-            result = order_place(**args)
-            return Response(self._place_response(result, organization.id), status=status.HTTP_201_CREATED)
-
-        response = idempotent(request, organization.id, handler)
+            return idempotent(request, organization.id, handler)
         if response.status_code != status.HTTP_202_ACCEPTED:
             return response
 
@@ -169,6 +166,22 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                             status=status.HTTP_201_CREATED)
 
         return _waited(request, response, response.data["order"]["id"], done)
+
+    @staticmethod
+    def _accept(request, organization, v):
+        """A market matched by the engine: the acceptance writes the order, its hold, its request, its
+        audit event and the idempotency record in one statement (`engine.order_accept`); 202."""
+        def respond(order):
+            return {"order": order_data(order, trade_ids=[]), "fills": []}
+
+        def handler(claim):
+            order = order_accept(actor=Actor.from_request(request), organization=organization, market_id=v["market"],
+                                 side=v["side"], price=v["price"], quantity=v["quantity"],
+                                 time_in_force=v["time_in_force"], client_order_id=v["client_order_id"], claim=claim,
+                                 respond=respond)
+            return None if order is None else Response(respond(order), status=status.HTTP_202_ACCEPTED)
+
+        return idempotent_in_statement(request, organization.id, handler)
 
     @extend_schema(request=None, responses={200: OrderSerializer, 202: OrderSerializer},
                    parameters=[IdemHeader, PreferHeader])

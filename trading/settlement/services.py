@@ -126,7 +126,7 @@ _assets: dict[int, tuple[float, Asset]] = {}
 ASSET_CACHE_SECONDS = 60.0  # as long as the rulebook's own compiled reference data (marketplace.rules.MAX_AGE)
 
 
-def _asset(asset_id: int) -> Asset:
+def traded_asset(asset_id: int) -> Asset:
     """The traded instrument, from a per-process cache refreshed every ASSET_CACHE_SECONDS (README,
     "Per-process caches": the settlement re-check may see a change of an instrument's data that late)."""
     hit = _assets.get(asset_id)
@@ -134,6 +134,9 @@ def _asset(asset_id: int) -> Asset:
         hit = (time.monotonic(), Asset.objects.select_related("right_type").get(pk=asset_id))
         _assets[asset_id] = hit
     return hit[1]
+
+
+_asset = traded_asset
 
 
 def _outbox_of(trade: Trade) -> SettlementOutbox | None:
@@ -149,6 +152,9 @@ class _EscrowShort(Exception):
     def __init__(self, legs: list[Leg], error: Exception):
         super().__init__(str(error))
         self.legs, self.error = legs, error
+
+
+EscrowShort = _EscrowShort  # what `settle_write` raises, for callers outside this module
 
 
 def trade_settle(*, trade_id: int, now: datetime | None = None) -> str:
@@ -197,35 +203,72 @@ def _trade_settle(*, trade_id: int, now: datetime | None) -> str:
     if refusal and trade.status != TradeStatus.APPROVED:
         return _to_pending_approval(trade, actor, refusal)
 
+    return settle_write(trade, asset=asset, actor=actor, now=now)
+
+
+def settlement_clear(trade: Trade, *, asset: Asset, now: datetime) -> bool:
+    """Whether a freshly MATCHED trade may settle at once without more ado: the rulebook's settlement
+    stage neither refuses it nor asks for approval, and both parties are active (`trade_settle`'s checks;
+    anything else is left to `trade_settle`, through the outbox, which fails it or sends it for
+    approval). Used by the matching engine to settle inside its batch (#19)."""
+    try:
+        _, refusal = enforce(CheckContext(stage="settlement", asset=asset, at=now, buyer=trade.buyer,
+                                          seller=trade.seller, price=trade.price, quantity=trade.quantity,
+                                          rules_generation=getattr(trade, "rules_generation", None)))
+    except Refused:
+        return False
+    return refusal is None and trade.buyer.is_active and trade.seller.is_active
+
+
+def settle_accounts(trade: Trade, *, asset: Asset) -> list[tuple]:
+    """The account keys (organization, asset, kind[, shard]) that settling `trade` posts to (it needs
+    `trade.cny_id` and `trade.operator_id`): for a caller that locks every account of a batch at once,
+    in id order, before writing (the matching engine)."""
+    return list(_settle_keys(trade, asset).values())
+
+
+def _settle_keys(trade: Trade, asset: Asset) -> dict[str, tuple]:
+    cny_id = trade.cny_id
+    keys = {"seller_rights": (trade.seller_id, asset.id, AccountKind.PARTICIPANT),
+            "buyer_rights": (trade.buyer_id, asset.id, AccountKind.PARTICIPANT),
+            "buyer_cash": (trade.buyer_id, cny_id, AccountKind.PARTICIPANT),
+            "seller_cash": (trade.seller_id, cny_id, _proceeds_kind(trade, asset))}
+    if trade.buyer_fee + trade.seller_fee:
+        # one fee account per settlement queue: markets on different queues never wait on one row
+        keys["fee_income"] = (trade.operator_id, cny_id, AccountKind.FEE_INCOME,
+                              settlement_shard(trade.market_id, trade.listing_id))
+    return keys
+
+
+def settle_write(trade: Trade, *, asset: Asset, actor: Actor, now: datetime) -> str:
+    """Write the settlement of a MATCHED or APPROVED trade whose checks passed: ONE statement (the
+    ledger transaction under the key `settle:trade:<id>`, the trade SETTLED, its outbox row done, its
+    events and audit rows; `sql.settle_statement`), in the caller's transaction, which must hold the
+    trade row (locked, or written by this very transaction). `trade.cny_id` and `trade.operator_id` must
+    be set. A short escrow raises `_EscrowShort` (the statement failed, so the transaction is aborted)."""
     fees = trade.buyer_fee + trade.seller_fee
     if fees and trade.operator_id is None:
         raise RuntimeError("no exchange operator organization: fees have nowhere to go")
     cny_id = trade.cny_id
-    proceeds_kind = _proceeds_kind(trade, asset)
-    seller_rights = (trade.seller_id, asset.id, AccountKind.PARTICIPANT)
-    buyer_rights = (trade.buyer_id, asset.id, AccountKind.PARTICIPANT)
-    buyer_cash = (trade.buyer_id, cny_id, AccountKind.PARTICIPANT)
-    seller_cash = (trade.seller_id, cny_id, proceeds_kind)
-    # one fee account per settlement queue: markets on different queues never wait on one row
-    shard = settlement_shard(trade.market_id, trade.listing_id)
-    fee_income = (trade.operator_id, cny_id, AccountKind.FEE_INCOME, shard)
-    keys = [seller_rights, buyer_rights, buyer_cash, seller_cash] + ([fee_income] if fees else [])
-    ids = accounts_ensure(keys)
+    keys = _settle_keys(trade, asset)
+    proceeds_kind = keys["seller_cash"][2]
+    ids = accounts_ensure(list(keys.values()))
+    seller_rights, buyer_rights = ids[keys["seller_rights"]], ids[keys["buyer_rights"]]
+    buyer_cash, seller_cash = ids[keys["buyer_cash"]], ids[keys["seller_cash"]]
     legs = [
-        Leg(ids[seller_rights], HELD, -trade.seller_hold),
-        Leg(ids[buyer_rights], AVAILABLE, trade.quantity),
-        Leg(ids[seller_rights], AVAILABLE, trade.seller_hold - trade.quantity),
-        Leg(ids[buyer_cash], HELD, -trade.buyer_hold),
-        Leg(ids[buyer_cash], AVAILABLE, trade.buyer_hold - trade.value - trade.buyer_fee),
-        Leg(ids[seller_cash], AVAILABLE, trade.value - trade.seller_fee),
+        Leg(seller_rights, HELD, -trade.seller_hold),
+        Leg(buyer_rights, AVAILABLE, trade.quantity),
+        Leg(seller_rights, AVAILABLE, trade.seller_hold - trade.quantity),
+        Leg(buyer_cash, HELD, -trade.buyer_hold),
+        Leg(buyer_cash, AVAILABLE, trade.buyer_hold - trade.value - trade.buyer_fee),
+        Leg(seller_cash, AVAILABLE, trade.value - trade.seller_fee),
     ]
+    asset_of = {seller_rights: asset.id, buyer_rights: asset.id, buyer_cash: cny_id, seller_cash: cny_id}
     if fees:
-        legs += [Leg(ids[fee_income], AVAILABLE, trade.buyer_fee), Leg(ids[fee_income], AVAILABLE, trade.seller_fee)]
+        fee_income = ids[keys["fee_income"]]
+        legs += [Leg(fee_income, AVAILABLE, trade.buyer_fee), Leg(fee_income, AVAILABLE, trade.seller_fee)]
+        asset_of[fee_income] = cny_id
     legs = legs_in_lock_order(legs)
-    asset_of = {ids[seller_rights]: asset.id, ids[buyer_rights]: asset.id, ids[buyer_cash]: cny_id,
-                ids[seller_cash]: cny_id}
-    if fees:
-        asset_of[ids[fee_income]] = cny_id
     ledger = journal_params(kind="settle", idempotency_key=f"settle:trade:{trade.id}", actor=actor,
                             reference=("trade", trade.id), legs=legs, assets=[asset_of[leg.account_id] for leg in legs],
                             request={"trade": trade.id, "value": trade.value, "quantity": trade.quantity},
