@@ -76,6 +76,7 @@ def test_postings_still_move_balances_and_a_shortfall_is_still_the_balance_check
                                         reference_type, reference_id, memo, hash_version)
                                       VALUES ('test', 'over', '{}', '', '', '{}', 1) RETURNING id)
                            INSERT INTO ledger_posting (transaction_id, account_id, asset_id, bucket, amount)
-                           SELECT j.id, l.account, %s, 'A', l.amount FROM j, (VALUES (%s, -60), (%s, 60)) l(account, amount)""",
+                           SELECT j.id, l.account, %s, 'A', l.amount
+                             FROM j, (VALUES (%s, -60), (%s, 60)) l(account, amount)""",
                         [asset.id, holder, payee])
     assert Account.objects.get(id=holder).available == 50
