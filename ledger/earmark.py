@@ -119,7 +119,9 @@ class KnownFund(BusinessCheck):
 
     @classmethod
     def check(cls, *, fund, **_):
-        return None if fund in FUNDS else cls.refuse(fields={"fund": f"one of {', '.join(FUNDS)}"})
+        if fund in FUNDS:
+            return None
+        return cls.refuse(fields={"fund": gettext("one of {choices}").format(choices=", ".join(FUNDS))})
 
 
 @business_check
@@ -148,7 +150,8 @@ class PurposeOfFund(BusinessCheck):
         f = FUNDS[fund]
         if purpose_code in f.purposes:
             return None
-        return cls.refuse(fields={"purpose_code": f"one of {', '.join(f.purposes)}"}, fund=f.name_en)
+        return cls.refuse(fields={"purpose_code": gettext("one of {choices}").format(choices=", ".join(f.purposes))},
+                          fund=f.name_en)
 
 
 @business_check

@@ -73,7 +73,9 @@ def console_site(django_db_setup, django_db_blocker):
             yield f"http://127.0.0.1:{server.port}"
         finally:
             server.terminate()
-            call_command("flush", interactive=False, verbosity=0)
+            # keep the sequences: ids are never reused in production, and per-process caches keyed by id
+            # (trading.orderbook.serializers.market_instrument) rely on it; flush's default resets them
+            call_command("flush", interactive=False, verbosity=0, reset_sequences=False)
             forget_cached()
             forget_cached_accounts()
             if previous is None:

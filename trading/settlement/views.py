@@ -134,7 +134,8 @@ class EarmarkedExportView(APIView):
     def get(self, request):
         fmt = request.query_params.get("fmt") or "csv"
         if fmt not in ("csv", "xlsx", "jsonl"):
-            raise ApiError("validation_error", fields={"fmt": "csv, xlsx or jsonl"})
+            raise ApiError("validation_error",
+                           fields={"fmt": gettext("one of {choices}").format(choices="csv, xlsx, jsonl")})
         lang = language(request)
         rows = _report_rows(request)
         for r in rows:
