@@ -88,25 +88,34 @@ def _columns(model, *names: str) -> str:
     return ", ".join(model._meta.get_field(name).column for name in names)
 
 
+def _journal_columns() -> str:
+    return _columns(LedgerTransaction, "kind", "idempotency_key", "request", "actor_user_id",
+                    "actor_organization_id", "reference_type", "reference_id", "memo", "hash_version")
+
+
+def _postings_cte() -> str:
+    """The `postings` CTE both journal forms share: the legs as arrays, in leg order, under `journal.id`."""
+    posting = _columns(Posting, "transaction", "account", "asset", "bucket", "amount")
+    return f"""postings AS (
+           INSERT INTO {POSTING} ({posting})
+           SELECT journal.id, l.account_id, l.asset_id, l.bucket, l.amount
+             FROM journal, unnest(%(legs_account)s, %(legs_asset)s, %(legs_bucket)s, %(legs_amount)s)
+                  WITH ORDINALITY AS l(account_id, asset_id, bucket, amount, n)
+            ORDER BY l.n)"""
+
+
 def journal_cte() -> Sql:
     """The journal row (idempotent on its key: nothing is written when the key is taken) and its
     postings, as two CTEs named `journal` (its `id`) and `postings`. Postings go in as arrays, so that
     one statement serves any number of legs, in leg order. Parameters: `journal_params`."""
-    journal = _columns(LedgerTransaction, "kind", "idempotency_key", "request", "actor_user_id",
-                       "actor_organization_id", "reference_type", "reference_id", "memo", "hash_version")
-    posting = _columns(Posting, "transaction", "account", "asset", "bucket", "amount")
+    journal = _journal_columns()
     return Sql(f"""journal AS (
            INSERT INTO {TRANSACTION} ({journal})
            VALUES (%(journal_kind)s, %(journal_key)s, %(journal_request)s, %(journal_user)s,
                    %(journal_organization)s, %(journal_reference_type)s, %(journal_reference_id)s,
                    %(journal_memo)s, 1)
            ON CONFLICT (idempotency_key) DO NOTHING RETURNING id),
-       postings AS (
-           INSERT INTO {POSTING} ({posting})
-           SELECT journal.id, l.account_id, l.asset_id, l.bucket, l.amount
-             FROM journal, unnest(%(legs_account)s, %(legs_asset)s, %(legs_bucket)s, %(legs_amount)s)
-                  WITH ORDINALITY AS l(account_id, asset_id, bucket, amount, n)
-            ORDER BY l.n)""",
+       {_postings_cte()}""",
                journal_kind="varchar", journal_key="varchar", journal_request="jsonb", journal_user="bigint",
                journal_organization="bigint", journal_reference_type="varchar", journal_reference_id="varchar",
                journal_memo="jsonb", legs_account="bigint[]", legs_asset="bigint[]", legs_bucket="varchar[]",
@@ -236,21 +245,14 @@ def journal_keyed_cte(*, source: str, key: str, reference_id: str) -> Sql:
     follow in leg order. CTEs `journal` and `postings`; parameters those of `journal_params` except
     `journal_key` and `journal_reference_id`. The balance trigger and the CHECK constraints apply as to
     any posting (a bucket that would go negative fails the statement: `account_non_negative`)."""
-    journal = _columns(LedgerTransaction, "kind", "idempotency_key", "request", "actor_user_id",
-                       "actor_organization_id", "reference_type", "reference_id", "memo", "hash_version")
-    posting = _columns(Posting, "transaction", "account", "asset", "bucket", "amount")
+    journal = _journal_columns()
     return Sql(f"""journal AS (
            INSERT INTO {TRANSACTION} ({journal})
            SELECT %(journal_kind)s, {key}, %(journal_request)s, %(journal_user)s, %(journal_organization)s,
                   %(journal_reference_type)s, {reference_id}, %(journal_memo)s, 1
              FROM {source}
            ON CONFLICT (idempotency_key) DO NOTHING RETURNING id),
-       postings AS (
-           INSERT INTO {POSTING} ({posting})
-           SELECT journal.id, l.account_id, l.asset_id, l.bucket, l.amount
-             FROM journal, unnest(%(legs_account)s, %(legs_asset)s, %(legs_bucket)s, %(legs_amount)s)
-                  WITH ORDINALITY AS l(account_id, asset_id, bucket, amount, n)
-            ORDER BY l.n)""",
+       {_postings_cte()}""",
                journal_kind="varchar", journal_request="jsonb", journal_user="bigint",
                journal_organization="bigint", journal_reference_type="varchar", journal_memo="jsonb",
                legs_account="bigint[]", legs_asset="bigint[]", legs_bucket="varchar[]", legs_amount="bigint[]")
