@@ -8,6 +8,8 @@
 # processes, 1), and order_place also reports the engine's figures (#19).
 # Knobs: BENCH_ONLY="order_place auction_burst settlement ledger book_depth verify report console surveillance" (a subset),
 #        BENCH_VERIFY_TXNS (1000000), BENCH_REPORT_TRADES (1000000), BENCH_DURATION (wrk seconds, 20),
+#        BENCH_ENGINE_NICE (-10: the engine ahead of gunicorn for the CPU, as scripts/run.sh runs it),
+#        BENCH_PG_STATEMENTS=1 (order_place also reports PostgreSQL's time per statement, pg_stat_statements),
 #        BENCH_PG_PORT (55442), BENCH_REDIS_PORT (56389), BENCH_HTTP_PORT (8442), BENCH_STATE_DIR.
 set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,6 +19,7 @@ STARTED_AT=$(date +%s)
 
 export STATE_DIR="${BENCH_STATE_DIR:-$REPO/.state/bench}"
 export PG_PORT="${BENCH_PG_PORT:-55442}" REDIS_PORT="${BENCH_REDIS_PORT:-56389}" PG_FSYNC=on
+if [ -n "${BENCH_PG_STATEMENTS:-}" ]; then export PG_PRELOAD=pg_stat_statements; fi  # order_place's statements
 HTTP_PORT="${BENCH_HTTP_PORT:-8442}"
 ONLY="${BENCH_ONLY:-order_place auction_burst settlement ledger book_depth verify report console surveillance}"
 unset DATABASE_URL REDIS_URL  # never the developer's databases: the bench starts and seeds its own
@@ -87,7 +90,8 @@ pids+=($!); echo $! > "$STATE_DIR/worker.pid"
 if [ "${ORDER_MATCHING:-inline}" = engine ]; then  # #19: the sequenced matching engines, one process per share
   n="${BENCH_ENGINES:-1}"
   for i in $(seq 0 $((n - 1))); do
-    python manage.py matching_engine --worker "$i" --workers "$n" >"$STATE_DIR/engine-$i.log" 2>&1 &
+    nice -n "${BENCH_ENGINE_NICE:--10}" python manage.py matching_engine --worker "$i" --workers "$n" \
+      >"$STATE_DIR/engine-$i.log" 2>&1 &
     pids+=($!)
   done
   log "matching engine: $n process(es), ORDER_MATCHING=engine"

@@ -66,6 +66,8 @@ fsync = ${PG_FSYNC:-on}
 synchronous_commit = on
 max_locks_per_transaction = 256
 CONF
+    # `make bench` with BENCH_PG_STATEMENTS=1: per-statement figures (pg_stat_statements) for the order path
+    if [ -n "${PG_PRELOAD:-}" ]; then echo "shared_preload_libraries = '$PG_PRELOAD'" >> "$data/postgresql.conf"; fi
   fi
   if as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     :

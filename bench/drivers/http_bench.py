@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from . import cpu
 from .common import STATE, load_seed, log, percentile, rnd, setup_django
 
 WRK_DIR = Path(__file__).resolve().parents[1] / "wrk"
@@ -55,7 +56,8 @@ def wait_settled(since, timeout: float = 60) -> None:
     log("warning: trades still unsettled after the order run")
 
 
-def matching_figures(since, until, wrk_seconds: float, *, engine: bool, timeout: float = 120) -> dict:
+def matching_figures(since, until, wrk_seconds: float, *, engine: bool, timeout: float = 120,
+                     drained=None) -> dict:
     """The order path's figures for either matching path, measured the same way: orders accepted (the
     2xx answers' rows) and matched (taken by matching: inline at once, the engine in its batch), the
     backlog when wrk stopped (requests the engine had not taken; inline none) and the trades then still
@@ -82,6 +84,8 @@ def matching_figures(since, until, wrk_seconds: float, *, engine: bool, timeout:
     drained_after = time.monotonic() - t_end
     left = backlog()
     wait_settled(since, timeout=max(1.0, deadline - time.monotonic()))
+    if drained is not None:
+        drained()  # every order matched and every trade settled: before this function's own heavy reads
     with connection.cursor() as cur:  # the last settlement of a trade matched from this run's orders
         cur.execute("""SELECT extract(epoch FROM max(a.occurred_at) - %s)
                          FROM trading_trade t JOIN accounts_auditevent a
@@ -106,6 +110,40 @@ def matching_figures(since, until, wrk_seconds: float, *, engine: bool, timeout:
             "accept_to_filled_p50_ms": p50, "accept_to_filled_p99_ms": p99,
             # the earlier name of the engine's figure, kept for comparisons with the runs before
             **({"accept_to_matched_p50_ms": p50, "accept_to_matched_p99_ms": p99} if engine else {})}
+
+
+def statements_reset() -> bool:
+    """With pg_stat_statements preloaded (`BENCH_PG_STATEMENTS=1`): create it if needed and reset it."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT setting LIKE '%%pg_stat_statements%%' FROM pg_settings "
+                    "WHERE name = 'shared_preload_libraries'")
+        row = cur.fetchone()
+        if not (row and row[0]):
+            return False
+        cur.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        cur.execute("SELECT pg_stat_statements_reset()")
+    return True
+
+
+def statements_per_order(orders: int, top: int = 20) -> dict:
+    """PostgreSQL's execution time per order by statement since the reset (all backends: gunicorn's,
+    the engine's, the settlement worker's), the heaviest first: ms and calls per order."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("""SELECT sum(total_exec_time), sum(calls) FROM pg_stat_statements
+                        WHERE query NOT LIKE '%%pg_stat_statements%%'""")
+        total, calls = cur.fetchone()
+        cur.execute("""SELECT total_exec_time, calls, regexp_replace(query, '\\s+', ' ', 'g')
+                         FROM pg_stat_statements WHERE query NOT LIKE '%%pg_stat_statements%%'
+                        ORDER BY total_exec_time DESC LIMIT %s""", [top])
+        rows = cur.fetchall()
+    return {"exec_ms_per_order": rnd(float(total or 0) / orders, 3),
+            "calls_per_order": rnd(float(calls or 0) / orders, 2),
+            "top": [{"ms_per_order": rnd(t / orders, 3), "calls_per_order": rnd(c / orders, 2), "query": q[:160]}
+                    for t, c, q in rows]}
 
 
 def profile_orders(args, env: dict, opts: dict) -> None:
@@ -158,7 +196,9 @@ def main() -> None:
     bare_runs = []
 
     def bare(seconds: int) -> None:
+        before = cpu.snapshot()
         r = wrk("bare.lua", f"{args.base}{bare_path}", duration=seconds, env=env, **opts)
+        r["cpu"] = (before, cpu.snapshot())
         log(f"bare insert: {r['per_s']:.0f}/s p50 {r['p50_us'] / 1000:.1f} ms")
         bare_runs.append(r)
 
@@ -170,6 +210,8 @@ def main() -> None:
     if args.only in (None, "orders"):
         wrk("order_place.lua", f"{args.base}{orders_path}", duration=args.warmup,
             env={**env, "BENCH_RUN_ID": f"w{int(time.time())}"}, **opts)
+        statements = statements_reset()
+        cpu_before = cpu.snapshot()
         since = timezone.now()
         orders = wrk("order_place.lua", f"{args.base}{orders_path}", duration=args.duration,
                      env={**env, "BENCH_RUN_ID": f"r{int(time.time())}"}, **opts)
@@ -180,7 +222,9 @@ def main() -> None:
             raise SystemExit(f"no order was accepted (last 4xx status {orders['last_4xx']}, "
                              f"{orders['http_5xx']} 5xx): is {orders_path} still the order endpoint?")
         engine = os.environ.get("ORDER_MATCHING") == "engine"
-        figures = matching_figures(since, until, orders["duration_us"] / 1e6, engine=engine)
+        cpu_after = []
+        figures = matching_figures(since, until, orders["duration_us"] / 1e6, engine=engine,
+                                   drained=lambda: cpu_after.append(cpu.snapshot()))
         log(f"{'engine' if engine else 'inline'}: {figures}")
         if engine:
             result["engine"] = figures
@@ -192,6 +236,12 @@ def main() -> None:
                       accept_p50_ms=rnd(orders["p50_us"] / 1000, 2), accept_p99_ms=rnd(orders["p99_us"] / 1000, 2),
                       goal_ratio_to_bare_insert=0.5, goal_accept_to_filled_p99_ms=100)
         wait_settled(since)
+        # CPU per order, from the first acceptance to the last settlement of this run's trades (the
+        # engine's and the settlement worker's share included; this driver's figures queries not), by
+        # process group
+        result["cpu_ms_per_order"] = cpu.cpu_per_op(cpu_before, cpu_after[0], figures["accepted"])
+        if statements:
+            result["pg_statements_per_order"] = statements_per_order(figures["accepted"])
         lat = trade_latencies(since, until)
         result.update(orders_per_s=rnd(orders["per_s"]), p50_ms=rnd(orders["p50_us"] / 1000, 2),
                       p99_ms=rnd(orders["p99_us"] / 1000, 2), errors_4xx=orders["http_4xx"],
@@ -214,11 +264,19 @@ def main() -> None:
                       bare_p99_ms=rnd(max(r["p99_us"] for r in bare_runs) / 1000, 2),
                       bare_runs_per_s=[rnd(r["per_s"]) for r in bare_runs],
                       bare_errors=sum(r["http_4xx"] + r["http_5xx"] for r in bare_runs))
+        per_run = [cpu.cpu_per_op(*r["cpu"], r["ok"]) for r in bare_runs]
+        result["cpu_ms_per_bare_insert"] = {g: round(sum(p.get(g, 0) for p in per_run) / len(per_run), 3)
+                                            for g in sorted({g for p in per_run for g in p})}
     if "orders_per_s" in result and result.get("bare_per_s"):
         # the issue's figure, for both paths: orders matched AND settled, not only accepted (inline the two
         # differ only by the settlement of the last trades)
         result["accepted_ratio_to_bare_insert"] = round(result["accepted_per_s"] / result["bare_per_s"], 3)
         result["ratio_to_bare_insert"] = round(result["matched_settled_per_s"] / result["bare_per_s"], 3)
+    if result.get("cpu_ms_per_order") and result.get("cpu_ms_per_bare_insert", {}).get("server_total"):
+        # the same ratio by CPU rather than by wall-clock rate: bare insert's server CPU ÷ an order's (the
+        # acceptance, matching and settlement); independent of how busy the machine was
+        result["cpu_ratio_to_bare_insert"] = round(result["cpu_ms_per_bare_insert"]["server_total"]
+                                                   / result["cpu_ms_per_order"]["server_total"], 3)
     print(json.dumps(result))
 
 
