@@ -67,3 +67,50 @@ def test_open_orders_per_market_are_capped(trader, settings, make_market, fund):
     first = Order.objects.filter(organization=org, market=market).order_by("id").first()
     assert client.post(f"{ORDERS}/{first.id}/cancel", format="json").status_code == 200
     assert _place(client, market).status_code == 201
+
+
+def _throttle_request(org_id: int):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(auth=SimpleNamespace(membership=SimpleNamespace(organization_id=org_id)), META={})
+
+
+@pytest.mark.django_db
+def test_order_rate_is_exact_under_concurrent_requests(settings):
+    """The window is checked and updated in one Redis script: 40 requests of one organization at once from
+    8 threads admit exactly the limit (DRF's get-then-set history let concurrent web workers over it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from core.throttles import OrganizationOrderThrottle
+
+    settings.ORDER_RATE_LIMIT = "10/min"
+    org_id = 10**9 + 7  # an organization of its own: no other test's window
+    cache.delete(f"throttle_orders_org-{org_id}")
+    try:
+        def one(_):
+            return OrganizationOrderThrottle().allow_request(_throttle_request(org_id), None)
+
+        with ThreadPoolExecutor(8) as pool:
+            allowed = list(pool.map(one, range(40)))
+        assert allowed.count(True) == 10
+        throttle = OrganizationOrderThrottle()
+        assert not throttle.allow_request(_throttle_request(org_id), None)
+        assert 0 < throttle.wait() <= 60  # until the oldest leaves the minute
+    finally:
+        cache.delete(f"throttle_orders_org-{org_id}")
+
+
+@pytest.mark.django_db
+def test_order_rate_is_not_applied_while_redis_is_unreachable(settings, monkeypatch, caplog):
+    """The limit protects the exchange; the orders never depend on Redis: while it cannot be reached the
+    request goes through (logged), instead of a 500."""
+    from core import throttles
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(throttles, "_sliding_window", lambda: unreachable)
+    settings.ORDER_RATE_LIMIT = "1/min"
+    throttle = throttles.OrganizationOrderThrottle()
+    assert all(throttle.allow_request(_throttle_request(10**9 + 8), None) for _ in range(3))
+    assert "Redis unreachable" in caplog.text

@@ -74,7 +74,7 @@ from trading.models import Order, OrderRequest, OrderRequestKind, OrderStatus, T
 from trading.notifications.services import notify_trade_events
 from trading.orderbook import services
 from trading.orderbook.errors import INVALID_REDUCE, ORDER_NOT_OPEN, TOO_MANY_OPEN_ORDERS
-from trading.orderbook.sql import ACCEPT, MARKET_ACCEPT, engine_orders_write_sql
+from trading.orderbook.sql import ACCEPT, MARKET_ACCEPT, REQUESTS, REQUESTS_DONE, engine_orders_write_sql
 from trading.settlement import services as settlement
 from trading.settlement.outbox import enqueue_after_commit, is_deferred
 
@@ -398,8 +398,7 @@ class Engine:
         market = services.market_lock(market_id=self.market_id, now=now, no_key=True)
         if self.bids is None or self.seen != (market.current_session, market.status):
             self._load(market)
-        requests = list(OrderRequest.objects.filter(market_id=self.market_id).select_related("order__organization")
-                        .order_by("id")[:self.batch])
+        requests = [loaded[0] for loaded in REQUESTS.all(market=self.market_id, batch=self.batch)]
         if not requests:
             return 0
         # matching is in memory; no ledger write happens before every account the batch posts to is
@@ -465,7 +464,8 @@ class Engine:
         for event, trades in matched:  # the trade ids exist now
             event.after["trades"] = [t.id for t in trades]
         self._write_orders([pair for pair in changed.values()], now)
-        OrderRequest.objects.filter(pk__in=[r.id for r in requests]).delete()
+        with connection.cursor() as cur:
+            REQUESTS_DONE.execute(cur, {"ids": [r.id for r in requests]})
         if settle_now:
             # delivery versus payment from the escrow the orders hold, in this transaction: one ledger
             # transaction per trade (`settlement.settle_write`: the statement `trade_settle` runs, key

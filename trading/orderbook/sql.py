@@ -7,7 +7,8 @@
   close from its trades; `BOOK_DEPTH` and `CANDLES`: market data (`trading.orderbook.selectors`).
 * `MARKET_ACCEPT` and `ACCEPT`: the matching engine's acceptance (#19) — the market read under FOR KEY
   SHARE with the open-order cap's advisory lock, then ONE statement writing the order, its escrow hold,
-  its request, its audit event and the idempotency record.
+  its request, its audit event and the idempotency record; `REQUESTS` and `REQUESTS_DONE`: the engine's
+  read of its queue and the delete of what a batch took.
 
 Table and column names come from the models (`_meta`).
 """
@@ -131,6 +132,23 @@ def _accept_statement() -> Sql:
 
 
 ACCEPT = PreparedQuery(_accept_statement())
+
+
+# --- the engine's batch (#19) ----------------------------------------------------------------------------
+
+# the next requests of a market's queue in id order, each with its order and the order's organization
+# (what `select_related("order__organization")` reads, without compiling a queryset per batch)
+REQUESTS = PreparedJoin(
+    ("r", OrderRequest), ("o", Order), ("g", Organization),
+    links=(("r", "order", "o"), ("o", "organization", "g")),
+    statement=lambda columns: Sql(f"""SELECT {columns} FROM {OrderRequest._meta.db_table} r
+                                        JOIN {ORDER} o ON o.id = r.order_id
+                                        JOIN {Organization._meta.db_table} g ON g.id = o.organization_id
+                                       WHERE r.market_id = %(market)s ORDER BY r.id LIMIT %(batch)s""",
+                                  market="bigint", batch="bigint"))
+# the requests a batch took, deleted in the batch's transaction
+REQUESTS_DONE = PreparedQuery(Sql(f"DELETE FROM {OrderRequest._meta.db_table} WHERE id = ANY(%(ids)s)",
+                                  ids="bigint[]"))
 
 
 def _book(side: str, after_cursor: bool):
