@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from core.prepared import PreparedJoin, Sql
+from core.prepared import BulkInsert, PreparedJoin, Sql
 
 from .actor import Actor
 from .models import ApiToken, AuditEvent, Membership, Organization, User
@@ -77,3 +77,7 @@ def bulk_audit_sql(source: str) -> str:
                SELECT a.* FROM ({source}) a(occurred_at, actor_user_id, actor_organization_id, action,
                                             object_type, object_id, before, after, request_id, region_codes)
                 ORDER BY a.occurred_at"""
+
+
+# audit events built in memory (a batch of the matching engine's): one prepared INSERT for any number
+AUDIT_EVENTS_INSERT = BulkInsert(AuditEvent)

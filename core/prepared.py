@@ -100,7 +100,7 @@ class PreparedQuery:
     named parameters), or text with `%s` placeholders and the list of their PostgreSQL types (executed
     with a list)."""
 
-    def __init__(self, sql: str | Sql, types: list[str] | None = None):
+    def __init__(self, sql: str | Sql, types: list[str] | None = None, *, cast_arguments: bool = False):
         if isinstance(sql, Sql):
             self.params = sql.names()
             numbers = {name: n for n, name in enumerate(self.params, 1)}
@@ -116,8 +116,10 @@ class PreparedQuery:
             self.body = re.sub(r"%s", lambda _: f"${next(numbers)}", sql)
         self.name = f"exchange_q{next(_names)}"
         self.types = types
-        self.execute_sql = f"EXECUTE {self.name}({', '.join(['%s'] * len(types))})" if types \
-            else f"EXECUTE {self.name}"
+        # cast_arguments: each argument cast to its type in the EXECUTE (an array of NULLs, or of strings
+        # for a non-text element type, is not coerced to the declared array type by itself)
+        arguments = [f"%s::{t}" for t in types] if cast_arguments else ["%s"] * len(types)
+        self.execute_sql = f"EXECUTE {self.name}({', '.join(arguments)})" if types else f"EXECUTE {self.name}"
 
     def execute(self, cursor, params: list | tuple | Mapping = ()) -> None:
         """Run the statement on `cursor` (a Django cursor of the default connection); `params` a
@@ -246,3 +248,78 @@ class JoinedRow:
                         values[i] = func(values[i], field, connection)
             objs.append(instance_from_db(model, fields, values, connection.alias))
         return objs, tuple(row[at:])
+
+
+class BulkInsert:
+    """Insert model instances with one prepared statement whatever their number: `INSERT … SELECT FROM
+    unnest(<one array per column>) RETURNING id`, prepared once per session (what `bulk_create` does
+    without compiling an INSERT of rows × columns placeholders per call and PostgreSQL planning it).
+
+    Values are the instances' attributes as they are (the hot paths build them with plain ints, strings
+    and datetimes; a JSON field is encoded with its encoder), an `auto_now_add` / `auto_now` field gets
+    `now` (set on the instance too, as `pre_save` does), and the new ids are set on the instances in order: the
+    rows of an INSERT … SELECT come back from RETURNING in the order the SELECT produced them, the
+    property `bulk_create` relies on for its multi-row VALUES on PostgreSQL. Model `save()` is not
+    called (as with `bulk_create`); the table's triggers and constraints all apply. Each app declares the
+    ones of its own tables in its `sql` module."""
+
+    def __init__(self, model: type):
+        self.model = model
+        self._built = None
+
+    def _build(self):
+        if self._built is None:
+            from django.db import models as m
+
+            fields = [f for f in self.model._meta.concrete_fields if not f.primary_key]
+            pk = self.model._meta.pk.column
+            types = ["text" if isinstance(f, m.JSONField) else f.db_type(connection) for f in fields]
+            columns = ", ".join(f'"{f.column}"' for f in fields)
+            select = ", ".join(f"c{i}::jsonb" if isinstance(f, m.JSONField) else f"c{i}" for i, f in enumerate(fields))
+            names = ", ".join(f"c{i}" for i in range(len(fields)))
+            placeholders = ", ".join(["%s"] * len(fields))
+            text = (f"INSERT INTO {self.model._meta.db_table} ({columns}) SELECT {select}"
+                    f" FROM unnest({placeholders}) AS u({names}) RETURNING {pk}")
+            query = PreparedQuery(text, [f"{t}[]" for t in types], cast_arguments=True)
+            encoders = []
+            for f in fields:
+                if isinstance(f, m.JSONField):
+                    encoders.append(("json", f))
+                elif getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+                    encoders.append(("now", f))
+                else:
+                    encoders.append((None, f))
+            self._built = (query, encoders)
+        return self._built
+
+    def insert(self, objs: list, *, now=None) -> None:
+        """Insert `objs` (instances of the model, unsaved) and set their ids."""
+        if not objs:
+            return
+        import json as _json
+
+        from django.utils import timezone
+
+        query, encoders = self._build()
+        now = now or timezone.now()
+        arrays = []
+        for kind, f in encoders:
+            attname = f.attname
+            if kind is None:
+                arrays.append([getattr(o, attname) for o in objs])
+            elif kind == "now":
+                column = []
+                for o in objs:  # as `pre_save(add=True)` does: the time of the insert, whatever was set
+                    setattr(o, attname, now)
+                    column.append(now)
+                arrays.append(column)
+            else:
+                arrays.append([None if getattr(o, attname) is None
+                               else _json.dumps(getattr(o, attname), cls=f.encoder) for o in objs])
+        with connection.cursor() as cur:
+            query.execute(cur, arrays)
+            ids = [row[0] for row in cur.fetchall()]
+        pk = self.model._meta.pk.attname
+        for o, new_id in zip(objs, ids, strict=True):
+            setattr(o, pk, new_id)
+            o._state.adding, o._state.db = False, connection.alias

@@ -91,3 +91,34 @@ def test_token_lookup_reads_what_select_related_reads(make_org, make_member):
         _ = fast.membership.user.is_active, fast.membership.organization.kind
     assert len(queries) == 0
     assert token_with_membership(secret + "x") is None
+
+
+def test_bulk_insert_writes_what_bulk_create_writes(make_org):
+    """`BulkInsert`: one prepared statement for any number of rows; ids set on the instances in order,
+    JSON (None, lists, objects with non-ASCII text) and NULLs as `bulk_create` writes them, the
+    `auto_now_add` time set; the same statement again for another row count; nothing for none."""
+    from accounts.models import AuditEvent
+    from core.prepared import BulkInsert
+
+    org = make_org("enterprise", "350102")
+    bulk = BulkInsert(AuditEvent)
+    rows = [AuditEvent(actor_user_id=None, actor_organization_id=org.id, action="x.one", object_type="t",
+                       object_id="1", before=None, after={"名": "福州", "n": [1, 2]}, region_codes=["350102"]),
+            AuditEvent(actor_organization_id=None, action="x.two", object_type="t", object_id="2",
+                       before={"a": None}, after=None, request_id="r-2")]
+    bulk.insert(rows)
+    assert rows[0].id < rows[1].id and not rows[0]._state.adding
+    first, second = AuditEvent.objects.filter(pk__in=[r.id for r in rows]).order_by("id")
+    assert (first.action, first.after, first.before, first.region_codes) == ("x.one", {"名": "福州", "n": [1, 2]},
+                                                                             None, ["350102"])
+    assert (second.action, second.before, second.after, second.request_id, second.region_codes) == (
+        "x.two", {"a": None}, None, "r-2", [])
+    assert first.occurred_at == rows[0].occurred_at is not None
+    with CaptureQueriesContext(connection) as q:
+        more = [AuditEvent(action=f"x.{i}", object_type="t", object_id=str(i)) for i in range(5)]
+        bulk.insert(more)
+        bulk.insert([])
+    assert len([s for s in q.captured_queries if "EXECUTE" in s["sql"]]) == 1
+    assert [r.id for r in more] == sorted(r.id for r in more)
+    assert list(AuditEvent.objects.filter(pk__in=[r.id for r in more]).order_by("id")
+                .values_list("action", flat=True)) == [f"x.{i}" for i in range(5)]

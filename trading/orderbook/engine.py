@@ -60,7 +60,7 @@ from django.utils import timezone
 from accounts.actor import Actor
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, Organization
-from accounts.sql import audit_params
+from accounts.sql import AUDIT_EVENTS_INSERT, audit_params
 from core.errors import DomainError
 from core.idempotency import NO_CLAIM_PARAMS, Claim
 from ledger.errors import INSUFFICIENT_BALANCE
@@ -477,7 +477,7 @@ class Engine:
                     settlement.settle_write(trade, asset=trade.asset, actor=actor, now=now)
             except (DatabaseError, settlement.EscrowShort) as exc:
                 raise _SettleFailed(str(exc)) from exc
-        AuditEvent.objects.bulk_create(audits)
+        AUDIT_EVENTS_INSERT.insert(audits)
         enqueue_after_commit([t for t in matched_now if t.status == TradeStatus.MATCHED])
         announce_pending_approval(all_trades)
         with connection.cursor() as cur:  # wakes the waiting answers (`waiting.wait`) when this batch commits

@@ -53,7 +53,6 @@ from trading.common.signals import announce_pending_approval
 from trading.models import (
     Order,
     OrderStatus,
-    SettlementOutbox,
     Side,
     TimeInForce,
     Trade,
@@ -62,8 +61,17 @@ from trading.models import (
     TradeStatus,
 )
 from trading.orderbook.errors import INVALID_REDUCE, ORDER_NOT_OPEN, TOO_MANY_OPEN_ORDERS
-from trading.orderbook.sql import BOOK, MARKET_LOCK, MARKET_LOCK_NO_KEY, SESSION_FIGURES, orders_write_sql
+from trading.orderbook.sql import (
+    BOOK,
+    MARKET_LOCK,
+    MARKET_LOCK_NO_KEY,
+    SESSION_FIGURES,
+    TRADE_EVENTS_INSERT,
+    TRADES_INSERT,
+    orders_write_sql,
+)
 from trading.settlement.outbox import enqueue_after_commit, outbox_row_for
+from trading.settlement.sql import OUTBOX_INSERT
 
 MATCH_BATCH = 256  # the largest batch of resting orders read at once (batches grow 4, 16, 64, 256)
 FIRST_BATCH = 4
@@ -319,13 +327,12 @@ def _match(order: Order, market: Market, organization: Organization,
 def _write_trades(market: Market, trades: list[Trade], *, settled_now: frozenset = frozenset()) -> None:
     """The trades with their MATCHED (or pending) events and the outbox rows of those to settle, except
     `settled_now` (the matching engine settles those in the same transaction: no outbox row, #19)."""
-    Trade.objects.bulk_create(trades)
-    TradeEvent.objects.bulk_create([TradeEvent(trade=t, status=t.status, detail={"source": "order_book"})
-                                    for t in trades])
-    outbox = [outbox_row_for(t, market) for t in trades
-              if t.status == TradeStatus.MATCHED and id(t) not in settled_now]
-    if outbox:
-        SettlementOutbox.objects.bulk_create(outbox)
+    # prepared INSERTs over arrays (`core.prepared.BulkInsert`): no INSERT compiled and planned per batch
+    TRADES_INSERT.insert(trades)
+    TRADE_EVENTS_INSERT.insert([TradeEvent(trade=t, status=t.status, detail={"source": "order_book"})
+                                for t in trades])
+    OUTBOX_INSERT.insert([outbox_row_for(t, market) for t in trades
+                          if t.status == TradeStatus.MATCHED and id(t) not in settled_now])
 
 
 _MATCH_STATE = ("remaining", "filled_value", "fees_charged", "hold_remaining", "status")

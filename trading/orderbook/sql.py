@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from accounts.models import Organization
 from accounts.sql import audit_cte
-from core.prepared import PreparedJoin, PreparedQuery, Sql
+from core.prepared import BulkInsert, PreparedJoin, PreparedQuery, Sql
 from ledger.models import Asset
 from ledger.sql import journal_keyed_cte
 from marketplace.models import IdempotencyRecord, Market
 from marketplace.sql import rules_generation
-from trading.models import Order, OrderRequest, OrderRequestKind, OrderStatus, Trade, TradeStatus
+from trading.models import Order, OrderRequest, OrderRequestKind, OrderStatus, Trade, TradeEvent, TradeStatus
 
 TRADE, ORDER = Trade._meta.db_table, Order._meta.db_table
 
@@ -146,6 +146,9 @@ REQUESTS = PreparedJoin(
                                         JOIN {Organization._meta.db_table} g ON g.id = o.organization_id
                                        WHERE r.market_id = %(market)s ORDER BY r.id LIMIT %(batch)s""",
                                   market="bigint", batch="bigint"))
+# a matching's new trades and their first events, whatever their number (inline and the engine alike)
+TRADES_INSERT = BulkInsert(Trade)
+TRADE_EVENTS_INSERT = BulkInsert(TradeEvent)
 # the requests a batch took, deleted in the batch's transaction
 REQUESTS_DONE = PreparedQuery(Sql(f"DELETE FROM {OrderRequest._meta.db_table} WHERE id = ANY(%(ids)s)",
                                   ids="bigint[]"))

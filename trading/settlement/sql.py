@@ -21,7 +21,7 @@ import json
 from accounts.actor import Actor
 from accounts.models import Organization
 from accounts.sql import audit_cte, audit_params
-from core.prepared import PreparedJoin, PreparedQuery, Sql
+from core.prepared import BulkInsert, PreparedJoin, PreparedQuery, Sql
 from ledger.models import Asset
 from ledger.sql import journal_cte
 from marketplace.models import Market
@@ -318,3 +318,7 @@ def bulk_audit_source(stage: str) -> str:
                                           'proceeds_account', s.proceeds_kind, 'ledger_transaction', s.txn_id),
                        jsonb_build_array(s.buyer_region, s.seller_region)))
                       a(at, org, action, object_type, object_id, before, after, regions)"""
+
+
+# the outbox rows of newly matched trades (`trading.orderbook.services._write_trades`)
+OUTBOX_INSERT = BulkInsert(SettlementOutbox)
