@@ -226,7 +226,9 @@ def market_data(request, pk: int):
 def desk_view(request):
     m = request.membership
     holdings = ledger_selectors.holding_list(membership=m)
-    orders = list(trading_selectors.orders_of(m.organization_id).filter(status="open")[:50])
+    # live orders: resting in the book, and (on a market matched by the engine, #19) accepted and queued for
+    # matching — their escrow is already held, and they can be cancelled
+    orders = list(trading_selectors.orders_of(m.organization_id).filter(status__in=("open", "accepted"))[:50])
     trades = _my_trades(m, 30)
     statement = list(ledger_selectors.statement_lines(membership=m).order_by("-id")[:20])
     markets = Market.objects.select_related("asset").filter(status="open").order_by("code")
@@ -274,7 +276,10 @@ def order_place_view(request):
     data["time_in_force"] = data["time_in_force"] or "gtc"
     result = api.call(request, "POST", "/api/v1/orders", data, idempotency_key=request.POST.get("idem"),
                       prefer=ENGINE_WAIT)
-    if _done(request, result, "委托已提交", "Order placed") and result.data.get("fills"):
+    if result.ok and result.status == 202:  # the engine had not taken it within the wait: queued, escrow held
+        messages.success(request, _t("委托已受理，排队等待撮合（资金或指标已冻结）。",
+                                     "Order accepted and queued for matching (its escrow is held)."))
+    elif _done(request, result, "委托已提交", "Order placed") and result.data.get("fills"):
         messages.info(request, _t(f"已成交 {len(result.data['fills'])} 笔", f"{len(result.data['fills'])} fill(s)"))
     return redirect(f"{reverse('console:desk')}?market={data['market']}")
 
@@ -284,7 +289,11 @@ def order_place_view(request):
 def order_cancel_view(request, pk: int):
     result = api.call(request, "POST", f"/api/v1/orders/{pk}/cancel", {}, idempotency_key=request.POST.get("idem"),
                       prefer=ENGINE_WAIT)
-    _done(request, result, "委托已撤销", "Order cancelled")
+    if result.ok and result.status == 202:
+        messages.success(request, _t("撤单请求已受理，等待撮合引擎处理。",
+                                     "Cancellation queued for the matching engine."))
+    else:
+        _done(request, result, "委托已撤销", "Order cancelled")
     return redirect("console:desk")
 
 

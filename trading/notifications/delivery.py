@@ -66,6 +66,7 @@ from core import conf
 from core.api import local_time
 from core.broker import publish
 from core.money import from_minor
+from core.prepared import PreparedQuery, Sql
 from ledger.models import Asset
 from trading.common.queues import WEBHOOK_QUEUE
 from trading.models import Trade, WebhookDelivery, WebhookEndpoint
@@ -229,6 +230,13 @@ def _payload(trade: Trade, event: str, status: str, endpoint_id: int, organizati
     }
 
 
+# the parties' active endpoints (id, organization, events): read for every matching that makes trades, so
+# prepared once per session rather than a queryset compiled each time
+ACTIVE_ENDPOINTS = PreparedQuery(Sql(f"""SELECT id, organization_id, events FROM {WebhookEndpoint._meta.db_table}
+                                         WHERE active AND organization_id = ANY(%(organizations)s)""",
+                                     organizations="bigint[]"))
+
+
 def record_trade_events(trades: list[Trade], status: str, *, asset=None, endpoints=None) -> list[int]:
     """Insert the deliveries of `status` for `trades` (ON CONFLICT DO NOTHING: recording twice is
     harmless) and send them after commit. One SELECT when nobody has an endpoint (none when the caller
@@ -237,9 +245,10 @@ def record_trade_events(trades: list[Trade], status: str, *, asset=None, endpoin
     if event is None or not trades:
         return []
     if endpoints is None:
-        org_ids = {t.buyer_id for t in trades} | {t.seller_id for t in trades}
-        endpoints = list(WebhookEndpoint.objects.filter(organization_id__in=org_ids, active=True)
-                         .values_list("id", "organization_id", "events"))
+        org_ids = sorted({t.buyer_id for t in trades} | {t.seller_id for t in trades})
+        with connection.cursor() as cur:
+            ACTIVE_ENDPOINTS.execute(cur, {"organizations": org_ids})
+            endpoints = cur.fetchall()
     endpoints = [(i, o, e if isinstance(e, list) else json.loads(e or "[]")) for i, o, e in endpoints]
     endpoints = [e for e in endpoints if not e[2] or event in e[2]]
     if not endpoints:

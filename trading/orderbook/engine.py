@@ -74,7 +74,14 @@ from trading.models import Order, OrderRequest, OrderRequestKind, OrderStatus, T
 from trading.notifications.services import notify_trade_events
 from trading.orderbook import services
 from trading.orderbook.errors import INVALID_REDUCE, ORDER_NOT_OPEN, TOO_MANY_OPEN_ORDERS
-from trading.orderbook.sql import ACCEPT, MARKET_ACCEPT, REQUESTS, REQUESTS_DONE, engine_orders_write_sql
+from trading.orderbook.sql import (
+    ACCEPT,
+    MARKET_ACCEPT,
+    QUEUED_MARKETS,
+    REQUESTS,
+    REQUESTS_DONE,
+    engine_orders_write_sql,
+)
 from trading.settlement import services as settlement
 from trading.settlement.outbox import enqueue_after_commit, is_deferred
 
@@ -614,7 +621,9 @@ def serve(*, markets=None, poll: float = 1.0, stop=None, gather: float = 0.0) ->
         cur.execute(f"LISTEN {CHANNEL}")
     while stop is None or not stop():
         busy = full = False
-        pending = sorted(set(OrderRequest.objects.values_list("market_id", flat=True).distinct()))
+        with connection.cursor() as cur:
+            QUEUED_MARKETS.execute(cur)
+            pending = sorted(market_id for (market_id,) in cur.fetchall())
         for market_id in pending:
             if markets is not None and not markets(market_id):
                 continue

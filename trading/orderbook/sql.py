@@ -149,6 +149,8 @@ REQUESTS = PreparedJoin(
 # a matching's new trades and their first events, whatever their number (inline and the engine alike)
 TRADES_INSERT = BulkInsert(Trade)
 TRADE_EVENTS_INSERT = BulkInsert(TradeEvent)
+# the markets with queued requests (the engine process's loop)
+QUEUED_MARKETS = PreparedQuery(Sql(f"SELECT DISTINCT market_id FROM {OrderRequest._meta.db_table}"))
 # the requests a batch took, deleted in the batch's transaction
 REQUESTS_DONE = PreparedQuery(Sql(f"DELETE FROM {OrderRequest._meta.db_table} WHERE id = ANY(%(ids)s)",
                                   ids="bigint[]"))
