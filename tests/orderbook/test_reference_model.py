@@ -30,18 +30,17 @@ from core.errors import ApiError
 from ledger.models import Account, Asset
 from ledger.posting import forget_cached_accounts
 from marketplace.sessions import LOCAL
-from trading.common import pricing
 from trading.models import Order, Trade
 from trading.orderbook.services import market_roll_session, order_cancel, order_place, order_reduce
 from trading.settlement.services import trade_settle
 
+from tests.support import holds
 from tests.support.reference_matcher import ReferenceMatcher
 
 NOW = datetime(2026, 6, 1, 10, 0, tzinfo=LOCAL)  # a Monday
 SCALE, LOT, TICK, BASE = 3, 1000, 10, 1000
 FEE_BPS, FEE_MIN = 25, 50
 CASH, RIGHTS = 10**10, 10**7
-OPEN_STATES = ("matched", "pending_approval", "approved", "settling")
 
 
 place_op = st.tuples(st.just("place"), st.integers(0, 2), st.sampled_from(["buy", "sell"]), st.integers(0, 9),
@@ -64,27 +63,8 @@ def world(make_org, make_market, fund):
     return market, orgs
 
 
-def _hold_needed(o: Order) -> int:
-    if o.side == "sell":
-        return o.remaining
-    return pricing.buy_hold_needed(limit=o.price, remaining=o.remaining, filled_value=o.filled_value, scale=SCALE,
-                                   bps=FEE_BPS, minimum=FEE_MIN)
-
-
 def check_holds_equal_exposure(market, orgs):
-    cny = Asset.objects.get(code="CNY")
-    for o in Order.objects.filter(market=market, status="open"):
-        assert o.hold_remaining == _hold_needed(o), f"order {o.id} holds {o.hold_remaining}"
-    for org in orgs:
-        held = dict(Account.objects.filter(organization=org, kind="participant").values_list("asset_id", "held"))
-        open_orders = Order.objects.filter(organization=org, status="open")
-        buy_open = open_orders.filter(side="buy").aggregate(s=Sum("hold_remaining"))["s"] or 0
-        sell_open = open_orders.filter(side="sell").aggregate(s=Sum("hold_remaining"))["s"] or 0
-        unsettled = Trade.objects.filter(status__in=OPEN_STATES)
-        buy_trades = unsettled.filter(buyer=org).aggregate(s=Sum("buyer_hold"))["s"] or 0
-        sell_trades = unsettled.filter(seller=org).aggregate(s=Sum("seller_hold"))["s"] or 0
-        assert held.get(cny.id, 0) == buy_open + buy_trades, f"org {org.id}: held CNY != open exposure"
-        assert held.get(market.asset_id, 0) == sell_open + sell_trades, f"org {org.id}: held rights != open exposure"
+    holds.check_holds_equal_exposure(market, orgs, scale=SCALE, fee_bps=FEE_BPS, fee_min=FEE_MIN)
 
 
 def check_totals(market, orgs):
