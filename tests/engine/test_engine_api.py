@@ -142,3 +142,30 @@ def test_one_owner_per_market_and_the_fence(book):
     with pytest.raises(NotOwner):
         first.step()
     assert not first.owned
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_replay_with_prefer_wait_answers_200_with_the_order_now(book, settings):
+    """The stored answer of an acceptance is a 202; a replay of it under `Prefer: wait` answers with the
+    order and its fills as they are now — but with 200 and `Idempotent-Replayed`, never a 201: a replay
+    created nothing."""
+    b = book
+    settings.ENGINE_EAGER = False
+    r = b.seller_client.post(ORDERS, body(b.market, side="sell", quantity="5"), format="json",
+                             HTTP_IDEMPOTENCY_KEY="s-1")
+    assert r.status_code == 202, r.content
+    sell_id = r.json()["order"]["id"]
+    b.buyer_client.post(ORDERS, body(b.market, quantity="3"), format="json")
+    assert drain(b.market.id) == 2
+    again = b.seller_client.post(ORDERS, body(b.market, side="sell", quantity="5"), format="json",
+                                 HTTP_IDEMPOTENCY_KEY="s-1", HTTP_PREFER="wait=5")
+    assert again.status_code == 200, again.content
+    assert again["Idempotent-Replayed"] == "true" and again["Preference-Applied"] == "wait=5"
+    data = again.json()
+    assert data["order"]["id"] == sell_id and data["order"]["status"] == "open"
+    assert [(f["side"], f["quantity"]) for f in data["fills"]] == [("sell", "3.000")]
+    plain = b.seller_client.post(ORDERS, body(b.market, side="sell", quantity="5"), format="json",
+                                 HTTP_IDEMPOTENCY_KEY="s-1")  # without Prefer: the stored answer, as stored
+    assert (plain.status_code, plain["Idempotent-Replayed"]) == (202, "true")
+    assert plain.json() == r.json()
+    assert Order.objects.filter(organization=b.seller).count() == 1

@@ -54,7 +54,8 @@ PreferHeader = OpenApiParameter(
     "Prefer", str, OpenApiParameter.HEADER, required=False,
     description="RFC 7240 `wait=N` (seconds, decimals allowed, at most PREFER_WAIT_MAX): on a market matched by the "
                 "engine, wait up to N s for the engine and answer as before (201 with the order and its fills; 200 "
-                "for cancel and reduce) when it has taken the request; else 202 with the order as accepted.")
+                "for cancel and reduce) when it has taken the request; else 202 with the order as accepted. A "
+                "replay (Idempotent-Replayed) answers 200 with the order as it is then, never 201.")
 
 
 def _prefer_wait(request) -> float | None:
@@ -86,6 +87,10 @@ def _waited(request, response, order_id: int, done):
         return response
     answer = done(order)
     answer["Preference-Applied"] = f"wait={seconds:g}"
+    if response.get("Idempotent-Replayed") == "true":
+        # a replay of an acceptance answers with the order as it is now, but created nothing: never a 201
+        answer.status_code = status.HTTP_200_OK
+        answer["Idempotent-Replayed"] = "true"
     return answer
 
 
