@@ -273,7 +273,11 @@ class BulkInsert:
 
             fields = [f for f in self.model._meta.concrete_fields if not f.primary_key]
             pk = self.model._meta.pk.column
-            types = ["text" if isinstance(f, m.JSONField) else f.db_type(connection) for f in fields]
+            # the arrays' element types without length or precision modifiers: an explicit cast to
+            # varchar(12) would cut a longer value silently, where the INSERT into the column refuses it
+            # (as `bulk_create` does)
+            types = ["text" if isinstance(f, m.JSONField) else re.sub(r"\([0-9, ]+\)", "", f.db_type(connection))
+                     for f in fields]
             columns = ", ".join(f'"{f.column}"' for f in fields)
             select = ", ".join(f"c{i}::jsonb" if isinstance(f, m.JSONField) else f"c{i}" for i, f in enumerate(fields))
             names = ", ".join(f"c{i}" for i in range(len(fields)))

@@ -122,3 +122,17 @@ def test_bulk_insert_writes_what_bulk_create_writes(make_org):
     assert [r.id for r in more] == sorted(r.id for r in more)
     assert list(AuditEvent.objects.filter(pk__in=[r.id for r in more]).order_by("id")
                 .values_list("action", flat=True)) == [f"x.{i}" for i in range(5)]
+
+
+def test_bulk_insert_refuses_a_value_too_long_for_its_column_as_bulk_create_does():
+    """The arrays are cast without length modifiers, so an over-long string reaches the column and is
+    refused (a cast to varchar(n) would have cut it silently)."""
+    from django.db import DataError, transaction
+
+    from accounts.models import AuditEvent
+    from core.prepared import BulkInsert
+
+    width = AuditEvent._meta.get_field("action").max_length
+    with pytest.raises(DataError), transaction.atomic():
+        BulkInsert(AuditEvent).insert([AuditEvent(action="x" * (width + 1), object_type="t", object_id="1")])
+    assert not AuditEvent.objects.filter(action__startswith="x" * width).exists()
