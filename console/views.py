@@ -93,7 +93,12 @@ def ctx(request, **extra) -> dict:
             "home": home_for(m), "pending_invitations": invited, **extra}
 
 
-def _done(request, result: api.ApiResult, ok_zh: str, ok_en: str):
+def _done(request, result: api.ApiResult, ok_zh: str, ok_en: str, *, queued: tuple[str, str] | None = None):
+    """Say how an API call went; `queued` (zh, en): what to say for a 202 of the matching engine (#19), a
+    request accepted but not yet taken within the console's wait."""
+    if queued and result.ok and result.status == 202:
+        messages.success(request, _t(*queued))
+        return False
     if result.ok:
         messages.success(request, _t(ok_zh, ok_en))
     else:
@@ -276,10 +281,9 @@ def order_place_view(request):
     data["time_in_force"] = data["time_in_force"] or "gtc"
     result = api.call(request, "POST", "/api/v1/orders", data, idempotency_key=request.POST.get("idem"),
                       prefer=ENGINE_WAIT)
-    if result.ok and result.status == 202:  # the engine had not taken it within the wait: queued, escrow held
-        messages.success(request, _t("委托已受理，排队等待撮合（资金或指标已冻结）。",
-                                     "Order accepted and queued for matching (its escrow is held)."))
-    elif _done(request, result, "委托已提交", "Order placed") and result.data.get("fills"):
+    if _done(request, result, "委托已提交", "Order placed",
+             queued=("委托已受理，排队等待撮合（资金或指标已冻结）。",
+                     "Order accepted and queued for matching (its escrow is held).")) and result.data.get("fills"):
         messages.info(request, _t(f"已成交 {len(result.data['fills'])} 笔", f"{len(result.data['fills'])} fill(s)"))
     return redirect(f"{reverse('console:desk')}?market={data['market']}")
 
@@ -289,11 +293,8 @@ def order_place_view(request):
 def order_cancel_view(request, pk: int):
     result = api.call(request, "POST", f"/api/v1/orders/{pk}/cancel", {}, idempotency_key=request.POST.get("idem"),
                       prefer=ENGINE_WAIT)
-    if result.ok and result.status == 202:
-        messages.success(request, _t("撤单请求已受理，等待撮合引擎处理。",
-                                     "Cancellation queued for the matching engine."))
-    else:
-        _done(request, result, "委托已撤销", "Order cancelled")
+    _done(request, result, "委托已撤销", "Order cancelled",
+          queued=("撤单请求已受理，等待撮合引擎处理。", "Cancellation queued for the matching engine."))
     return redirect("console:desk")
 
 

@@ -21,6 +21,7 @@ prepared one-row (or few-row) join that loads model instances and wires their re
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from contextlib import contextmanager
 from django.db import connection
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
+from django.utils import timezone
 
 _names = itertools.count(1)
 _prepared: dict[tuple[int, int], set[str]] = {}
@@ -296,16 +298,12 @@ class BulkInsert:
             self._built = (query, encoders)
         return self._built
 
-    def insert(self, objs: list, *, now=None) -> None:
+    def insert(self, objs: list) -> None:
         """Insert `objs` (instances of the model, unsaved) and set their ids."""
         if not objs:
             return
-        import json as _json
-
-        from django.utils import timezone
-
         query, encoders = self._build()
-        now = now or timezone.now()
+        now = timezone.now()
         arrays = []
         for kind, f in encoders:
             attname = f.attname
@@ -319,7 +317,7 @@ class BulkInsert:
                 arrays.append(column)
             else:
                 arrays.append([None if getattr(o, attname) is None
-                               else _json.dumps(getattr(o, attname), cls=f.encoder) for o in objs])
+                               else json.dumps(getattr(o, attname), cls=f.encoder) for o in objs])
         with connection.cursor() as cur:
             query.execute(cur, arrays)
             ids = [row[0] for row in cur.fetchall()]

@@ -55,7 +55,7 @@ end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return math.max(1, math.ceil(tonumber(oldest[2]) + window - now))
 """
-_script = None  # (the Redis client, the registered script) of this process: one client, not one per call
+_script = None  # the script registered on this process's one Redis client (not a client per call)
 _member = itertools.count()
 
 

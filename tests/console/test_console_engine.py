@@ -39,6 +39,9 @@ def test_desk_shows_an_order_queued_for_the_engine_and_queues_its_cancel(page_fo
     row = page.locator("[data-testid=open-orders] tbody tr", has_text=str(order.id))
     assert row.locator("[data-testid=queued]").inner_text() == "待撮合"
     ui.shot(page, "desk-engine-queued")
+    page.set_viewport_size({"width": 390, "height": 844})  # the same desk at phone width
+    ui.shot(page, "desk-engine-queued-phone")
+    page.set_viewport_size({"width": 1366, "height": 768})
     row.locator("button").click()
     assert "撤单请求已受理" in page.inner_text(".messages")
     assert drain(carbon.id) == 2  # the engine takes the acceptance, then the cancel
